@@ -1,0 +1,522 @@
+//! The runtime's settings: a builder, and the same settings from environment
+//! variables (`MESHKIT_*`), so a product can be configured either in code or
+//! at deployment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::runtime::ErrorPolicy;
+
+/// Kafka client properties that meshkit sets itself because exactly-once
+/// depends on them; passing one through is a [`ConfigError`].
+const RESERVED_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "group.id",
+    "transactional.id",
+    "enable.idempotence",
+    "isolation.level",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+];
+
+/// The runtime's settings.
+///
+/// Every setting has a builder method and an environment variable:
+///
+/// | builder method | environment variable | default |
+/// |---|---|---|
+/// | `brokers` | `MESHKIT_BROKERS` | none: start the embedded local cluster |
+/// | `application_id` | `MESHKIT_APPLICATION_ID` | `domain.name` of the product |
+/// | `instance_id` | `MESHKIT_INSTANCE_ID` | generated once, kept in the state directory |
+/// | `commit_interval` | `MESHKIT_COMMIT_INTERVAL_MS` | 100 ms |
+/// | `commit_records` | `MESHKIT_COMMIT_RECORDS` | 10,000 records |
+/// | `state_dir` | `MESHKIT_STATE_DIR` | `<temp dir>/meshkit` |
+/// | `metrics_addr` | `MESHKIT_METRICS_ADDR` | none (no HTTP endpoint) |
+/// | `auto_create_topics` | `MESHKIT_AUTO_CREATE_TOPICS` | `true` |
+/// | `topic_partitions` | `MESHKIT_TOPIC_PARTITIONS` | 4 |
+/// | `replication_factor` | `MESHKIT_REPLICATION_FACTOR` | 1 |
+/// | `dead_letter_topic` | `MESHKIT_DEAD_LETTER_TOPIC` | `<application id>.dlq` |
+/// | `error_policy` | `MESHKIT_ERROR_POLICY` (`dead-letter`, `stop`, `retry:N`) | `dead-letter` |
+/// | `startup_timeout` | `MESHKIT_STARTUP_TIMEOUT_MS` | 30 s |
+/// | `transaction_timeout` | `MESHKIT_TRANSACTION_TIMEOUT_MS` | 10 s |
+/// | `kafka_property` | `MESHKIT_KAFKA_<NAME>` (e.g. `MESHKIT_KAFKA_SECURITY_PROTOCOL`) | — |
+///
+/// A `MESHKIT_KAFKA_*` variable passes a librdkafka property through (for
+/// SASL, TLS and tuning): the rest of the name, lower-cased, with `_` read as
+/// `.`. Properties that exactly-once depends on are refused.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::Config;
+///
+/// let config = Config::builder()
+///     .brokers("127.0.0.1:9092")
+///     .commit_interval(Duration::from_secs(1))
+///     .kafka_property("security.protocol", "plaintext")
+///     .build()?;
+/// assert_eq!(config.commit_interval(), Duration::from_secs(1));
+///
+/// let from_env = Config::from_env_iter([("MESHKIT_BROKERS", "127.0.0.1:9092")])?;
+/// assert_eq!(from_env.brokers(), Some("127.0.0.1:9092"));
+/// # Ok::<(), meshkit::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) brokers: Option<String>,
+    pub(crate) application_id: Option<String>,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) commit_interval: Duration,
+    pub(crate) commit_records: usize,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    pub(crate) auto_create_topics: bool,
+    pub(crate) topic_partitions: i32,
+    pub(crate) replication_factor: i32,
+    pub(crate) dead_letter_topic: Option<String>,
+    pub(crate) error_policy: ErrorPolicy,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) transaction_timeout: Duration,
+    pub(crate) kafka: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            application_id: None,
+            instance_id: None,
+            commit_interval: Duration::from_millis(100),
+            commit_records: 10_000,
+            state_dir: std::env::temp_dir().join("meshkit"),
+            metrics_addr: None,
+            auto_create_topics: true,
+            topic_partitions: 4,
+            replication_factor: 1,
+            dead_letter_topic: None,
+            error_policy: ErrorPolicy::default(),
+            startup_timeout: Duration::from_secs(30),
+            transaction_timeout: Duration::from_secs(10),
+            kafka: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
+            error: None,
+        }
+    }
+
+    /// The defaults overlaid with the process's `MESHKIT_*` environment variables.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first variable with a bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_iter(std::env::vars())
+    }
+
+    /// Like [`from_env`](Config::from_env), from the given variables (for tests
+    /// and for services that keep their settings elsewhere).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first variable with a bad value.
+    pub fn from_env_iter<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Config::builder().env_iter(vars).build()
+    }
+
+    /// Bootstrap brokers, or `None` for the embedded local cluster.
+    pub fn brokers(&self) -> Option<&str> {
+        self.brokers.as_deref()
+    }
+
+    /// The application id, if set (otherwise the product's `domain.name`).
+    pub fn application_id(&self) -> Option<&str> {
+        self.application_id.as_deref()
+    }
+
+    /// The instance id, if set.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
+    /// The longest a transaction stays open before it commits.
+    pub fn commit_interval(&self) -> Duration {
+        self.commit_interval
+    }
+
+    /// The most records one transaction carries before it commits.
+    pub fn commit_records(&self) -> usize {
+        self.commit_records
+    }
+
+    /// Where local state is kept.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    /// The address of the metrics endpoint, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Whether missing topics are created at start.
+    pub fn auto_create_topics(&self) -> bool {
+        self.auto_create_topics
+    }
+
+    /// The error policy for records whose transform fails.
+    pub fn error_policy(&self) -> &ErrorPolicy {
+        &self.error_policy
+    }
+
+    /// The Kafka properties passed through.
+    pub fn kafka_properties(&self) -> &BTreeMap<String, String> {
+        &self.kafka
+    }
+}
+
+/// Builds a [`Config`]; see there for the settings and an example.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+    error: Option<ConfigError>,
+}
+
+fn invalid(setting: &'static str, env: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        setting,
+        env: env.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl ConfigBuilder {
+    fn fail(mut self, err: ConfigError) -> Self {
+        self.error.get_or_insert(err);
+        self
+    }
+
+    /// Bootstrap brokers, `host:port[,host:port…]`. Unset: the embedded local cluster.
+    pub fn brokers(mut self, brokers: impl Into<String>) -> Self {
+        let brokers = brokers.into();
+        if brokers.trim().is_empty() {
+            return self.fail(invalid("brokers", "MESHKIT_BROKERS", &brokers, "empty broker list"));
+        }
+        self.config.brokers = Some(brokers);
+        self
+    }
+
+    /// The application id: consumer group, and prefix of the transactional id
+    /// and of internal topics.
+    pub fn application_id(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        if let Err(reason) = crate::product::check_topic_name(&id) {
+            return self.fail(invalid("application_id", "MESHKIT_APPLICATION_ID", &id, reason));
+        }
+        self.config.application_id = Some(id);
+        self
+    }
+
+    /// This instance's id, part of its transactional id. Two live instances
+    /// with one id fence each other: the older stops.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        if let Err(reason) = crate::product::check_topic_name(&id) {
+            return self.fail(invalid("instance_id", "MESHKIT_INSTANCE_ID", &id, reason));
+        }
+        self.config.instance_id = Some(id);
+        self
+    }
+
+    /// The longest a transaction stays open before it commits (default 100 ms).
+    pub fn commit_interval(mut self, interval: Duration) -> Self {
+        if interval.is_zero() {
+            return self.fail(invalid(
+                "commit_interval",
+                "MESHKIT_COMMIT_INTERVAL_MS",
+                "0",
+                "must be at least 1 ms",
+            ));
+        }
+        self.config.commit_interval = interval;
+        self
+    }
+
+    /// The most records one transaction carries (default 10,000).
+    pub fn commit_records(mut self, records: usize) -> Self {
+        if records == 0 {
+            return self.fail(invalid("commit_records", "MESHKIT_COMMIT_RECORDS", "0", "must be at least 1"));
+        }
+        self.config.commit_records = records;
+        self
+    }
+
+    /// Where local state is kept.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.state_dir = dir.into();
+        self
+    }
+
+    /// Serve `/metrics` and `/healthz` on this address.
+    pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.config.metrics_addr = Some(addr);
+        self
+    }
+
+    /// Whether missing topics are created at start (default `true`).
+    pub fn auto_create_topics(mut self, on: bool) -> Self {
+        self.config.auto_create_topics = on;
+        self
+    }
+
+    /// Partitions of the topics meshkit creates (default 4).
+    pub fn topic_partitions(mut self, partitions: i32) -> Self {
+        if partitions < 1 {
+            return self.fail(invalid(
+                "topic_partitions",
+                "MESHKIT_TOPIC_PARTITIONS",
+                &partitions.to_string(),
+                "must be at least 1",
+            ));
+        }
+        self.config.topic_partitions = partitions;
+        self
+    }
+
+    /// Replication factor of the topics meshkit creates (default 1).
+    pub fn replication_factor(mut self, factor: i32) -> Self {
+        if factor < 1 {
+            return self.fail(invalid(
+                "replication_factor",
+                "MESHKIT_REPLICATION_FACTOR",
+                &factor.to_string(),
+                "must be at least 1",
+            ));
+        }
+        self.config.replication_factor = factor;
+        self
+    }
+
+    /// The dead-letter topic (default `<application id>.dlq`).
+    pub fn dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
+        let topic = topic.into();
+        if let Err(reason) = crate::product::check_topic_name(&topic) {
+            return self.fail(invalid("dead_letter_topic", "MESHKIT_DEAD_LETTER_TOPIC", &topic, reason));
+        }
+        self.config.dead_letter_topic = Some(topic);
+        self
+    }
+
+    /// What happens to a record whose transform fails (default: dead-letter it).
+    pub fn error_policy(mut self, policy: ErrorPolicy) -> Self {
+        self.config.error_policy = policy;
+        self
+    }
+
+    /// How long start-up may wait for the brokers (default 30 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.config.startup_timeout = timeout;
+        self
+    }
+
+    /// The Kafka transaction timeout (default 10 s): how long the broker
+    /// waits before aborting the open transaction of an instance that died.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.config.transaction_timeout = timeout;
+        self
+    }
+
+    /// Passes a librdkafka property through (SASL, TLS, tuning). Checked by
+    /// [`build`](ConfigBuilder::build).
+    pub fn kafka_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.kafka.insert(name.into(), value.into());
+        self
+    }
+
+    /// Overlays `MESHKIT_*` variables from `vars` on the builder's settings.
+    pub fn env_iter<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (key, value) in vars {
+            self = self.env_var(key.as_ref(), value.as_ref());
+        }
+        self
+    }
+
+    /// Overlays the process's `MESHKIT_*` environment variables.
+    pub fn env(self) -> Self {
+        self.env_iter(std::env::vars())
+    }
+
+    fn env_var(self, key: &str, value: &str) -> Self {
+        fn millis(value: &str) -> Result<Duration, String> {
+            value
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|e| format!("expected a whole number of milliseconds ({e})"))
+        }
+        fn number<T: std::str::FromStr>(value: &str) -> Result<T, String>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.trim().parse::<T>().map_err(|e| format!("expected a whole number ({e})"))
+        }
+        fn boolean(value: &str) -> Result<bool, String> {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err("expected true or false".into()),
+            }
+        }
+        macro_rules! parsed {
+            ($setting:literal, $parse:expr, $apply:expr) => {
+                match $parse(value) {
+                    Ok(v) => $apply(self, v),
+                    Err(reason) => self.fail(invalid($setting, key, value, reason)),
+                }
+            };
+        }
+        match key {
+            "MESHKIT_BROKERS" => self.brokers(value),
+            "MESHKIT_APPLICATION_ID" => self.application_id(value),
+            "MESHKIT_INSTANCE_ID" => self.instance_id(value),
+            "MESHKIT_STATE_DIR" => self.state_dir(value),
+            "MESHKIT_DEAD_LETTER_TOPIC" => self.dead_letter_topic(value),
+            "MESHKIT_COMMIT_INTERVAL_MS" => parsed!("commit_interval", millis, Self::commit_interval),
+            "MESHKIT_STARTUP_TIMEOUT_MS" => parsed!("startup_timeout", millis, Self::startup_timeout),
+            "MESHKIT_TRANSACTION_TIMEOUT_MS" => {
+                parsed!("transaction_timeout", millis, Self::transaction_timeout)
+            }
+            "MESHKIT_COMMIT_RECORDS" => parsed!("commit_records", number::<usize>, Self::commit_records),
+            "MESHKIT_TOPIC_PARTITIONS" => parsed!("topic_partitions", number::<i32>, Self::topic_partitions),
+            "MESHKIT_REPLICATION_FACTOR" => {
+                parsed!("replication_factor", number::<i32>, Self::replication_factor)
+            }
+            "MESHKIT_AUTO_CREATE_TOPICS" => parsed!("auto_create_topics", boolean, Self::auto_create_topics),
+            "MESHKIT_METRICS_ADDR" => parsed!(
+                "metrics_addr",
+                |v: &str| v.trim().parse::<SocketAddr>().map_err(|e| format!("expected host:port ({e})")),
+                Self::metrics_addr
+            ),
+            "MESHKIT_ERROR_POLICY" => parsed!("error_policy", |v: &str| v.parse::<ErrorPolicy>(), Self::error_policy),
+            other => match other.strip_prefix("MESHKIT_KAFKA_") {
+                Some(name) if !name.is_empty() => {
+                    self.kafka_property(name.to_ascii_lowercase().replace('_', "."), value)
+                }
+                // Unknown MESHKIT_ variables are most likely typos: say so.
+                _ if other.starts_with("MESHKIT_") && !other.starts_with("MESHKIT_TEST") => self.fail(
+                    ConfigError::InvalidValue {
+                        setting: "environment",
+                        env: other.to_string(),
+                        value: value.to_string(),
+                        reason: "unknown meshkit setting; see meshkit::Config for the list".into(),
+                    },
+                ),
+                _ => self,
+            },
+        }
+    }
+
+    /// Checks every setting and builds the [`Config`].
+    ///
+    /// # Errors
+    ///
+    /// The first bad setting, as a [`ConfigError`] that names it; this includes
+    /// Kafka properties librdkafka does not know or whose value it rejects.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        if let Some(err) = self.error {
+            return Err(err);
+        }
+        let config = self.config;
+        let mut probe = rdkafka::ClientConfig::new();
+        for (name, value) in &config.kafka {
+            if RESERVED_PROPERTIES.contains(&name.as_str()) {
+                return Err(ConfigError::ReservedKafkaProperty { property: name.clone() });
+            }
+            probe.set(name, value);
+            // librdkafka checks names and values when the native config is made.
+            if let Err(err) = probe.create_native_config() {
+                let reason = match &err {
+                    rdkafka::error::KafkaError::ClientConfig(_, desc, _, _) => desc.clone(),
+                    other => other.to_string(),
+                };
+                return Err(ConfigError::InvalidKafkaProperty {
+                    property: name.clone(),
+                    value: value.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults() {
+        let config = Config::from_env_iter([
+            ("MESHKIT_BROKERS", "a:1,b:2"),
+            ("MESHKIT_COMMIT_INTERVAL_MS", "250"),
+            ("MESHKIT_COMMIT_RECORDS", "500"),
+            ("MESHKIT_AUTO_CREATE_TOPICS", "false"),
+            ("MESHKIT_ERROR_POLICY", "retry:3"),
+            ("MESHKIT_KAFKA_SOCKET_TIMEOUT_MS", "5000"),
+            ("PATH", "/usr/bin"),
+        ])
+        .expect("valid settings");
+        assert_eq!(config.brokers(), Some("a:1,b:2"));
+        assert_eq!(config.commit_interval(), Duration::from_millis(250));
+        assert_eq!(config.commit_records(), 500);
+        assert!(!config.auto_create_topics());
+        assert_eq!(config.error_policy(), &ErrorPolicy::Retry { attempts: 3 });
+        assert_eq!(config.kafka_properties().get("socket.timeout.ms").map(String::as_str), Some("5000"));
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let err = Config::from_env_iter([("MESHKIT_COMMIT_RECORDS", "many")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("commit_records") && text.contains("MESHKIT_COMMIT_RECORDS"), "{text}");
+
+        let err = Config::from_env_iter([("MESHKIT_COMMIT_INTERVALL_MS", "5")]).unwrap_err();
+        assert!(err.to_string().contains("MESHKIT_COMMIT_INTERVALL_MS"), "{err}");
+    }
+
+    #[test]
+    fn unknown_kafka_property_is_refused() {
+        let err = Config::builder().kafka_property("no.such.property", "1").build().unwrap_err();
+        assert!(matches!(&err, ConfigError::InvalidKafkaProperty { property, .. } if property == "no.such.property"));
+        let err = Config::builder().kafka_property("socket.timeout.ms", "soon").build().unwrap_err();
+        assert!(matches!(&err, ConfigError::InvalidKafkaProperty { property, .. } if property == "socket.timeout.ms"));
+    }
+
+    #[test]
+    fn reserved_kafka_property_is_refused() {
+        let err = Config::builder().kafka_property("isolation.level", "read_uncommitted").build().unwrap_err();
+        assert_eq!(err, ConfigError::ReservedKafkaProperty { property: "isolation.level".into() });
+    }
+}

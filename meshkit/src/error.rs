@@ -1,0 +1,357 @@
+//! The errors meshkit returns, one enum per boundary.
+//!
+//! - [`DescriptorError`]: a product's declared identity or ports are wrong.
+//! - [`ConfigError`]: a setting is wrong (names the setting).
+//! - [`TransformError`]: what a product's transform returns for a record.
+//! - [`Error`]: what building or running a [`Runtime`](crate::Runtime) returns.
+//!
+//! Every enum is `#[non_exhaustive]`, keeps its cause in the `source()` chain,
+//! and says through `is_retriable()` whether trying again can help.
+
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// A product descriptor that cannot be used, found when it is built.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::{DescriptorError, ProductDescriptor};
+///
+/// let err = ProductDescriptor::builder("sales", "orders")
+///     .owner("team-sales")
+///     .version("1.0.0")
+///     .output("enriched", "sales.orders.enriched")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, DescriptorError::NoInputPorts));
+/// ```
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DescriptorError {
+    /// A required identity field (domain, name, owner) is empty.
+    #[error("the product's `{field}` is empty; every data product must name its {field}")]
+    MissingField {
+        /// The field that is missing.
+        field: &'static str,
+    },
+    /// The version is not a semantic version.
+    #[error("the product's version `{version}` is not a semantic version (e.g. 1.2.0): {reason}")]
+    InvalidVersion {
+        /// The text given.
+        version: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The product declares no input port.
+    #[error("the product declares no input port; a data product reads at least one topic")]
+    NoInputPorts,
+    /// The product declares no output port.
+    #[error("the product declares no output port; a data product writes at least one topic")]
+    NoOutputPorts,
+    /// Two ports share a name.
+    #[error("two ports are named `{name}`; port names must be unique within a product")]
+    DuplicatePort {
+        /// The repeated name.
+        name: String,
+    },
+    /// A port name or topic is not usable as a Kafka topic name.
+    #[error("port `{port}`: `{topic}` is not a valid Kafka topic name: {reason}")]
+    InvalidTopic {
+        /// The port.
+        port: String,
+        /// The topic given.
+        topic: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An output port writes to a topic that is also an input.
+    #[error(
+        "output port `{output}` writes to topic `{topic}`, which input port `{input}` reads; \
+         a product must not consume its own output"
+    )]
+    OutputIsInput {
+        /// The output port.
+        output: String,
+        /// The input port.
+        input: String,
+        /// The shared topic.
+        topic: String,
+    },
+}
+
+impl DescriptorError {
+    /// Always `false`: a descriptor does not fix itself.
+    pub fn is_retriable(&self) -> bool {
+        false
+    }
+}
+
+/// A configuration that cannot be used. Every variant names its setting, as
+/// the builder method and as the environment variable.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::Config;
+///
+/// let err = Config::from_env_iter([("MESHKIT_COMMIT_INTERVAL_MS", "soon")]).unwrap_err();
+/// assert!(err.to_string().contains("MESHKIT_COMMIT_INTERVAL_MS"));
+/// ```
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting has a value that cannot be used.
+    #[error("invalid setting `{setting}` (env {env}): `{value}`: {reason}")]
+    InvalidValue {
+        /// The setting, as its builder method is named.
+        setting: &'static str,
+        /// The environment variable that sets it.
+        env: String,
+        /// The value given.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A Kafka client property passed through is unknown or has a bad value.
+    #[error("invalid Kafka property `{property}` = `{value}`: {reason}")]
+    InvalidKafkaProperty {
+        /// The librdkafka property name.
+        property: String,
+        /// The value given.
+        value: String,
+        /// librdkafka's own explanation.
+        reason: String,
+    },
+    /// A Kafka client property that meshkit sets itself, because exactly-once
+    /// depends on it, was passed through.
+    #[error(
+        "Kafka property `{property}` is managed by meshkit (exactly-once depends on it) and cannot be overridden"
+    )]
+    ReservedKafkaProperty {
+        /// The property name.
+        property: String,
+    },
+}
+
+impl ConfigError {
+    /// Always `false`: a configuration does not fix itself.
+    pub fn is_retriable(&self) -> bool {
+        false
+    }
+}
+
+/// What a transform returns when it cannot process a record.
+///
+/// The runtime aborts the transaction that carried the record (so none of its
+/// outputs is ever visible to read_committed readers), rewinds to the last
+/// committed offsets, and then applies the product's
+/// [`ErrorPolicy`](crate::ErrorPolicy) to the failing record.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::TransformError;
+///
+/// let err = TransformError::new("amount is negative");
+/// assert!(!err.is_retriable());
+/// let err = TransformError::retriable("pricing service timed out");
+/// assert!(err.is_retriable());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TransformError {
+    message: String,
+    retriable: bool,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl TransformError {
+    /// A failure that will fail again on the same record (bad data, a rule broken).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retriable: false,
+            source: None,
+        }
+    }
+
+    /// A failure that may pass on another try (a timeout, a dependency down).
+    pub fn retriable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retriable: true,
+            source: None,
+        }
+    }
+
+    /// Wraps an underlying error as its source.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Whether trying the same record again can help.
+    pub fn is_retriable(&self) -> bool {
+        self.retriable
+    }
+}
+
+/// An emit to an output port the product did not declare.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::{EmitError, TransformError};
+///
+/// let err = EmitError::UnknownPort { port: "nope".into(), known: vec!["enriched".into()] };
+/// let as_transform_error: TransformError = err.into();
+/// assert!(as_transform_error.to_string().contains("nope"));
+/// ```
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The port is not one of the product's output ports.
+    #[error("no output port `{port}`; the product's output ports are: {}", known.join(", "))]
+    UnknownPort {
+        /// The name given.
+        port: String,
+        /// The declared output ports.
+        known: Vec<String>,
+    },
+}
+
+impl From<EmitError> for TransformError {
+    fn from(err: EmitError) -> Self {
+        TransformError::new(err.to_string()).with_source(err)
+    }
+}
+
+/// What building or running a [`Runtime`](crate::Runtime) returns.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::Error;
+///
+/// fn exit_code(err: &Error) -> i32 {
+///     if err.is_retriable() { 75 } else { 1 }
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The product's descriptor is wrong.
+    #[error("invalid data product: {0}")]
+    Descriptor(#[from] DescriptorError),
+    /// A setting is wrong.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// No broker answered within the start-up timeout.
+    #[error(
+        "cannot reach the Kafka brokers `{brokers}` (setting `brokers`, env MESHKIT_BROKERS) within {timeout:?}: {source}"
+    )]
+    BrokerUnreachable {
+        /// The bootstrap list tried.
+        brokers: String,
+        /// How long meshkit waited.
+        timeout: Duration,
+        /// The client's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// A topic the product needs does not exist and meshkit may not create it.
+    #[error(
+        "topic `{topic}` ({role}) does not exist and topic auto-creation is off \
+         (setting `auto_create_topics`, env MESHKIT_AUTO_CREATE_TOPICS); create it or turn auto-creation on"
+    )]
+    UnknownTopic {
+        /// The topic.
+        topic: String,
+        /// What the product uses it for, e.g. `input port orders`.
+        role: String,
+    },
+    /// Another instance with the same transactional identity took over; this
+    /// instance has stopped and will never write again.
+    #[error(
+        "fenced: another instance started with transactional id `{transactional_id}`; \
+         this instance stopped without writing anything more"
+    )]
+    Fenced {
+        /// The transactional id both instances share.
+        transactional_id: String,
+    },
+    /// The transform failed and the error policy is to stop.
+    #[error("stopped on a transform error at {topic}[{partition}]@{offset}: {source}")]
+    Transform {
+        /// Topic of the failing record.
+        topic: String,
+        /// Partition of the failing record.
+        partition: i32,
+        /// Offset of the failing record.
+        offset: i64,
+        /// What the transform returned.
+        #[source]
+        source: TransformError,
+    },
+    /// A Kafka operation failed.
+    #[error("Kafka {operation} failed: {source}")]
+    Kafka {
+        /// What meshkit was doing.
+        operation: &'static str,
+        /// The client's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// A local file operation failed (state directory, metrics endpoint).
+    #[error("{operation} failed: {source}")]
+    Io {
+        /// What meshkit was doing.
+        operation: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The embedded local cluster could not be started.
+    #[error("the embedded local Kafka cluster failed: {0}")]
+    Embedded(String),
+}
+
+impl Error {
+    /// Whether starting again (unchanged) can help: `true` for a broker that
+    /// could not be reached and for transient Kafka errors; `false` for
+    /// mistakes in the product or its configuration, and for fencing.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::BrokerUnreachable { .. } | Error::Io { .. } => true,
+            Error::Kafka { source, .. } => kafka_retriable(source),
+            Error::Transform { source, .. } => source.is_retriable(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn kafka(operation: &'static str, source: KafkaError) -> Self {
+        Error::Kafka { operation, source }
+    }
+}
+
+fn kafka_retriable(err: &KafkaError) -> bool {
+    match err {
+        KafkaError::Transaction(e) => e.is_retriable() && !e.is_fatal(),
+        other => matches!(
+            other.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::OperationTimedOut
+                    | RDKafkaErrorCode::RequestTimedOut
+                    | RDKafkaErrorCode::NotCoordinator
+                    | RDKafkaErrorCode::CoordinatorNotAvailable
+                    | RDKafkaErrorCode::LeaderNotAvailable
+                    | RDKafkaErrorCode::NotLeaderForPartition
+            )
+        ),
+    }
+}

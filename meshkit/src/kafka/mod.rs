@@ -1,0 +1,55 @@
+//! Everything that talks to Kafka: client settings, the embedded local
+//! cluster, and the topics a product needs.
+
+mod embedded;
+mod topics;
+
+pub use embedded::EmbeddedCluster;
+pub(crate) use topics::{ensure_topics, TopicRole};
+
+use rdkafka::ClientConfig;
+
+use crate::config::Config;
+
+/// Settings every client shares: the bootstrap list and the properties the
+/// user passed through.
+pub(crate) fn base_config(brokers: &str, config: &Config) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", brokers);
+    for (name, value) in &config.kafka {
+        client.set(name, value);
+    }
+    client
+}
+
+/// The consumer: in the product's group, reading only committed records, and
+/// never committing offsets itself (they commit inside each transaction).
+pub(crate) fn consumer_config(brokers: &str, config: &Config, group: &str) -> ClientConfig {
+    let mut client = base_config(brokers, config);
+    client
+        .set("group.id", group)
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false");
+    if !config.kafka.contains_key("auto.offset.reset") {
+        client.set("auto.offset.reset", "earliest");
+    }
+    client
+}
+
+/// The transactional producer of one instance.
+pub(crate) fn producer_config(brokers: &str, config: &Config, transactional_id: &str) -> ClientConfig {
+    let mut client = base_config(brokers, config);
+    client
+        .set("transactional.id", transactional_id)
+        .set("enable.idempotence", "true")
+        .set(
+            "transaction.timeout.ms",
+            config.transaction_timeout.as_millis().to_string(),
+        );
+    if !config.kafka.contains_key("linger.ms") {
+        client.set("linger.ms", "5");
+    }
+    client
+}

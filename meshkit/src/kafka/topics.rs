@@ -1,0 +1,145 @@
+//! Making sure the topics a product needs exist before anything is written.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::EmbeddedCluster;
+use crate::config::Config;
+use crate::error::Error;
+
+/// What a topic is for, to name it in errors.
+#[derive(Debug, Clone)]
+pub(crate) enum TopicRole {
+    Input(String),
+    Output(String),
+    DeadLetter,
+}
+
+impl std::fmt::Display for TopicRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TopicRole::Input(port) => write!(f, "input port `{port}`"),
+            TopicRole::Output(port) => write!(f, "output port `{port}`"),
+            TopicRole::DeadLetter => write!(f, "dead-letter topic"),
+        }
+    }
+}
+
+/// Checks that the brokers answer, then that every topic exists, creating the
+/// missing ones when auto-creation is on. Returns each topic's partition count.
+pub(crate) async fn ensure_topics(
+    brokers: &str,
+    embedded: Option<&EmbeddedCluster>,
+    config: &Config,
+    topics: &[(String, TopicRole)],
+) -> Result<HashMap<String, usize>, Error> {
+    let admin: AdminClient<DefaultClientContext> = super::base_config(brokers, config)
+        .create()
+        .map_err(|source| Error::kafka("creating the admin client", source))?;
+    let timeout = config.startup_timeout;
+    let existing = fetch_partitions(&admin, timeout).await.map_err(|source| Error::BrokerUnreachable {
+        brokers: brokers.to_string(),
+        timeout,
+        source,
+    })?;
+
+    let missing: Vec<&(String, TopicRole)> = topics.iter().filter(|(t, _)| !existing.contains_key(t)).collect();
+    if missing.is_empty() {
+        return Ok(existing);
+    }
+    if !config.auto_create_topics {
+        let (topic, role) = missing[0];
+        return Err(Error::UnknownTopic {
+            topic: topic.clone(),
+            role: role.to_string(),
+        });
+    }
+    for (topic, role) in &missing {
+        tracing::info!(topic = %topic, role = %role, partitions = config.topic_partitions, "creating topic");
+    }
+    if let Some(cluster) = embedded {
+        // The mock cluster has no CreateTopics handler.
+        for (topic, _) in &missing {
+            cluster.create_topic(topic, config.topic_partitions)?;
+        }
+    } else {
+        create_topics(&admin, config, &missing).await?;
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let now = fetch_partitions(&admin, timeout).await.map_err(|source| Error::BrokerUnreachable {
+            brokers: brokers.to_string(),
+            timeout,
+            source,
+        })?;
+        if topics.iter().all(|(t, _)| now.get(t).is_some_and(|n| *n > 0)) {
+            return Ok(now);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let (topic, role) = missing[0];
+            tracing::error!(topic = %topic, role = %role, "a created topic did not appear in the metadata");
+            return Err(Error::kafka(
+                "waiting for created topics to appear",
+                KafkaError::AdminOp(RDKafkaErrorCode::UnknownTopicOrPartition),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn create_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    config: &Config,
+    missing: &[&(String, TopicRole)],
+) -> Result<(), Error> {
+    // Settings are given explicitly: some brokers report only explicit settings.
+    let new_topics: Vec<NewTopic<'_>> = missing
+        .iter()
+        .map(|(topic, _)| {
+            NewTopic::new(
+                topic,
+                config.topic_partitions,
+                TopicReplication::Fixed(config.replication_factor),
+            )
+            .set("cleanup.policy", "delete")
+            .set("retention.ms", "604800000")
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(config.startup_timeout));
+    let results = admin
+        .create_topics(new_topics.iter(), &options)
+        .await
+        .map_err(|source| Error::kafka("creating topics", source))?;
+    for result in results {
+        match result {
+            Ok(_) => {}
+            // Another instance created it first.
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                tracing::error!(topic = %topic, error = %code, "cannot create topic");
+                return Err(Error::kafka("creating topics", KafkaError::AdminOp(code)));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    timeout: Duration,
+) -> Result<HashMap<String, usize>, KafkaError> {
+    let client = admin.inner();
+    // librdkafka's metadata call blocks; keep it off the async worker.
+    let metadata = crate::runtime::blocking(|| client.fetch_metadata(None, timeout))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len()))
+        .collect())
+}

@@ -1,0 +1,313 @@
+//! What a data product is: its descriptor (identity and ports) and the
+//! [`DataProduct`] trait through which the runtime drives its transform.
+//!
+//! Everything here can be written by hand; the `meshkit-macros` DSL only
+//! generates these same items.
+
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::error::{DescriptorError, TransformError};
+use crate::record::Record;
+use crate::runtime::Context;
+
+/// Who a data product is: the identity it is published and discovered under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductIdentity {
+    /// The business domain that owns the product, e.g. `sales`.
+    pub domain: String,
+    /// The product's name, unique within its domain, e.g. `orders-enriched`.
+    pub name: String,
+    /// The product's semantic version.
+    pub version: semver::Version,
+    /// The accountable owner (team or person), e.g. `team-sales@example.com`.
+    pub owner: String,
+    /// What the product offers, for people browsing the catalog.
+    pub description: String,
+}
+
+impl ProductIdentity {
+    /// The default Kafka application id: `domain.name`, used as the consumer
+    /// group and the prefix of the transactional id.
+    pub fn default_application_id(&self) -> String {
+        format!("{}.{}", self.domain, self.name)
+    }
+}
+
+/// A named input: a Kafka topic the product consumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputPort {
+    /// The port's name within the product, e.g. `orders`.
+    pub name: String,
+    /// The topic it reads.
+    pub topic: String,
+}
+
+/// A named output: a Kafka topic the product writes, and others consume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputPort {
+    /// The port's name within the product, e.g. `enriched`.
+    pub name: String,
+    /// The topic it writes.
+    pub topic: String,
+}
+
+/// A data product's full declaration: identity, input ports and output ports.
+///
+/// Built with [`ProductDescriptor::builder`], which checks it.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::ProductDescriptor;
+///
+/// let descriptor = ProductDescriptor::builder("sales", "orders-enriched")
+///     .version("1.2.0")
+///     .owner("team-sales@example.com")
+///     .description("Orders with their price band")
+///     .input("orders", "sales.orders")
+///     .output("enriched", "sales.orders.enriched")
+///     .build()?;
+/// assert_eq!(descriptor.identity.default_application_id(), "sales.orders-enriched");
+/// assert_eq!(descriptor.output("enriched").unwrap().topic, "sales.orders.enriched");
+/// # Ok::<(), meshkit::DescriptorError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductDescriptor {
+    /// Who the product is.
+    pub identity: ProductIdentity,
+    /// What it reads.
+    pub inputs: Vec<InputPort>,
+    /// What it writes.
+    pub outputs: Vec<OutputPort>,
+}
+
+impl ProductDescriptor {
+    /// Starts a descriptor for product `name` in `domain`.
+    pub fn builder(domain: impl Into<String>, name: impl Into<String>) -> DescriptorBuilder {
+        DescriptorBuilder {
+            domain: domain.into(),
+            name: name.into(),
+            version: String::new(),
+            owner: String::new(),
+            description: String::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The input port named `name`, if declared.
+    pub fn input(&self, name: &str) -> Option<&InputPort> {
+        self.inputs.iter().find(|p| p.name == name)
+    }
+
+    /// The output port named `name`, if declared.
+    pub fn output(&self, name: &str) -> Option<&OutputPort> {
+        self.outputs.iter().find(|p| p.name == name)
+    }
+
+    /// The input port that reads `topic`, if any.
+    pub fn input_for_topic(&self, topic: &str) -> Option<&InputPort> {
+        self.inputs.iter().find(|p| p.topic == topic)
+    }
+
+    /// Checks the rules every descriptor must keep (also run by the builder).
+    ///
+    /// # Errors
+    ///
+    /// The first rule broken, as a [`DescriptorError`].
+    pub fn validate(&self) -> Result<(), DescriptorError> {
+        for (field, value) in [
+            ("domain", &self.identity.domain),
+            ("name", &self.identity.name),
+            ("owner", &self.identity.owner),
+        ] {
+            if value.trim().is_empty() {
+                return Err(DescriptorError::MissingField { field });
+            }
+        }
+        if self.inputs.is_empty() {
+            return Err(DescriptorError::NoInputPorts);
+        }
+        if self.outputs.is_empty() {
+            return Err(DescriptorError::NoOutputPorts);
+        }
+        let mut names = std::collections::HashSet::new();
+        let ports = self
+            .inputs
+            .iter()
+            .map(|p| (&p.name, &p.topic))
+            .chain(self.outputs.iter().map(|p| (&p.name, &p.topic)));
+        for (name, topic) in ports {
+            if !names.insert(name.as_str()) {
+                return Err(DescriptorError::DuplicatePort { name: name.clone() });
+            }
+            if let Err(reason) = check_topic_name(topic) {
+                return Err(DescriptorError::InvalidTopic {
+                    port: name.clone(),
+                    topic: topic.clone(),
+                    reason,
+                });
+            }
+        }
+        for output in &self.outputs {
+            if let Some(input) = self.input_for_topic(&output.topic) {
+                return Err(DescriptorError::OutputIsInput {
+                    output: output.name.clone(),
+                    input: input.name.clone(),
+                    topic: output.topic.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Kafka's own rule for topic names.
+pub(crate) fn check_topic_name(topic: &str) -> Result<(), &'static str> {
+    if topic.is_empty() {
+        return Err("it is empty");
+    }
+    if topic.len() > 249 {
+        return Err("it is longer than 249 characters");
+    }
+    if topic == "." || topic == ".." {
+        return Err("`.` and `..` are not allowed");
+    }
+    if !topic
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("only ASCII letters, digits, `.`, `_` and `-` are allowed");
+    }
+    Ok(())
+}
+
+/// Builds a [`ProductDescriptor`]; see there for an example.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DescriptorBuilder {
+    domain: String,
+    name: String,
+    version: String,
+    owner: String,
+    description: String,
+    inputs: Vec<InputPort>,
+    outputs: Vec<OutputPort>,
+}
+
+impl DescriptorBuilder {
+    /// The semantic version, e.g. `1.2.0`.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// The accountable owner.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// A description for the catalog.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Declares input port `name` reading `topic`.
+    pub fn input(mut self, name: impl Into<String>, topic: impl Into<String>) -> Self {
+        self.inputs.push(InputPort {
+            name: name.into(),
+            topic: topic.into(),
+        });
+        self
+    }
+
+    /// Declares output port `name` writing `topic`.
+    pub fn output(mut self, name: impl Into<String>, topic: impl Into<String>) -> Self {
+        self.outputs.push(OutputPort {
+            name: name.into(),
+            topic: topic.into(),
+        });
+        self
+    }
+
+    /// Checks and builds the descriptor.
+    ///
+    /// # Errors
+    ///
+    /// A [`DescriptorError`] naming the first rule broken: an empty domain,
+    /// name or owner, a version that is not semver, no input or output port,
+    /// two ports with one name, an invalid topic name, or an output topic that
+    /// is also an input.
+    pub fn build(self) -> Result<ProductDescriptor, DescriptorError> {
+        let version =
+            semver::Version::parse(self.version.trim()).map_err(|e| DescriptorError::InvalidVersion {
+                version: self.version.clone(),
+                reason: e.to_string(),
+            })?;
+        let descriptor = ProductDescriptor {
+            identity: ProductIdentity {
+                domain: self.domain,
+                name: self.name,
+                version,
+                owner: self.owner,
+                description: self.description,
+            },
+            inputs: self.inputs,
+            outputs: self.outputs,
+        };
+        descriptor.validate()?;
+        Ok(descriptor)
+    }
+}
+
+/// A data product: its declaration and its transform.
+///
+/// The runtime calls [`process`](DataProduct::process) once per input record,
+/// in offset order within each input partition. Outputs go through the
+/// [`Context`]; they become visible to read_committed readers only when the
+/// transaction that carries the input's offset commits, so a record is
+/// processed exactly once however the product crashes.
+///
+/// # Examples
+///
+/// A stateless product that upper-cases every value:
+///
+/// ```
+/// use meshkit::{Context, DataProduct, ProductDescriptor, Record, TransformError};
+///
+/// struct Shout {
+///     descriptor: ProductDescriptor,
+/// }
+///
+/// impl DataProduct for Shout {
+///     fn descriptor(&self) -> ProductDescriptor {
+///         self.descriptor.clone()
+///     }
+///
+///     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+///         let value = record.value().unwrap_or_default().to_ascii_uppercase();
+///         ctx.emit("loud", record.key().map(<[u8]>::to_vec), value)?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait DataProduct: Send + 'static {
+    /// The product's identity and ports. Called once, at start.
+    fn descriptor(&self) -> ProductDescriptor;
+
+    /// Processes one input record, emitting outputs through `ctx`.
+    ///
+    /// # Errors
+    ///
+    /// A [`TransformError`] makes the runtime abort the open transaction,
+    /// rewind, and apply the [`ErrorPolicy`](crate::ErrorPolicy) to this record.
+    fn process(
+        &mut self,
+        record: &Record<'_>,
+        ctx: &mut Context,
+    ) -> impl Future<Output = Result<(), TransformError>> + Send;
+}

@@ -1,0 +1,186 @@
+//! Records as a transform sees them: [`Record`] in, [`OutputRecord`] out.
+
+/// One input record, borrowed from the consumer for the duration of a
+/// [`DataProduct::process`](crate::DataProduct::process) call.
+///
+/// # Examples
+///
+/// Records can be built by hand, to unit-test a transform:
+///
+/// ```
+/// use meshkit::Record;
+///
+/// let record = Record::new("orders", "sales.orders", 0, 42)
+///     .with_key(b"customer-7")
+///     .with_value(br#"{"amount": 12}"#);
+/// assert_eq!(record.offset(), 42);
+/// assert_eq!(record.key(), Some(&b"customer-7"[..]));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    port: &'a str,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: Vec<(&'a str, Option<&'a [u8]>)>,
+}
+
+impl<'a> Record<'a> {
+    /// A record on input port `port`, read from `topic` at `partition` / `offset`,
+    /// with no key, value, timestamp or headers.
+    pub fn new(port: &'a str, topic: &'a str, partition: i32, offset: i64) -> Self {
+        Self {
+            port,
+            topic,
+            partition,
+            offset,
+            timestamp: None,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Sets the key.
+    #[must_use]
+    pub fn with_key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sets the value.
+    #[must_use]
+    pub fn with_value(mut self, value: &'a [u8]) -> Self {
+        self.value = Some(value);
+        self
+    }
+
+    /// Sets the timestamp (milliseconds since the Unix epoch).
+    #[must_use]
+    pub fn with_timestamp(mut self, millis: i64) -> Self {
+        self.timestamp = Some(millis);
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: &'a str, value: Option<&'a [u8]>) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The input port the record arrived on.
+    pub fn port(&self) -> &str {
+        self.port
+    }
+
+    /// The topic it was read from.
+    pub fn topic(&self) -> &str {
+        self.topic
+    }
+
+    /// Its partition.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Its offset.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// Its timestamp in milliseconds since the Unix epoch, if it has one.
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+    }
+
+    /// Its key.
+    pub fn key(&self) -> Option<&'a [u8]> {
+        self.key
+    }
+
+    /// Its value (`None` for a tombstone).
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.value
+    }
+
+    /// Its headers, in order.
+    pub fn headers(&self) -> &[(&'a str, Option<&'a [u8]>)] {
+        &self.headers
+    }
+
+    /// The first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| *v)
+    }
+}
+
+/// One output record, emitted to a named output port through
+/// [`Context::emit_record`](crate::Context::emit_record).
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::OutputRecord;
+///
+/// let out = OutputRecord::new(b"hello".to_vec())
+///     .with_key(b"k".to_vec())
+///     .with_header("source", b"example".to_vec());
+/// assert_eq!(out.value.as_deref(), Some(&b"hello"[..]));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputRecord {
+    /// The key; records with one key keep their order in one partition.
+    pub key: Option<Vec<u8>>,
+    /// The value; `None` writes a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// Headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Timestamp in milliseconds; `None` takes the input record's.
+    pub timestamp: Option<i64>,
+}
+
+impl OutputRecord {
+    /// A record with `value` and nothing else.
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Self {
+            value: Some(value.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A tombstone (no value) for `key`.
+    pub fn tombstone(key: impl Into<Vec<u8>>) -> Self {
+        Self {
+            key: Some(key.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the key.
+    #[must_use]
+    pub fn with_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the timestamp (milliseconds since the Unix epoch).
+    #[must_use]
+    pub fn with_timestamp(mut self, millis: i64) -> Self {
+        self.timestamp = Some(millis);
+        self
+    }
+}

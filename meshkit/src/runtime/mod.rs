@@ -1,0 +1,247 @@
+//! The runtime: a value a service builds and awaits, with a handle to stop it
+//! and read its health.
+//!
+//! The library installs no signal handler and no global subscriber; a binary
+//! wires Ctrl-C / SIGTERM to [`RuntimeHandle::stop`] itself.
+
+mod context;
+mod policy;
+mod processor;
+mod txn;
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+pub use context::Context;
+pub use policy::ErrorPolicy;
+pub use processor::dlq_headers;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::product::{DataProduct, ProductDescriptor};
+
+/// Where a runtime is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Status {
+    /// Checking the configuration, the brokers and the topics.
+    Starting,
+    /// In the consumer group, processing.
+    Running,
+    /// Committing what is in flight and leaving the group.
+    Stopping,
+    /// Stopped cleanly.
+    Stopped,
+    /// Stopped on an error.
+    Failed,
+}
+
+/// A snapshot of a runtime's health, from [`RuntimeHandle::health`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// Where the runtime is in its life.
+    pub status: Status,
+    /// The bootstrap brokers in use, once started (the embedded local
+    /// cluster's address when no brokers are configured).
+    pub brokers: Option<String>,
+    /// Input partitions assigned to this instance.
+    pub assigned_partitions: usize,
+    /// Input records processed and committed.
+    pub records_committed: u64,
+    /// Transactions committed.
+    pub transactions_committed: u64,
+    /// Transactions aborted.
+    pub transactions_aborted: u64,
+    /// The error the runtime stopped on, if it failed.
+    pub last_error: Option<String>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            status: Status::Starting,
+            brokers: None,
+            assigned_partitions: 0,
+            records_committed: 0,
+            transactions_committed: 0,
+            transactions_aborted: 0,
+            last_error: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) health: Mutex<Health>,
+    pub(crate) stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Shared {
+    pub(crate) fn update_health(&self, f: impl FnOnce(&mut Health)) {
+        let mut health = self.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut health);
+    }
+}
+
+/// Stops a runtime and reads its health, from any task or thread.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn example(runtime: meshkit::Runtime<impl meshkit::DataProduct>) -> Result<(), meshkit::Error> {
+/// let handle = runtime.handle();
+/// tokio::spawn(async move {
+///     tokio::signal::ctrl_c().await.ok();
+///     handle.stop();
+/// });
+/// runtime.await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RuntimeHandle {
+    shared: Arc<Shared>,
+    metrics: Metrics,
+}
+
+impl RuntimeHandle {
+    /// Asks the runtime to commit what is in flight, leave the group and
+    /// return. Returns at once; await the runtime to know it has stopped.
+    pub fn stop(&self) {
+        self.shared.stop.send_replace(true);
+    }
+
+    /// The runtime's health now.
+    pub fn health(&self) -> Health {
+        self.shared
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The runtime's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+/// A data product ready to run: build it with [`Runtime::new`], then await it
+/// (or call [`run`](Runtime::run)).
+///
+/// # Examples
+///
+/// ```no_run
+/// use meshkit::{Config, Runtime};
+/// # async fn example(product: impl meshkit::DataProduct) -> Result<(), meshkit::Error> {
+/// let runtime = Runtime::new(product, Config::from_env()?)?;
+/// let handle = runtime.handle();
+/// let task = tokio::spawn(runtime.run());
+/// // … later, from anywhere:
+/// println!("{:?}", handle.health().status);
+/// handle.stop();
+/// task.await.expect("runtime task")?;
+/// # Ok(()) }
+/// ```
+pub struct Runtime<P: DataProduct> {
+    product: P,
+    descriptor: ProductDescriptor,
+    config: Config,
+    shared: Arc<Shared>,
+    metrics: Metrics,
+}
+
+impl<P: DataProduct> std::fmt::Debug for Runtime<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("descriptor", &self.descriptor)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: DataProduct> Runtime<P> {
+    /// Checks `product`'s descriptor and prepares to run it with `config`.
+    /// Nothing connects to Kafka until the runtime is awaited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Descriptor`] if the product's declaration breaks a rule.
+    pub fn new(product: P, config: Config) -> Result<Self, Error> {
+        let descriptor = product.descriptor();
+        descriptor.validate()?;
+        let metrics = Metrics::new(&descriptor.identity);
+        let (stop, _) = tokio::sync::watch::channel(false);
+        Ok(Self {
+            product,
+            descriptor,
+            config,
+            shared: Arc::new(Shared {
+                health: Mutex::new(Health::default()),
+                stop,
+            }),
+            metrics,
+        })
+    }
+
+    /// A handle to stop the runtime and read its health.
+    pub fn handle(&self) -> RuntimeHandle {
+        RuntimeHandle {
+            shared: self.shared.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// The product's descriptor.
+    pub fn descriptor(&self) -> &ProductDescriptor {
+        &self.descriptor
+    }
+
+    /// Runs the product until it is stopped through its handle or fails.
+    ///
+    /// # Errors
+    ///
+    /// Why it stopped: a broker it cannot reach, a missing topic, being
+    /// fenced by another instance, a transform error under
+    /// [`ErrorPolicy::Stop`], or a Kafka error that retries did not fix.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the Kafka clients without committing: the
+    /// open transaction is aborted by the broker and its records are processed
+    /// again, once, after a restart. Use [`RuntimeHandle::stop`] to stop cleanly.
+    pub async fn run(self) -> Result<(), Error> {
+        let shared = self.shared.clone();
+        let result = processor::run(self.product, self.descriptor, self.config, self.shared, self.metrics).await;
+        shared.update_health(|h| match &result {
+            Ok(()) => h.status = Status::Stopped,
+            Err(err) => {
+                h.status = Status::Failed;
+                h.last_error = Some(err.to_string());
+            }
+        });
+        result
+    }
+}
+
+impl<P: DataProduct> IntoFuture for Runtime<P> {
+    type Output = Result<(), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Runs a blocking librdkafka call without stalling other tasks on a
+/// multi-threaded runtime; on a current-thread runtime it just runs it.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}

@@ -1,0 +1,511 @@
+//! The processing loop: consume, transform, produce, commit, in the Kafka
+//! Streams "exactly-once v2" style (one transactional producer per instance,
+//! input offsets committed inside each transaction with the group's metadata).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::BaseRecord;
+use rdkafka::Offset;
+use tracing::Instrument;
+
+use super::context::Context;
+use super::policy::ErrorPolicy;
+use super::txn::{DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
+use super::{blocking, Shared, Status};
+use crate::config::Config;
+use crate::error::Error;
+use crate::kafka::{self, EmbeddedCluster, TopicRole};
+use crate::metrics::Metrics;
+use crate::product::{DataProduct, ProductDescriptor};
+use crate::record::{OutputRecord, Record};
+
+/// Headers a dead-lettered record carries, beside its own.
+pub mod dlq_headers {
+    /// Why it was dead-lettered: `transform-error` or `output-rejected`.
+    pub const REASON: &str = "meshkit.dlq.reason";
+    /// The error message.
+    pub const ERROR: &str = "meshkit.dlq.error";
+    /// The topic it was read from.
+    pub const SOURCE_TOPIC: &str = "meshkit.dlq.source.topic";
+    /// The partition it was read from.
+    pub const SOURCE_PARTITION: &str = "meshkit.dlq.source.partition";
+    /// Its offset there.
+    pub const SOURCE_OFFSET: &str = "meshkit.dlq.source.offset";
+    /// The product that rejected it, `domain/name@version`.
+    pub const PRODUCT: &str = "meshkit.dlq.product";
+    /// How many times the transform was tried.
+    pub const ATTEMPTS: &str = "meshkit.dlq.attempts";
+}
+
+/// A record whose processing failed, met again after the rewind.
+#[derive(Debug)]
+struct Poison {
+    offset: i64,
+    attempts: u32,
+    reason: &'static str,
+    message: String,
+    retriable: bool,
+}
+
+enum Verdict {
+    Process,
+    Retry(Duration),
+    DeadLetter,
+}
+
+fn verdict(policy: &ErrorPolicy, poison: Option<&Poison>, offset: i64) -> Verdict {
+    match poison {
+        Some(p) if p.offset == offset => match policy {
+            ErrorPolicy::Retry { attempts } if p.retriable && p.attempts <= *attempts => {
+                let backoff = 100u64.saturating_mul(1 << p.attempts.min(6)).min(5_000);
+                Verdict::Retry(Duration::from_millis(backoff))
+            }
+            _ => Verdict::DeadLetter,
+        },
+        _ => Verdict::Process,
+    }
+}
+
+/// Keeps one instance's id across restarts, so a restarted instance reuses
+/// its transactional id and the coordinator aborts what it left open.
+fn instance_id(config: &Config, application_id: &str) -> Result<String, Error> {
+    if let Some(id) = &config.instance_id {
+        return Ok(id.clone());
+    }
+    let dir = config.state_dir.join(application_id);
+    let file = dir.join("instance.id");
+    let io = |operation: String| move |source| Error::Io { operation, source };
+    match std::fs::read_to_string(&file) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io(format!("reading {}", file.display()))(err)),
+    }
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating state directory {}", dir.display())))?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    write_atomically(&file, id.as_bytes()).map_err(io(format!("writing {}", file.display())))?;
+    Ok(id)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub(crate) async fn run<P: DataProduct>(
+    mut product: P,
+    descriptor: ProductDescriptor,
+    config: Config,
+    shared: Arc<Shared>,
+    metrics: Metrics,
+) -> Result<(), Error> {
+    let identity = descriptor.identity.clone();
+    let application_id = config
+        .application_id
+        .clone()
+        .unwrap_or_else(|| identity.default_application_id());
+    let span = tracing::info_span!("meshkit", product = %identity.name, domain = %identity.domain, version = %identity.version);
+    async move {
+        let dead_letter_topic = config
+            .dead_letter_topic
+            .clone()
+            .unwrap_or_else(|| format!("{application_id}.dlq"));
+        let embedded = match &config.brokers {
+            Some(_) => None,
+            None => {
+                let cluster = EmbeddedCluster::start()?;
+                tracing::warn!(
+                    brokers = cluster.bootstrap_servers(),
+                    "no brokers configured (MESHKIT_BROKERS): running on the embedded local Kafka cluster. \
+                     It does not implement transactions faithfully (it does not hide aborted records from \
+                     read_committed readers, does not store offsets sent in a transaction, and does not fence \
+                     a zombie producer), so exactly-once holds only on a real broker"
+                );
+                Some(cluster)
+            }
+        };
+        let brokers = match (&config.brokers, &embedded) {
+            (Some(brokers), _) => brokers.clone(),
+            (None, Some(cluster)) => cluster.bootstrap_servers().to_string(),
+            (None, None) => unreachable!("an embedded cluster is started when no brokers are set"),
+        };
+
+        let mut topics: Vec<(String, TopicRole)> = Vec::new();
+        for port in &descriptor.inputs {
+            topics.push((port.topic.clone(), TopicRole::Input(port.name.clone())));
+        }
+        for port in &descriptor.outputs {
+            topics.push((port.topic.clone(), TopicRole::Output(port.name.clone())));
+        }
+        topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
+        kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &topics).await?;
+
+        let instance_id = instance_id(&config, &application_id)?;
+        let transactional_id = format!("{application_id}-{instance_id}");
+        tracing::info!(%application_id, %transactional_id, %brokers, "starting");
+        let producer = kafka::producer_config(&brokers, &config, &transactional_id)
+            .create_with_context(DeliveryContext)
+            .map_err(|e| Error::kafka("creating the producer", e))?;
+        let txn = Arc::new(Txn::new(
+            producer,
+            transactional_id,
+            config.transaction_timeout.max(Duration::from_secs(5)),
+            metrics.clone(),
+            shared.clone(),
+        ));
+        blocking(|| txn.init())?;
+        let consumer: StreamConsumer<RebalanceContext> = kafka::consumer_config(&brokers, &config, &application_id)
+            .create_with_context(RebalanceContext { txn: txn.clone() })
+            .map_err(|e| Error::kafka("creating the consumer", e))?;
+        let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.topic.as_str()).collect();
+        consumer
+            .subscribe(&inputs)
+            .map_err(|e| Error::kafka("subscribing to the input ports", e))?;
+        shared.update_health(|h| {
+            h.status = Status::Running;
+            h.brokers = Some(brokers.clone());
+        });
+
+        let mut loop_state = Loop {
+            descriptor: &descriptor,
+            config: &config,
+            txn: &txn,
+            metrics: &metrics,
+            dead_letter_topic: &dead_letter_topic,
+            ctx: Context::new(&descriptor),
+            poison: HashMap::new(),
+            product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
+        };
+        let result = loop_state.run(&mut product, &consumer, &shared).await;
+        shared.update_health(|h| h.status = Status::Stopping);
+        match result {
+            Ok(()) => {
+                match blocking(|| txn.commit(&consumer))? {
+                    Outcome::Aborted(_) => {
+                        tracing::warn!("the last transaction aborted at stop; its records are processed again at the next start")
+                    }
+                    Outcome::Committed(records) => tracing::info!(records, "committed the last transaction"),
+                    Outcome::Nothing => {}
+                }
+                consumer.unsubscribe();
+                tracing::info!("stopped");
+                Ok(())
+            }
+            Err(err) => {
+                if !matches!(err, Error::Fenced { .. }) {
+                    // Best effort: the broker aborts it after the transaction timeout anyway.
+                    let _ = blocking(|| txn.abort());
+                }
+                tracing::error!(error = %err, "stopping on an error");
+                Err(err)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+struct Loop<'a> {
+    descriptor: &'a ProductDescriptor,
+    config: &'a Config,
+    txn: &'a Arc<Txn>,
+    metrics: &'a Metrics,
+    dead_letter_topic: &'a str,
+    ctx: Context,
+    poison: HashMap<Tp, Poison>,
+    product_label: String,
+}
+
+impl Loop<'_> {
+    async fn run<P: DataProduct>(
+        &mut self,
+        product: &mut P,
+        consumer: &StreamConsumer<RebalanceContext>,
+        shared: &Shared,
+    ) -> Result<(), Error> {
+        let mut stop = shared.stop.subscribe();
+        let interval = self.config.commit_interval;
+        let port_of: HashMap<&str, &str> = self
+            .descriptor
+            .inputs
+            .iter()
+            .map(|p| (p.topic.as_str(), p.name.as_str()))
+            .collect();
+        loop {
+            if let Some(err) = self.txn.take_fatal() {
+                return Err(err);
+            }
+            if *stop.borrow_and_update() {
+                return Ok(());
+            }
+            let deadline = self.txn.deadline(interval).map(tokio::time::Instant::from_std);
+            let message = tokio::select! {
+                biased;
+                _ = stop.changed() => continue,
+                () = sleep_until(deadline) => {
+                    self.commit(consumer)?;
+                    continue;
+                }
+                message = consumer.recv() => message,
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(KafkaError::MessageConsumptionFatal(code)) => {
+                    return Err(Error::kafka("consuming", KafkaError::MessageConsumptionFatal(code)))
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "consumer error; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            if let Some(err) = self.txn.take_fatal() {
+                return Err(err);
+            }
+            if self.txn.take_assignment_changed() {
+                self.poison.clear();
+            }
+            let tp: Tp = (message.topic().to_string(), message.partition());
+            let rewind = self.txn.take_rewind();
+            if !rewind.is_empty() {
+                seek(consumer, &rewind);
+                if rewind.contains_key(&tp) {
+                    continue;
+                }
+            }
+            let port = port_of.get(message.topic()).copied().unwrap_or_default();
+            self.handle(product, consumer, &message, port, tp).await?;
+            if self.txn.due(interval, self.config.commit_records) {
+                self.commit(consumer)?;
+            }
+        }
+    }
+
+    fn commit(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
+        if let Outcome::Aborted(rewind) = blocking(|| self.txn.commit(consumer))? {
+            seek(consumer, &rewind);
+        }
+        Ok(())
+    }
+
+    async fn handle<P: DataProduct>(
+        &mut self,
+        product: &mut P,
+        consumer: &StreamConsumer<RebalanceContext>,
+        message: &BorrowedMessage<'_>,
+        port: &str,
+        tp: Tp,
+    ) -> Result<(), Error> {
+        let offset = message.offset();
+        self.txn.begin_for(&tp, offset)?;
+        match verdict(&self.config.error_policy, self.poison.get(&tp), offset) {
+            Verdict::DeadLetter => {
+                let poison = self.poison.remove(&tp);
+                let poison = poison.as_ref();
+                let reason = poison.map_or("transform-error", |p| p.reason);
+                self.dead_letter(message, reason, poison.map_or("", |p| &p.message), poison.map_or(1, |p| p.attempts))
+                    .await
+                    .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                self.txn.done(&tp, offset);
+                return Ok(());
+            }
+            Verdict::Retry(backoff) => tokio::time::sleep(backoff).await,
+            Verdict::Process => {}
+        }
+
+        let headers: Vec<(&str, Option<&[u8]>)> = message
+            .headers()
+            .map(|h| h.iter().map(|Header { key, value }| (key, value)).collect())
+            .unwrap_or_default();
+        let mut record = Record::new(port, message.topic(), tp.1, offset);
+        if let Some(key) = message.key() {
+            record = record.with_key(key);
+        }
+        if let Some(value) = message.payload() {
+            record = record.with_value(value);
+        }
+        if let Some(ts) = message.timestamp().to_millis() {
+            record = record.with_timestamp(ts);
+        }
+        for (name, value) in headers {
+            record = record.with_header(name, value);
+        }
+
+        let failure = match product.process(&record, &mut self.ctx).await {
+            Ok(()) => match self.produce_outputs(record.timestamp()).await {
+                Ok(()) => None,
+                Err(err) => Some(("output-rejected", format!("an output was rejected by the Kafka client: {err}"), false)),
+            },
+            Err(err) => {
+                self.ctx.discard();
+                if self.config.error_policy == ErrorPolicy::Stop {
+                    blocking(|| self.txn.abort())?;
+                    return Err(Error::Transform {
+                        topic: tp.0,
+                        partition: tp.1,
+                        offset,
+                        source: err,
+                    });
+                }
+                let retriable = err.is_retriable();
+                Some(("transform-error", error_chain(&err), retriable))
+            }
+        };
+        match failure {
+            None => {
+                self.metrics.records_consumed.with_label_values(&[port]).inc();
+                self.txn.done(&tp, offset);
+            }
+            Some((reason, message_text, retriable)) => {
+                let attempts = self.poison.get(&tp).filter(|p| p.offset == offset).map_or(0, |p| p.attempts) + 1;
+                tracing::warn!(
+                    topic = %tp.0, partition = tp.1, offset, attempts, error = %message_text,
+                    "record failed; aborting its transaction and rewinding"
+                );
+                self.poison.insert(
+                    tp,
+                    Poison {
+                        offset,
+                        attempts,
+                        reason,
+                        message: message_text,
+                        retriable,
+                    },
+                );
+                if let Outcome::Aborted(rewind) = blocking(|| self.txn.abort())? {
+                    seek(consumer, &rewind);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn produce_outputs(&mut self, input_timestamp: Option<i64>) -> Result<(), KafkaError> {
+        let pending: Vec<(String, OutputRecord)> = self
+            .ctx
+            .drain_to_topics()
+            .map(|(topic, record)| (topic.to_string(), record))
+            .collect();
+        for (topic, record) in pending {
+            let timestamp = record.timestamp.or(input_timestamp);
+            send(&self.txn.producer, &topic, &record, timestamp).await?;
+            if let Some(port) = self.descriptor.outputs.iter().find(|p| p.topic == topic) {
+                self.metrics.records_produced.with_label_values(&[&port.name]).inc();
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), KafkaError> {
+        let mut headers: Vec<(String, Vec<u8>)> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|Header { key, value }| (key.to_string(), value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        headers.extend([
+            (dlq_headers::REASON.to_string(), reason.as_bytes().to_vec()),
+            (dlq_headers::ERROR.to_string(), error.as_bytes().to_vec()),
+            (dlq_headers::SOURCE_TOPIC.to_string(), message.topic().as_bytes().to_vec()),
+            (dlq_headers::SOURCE_PARTITION.to_string(), message.partition().to_string().into_bytes()),
+            (dlq_headers::SOURCE_OFFSET.to_string(), message.offset().to_string().into_bytes()),
+            (dlq_headers::PRODUCT.to_string(), self.product_label.as_bytes().to_vec()),
+            (dlq_headers::ATTEMPTS.to_string(), attempts.to_string().into_bytes()),
+        ]);
+        let record = OutputRecord {
+            key: message.key().map(<[u8]>::to_vec),
+            value: message.payload().map(<[u8]>::to_vec),
+            headers,
+            timestamp: message.timestamp().to_millis(),
+        };
+        tracing::warn!(
+            topic = message.topic(), partition = message.partition(), offset = message.offset(), reason, error,
+            "dead-lettering record"
+        );
+        send(&self.txn.producer, self.dead_letter_topic, &record, record.timestamp).await?;
+        self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        Ok(())
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Produces one record into the open transaction, waiting while the client's
+/// queue is full.
+async fn send(
+    producer: &super::txn::TxnProducer,
+    topic: &str,
+    record: &OutputRecord,
+    timestamp: Option<i64>,
+) -> Result<(), KafkaError> {
+    let mut base = BaseRecord::<[u8], [u8]>::to(topic);
+    if let Some(key) = &record.key {
+        base = base.key(key.as_slice());
+    }
+    if let Some(value) = &record.value {
+        base = base.payload(value.as_slice());
+    }
+    if let Some(ts) = timestamp {
+        base = base.timestamp(ts);
+    }
+    if !record.headers.is_empty() {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_slice()),
+            });
+        }
+        base = base.headers(headers);
+    }
+    loop {
+        match producer.send(base) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                base = back;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err((err, _)) => return Err(err),
+        }
+    }
+}
+
+fn seek(consumer: &StreamConsumer<RebalanceContext>, rewind: &HashMap<Tp, i64>) {
+    for ((topic, partition), offset) in rewind {
+        if let Err(err) = consumer.seek(topic, *partition, Offset::Offset(*offset), Duration::from_secs(10)) {
+            // A partition revoked meanwhile: its next owner starts from the last commit.
+            tracing::debug!(%topic, partition, offset, error = %err, "cannot rewind partition");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! One instance's Kafka transaction: outputs, dead letters and input offsets
+//! commit together or not at all.
+//!
+//! The state lives behind a mutex because two places drive it: the processing
+//! loop, and the consumer's rebalance callback, which must finish the open
+//! transaction before partitions are given up. Both run on the loop's task
+//! (the callback runs inside the consumer's `recv`), so the lock is never
+//! contended; it only makes the sharing sound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::Shared;
+use crate::error::Error;
+use crate::metrics::Metrics;
+
+/// A topic and partition.
+pub(crate) type Tp = (String, i32);
+
+/// Counts deliveries that failed; a failed delivery fails the commit too.
+#[derive(Debug, Default)]
+pub(crate) struct DeliveryContext;
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
+        if let Err((err, _)) = result {
+            tracing::warn!(error = %err, "an output record was not delivered; its transaction will abort");
+        }
+    }
+}
+
+pub(crate) type TxnProducer = ThreadedProducer<DeliveryContext>;
+
+#[derive(Debug, Default)]
+struct State {
+    open: bool,
+    /// Next offset to commit, per input partition.
+    next: HashMap<Tp, i64>,
+    /// First offset processed in the open transaction, per input partition:
+    /// where to rewind to if it aborts.
+    first: HashMap<Tp, i64>,
+    records: usize,
+    started: Option<Instant>,
+}
+
+/// What ending a transaction did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// No transaction was open.
+    Nothing,
+    /// Committed, with this many input records.
+    Committed(usize),
+    /// Aborted: seek these partitions back to these offsets.
+    Aborted(HashMap<Tp, i64>),
+}
+
+/// How a failed transaction call is handled.
+enum Failure {
+    Retry(KafkaError),
+    Abort(KafkaError),
+    Fatal(Error),
+}
+
+pub(crate) struct Txn {
+    pub(crate) producer: TxnProducer,
+    pub(crate) transactional_id: String,
+    timeout: Duration,
+    state: Mutex<State>,
+    metrics: Metrics,
+    shared: Arc<Shared>,
+    /// An error met inside the rebalance callback, for the loop to return.
+    fatal: Mutex<Option<Error>>,
+    /// Partitions to seek back after an abort inside the rebalance callback.
+    rewind: Mutex<HashMap<Tp, i64>>,
+    assignment_changed: AtomicBool,
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn").field("transactional_id", &self.transactional_id).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Txn {
+    pub(crate) fn new(
+        producer: TxnProducer,
+        transactional_id: String,
+        timeout: Duration,
+        metrics: Metrics,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            producer,
+            transactional_id,
+            timeout,
+            state: Mutex::new(State::default()),
+            metrics,
+            shared,
+            fatal: Mutex::new(None),
+            rewind: Mutex::new(HashMap::new()),
+            assignment_changed: AtomicBool::new(false),
+        }
+    }
+
+    /// Registers the producer's transactional id with the coordinator, which
+    /// aborts a transaction a previous incarnation left open and fences it.
+    pub(crate) fn init(&self) -> Result<(), Error> {
+        let mut attempts = 0;
+        loop {
+            match self.producer.init_transactions(self.timeout) {
+                Ok(()) => return Ok(()),
+                Err(err) => match self.classify(err) {
+                    Failure::Retry(err) | Failure::Abort(err) if attempts < 5 => {
+                        attempts += 1;
+                        tracing::warn!(error = %err, attempt = attempts, "initialising transactions failed; retrying");
+                        std::thread::sleep(Duration::from_millis(200 * attempts));
+                    }
+                    Failure::Retry(err) | Failure::Abort(err) => {
+                        return Err(Error::kafka("initialising transactions", err))
+                    }
+                    Failure::Fatal(err) => return Err(err),
+                },
+            }
+        }
+    }
+
+    /// Opens a transaction if none is open, and notes that input `tp` is
+    /// processed from `offset` in it.
+    pub(crate) fn begin_for(&self, tp: &Tp, offset: i64) -> Result<(), Error> {
+        let mut state = lock(&self.state);
+        if !state.open {
+            self.producer.begin_transaction().map_err(|err| match self.classify(err) {
+                Failure::Fatal(err) => err,
+                Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
+            })?;
+            state.open = true;
+            state.started = Some(Instant::now());
+        }
+        if !state.first.contains_key(tp) {
+            state.first.insert(tp.clone(), offset);
+        }
+        Ok(())
+    }
+
+    /// Marks input `tp` at `offset` as done in the open transaction.
+    pub(crate) fn done(&self, tp: &Tp, offset: i64) {
+        let mut state = lock(&self.state);
+        match state.next.get_mut(tp) {
+            Some(next) => *next = offset + 1,
+            None => {
+                state.next.insert(tp.clone(), offset + 1);
+            }
+        }
+        state.records += 1;
+    }
+
+    /// Whether the open transaction should commit now.
+    pub(crate) fn due(&self, interval: Duration, max_records: usize) -> bool {
+        let state = lock(&self.state);
+        state.open && (state.records >= max_records || state.started.is_some_and(|s| s.elapsed() >= interval))
+    }
+
+    /// When the open transaction must commit at the latest.
+    pub(crate) fn deadline(&self, interval: Duration) -> Option<Instant> {
+        let state = lock(&self.state);
+        state.started.filter(|_| state.open).map(|s| s + interval)
+    }
+
+    /// Commits the open transaction with the input offsets processed in it.
+    /// An abortable failure aborts it and says where to rewind.
+    pub(crate) fn commit<C: ConsumerContext>(&self, consumer: &impl Consumer<C>) -> Result<Outcome, Error> {
+        let mut state = lock(&self.state);
+        if !state.open {
+            return Ok(Outcome::Nothing);
+        }
+        let started = Instant::now();
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), next) in &state.next {
+            offsets
+                .add_partition_offset(topic, *partition, Offset::Offset(*next))
+                .map_err(|e| Error::kafka("listing offsets to commit", e))?;
+        }
+        let group = consumer.group_metadata().ok_or_else(|| {
+            Error::kafka(
+                "reading the consumer group metadata",
+                KafkaError::Global(RDKafkaErrorCode::State),
+            )
+        })?;
+        let mut attempts = 0u32;
+        let result = loop {
+            let step = if offsets.count() > 0 {
+                self.producer.send_offsets_to_transaction(&offsets, &group, self.timeout)
+            } else {
+                Ok(())
+            }
+            .and_then(|()| self.producer.commit_transaction(self.timeout));
+            match step {
+                Ok(()) => break Ok(()),
+                Err(err) => match self.classify(err) {
+                    Failure::Retry(err) if attempts < 5 => {
+                        attempts += 1;
+                        tracing::warn!(error = %err, attempt = attempts, "commit failed; retrying");
+                        std::thread::sleep(Duration::from_millis(100 * u64::from(attempts)));
+                    }
+                    Failure::Retry(err) | Failure::Abort(err) => break Err(Some(err)),
+                    Failure::Fatal(err) => {
+                        state.open = false;
+                        return Err(err);
+                    }
+                },
+            }
+        };
+        match result {
+            Ok(()) => {
+                let records = state.records;
+                *state = State::default();
+                self.metrics.transactions_committed.inc();
+                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                self.shared.update_health(|h| {
+                    h.transactions_committed += 1;
+                    h.records_committed += records as u64;
+                });
+                Ok(Outcome::Committed(records))
+            }
+            Err(cause) => {
+                if let Some(err) = cause {
+                    tracing::warn!(error = %err, "commit failed; aborting the transaction and rewinding");
+                }
+                drop(state);
+                self.abort()
+            }
+        }
+    }
+
+    /// Aborts the open transaction; says where to rewind.
+    pub(crate) fn abort(&self) -> Result<Outcome, Error> {
+        let mut state = lock(&self.state);
+        if !state.open {
+            return Ok(Outcome::Nothing);
+        }
+        let mut attempts = 0;
+        loop {
+            match self.producer.abort_transaction(self.timeout) {
+                Ok(()) => break,
+                Err(err) => match self.classify(err) {
+                    Failure::Retry(err) | Failure::Abort(err) if attempts < 5 => {
+                        attempts += 1;
+                        tracing::warn!(error = %err, attempt = attempts, "abort failed; retrying");
+                        std::thread::sleep(Duration::from_millis(100 * attempts));
+                    }
+                    Failure::Retry(err) | Failure::Abort(err) => {
+                        state.open = false;
+                        return Err(Error::kafka("aborting a transaction", err));
+                    }
+                    Failure::Fatal(err) => {
+                        state.open = false;
+                        return Err(err);
+                    }
+                },
+            }
+        }
+        let rewind = std::mem::take(&mut state.first);
+        *state = State::default();
+        self.metrics.transactions_aborted.inc();
+        self.shared.update_health(|h| h.transactions_aborted += 1);
+        Ok(Outcome::Aborted(rewind))
+    }
+
+    fn classify(&self, err: KafkaError) -> Failure {
+        let fenced = |code: RDKafkaErrorCode| {
+            matches!(
+                code,
+                RDKafkaErrorCode::Fenced
+                    | RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::TransactionCoordinatorFenced
+            )
+        };
+        let fatal = |err: KafkaError| {
+            let code = self
+                .producer
+                .client()
+                .fatal_error()
+                .map(|(code, _)| code)
+                .or_else(|| err.rdkafka_error_code());
+            if code.is_some_and(fenced) {
+                Failure::Fatal(Error::Fenced {
+                    transactional_id: self.transactional_id.clone(),
+                })
+            } else {
+                Failure::Fatal(Error::kafka("a transaction", err))
+            }
+        };
+        match &err {
+            KafkaError::Transaction(e) if e.is_fatal() => fatal(err),
+            KafkaError::Transaction(e) if fenced(e.code()) => fatal(err),
+            KafkaError::Transaction(e) if e.txn_requires_abort() => Failure::Abort(err),
+            KafkaError::Transaction(e) if e.is_retriable() => Failure::Retry(err),
+            KafkaError::Transaction(_) => fatal(err),
+            _ => Failure::Retry(err),
+        }
+    }
+
+    /// Takes an error the rebalance callback met.
+    pub(crate) fn take_fatal(&self) -> Option<Error> {
+        lock(&self.fatal).take()
+    }
+
+    /// Takes the partitions the rebalance callback's abort left to rewind.
+    pub(crate) fn take_rewind(&self) -> HashMap<Tp, i64> {
+        std::mem::take(&mut *lock(&self.rewind))
+    }
+
+    /// Whether the assignment changed since the last call.
+    pub(crate) fn take_assignment_changed(&self) -> bool {
+        self.assignment_changed.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// The consumer's context: finishes the open transaction before partitions
+/// are given up, so their new owner starts exactly where this one committed.
+pub(crate) struct RebalanceContext {
+    pub(crate) txn: Arc<Txn>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            tracing::info!(partitions = partitions.count(), "partitions revoked; finishing the open transaction");
+            match self.txn.commit(consumer) {
+                Ok(Outcome::Aborted(rewind)) => lock(&self.txn.rewind).extend(rewind),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot finish the transaction on revocation");
+                    lock(&self.txn.fatal).get_or_insert(err);
+                }
+            }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Error(err) = rebalance {
+            tracing::warn!(error = %err, "rebalance error");
+        }
+        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        tracing::info!(assigned, "partition assignment changed");
+        self.txn.metrics.assigned_partitions.set(assigned as i64);
+        self.txn.shared.update_health(|h| h.assigned_partitions = assigned);
+        self.txn.assignment_changed.store(true, Ordering::Release);
+    }
+}
