@@ -1,3 +1,7 @@
-//! End-to-end test support for meshkit: the broker under test and the committed-view oracle.
+//! End-to-end test support for meshkit: the broker under test, the
+//! committed-view oracle, and the product the tests run.
 
+pub mod broker;
 pub mod oracle;
+pub mod product;
+pub mod run;

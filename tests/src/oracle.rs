@@ -71,9 +71,7 @@ pub struct OracleRecord {
 impl OracleRecord {
     /// The key as UTF-8 text (lossy), `None` for a null key. Handy in assertions.
     pub fn key_str(&self) -> Option<String> {
-        self.key
-            .as_ref()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
+        self.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned())
     }
 
     /// The value as UTF-8 text (lossy), `None` for a null value. Handy in assertions.
@@ -141,10 +139,7 @@ impl CommittedView {
             if b.control {
                 for r in &b.records {
                     let kind = batch::control_type(r.key.as_ref()).with_context(|| {
-                        format!(
-                            "partition {partition}: control record at offset {}",
-                            r.offset
-                        )
+                        format!("partition {partition}: control record at offset {}", r.offset)
                     })?;
                     self.markers += 1;
                     let target = match kind {
@@ -201,9 +196,7 @@ pub async fn committed_view_with_timeout(
 ) -> Result<CommittedView> {
     let progress = Mutex::new(String::from("connecting"));
     match tokio::time::timeout(timeout, read_view(bootstrap, topic, &progress)).await {
-        Ok(result) => {
-            result.with_context(|| format!("committed view of topic {topic:?} via {bootstrap}"))
-        }
+        Ok(result) => result.with_context(|| format!("committed view of topic {topic:?} via {bootstrap}")),
         Err(_) => {
             let step = progress
                 .lock()
@@ -230,11 +223,7 @@ struct PartitionLeader {
     addr: String,
 }
 
-async fn read_view(
-    bootstrap: &str,
-    topic: &str,
-    progress: &Mutex<String>,
-) -> Result<CommittedView> {
+async fn read_view(bootstrap: &str, topic: &str, progress: &Mutex<String>) -> Result<CommittedView> {
     note(progress, format!("connecting to {bootstrap}"));
     let mut bootstrap_conn = Connection::connect(bootstrap).await?;
     let leaders = partition_leaders(&mut bootstrap_conn, topic, progress).await?;
@@ -286,12 +275,7 @@ async fn partition_leaders(
             .topics
             .iter()
             .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic))
-            .ok_or_else(|| {
-                anyhow!(
-                    "Metadata from {} does not mention topic {topic:?}",
-                    conn.addr()
-                )
-            })?;
+            .ok_or_else(|| anyhow!("Metadata from {} does not mention topic {topic:?}", conn.addr()))?;
         let retry = |what: String| -> Result<()> {
             if started.elapsed() < METADATA_WAIT {
                 Ok(())
@@ -388,9 +372,7 @@ async fn read_partition(
         );
         let data = conn.fetch(topic, partition, position, max_bytes).await?;
         summary.fetches += 1;
-        if data.error_code == OFFSET_OUT_OF_RANGE
-            && summary.batches == 0
-            && data.log_start_offset > position
+        if data.error_code == OFFSET_OUT_OF_RANGE && summary.batches == 0 && data.log_start_offset > position
         {
             // The log was truncated at its start (retention): begin where it begins now.
             position = data.log_start_offset;
@@ -407,8 +389,7 @@ async fn read_partition(
         summary.high_watermark = data.high_watermark;
         summary.last_stable_offset = data.last_stable_offset;
         summary.log_start_offset = data.log_start_offset;
-        summary.broker_aborted_transactions +=
-            data.aborted_transactions.as_ref().map_or(0, Vec::len);
+        summary.broker_aborted_transactions += data.aborted_transactions.as_ref().map_or(0, Vec::len);
 
         let decoded = match data.records {
             Some(records) => batch::decode_batches(records).with_context(|| {
@@ -470,13 +451,7 @@ mod tests {
     use super::*;
     use batch::RawRecord;
 
-    fn batch(
-        base: i64,
-        count: i64,
-        pid: i64,
-        transactional: bool,
-        control: Option<ControlType>,
-    ) -> Batch {
+    fn batch(base: i64, count: i64, pid: i64, transactional: bool, control: Option<ControlType>) -> Batch {
         let records = (base..base + count)
             .map(|offset| RawRecord {
                 offset,

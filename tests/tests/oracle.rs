@@ -59,9 +59,7 @@ fn txn_producer(brokers: &str) -> BaseProducer {
         .set("linger.ms", "5")
         .create()
         .expect("transactional producer");
-    producer
-        .init_transactions(OP_TIMEOUT)
-        .expect("init_transactions");
+    producer.init_transactions(OP_TIMEOUT).expect("init_transactions");
     producer
 }
 
@@ -83,10 +81,7 @@ fn send(
     headers: Option<OwnedHeaders>,
 ) {
     loop {
-        let mut record = BaseRecord::to(topic)
-            .partition(partition)
-            .key(key)
-            .payload(value);
+        let mut record = BaseRecord::to(topic).partition(partition).key(key).payload(value);
         if let Some(h) = headers.clone() {
             record = record.headers(h);
         }
@@ -102,7 +97,11 @@ fn send(
 
 fn flush(producer: &BaseProducer) {
     producer.flush(OP_TIMEOUT).expect("flush");
-    assert_eq!(producer.in_flight_count(), 0, "records still in flight after flush");
+    assert_eq!(
+        producer.in_flight_count(),
+        0,
+        "records still in flight after flush"
+    );
 }
 
 /// One record as an rdkafka consumer delivered it.
@@ -273,8 +272,7 @@ async fn committed_transactions_match_read_committed_consumer() {
                 None,
             );
         }
-        txn.commit_transaction(OP_TIMEOUT)
-            .expect("commit_transaction");
+        txn.commit_transaction(OP_TIMEOUT).expect("commit_transaction");
     }
 
     let view = view_of(&brokers, &topic).await;
@@ -300,8 +298,7 @@ async fn committed_transactions_match_read_committed_consumer() {
         "duplicate committed records: {summary}"
     );
     assert_eq!(
-        view.markers,
-        9,
+        view.markers, 9,
         "3 commits over 3 partitions should leave 9 COMMIT markers: {summary}"
     );
     for r in &view.committed {
@@ -355,15 +352,13 @@ async fn aborted_then_committed(brokers: &str, prefix: &str) -> String {
         send(&txn, &topic, i % 2, &key, "a", None);
     }
     flush(&txn);
-    txn.abort_transaction(OP_TIMEOUT)
-        .expect("abort_transaction");
+    txn.abort_transaction(OP_TIMEOUT).expect("abort_transaction");
     txn.begin_transaction().expect("begin_transaction");
     for i in 0..10 {
         let key = format!("committed-{i}");
         send(&txn, &topic, i % 2, &key, "c", None);
     }
-    txn.commit_transaction(OP_TIMEOUT)
-        .expect("commit_transaction");
+    txn.commit_transaction(OP_TIMEOUT).expect("commit_transaction");
     topic
 }
 
@@ -456,10 +451,12 @@ async fn open_transaction_is_pending() {
         "only the 5 plain records may be committed while the transaction is open: {summary}"
     );
     assert!(view.aborted.is_empty(), "nothing was aborted yet: {summary}");
-    assert_eq!(view.markers, 0, "no marker before the transaction ends: {summary}");
+    assert_eq!(
+        view.markers, 0,
+        "no marker before the transaction ends: {summary}"
+    );
 
-    txn.abort_transaction(OP_TIMEOUT)
-        .expect("abort_transaction");
+    txn.abort_transaction(OP_TIMEOUT).expect("abort_transaction");
     let view = view_of(&brokers, &topic).await;
     let summary = describe(&view);
     assert_eq!(

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::context::Context;
 use super::policy::ErrorPolicy;
-use super::txn::{DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
+use super::txn::{Count, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
 use super::{blocking, Shared, Status};
 use crate::config::Config;
 use crate::error::Error;
@@ -46,12 +46,18 @@ pub mod dlq_headers {
 /// A record whose processing failed, met again after the rewind.
 #[derive(Debug)]
 struct Poison {
-    offset: i64,
     attempts: u32,
     reason: &'static str,
     message: String,
     retriable: bool,
+    /// Written to the dead-letter topic in the open transaction. The entry is
+    /// kept until that transaction commits: if it aborts, the rewind brings
+    /// the record back, and it must be dead-lettered again, not retried.
+    dead_lettered: bool,
 }
+
+/// Failed records by partition and offset.
+type PoisonMap = HashMap<Tp, std::collections::BTreeMap<i64, Poison>>;
 
 enum Verdict {
     Process,
@@ -59,9 +65,9 @@ enum Verdict {
     DeadLetter,
 }
 
-fn verdict(policy: &ErrorPolicy, poison: Option<&Poison>, offset: i64) -> Verdict {
+fn verdict(policy: &ErrorPolicy, poison: Option<&Poison>) -> Verdict {
     match poison {
-        Some(p) if p.offset == offset => match policy {
+        Some(p) => match policy {
             ErrorPolicy::Retry { attempts } if p.retriable && p.attempts <= *attempts => {
                 let backoff = 100u64.saturating_mul(1 << p.attempts.min(6)).min(5_000);
                 Verdict::Retry(Duration::from_millis(backoff))
@@ -177,7 +183,6 @@ pub(crate) async fn run<P: DataProduct>(
             descriptor: &descriptor,
             config: &config,
             txn: &txn,
-            metrics: &metrics,
             dead_letter_topic: &dead_letter_topic,
             ctx: Context::new(&descriptor),
             poison: HashMap::new(),
@@ -216,10 +221,9 @@ struct Loop<'a> {
     descriptor: &'a ProductDescriptor,
     config: &'a Config,
     txn: &'a Arc<Txn>,
-    metrics: &'a Metrics,
     dead_letter_topic: &'a str,
     ctx: Context,
-    poison: HashMap<Tp, Poison>,
+    poison: PoisonMap,
     product_label: String,
 }
 
@@ -289,10 +293,36 @@ impl Loop<'_> {
     }
 
     fn commit(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
-        if let Outcome::Aborted(rewind) = blocking(|| self.txn.commit(consumer))? {
-            seek(consumer, &rewind);
-        }
+        let outcome = blocking(|| self.txn.commit(consumer))?;
+        self.after(consumer, &outcome);
         Ok(())
+    }
+
+    fn abort(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
+        let outcome = blocking(|| self.txn.abort())?;
+        self.after(consumer, &outcome);
+        Ok(())
+    }
+
+    /// Keeps the failed-record book in step with the transaction's outcome.
+    fn after(&mut self, consumer: &StreamConsumer<RebalanceContext>, outcome: &Outcome) {
+        match outcome {
+            Outcome::Committed(_) => {
+                for entries in self.poison.values_mut() {
+                    entries.retain(|_, p| !p.dead_lettered);
+                }
+                self.poison.retain(|_, entries| !entries.is_empty());
+            }
+            Outcome::Aborted(rewind) => {
+                for entries in self.poison.values_mut() {
+                    for p in entries.values_mut() {
+                        p.dead_lettered = false;
+                    }
+                }
+                seek(consumer, rewind);
+            }
+            Outcome::Nothing => {}
+        }
     }
 
     async fn handle<P: DataProduct>(
@@ -305,14 +335,18 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let offset = message.offset();
         self.txn.begin_for(&tp, offset)?;
-        match verdict(&self.config.error_policy, self.poison.get(&tp), offset) {
+        let poison = self.poison.get(&tp).and_then(|entries| entries.get(&offset));
+        match verdict(&self.config.error_policy, poison) {
             Verdict::DeadLetter => {
-                let poison = self.poison.remove(&tp);
-                let poison = poison.as_ref();
-                let reason = poison.map_or("transform-error", |p| p.reason);
-                self.dead_letter(message, reason, poison.map_or("", |p| &p.message), poison.map_or(1, |p| p.attempts))
-                    .await
-                    .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                if let Some(p) = poison {
+                    let (reason, error, attempts) = (p.reason, p.message.clone(), p.attempts);
+                    self.dead_letter(message, reason, &error, attempts)
+                        .await
+                        .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                }
+                if let Some(p) = self.poison.get_mut(&tp).and_then(|entries| entries.get_mut(&offset)) {
+                    p.dead_lettered = true;
+                }
                 self.txn.done(&tp, offset);
                 return Ok(());
             }
@@ -346,7 +380,7 @@ impl Loop<'_> {
             Err(err) => {
                 self.ctx.discard();
                 if self.config.error_policy == ErrorPolicy::Stop {
-                    blocking(|| self.txn.abort())?;
+                    self.abort(consumer)?;
                     return Err(Error::Transform {
                         topic: tp.0,
                         partition: tp.1,
@@ -360,28 +394,27 @@ impl Loop<'_> {
         };
         match failure {
             None => {
-                self.metrics.records_consumed.with_label_values(&[port]).inc();
+                self.txn.count(Count::Consumed, port);
                 self.txn.done(&tp, offset);
             }
             Some((reason, message_text, retriable)) => {
-                let attempts = self.poison.get(&tp).filter(|p| p.offset == offset).map_or(0, |p| p.attempts) + 1;
+                let entries = self.poison.entry(tp.clone()).or_default();
+                let attempts = entries.get(&offset).map_or(0, |p| p.attempts) + 1;
                 tracing::warn!(
                     topic = %tp.0, partition = tp.1, offset, attempts, error = %message_text,
                     "record failed; aborting its transaction and rewinding"
                 );
-                self.poison.insert(
-                    tp,
+                entries.insert(
+                    offset,
                     Poison {
-                        offset,
                         attempts,
                         reason,
                         message: message_text,
                         retriable,
+                        dead_lettered: false,
                     },
                 );
-                if let Outcome::Aborted(rewind) = blocking(|| self.txn.abort())? {
-                    seek(consumer, &rewind);
-                }
+                self.abort(consumer)?;
             }
         }
         Ok(())
@@ -397,7 +430,7 @@ impl Loop<'_> {
             let timestamp = record.timestamp.or(input_timestamp);
             send(&self.txn.producer, &topic, &record, timestamp).await?;
             if let Some(port) = self.descriptor.outputs.iter().find(|p| p.topic == topic) {
-                self.metrics.records_produced.with_label_values(&[&port.name]).inc();
+                self.txn.count(Count::Produced, &port.name);
             }
         }
         Ok(())
@@ -438,7 +471,7 @@ impl Loop<'_> {
             "dead-lettering record"
         );
         send(&self.txn.producer, self.dead_letter_topic, &record, record.timestamp).await?;
-        self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        self.txn.count(Count::DeadLetter, reason);
         Ok(())
     }
 }

@@ -37,6 +37,10 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
         if let Err((err, _)) = result {
+            // Records purged by an abort are expected; anything else fails the commit.
+            if err.rdkafka_error_code() == Some(RDKafkaErrorCode::PurgeQueue) {
+                return;
+            }
             tracing::warn!(error = %err, "an output record was not delivered; its transaction will abort");
         }
     }
@@ -54,6 +58,19 @@ struct State {
     first: HashMap<Tp, i64>,
     records: usize,
     started: Option<Instant>,
+    /// Counts that reach the metrics only if the transaction commits.
+    counts: HashMap<(Count, String), u64>,
+}
+
+/// What a transaction counts for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Count {
+    /// Input records, by input port.
+    Consumed,
+    /// Output records, by output port.
+    Produced,
+    /// Dead letters, by reason.
+    DeadLetter,
 }
 
 /// What ending a transaction did.
@@ -171,6 +188,16 @@ impl Txn {
         state.records += 1;
     }
 
+    /// Counts one record for the metrics, if the open transaction commits.
+    pub(crate) fn count(&self, what: Count, label: &str) {
+        let mut state = lock(&self.state);
+        if let Some(n) = state.counts.get_mut(&(what, label.to_string())) {
+            *n += 1;
+        } else {
+            state.counts.insert((what, label.to_string()), 1);
+        }
+    }
+
     /// Whether the open transaction should commit now.
     pub(crate) fn due(&self, interval: Duration, max_records: usize) -> bool {
         let state = lock(&self.state);
@@ -230,6 +257,14 @@ impl Txn {
         match result {
             Ok(()) => {
                 let records = state.records;
+                for ((what, label), n) in state.counts.drain() {
+                    let counter = match what {
+                        Count::Consumed => &self.metrics.records_consumed,
+                        Count::Produced => &self.metrics.records_produced,
+                        Count::DeadLetter => &self.metrics.dead_letters,
+                    };
+                    counter.with_label_values(&[label.as_str()]).inc_by(n);
+                }
                 *state = State::default();
                 self.metrics.transactions_committed.inc();
                 self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());

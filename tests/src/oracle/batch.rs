@@ -67,10 +67,7 @@ pub(super) fn control_type(key: Option<&Bytes>) -> Result<ControlType> {
     );
     let mut k = key.clone();
     let version = k.get_i16();
-    ensure!(
-        version >= 0,
-        "control record key version {version} is negative"
-    );
+    ensure!(version >= 0, "control record key version {version} is negative");
     Ok(match k.get_i16() {
         0 => ControlType::Abort,
         1 => ControlType::Commit,
@@ -207,11 +204,7 @@ fn decode_record(buf: &mut Bytes, base_offset: i64, base_timestamp: i64) -> Resu
         let value = read_nullable(&mut r).with_context(|| format!("header {key:?} value"))?;
         headers.push((key, value));
     }
-    ensure!(
-        r.is_empty(),
-        "{} bytes left at the end of a record",
-        r.len()
-    );
+    ensure!(r.is_empty(), "{} bytes left at the end of a record", r.len());
     Ok(RawRecord {
         offset: base_offset + i64::from(offset_delta),
         timestamp: base_timestamp + timestamp_delta,
@@ -239,10 +232,7 @@ fn read_nullable(buf: &mut Bytes) -> Result<Option<Bytes>> {
 fn read_unsigned(buf: &mut Bytes, max_bytes: u32) -> Result<u64> {
     let mut value = 0u64;
     for i in 0..max_bytes {
-        ensure!(
-            buf.has_remaining(),
-            "varint runs past the end of its record"
-        );
+        ensure!(buf.has_remaining(), "varint runs past the end of its record");
         let b = buf.get_u8();
         value |= u64::from(b & 0x7f) << (7 * i);
         if b & 0x80 == 0 {
@@ -301,10 +291,7 @@ mod tests {
 
     fn record(offset: i64, pid: i64, transactional: bool, control: bool, key: &[u8]) -> Record {
         let mut headers = IndexMap::new();
-        headers.insert(
-            StrBytes::from_static_str("h"),
-            Some(Bytes::from_static(b"v")),
-        );
+        headers.insert(StrBytes::from_static_str("h"), Some(Bytes::from_static(b"v")));
         Record {
             transactional,
             control,
@@ -374,10 +361,7 @@ mod tests {
     #[test]
     fn stops_at_a_truncated_batch_and_detects_corruption() {
         let mut all = BytesMut::new();
-        all.extend_from_slice(&encode(
-            &[record(0, -1, false, false, b"a")],
-            Compression::None,
-        ));
+        all.extend_from_slice(&encode(&[record(0, -1, false, false, b"a")], Compression::None));
         let second = encode(&[record(1, -1, false, false, b"b")], Compression::None);
         all.extend_from_slice(&second[..second.len() - 3]);
         let decoded = decode_batches(all.freeze()).expect("decode");
@@ -395,14 +379,8 @@ mod tests {
     fn control_keys() {
         let commit = Bytes::from_static(&[0, 0, 0, 1]);
         let abort = Bytes::from_static(&[0, 0, 0, 0]);
-        assert_eq!(
-            control_type(Some(&commit)).expect("commit"),
-            ControlType::Commit
-        );
-        assert_eq!(
-            control_type(Some(&abort)).expect("abort"),
-            ControlType::Abort
-        );
+        assert_eq!(control_type(Some(&commit)).expect("commit"), ControlType::Commit);
+        assert_eq!(control_type(Some(&abort)).expect("abort"), ControlType::Abort);
         assert!(control_type(None).is_err());
         assert!(control_type(Some(&Bytes::from_static(&[0, 0]))).is_err());
     }

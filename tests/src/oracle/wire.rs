@@ -29,21 +29,28 @@ const FETCH_RANGE: (i16, i16) = (4, 12);
 /// A request type together with its API key and response type.
 trait Api: Encodable + HeaderVersion {
     const KEY: ApiKey;
+    /// Whether bytes left after decoding the response are an error. They are for Fetch, where a
+    /// misaligned decode would corrupt the view; librdkafka's mock cluster, for one, sends a
+    /// spare byte after its Metadata v12 responses.
+    const STRICT: bool;
     type Response: Decodable + HeaderVersion;
 }
 
 impl Api for ApiVersionsRequest {
     const KEY: ApiKey = ApiKey::ApiVersions;
+    const STRICT: bool = false;
     type Response = ApiVersionsResponse;
 }
 
 impl Api for MetadataRequest {
     const KEY: ApiKey = ApiKey::Metadata;
+    const STRICT: bool = false;
     type Response = MetadataResponse;
 }
 
 impl Api for FetchRequest {
     const KEY: ApiKey = ApiKey::Fetch;
+    const STRICT: bool = true;
     type Response = FetchResponse;
 }
 
@@ -195,9 +202,8 @@ impl Connection {
             .await
             .with_context(|| format!("reading {len} bytes of {:?} response", R::KEY))?;
         let mut body = Bytes::from(body);
-        let response_header =
-            ResponseHeader::decode(&mut body, R::Response::header_version(version))
-                .with_context(|| format!("decoding the {:?} v{version} response header", R::KEY))?;
+        let response_header = ResponseHeader::decode(&mut body, R::Response::header_version(version))
+            .with_context(|| format!("decoding the {:?} v{version} response header", R::KEY))?;
         ensure!(
             response_header.correlation_id == correlation_id,
             "{:?} response from {} has correlation id {}, expected {correlation_id}",
@@ -207,7 +213,7 @@ impl Connection {
         );
         let response = R::Response::decode(&mut body, version)
             .with_context(|| format!("decoding the {:?} v{version} response", R::KEY))?;
-        if body.has_remaining() {
+        if R::STRICT && body.has_remaining() {
             bail!(
                 "{:?} v{version} response from {} has {} undecoded trailing bytes",
                 R::KEY,
@@ -222,9 +228,8 @@ impl Connection {
     pub(super) async fn metadata(&mut self, topic: &str) -> Result<MetadataResponse> {
         let v = self.versions.metadata;
         let request = MetadataRequest::default()
-            .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(
-                TopicName(StrBytes::from_string(topic.to_string())),
-            ))]))
+            .with_topics(Some(vec![MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(topic.to_string()))))]))
             .with_allow_auto_topic_creation(false);
         self.call(&request, v)
             .await

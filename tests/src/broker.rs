@@ -1,0 +1,208 @@
+//! The broker under test: its address, fresh topics, input data, and what a
+//! consumer group committed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// The environment variable that names the test broker (`host:port`).
+pub const BROKERS_ENV: &str = "MESHKIT_TEST_BROKERS";
+
+/// The test broker's address, or `None` (and a line saying the test is
+/// skipped) when `MESHKIT_TEST_BROKERS` is not set.
+pub fn test_brokers(test: &str) -> Option<String> {
+    match std::env::var(BROKERS_ENV) {
+        Ok(brokers) if !brokers.trim().is_empty() => Some(brokers),
+        _ => {
+            eprintln!("skipped {test}: {BROKERS_ENV} is not set (scripts/start-broker.sh starts a broker)");
+            None
+        }
+    }
+}
+
+/// A topic name no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates `topic` with `partitions` partitions, every setting explicit.
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "delete")
+        .set("retention.ms", "-1");
+    let results = admin
+        .create_topics([&new], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .await?;
+    for result in results {
+        if let Err((name, code)) = result {
+            bail!("cannot create topic {name}: {code}");
+        }
+    }
+    Ok(())
+}
+
+/// The id carried by input record `i`.
+pub fn input_id(i: usize) -> String {
+    format!("id-{i:07}")
+}
+
+/// Produces ids `range` to `topic` (key and value = the id), spread over
+/// partitions by key, without transactions, and waits until all are acked.
+pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) -> anyhow::Result<()> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("enable.idempotence", "true")
+        .create()?;
+    for i in range {
+        let id = input_id(i);
+        let mut record = BaseRecord::to(topic).key(&id).payload(&id);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err((err, _)) => return Err(err).context("producing inputs"),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).context("flushing inputs")?;
+    Ok(())
+}
+
+/// Each partition's end offset (high watermark) of `topic`.
+pub fn end_offsets(brokers: &str, topic: &str) -> anyhow::Result<HashMap<i32, i64>> {
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut ends = HashMap::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (_, high) = consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+            ends.insert(p.id(), high);
+        }
+    }
+    Ok(ends)
+}
+
+/// The offsets group `group` has committed for `topic`, per partition
+/// (partitions with no committed offset are absent).
+pub fn committed_offsets(brokers: &str, group: &str, topic: &str) -> anyhow::Result<HashMap<i32, i64>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()?;
+    let ends = end_offsets(brokers, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for partition in ends.keys() {
+        tpl.add_partition(topic, *partition);
+    }
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Counts how many times each value occurs.
+pub fn occurrences<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for value in values {
+        *counts.entry(String::from_utf8_lossy(value).into_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A record as a plain consumer reads it.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ReadRecord {
+    /// The first header named `name`, as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Reads `topic` from the beginning with a consumer at `isolation` level
+/// (`read_committed` or `read_uncommitted`) until at least `expected` records
+/// arrived and nothing more came for a second, or `timeout` passed.
+pub fn read_topic(
+    brokers: &str,
+    topic: &str,
+    isolation: &str,
+    expected: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<ReadRecord>> {
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique_name("reader"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    let start = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let mut out = Vec::new();
+    while start.elapsed() < timeout {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last = std::time::Instant::now();
+                out.push(ReadRecord {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            Some(Err(err)) => return Err(err).context("reading topic"),
+            None if out.len() >= expected && last.elapsed() > Duration::from_secs(1) => break,
+            None => {}
+        }
+    }
+    Ok(out)
+}

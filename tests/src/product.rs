@@ -1,0 +1,74 @@
+//! `tests/relay`: the data product the end-to-end tests run. It relays each
+//! input id to its output as `out:<id>`, and fails on chosen ids.
+
+use meshkit::{Context, DataProduct, ProductDescriptor, Record, TransformError};
+
+/// Relays input ids; fails (non-retriably) on every id whose number is a
+/// multiple of `fail_every`, when set.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// The input topic.
+    pub input: String,
+    /// The output topic.
+    pub output: String,
+    /// Fail on ids that are multiples of this.
+    pub fail_every: Option<usize>,
+    /// Emit this many outputs per input (each `out:<id>#<n>` when more than one).
+    pub fan_out: usize,
+}
+
+impl Relay {
+    /// A relay from `input` to `output` that never fails.
+    pub fn new(input: impl Into<String>, output: impl Into<String>) -> Self {
+        Self {
+            input: input.into(),
+            output: output.into(),
+            fail_every: None,
+            fan_out: 1,
+        }
+    }
+
+    /// The output value for input `id` (the first one when fanning out).
+    pub fn output_value(id: &str) -> String {
+        format!("out:{id}")
+    }
+}
+
+/// The number in an id made by [`crate::broker::input_id`].
+pub fn id_number(id: &str) -> Option<usize> {
+    id.strip_prefix("id-")?.parse().ok()
+}
+
+impl DataProduct for Relay {
+    fn descriptor(&self) -> ProductDescriptor {
+        ProductDescriptor::builder("tests", "relay")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .description("Relays ids; fails on chosen ones")
+            .input("in", &self.input)
+            .output("out", &self.output)
+            .build()
+            .unwrap_or_else(|e| panic!("the relay's descriptor is invalid: {e}"))
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        let id = std::str::from_utf8(record.value().unwrap_or_default())
+            .map_err(|e| TransformError::new("input is not UTF-8").with_source(e))?;
+        // Emit first, then fail: the outputs of a failing record must never
+        // become visible.
+        for n in 0..self.fan_out {
+            let value = if n == 0 {
+                Relay::output_value(id)
+            } else {
+                format!("{}#{n}", Relay::output_value(id))
+            };
+            ctx.emit("out", record.key().map(<[u8]>::to_vec), value)?;
+        }
+        if let (Some(every), Some(n)) = (self.fail_every, id_number(id)) {
+            if n % every == 0 {
+                return Err(TransformError::new(format!("{id} is a chosen failure")));
+            }
+        }
+        Ok(())
+    }
+}

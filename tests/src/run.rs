@@ -1,0 +1,63 @@
+//! Running a product in-process and waiting for it.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use meshkit::{Config, DataProduct, Error, Runtime, RuntimeHandle, Status};
+use tokio::task::JoinHandle;
+
+/// A product running in this process.
+pub struct Running {
+    /// Its handle.
+    pub handle: RuntimeHandle,
+    /// Its task; resolves to how it stopped.
+    pub task: JoinHandle<Result<(), Error>>,
+}
+
+/// Starts `product` with `config` on the current tokio runtime.
+pub fn spawn<P: DataProduct>(product: P, config: Config) -> Result<Running, Error> {
+    let runtime = Runtime::new(product, config)?;
+    let handle = runtime.handle();
+    Ok(Running {
+        handle,
+        task: tokio::spawn(runtime.run()),
+    })
+}
+
+impl Running {
+    /// Waits until it is running; returns the brokers it uses.
+    pub async fn until_running(&mut self, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let health = self.handle.health();
+            if let (Status::Running, Some(brokers)) = (health.status, health.brokers) {
+                return Ok(brokers);
+            }
+            if self.task.is_finished() || tokio::time::Instant::now() > deadline {
+                bail!("not running after {timeout:?}: {:?}", self.handle.health());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until at least `records` inputs are committed.
+    pub async fn until_committed(&self, records: u64, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let health = self.handle.health();
+            if health.records_committed >= records {
+                return Ok(());
+            }
+            if self.task.is_finished() || tokio::time::Instant::now() > deadline {
+                bail!("{records} records not committed after {timeout:?}: {health:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops it and returns how it stopped.
+    pub async fn stop(self) -> anyhow::Result<Result<(), Error>> {
+        self.handle.stop();
+        Ok(self.task.await?)
+    }
+}
