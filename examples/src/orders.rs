@@ -6,7 +6,7 @@
 //! `amount_band` and `priority`. A record that is not a valid order fails the
 //! transform and lands in the dead-letter topic with its reason.
 
-use meshkit::{Context, DataProduct, ProductDescriptor, Record, TransformError};
+use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
 use serde::{Deserialize, Serialize};
 
 /// An order as the upstream `sales.orders` topic carries it.
@@ -60,7 +60,7 @@ pub struct OrdersEnriched {
 }
 
 impl DataProduct for OrdersEnriched {
-    fn descriptor(&self) -> ProductDescriptor {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
         ProductDescriptor::builder("sales", "orders-enriched")
             .version("1.0.0")
             .owner("team-sales@example.com")
@@ -68,7 +68,6 @@ impl DataProduct for OrdersEnriched {
             .input("orders", "sales.orders")
             .output("enriched", "sales.orders.enriched")
             .build()
-            .expect("the descriptor is valid")
     }
 
     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
@@ -85,9 +84,13 @@ impl DataProduct for OrdersEnriched {
         let order: Order = serde_json::from_slice(value)
             .map_err(|e| TransformError::new("not a valid order").with_source(e))?;
         if let Some(enriched) = enrich(order) {
-            let json = serde_json::to_vec(&enriched).map_err(|e| TransformError::new("cannot encode").with_source(e))?;
+            let json = serde_json::to_vec(&enriched)
+                .map_err(|e| TransformError::new("cannot encode").with_source(e))?;
             if self.verbose {
-                println!("produced  sales.orders.enriched: {}", String::from_utf8_lossy(&json));
+                println!(
+                    "produced  sales.orders.enriched: {}",
+                    String::from_utf8_lossy(&json)
+                );
             }
             ctx.emit("enriched", record.key().map(<[u8]>::to_vec), json)?;
         }
@@ -126,18 +129,24 @@ mod tests {
     #[tokio::test]
     async fn transform_emits_enriched_json_and_rejects_garbage() {
         let mut product = OrdersEnriched::default();
-        let descriptor = product.descriptor();
+        let descriptor = product.descriptor().expect("valid");
         let mut ctx = Context::new(&descriptor);
         let input = serde_json::to_vec(&order("paid", 2_000)).expect("json");
-        let record = Record::new("orders", "sales.orders", 0, 0).with_key(b"o-1").with_value(&input);
+        let record = Record::new("orders", "sales.orders", 0, 0)
+            .with_key(b"o-1")
+            .with_value(&input);
         product.process(&record, &mut ctx).await.expect("valid order");
         let out = ctx.take_emitted();
         assert_eq!(out.len(), 1);
-        let enriched: EnrichedOrder = serde_json::from_slice(out[0].1.value.as_deref().expect("value")).expect("json");
+        let enriched: EnrichedOrder =
+            serde_json::from_slice(out[0].1.value.as_deref().expect("value")).expect("json");
         assert_eq!(enriched.amount_band, "medium");
 
         let garbage = Record::new("orders", "sales.orders", 0, 1).with_value(b"{not json");
-        let err = product.process(&garbage, &mut ctx).await.expect_err("garbage is rejected");
+        let err = product
+            .process(&garbage, &mut ctx)
+            .await
+            .expect_err("garbage is rejected");
         assert!(err.to_string().contains("not a valid order"));
         assert!(ctx.take_emitted().is_empty());
     }

@@ -217,7 +217,12 @@ impl ConfigBuilder {
     pub fn brokers(mut self, brokers: impl Into<String>) -> Self {
         let brokers = brokers.into();
         if brokers.trim().is_empty() {
-            return self.fail(invalid("brokers", "MESHKIT_BROKERS", &brokers, "empty broker list"));
+            return self.fail(invalid(
+                "brokers",
+                "MESHKIT_BROKERS",
+                &brokers,
+                "empty broker list",
+            ));
         }
         self.config.brokers = Some(brokers);
         self
@@ -262,7 +267,12 @@ impl ConfigBuilder {
     /// The most records one transaction carries (default 10,000).
     pub fn commit_records(mut self, records: usize) -> Self {
         if records == 0 {
-            return self.fail(invalid("commit_records", "MESHKIT_COMMIT_RECORDS", "0", "must be at least 1"));
+            return self.fail(invalid(
+                "commit_records",
+                "MESHKIT_COMMIT_RECORDS",
+                "0",
+                "must be at least 1",
+            ));
         }
         self.config.commit_records = records;
         self
@@ -318,7 +328,12 @@ impl ConfigBuilder {
     pub fn dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
         let topic = topic.into();
         if let Err(reason) = crate::product::check_topic_name(&topic) {
-            return self.fail(invalid("dead_letter_topic", "MESHKIT_DEAD_LETTER_TOPIC", &topic, reason));
+            return self.fail(invalid(
+                "dead_letter_topic",
+                "MESHKIT_DEAD_LETTER_TOPIC",
+                &topic,
+                reason,
+            ));
         }
         self.config.dead_letter_topic = Some(topic);
         self
@@ -380,7 +395,10 @@ impl ConfigBuilder {
         where
             T::Err: std::fmt::Display,
         {
-            value.trim().parse::<T>().map_err(|e| format!("expected a whole number ({e})"))
+            value
+                .trim()
+                .parse::<T>()
+                .map_err(|e| format!("expected a whole number ({e})"))
         }
         fn boolean(value: &str) -> Result<bool, String> {
             match value.trim().to_ascii_lowercase().as_str() {
@@ -416,27 +434,34 @@ impl ConfigBuilder {
             "MESHKIT_AUTO_CREATE_TOPICS" => parsed!("auto_create_topics", boolean, Self::auto_create_topics),
             "MESHKIT_METRICS_ADDR" => parsed!(
                 "metrics_addr",
-                |v: &str| v.trim().parse::<SocketAddr>().map_err(|e| format!("expected host:port ({e})")),
+                |v: &str| v
+                    .trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("expected host:port ({e})")),
                 Self::metrics_addr
             ),
-            "MESHKIT_ERROR_POLICY" => parsed!("error_policy", |v: &str| v.parse::<ErrorPolicy>(), Self::error_policy),
+            "MESHKIT_ERROR_POLICY" => parsed!(
+                "error_policy",
+                |v: &str| v.parse::<ErrorPolicy>(),
+                Self::error_policy
+            ),
             other => match other.strip_prefix("MESHKIT_KAFKA_") {
                 Some(name) if !name.is_empty() => {
                     self.kafka_property(name.to_ascii_lowercase().replace('_', "."), value)
                 }
                 // Unknown MESHKIT_ variables are most likely typos: say so.
                 // Variables of meshkit's own scripts and tests are not settings.
-                _ if other.starts_with("MESHKIT_TEST") || ["MESHKIT_CACHE", "MESHKIT_BROKER_PORT"].contains(&other) => {
+                _ if other.starts_with("MESHKIT_TEST")
+                    || ["MESHKIT_CACHE", "MESHKIT_BROKER_PORT"].contains(&other) =>
+                {
                     self
                 }
-                _ if other.starts_with("MESHKIT_") => self.fail(
-                    ConfigError::InvalidValue {
-                        setting: "environment",
-                        env: other.to_string(),
-                        value: value.to_string(),
-                        reason: "unknown meshkit setting; see meshkit::Config for the list".into(),
-                    },
-                ),
+                _ if other.starts_with("MESHKIT_") => self.fail(ConfigError::InvalidValue {
+                    setting: "environment",
+                    env: other.to_string(),
+                    value: value.to_string(),
+                    reason: "unknown meshkit setting; see meshkit::Config for the list".into(),
+                }),
                 _ => self,
             },
         }
@@ -456,7 +481,9 @@ impl ConfigBuilder {
         let mut probe = rdkafka::ClientConfig::new();
         for (name, value) in &config.kafka {
             if RESERVED_PROPERTIES.contains(&name.as_str()) {
-                return Err(ConfigError::ReservedKafkaProperty { property: name.clone() });
+                return Err(ConfigError::ReservedKafkaProperty {
+                    property: name.clone(),
+                });
             }
             probe.set(name, value);
             // librdkafka checks names and values when the native config is made.
@@ -497,14 +524,23 @@ mod tests {
         assert_eq!(config.commit_records(), 500);
         assert!(!config.auto_create_topics());
         assert_eq!(config.error_policy(), &ErrorPolicy::Retry { attempts: 3 });
-        assert_eq!(config.kafka_properties().get("socket.timeout.ms").map(String::as_str), Some("5000"));
+        assert_eq!(
+            config
+                .kafka_properties()
+                .get("socket.timeout.ms")
+                .map(String::as_str),
+            Some("5000")
+        );
     }
 
     #[test]
     fn bad_values_name_their_setting() {
         let err = Config::from_env_iter([("MESHKIT_COMMIT_RECORDS", "many")]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("commit_records") && text.contains("MESHKIT_COMMIT_RECORDS"), "{text}");
+        assert!(
+            text.contains("commit_records") && text.contains("MESHKIT_COMMIT_RECORDS"),
+            "{text}"
+        );
 
         let err = Config::from_env_iter([("MESHKIT_COMMIT_INTERVALL_MS", "5")]).unwrap_err();
         assert!(err.to_string().contains("MESHKIT_COMMIT_INTERVALL_MS"), "{err}");
@@ -512,15 +548,33 @@ mod tests {
 
     #[test]
     fn unknown_kafka_property_is_refused() {
-        let err = Config::builder().kafka_property("no.such.property", "1").build().unwrap_err();
-        assert!(matches!(&err, ConfigError::InvalidKafkaProperty { property, .. } if property == "no.such.property"));
-        let err = Config::builder().kafka_property("socket.timeout.ms", "soon").build().unwrap_err();
-        assert!(matches!(&err, ConfigError::InvalidKafkaProperty { property, .. } if property == "socket.timeout.ms"));
+        let err = Config::builder()
+            .kafka_property("no.such.property", "1")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidKafkaProperty { property, .. } if property == "no.such.property")
+        );
+        let err = Config::builder()
+            .kafka_property("socket.timeout.ms", "soon")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidKafkaProperty { property, .. } if property == "socket.timeout.ms")
+        );
     }
 
     #[test]
     fn reserved_kafka_property_is_refused() {
-        let err = Config::builder().kafka_property("isolation.level", "read_uncommitted").build().unwrap_err();
-        assert_eq!(err, ConfigError::ReservedKafkaProperty { property: "isolation.level".into() });
+        let err = Config::builder()
+            .kafka_property("isolation.level", "read_uncommitted")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::ReservedKafkaProperty {
+                property: "isolation.level".into()
+            }
+        );
     }
 }

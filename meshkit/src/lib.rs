@@ -10,19 +10,18 @@
 //! [`Runtime`] configured by a [`Config`].
 //!
 //! ```no_run
-//! use meshkit::{Config, Context, DataProduct, ProductDescriptor, Record, Runtime, TransformError};
+//! use meshkit::{Config, Context, DataProduct, DescriptorError, ProductDescriptor, Record, Runtime, TransformError};
 //!
 //! struct Shout;
 //!
 //! impl DataProduct for Shout {
-//!     fn descriptor(&self) -> ProductDescriptor {
+//!     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
 //!         ProductDescriptor::builder("demo", "shout")
 //!             .version("1.0.0")
 //!             .owner("team-demo")
 //!             .input("words", "demo.words")
 //!             .output("loud", "demo.words.loud")
 //!             .build()
-//!             .expect("a valid descriptor")
 //!     }
 //!
 //!     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
@@ -59,7 +58,9 @@ pub use config::{Config, ConfigBuilder};
 pub use error::{ConfigError, DescriptorError, EmitError, Error, TransformError};
 pub use kafka::EmbeddedCluster;
 pub use metrics::Metrics;
-pub use product::{DataProduct, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity};
+pub use product::{
+    DataProduct, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity,
+};
 pub use record::{OutputRecord, Record};
 pub use runtime::{dlq_headers, Context, ErrorPolicy, Health, Runtime, RuntimeHandle, Status};
 

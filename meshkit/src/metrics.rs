@@ -1,6 +1,8 @@
 //! Prometheus metrics in a registry each runtime owns (never process-global).
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use crate::product::ProductIdentity;
 
@@ -54,7 +56,8 @@ impl Metrics {
         // and construction with these fixed, valid names cannot fail.
         let registry = Registry::new_custom(Some("meshkit".into()), Some(labels)).unwrap_or_default();
         let counter_vec = |name: &str, help: &str, label: &str| {
-            let metric = IntCounterVec::new(Opts::new(name, help), &[label]).unwrap_or_else(|_| unreachable_metric(name));
+            let metric = IntCounterVec::new(Opts::new(name, help), &[label])
+                .unwrap_or_else(|_| unreachable_metric(name));
             let _ = registry.register(Box::new(metric.clone()));
             metric
         };
@@ -65,7 +68,11 @@ impl Metrics {
         };
         let records_consumed = counter_vec("records_consumed_total", "Input records processed.", "port");
         let records_produced = counter_vec("records_produced_total", "Output records produced.", "port");
-        let dead_letters = counter_vec("dead_letters_total", "Records written to the dead-letter topic.", "reason");
+        let dead_letters = counter_vec(
+            "dead_letters_total",
+            "Records written to the dead-letter topic.",
+            "reason",
+        );
         let transactions_committed = counter("transactions_committed_total", "Kafka transactions committed.");
         let transactions_aborted = counter("transactions_aborted_total", "Kafka transactions aborted.");
         let commit_seconds = Histogram::with_opts(HistogramOpts::new(
@@ -74,8 +81,11 @@ impl Metrics {
         ))
         .unwrap_or_else(|_| unreachable_metric("commit_duration_seconds"));
         let _ = registry.register(Box::new(commit_seconds.clone()));
-        let assigned_partitions = IntGauge::new("assigned_partitions", "Input partitions assigned to this instance.")
-            .unwrap_or_else(|_| unreachable_metric("assigned_partitions"));
+        let assigned_partitions = IntGauge::new(
+            "assigned_partitions",
+            "Input partitions assigned to this instance.",
+        )
+        .unwrap_or_else(|_| unreachable_metric("assigned_partitions"));
         let _ = registry.register(Box::new(assigned_partitions.clone()));
         Self {
             registry,

@@ -277,15 +277,15 @@ impl DescriptorBuilder {
 /// A stateless product that upper-cases every value:
 ///
 /// ```
-/// use meshkit::{Context, DataProduct, ProductDescriptor, Record, TransformError};
+/// use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
 ///
 /// struct Shout {
 ///     descriptor: ProductDescriptor,
 /// }
 ///
 /// impl DataProduct for Shout {
-///     fn descriptor(&self) -> ProductDescriptor {
-///         self.descriptor.clone()
+///     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+///         Ok(self.descriptor.clone())
 ///     }
 ///
 ///     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
@@ -296,8 +296,14 @@ impl DescriptorBuilder {
 /// }
 /// ```
 pub trait DataProduct: Send + 'static {
-    /// The product's identity and ports. Called once, at start.
-    fn descriptor(&self) -> ProductDescriptor;
+    /// The product's identity and ports. Called once, by
+    /// [`Runtime::new`](crate::Runtime::new), which checks it again.
+    ///
+    /// # Errors
+    ///
+    /// A [`DescriptorError`] if the declaration breaks a rule (typically the
+    /// one [`DescriptorBuilder::build`] returns).
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError>;
 
     /// Processes one input record, emitting outputs through `ctx`.
     ///

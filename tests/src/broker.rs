@@ -39,7 +39,10 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow
         .set("cleanup.policy", "delete")
         .set("retention.ms", "-1");
     let results = admin
-        .create_topics([&new], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .create_topics(
+            [&new],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
         .await?;
     for result in results {
         if let Err((name, code)) = result {
@@ -68,7 +71,12 @@ pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) ->
         loop {
             match producer.send(record) {
                 Ok(()) => break,
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    back,
+                )) => {
                     record = back;
                     producer.poll(Duration::from_millis(10));
                 }
@@ -77,7 +85,9 @@ pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) ->
         }
         producer.poll(Duration::ZERO);
     }
-    producer.flush(Duration::from_secs(60)).context("flushing inputs")?;
+    producer
+        .flush(Duration::from_secs(60))
+        .context("flushing inputs")?;
     Ok(())
 }
 
@@ -122,7 +132,9 @@ pub fn committed_offsets(brokers: &str, group: &str, topic: &str) -> anyhow::Res
 pub fn occurrences<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for value in values {
-        *counts.entry(String::from_utf8_lossy(value).into_owned()).or_insert(0) += 1;
+        *counts
+            .entry(String::from_utf8_lossy(value).into_owned())
+            .or_insert(0) += 1;
     }
     counts
 }

@@ -3,5 +3,7 @@
 
 pub mod broker;
 pub mod oracle;
+pub mod process;
 pub mod product;
 pub mod run;
+pub mod verify;

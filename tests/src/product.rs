@@ -1,7 +1,7 @@
 //! `tests/relay`: the data product the end-to-end tests run. It relays each
 //! input id to its output as `out:<id>`, and fails on chosen ids.
 
-use meshkit::{Context, DataProduct, ProductDescriptor, Record, TransformError};
+use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
 
 /// Relays input ids; fails (non-retriably) on every id whose number is a
 /// multiple of `fail_every`, when set.
@@ -40,7 +40,7 @@ pub fn id_number(id: &str) -> Option<usize> {
 }
 
 impl DataProduct for Relay {
-    fn descriptor(&self) -> ProductDescriptor {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
         ProductDescriptor::builder("tests", "relay")
             .version("0.1.0")
             .owner("meshkit-tests")
@@ -48,7 +48,6 @@ impl DataProduct for Relay {
             .input("in", &self.input)
             .output("out", &self.output)
             .build()
-            .unwrap_or_else(|e| panic!("the relay's descriptor is invalid: {e}"))
     }
 
     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {

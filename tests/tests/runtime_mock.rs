@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use meshkit::{dlq_headers, Config, ErrorPolicy, Error, Status};
+use meshkit::{dlq_headers, Config, Error, ErrorPolicy, Status};
 use meshkit_tests::broker::{input_id, produce_ids, read_topic};
 use meshkit_tests::product::{id_number, Relay};
 use meshkit_tests::run;
@@ -26,10 +26,17 @@ fn config(state: &tempfile::TempDir) -> meshkit::ConfigBuilder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_is_relayed_once_and_counted() {
     let state = tempfile::tempdir().expect("temp dir");
-    let mut running = run::spawn(Relay::new(IN, OUT), config(&state).build().expect("config")).expect("runtime");
-    let brokers = running.until_running(Duration::from_secs(30)).await.expect("running");
+    let mut running =
+        run::spawn(Relay::new(IN, OUT), config(&state).build().expect("config")).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
     produce_ids(&brokers, IN, 0..2_000).expect("inputs");
-    running.until_committed(2_000, Duration::from_secs(60)).await.expect("all committed");
+    running
+        .until_committed(2_000, Duration::from_secs(60))
+        .await
+        .expect("all committed");
 
     let out = read_topic(&brokers, OUT, "read_committed", 2_000, Duration::from_secs(30)).expect("read");
     let values: Vec<String> = out
@@ -59,28 +66,75 @@ async fn failing_records_are_dead_lettered_with_their_reason() {
     let mut relay = Relay::new(IN, OUT);
     relay.fail_every = Some(100);
     let mut running = run::spawn(relay, config(&state).build().expect("config")).expect("runtime");
-    let brokers = running.until_running(Duration::from_secs(30)).await.expect("running");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
     produce_ids(&brokers, IN, 1..1_001).expect("inputs");
-    running.until_committed(1_000, Duration::from_secs(60)).await.expect("all committed");
+    running
+        .until_committed(1_000, Duration::from_secs(60))
+        .await
+        .expect("all committed");
 
-    let dlq = read_topic(&brokers, "tests.relay.dlq", "read_committed", 10, Duration::from_secs(30)).expect("read");
+    let dlq = read_topic(
+        &brokers,
+        "tests.relay.dlq",
+        "read_committed",
+        10,
+        Duration::from_secs(30),
+    )
+    .expect("read");
     let ids: BTreeSet<usize> = dlq
         .iter()
         .filter_map(|r| id_number(&String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())))
         .collect();
-    assert_eq!(ids, (1..=10).map(|i| i * 100).collect::<BTreeSet<_>>(), "exactly the chosen ids");
+    assert_eq!(
+        ids,
+        (1..=10).map(|i| i * 100).collect::<BTreeSet<_>>(),
+        "exactly the chosen ids"
+    );
     let first = &dlq[0];
-    assert_eq!(first.header(dlq_headers::REASON).as_deref(), Some("transform-error"));
-    assert!(first.header(dlq_headers::ERROR).unwrap_or_default().contains("is a chosen failure"));
+    assert_eq!(
+        first.header(dlq_headers::REASON).as_deref(),
+        Some("transform-error")
+    );
+    assert!(first
+        .header(dlq_headers::ERROR)
+        .unwrap_or_default()
+        .contains("is a chosen failure"));
     assert_eq!(first.header(dlq_headers::SOURCE_TOPIC).as_deref(), Some(IN));
-    assert!(first.header(dlq_headers::SOURCE_OFFSET).is_some_and(|o| o.parse::<i64>().is_ok()));
-    assert_eq!(first.header(dlq_headers::PRODUCT).as_deref(), Some("tests/relay@0.1.0"));
+    assert!(first
+        .header(dlq_headers::SOURCE_OFFSET)
+        .is_some_and(|o| o.parse::<i64>().is_ok()));
+    assert_eq!(
+        first.header(dlq_headers::PRODUCT).as_deref(),
+        Some("tests/relay@0.1.0")
+    );
 
     let health = running.handle.health();
-    assert!(health.transactions_aborted >= 10, "each failure aborts its transaction: {health:?}");
+    assert!(
+        health.transactions_aborted >= 10,
+        "each failure aborts its transaction: {health:?}"
+    );
     // Metrics count what committed: each chosen id once, whatever was aborted.
-    assert_eq!(running.handle.metrics().dead_letters.with_label_values(&["transform-error"]).get(), 10);
-    assert_eq!(running.handle.metrics().records_consumed.with_label_values(&["in"]).get(), 990);
+    assert_eq!(
+        running
+            .handle
+            .metrics()
+            .dead_letters
+            .with_label_values(&["transform-error"])
+            .get(),
+        10
+    );
+    assert_eq!(
+        running
+            .handle
+            .metrics()
+            .records_consumed
+            .with_label_values(&["in"])
+            .get(),
+        990
+    );
     running.stop().await.expect("join").expect("clean stop");
 }
 
@@ -89,9 +143,15 @@ async fn stop_policy_stops_with_the_failing_record() {
     let state = tempfile::tempdir().expect("temp dir");
     let mut relay = Relay::new(IN, OUT);
     relay.fail_every = Some(7);
-    let config = config(&state).error_policy(ErrorPolicy::Stop).build().expect("config");
+    let config = config(&state)
+        .error_policy(ErrorPolicy::Stop)
+        .build()
+        .expect("config");
     let mut running = run::spawn(relay, config).expect("runtime");
-    let brokers = running.until_running(Duration::from_secs(30)).await.expect("running");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
     produce_ids(&brokers, IN, 1..50).expect("inputs");
     let result = tokio::time::timeout(Duration::from_secs(60), &mut running.task)
         .await
@@ -112,11 +172,17 @@ async fn missing_topic_with_auto_create_off_is_refused() {
     let state = tempfile::tempdir().expect("temp dir");
     let config = config(&state).auto_create_topics(false).build().expect("config");
     let running = run::spawn(Relay::new(IN, OUT), config).expect("runtime");
-    let result = tokio::time::timeout(Duration::from_secs(60), running.task).await.expect("fails fast").expect("join");
+    let result = tokio::time::timeout(Duration::from_secs(60), running.task)
+        .await
+        .expect("fails fast")
+        .expect("join");
     match result {
         Err(err @ Error::UnknownTopic { .. }) => {
             let text = err.to_string();
-            assert!(text.contains(IN) && text.contains("MESHKIT_AUTO_CREATE_TOPICS"), "{text}");
+            assert!(
+                text.contains(IN) && text.contains("MESHKIT_AUTO_CREATE_TOPICS"),
+                "{text}"
+            );
             assert!(!err.is_retriable());
         }
         other => panic!("expected UnknownTopic, got {other:?}"),
@@ -132,11 +198,17 @@ async fn unreachable_broker_is_a_clear_retriable_error() {
         .build()
         .expect("config");
     let running = run::spawn(Relay::new(IN, OUT), config).expect("runtime");
-    let result = tokio::time::timeout(Duration::from_secs(60), running.task).await.expect("fails fast").expect("join");
+    let result = tokio::time::timeout(Duration::from_secs(60), running.task)
+        .await
+        .expect("fails fast")
+        .expect("join");
     match result {
         Err(err @ Error::BrokerUnreachable { .. }) => {
             let text = err.to_string();
-            assert!(text.contains("127.0.0.1:1") && text.contains("MESHKIT_BROKERS"), "{text}");
+            assert!(
+                text.contains("127.0.0.1:1") && text.contains("MESHKIT_BROKERS"),
+                "{text}"
+            );
             assert!(err.is_retriable());
         }
         other => panic!("expected BrokerUnreachable, got {other:?}"),
@@ -147,10 +219,10 @@ async fn unreachable_broker_is_a_clear_retriable_error() {
 struct ReadsItsOwnOutput;
 
 impl meshkit::DataProduct for ReadsItsOwnOutput {
-    fn descriptor(&self) -> meshkit::ProductDescriptor {
-        let mut d = Relay::new("a", "b").descriptor();
+    fn descriptor(&self) -> Result<meshkit::ProductDescriptor, meshkit::DescriptorError> {
+        let mut d = Relay::new("a", "b").descriptor()?;
         d.outputs[0].topic = d.inputs[0].topic.clone();
-        d
+        Ok(d)
     }
 
     async fn process(
@@ -165,7 +237,12 @@ impl meshkit::DataProduct for ReadsItsOwnOutput {
 #[test]
 fn a_product_that_reads_its_own_output_is_refused() {
     let err = meshkit::Runtime::new(ReadsItsOwnOutput, Config::default())
-        .err()
-        .expect("refused");
-    assert!(matches!(err, Error::Descriptor(meshkit::DescriptorError::OutputIsInput { .. })), "{err}");
+        .expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            Error::Descriptor(meshkit::DescriptorError::OutputIsInput { .. })
+        ),
+        "{err}"
+    );
 }

@@ -64,7 +64,10 @@ async fn main() -> anyhow::Result<()> {
             health.records_committed, health.transactions_committed, health.transactions_aborted
         );
         if health.records_committed != expected {
-            bail!("only {} of {expected} inputs were processed", health.records_committed);
+            bail!(
+                "only {} of {expected} inputs were processed",
+                health.records_committed
+            );
         }
     } else {
         task.await.context("the runtime task")??;
@@ -84,7 +87,10 @@ async fn wait_until_running(
             }
         }
         if task.is_finished() {
-            bail!("the product stopped at start: {}", health.last_error.unwrap_or_default());
+            bail!(
+                "the product stopped at start: {}",
+                health.last_error.unwrap_or_default()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -100,7 +106,10 @@ fn sample_orders() -> Vec<(String, Vec<u8>)> {
                 amount_cents: 250 * (i + 1) * (i + 1),
                 status: statuses[i as usize % statuses.len()].to_string(),
             };
-            (order.order_id.clone(), serde_json::to_vec(&order).expect("an order encodes"))
+            (
+                order.order_id.clone(),
+                serde_json::to_vec(&order).expect("an order encodes"),
+            )
         })
         .collect();
     orders.push(("o-bad".into(), b"{\"order_id\": \"o-bad\", \"amount\": ".to_vec()));
@@ -137,11 +146,16 @@ fn print_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
                     .headers()
                     .and_then(|h| {
                         use rdkafka::message::Headers;
-                        h.iter().find(|h| h.key == meshkit::dlq_headers::ERROR).and_then(|h| h.value)
+                        h.iter()
+                            .find(|h| h.key == meshkit::dlq_headers::ERROR)
+                            .and_then(|h| h.value)
                     })
                     .map(|v| format!("  (reason: {})", String::from_utf8_lossy(v)))
                     .unwrap_or_default();
-                println!("   {}{reason}", String::from_utf8_lossy(m.payload().unwrap_or_default()));
+                println!(
+                    "   {}{reason}",
+                    String::from_utf8_lossy(m.payload().unwrap_or_default())
+                );
             }
             Some(Err(e)) => println!("   error: {e}"),
             None => idle += 1,

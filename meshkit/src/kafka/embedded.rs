@@ -64,8 +64,14 @@ impl EmbeddedCluster {
                 // Runs until every sender is dropped, then drops the cluster.
                 for command in receiver {
                     match command {
-                        Command::CreateTopic { name, partitions, reply } => {
-                            let result = cluster.create_topic(&name, partitions, 1).map_err(|e| e.to_string());
+                        Command::CreateTopic {
+                            name,
+                            partitions,
+                            reply,
+                        } => {
+                            let result = cluster
+                                .create_topic(&name, partitions, 1)
+                                .map_err(|e| e.to_string());
                             let _ = reply.send(result);
                         }
                     }

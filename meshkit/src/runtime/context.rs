@@ -69,7 +69,12 @@ impl Context {
     /// # Errors
     ///
     /// [`EmitError::UnknownPort`] if the product has no such output port.
-    pub fn emit(&mut self, port: &str, key: Option<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<(), EmitError> {
+    pub fn emit(
+        &mut self,
+        port: &str,
+        key: Option<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<(), EmitError> {
         let record = OutputRecord {
             key,
             ..OutputRecord::new(value)
@@ -99,7 +104,9 @@ impl Context {
     /// Takes what was emitted as `(topic, record)` pairs, for the runtime.
     pub(crate) fn drain_to_topics(&mut self) -> impl Iterator<Item = (&str, OutputRecord)> + '_ {
         let outputs = &self.outputs;
-        self.pending.drain(..).map(move |(i, r)| (outputs[i].1.as_str(), r))
+        self.pending
+            .drain(..)
+            .map(move |(i, r)| (outputs[i].1.as_str(), r))
     }
 
     /// Drops what was emitted (the transform failed).

@@ -81,7 +81,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn update_health(&self, f: impl FnOnce(&mut Health)) {
-        let mut health = self.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut health = self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut health);
     }
 }
@@ -170,7 +173,7 @@ impl<P: DataProduct> Runtime<P> {
     ///
     /// [`Error::Descriptor`] if the product's declaration breaks a rule.
     pub fn new(product: P, config: Config) -> Result<Self, Error> {
-        let descriptor = product.descriptor();
+        let descriptor = product.descriptor()?;
         descriptor.validate()?;
         let metrics = Metrics::new(&descriptor.identity);
         let (stop, _) = tokio::sync::watch::channel(false);
@@ -214,7 +217,14 @@ impl<P: DataProduct> Runtime<P> {
     /// again, once, after a restart. Use [`RuntimeHandle::stop`] to stop cleanly.
     pub async fn run(self) -> Result<(), Error> {
         let shared = self.shared.clone();
-        let result = processor::run(self.product, self.descriptor, self.config, self.shared, self.metrics).await;
+        let result = processor::run(
+            self.product,
+            self.descriptor,
+            self.config,
+            self.shared,
+            self.metrics,
+        )
+        .await;
         shared.update_health(|h| match &result {
             Ok(()) => h.status = Status::Stopped,
             Err(err) => {

@@ -262,7 +262,10 @@ impl Loop<'_> {
             let message = match message {
                 Ok(message) => message,
                 Err(KafkaError::MessageConsumptionFatal(code)) => {
-                    return Err(Error::kafka("consuming", KafkaError::MessageConsumptionFatal(code)))
+                    return Err(Error::kafka(
+                        "consuming",
+                        KafkaError::MessageConsumptionFatal(code),
+                    ))
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "consumer error; retrying");
@@ -344,7 +347,11 @@ impl Loop<'_> {
                         .await
                         .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
                 }
-                if let Some(p) = self.poison.get_mut(&tp).and_then(|entries| entries.get_mut(&offset)) {
+                if let Some(p) = self
+                    .poison
+                    .get_mut(&tp)
+                    .and_then(|entries| entries.get_mut(&offset))
+                {
                     p.dead_lettered = true;
                 }
                 self.txn.done(&tp, offset);
@@ -375,7 +382,11 @@ impl Loop<'_> {
         let failure = match product.process(&record, &mut self.ctx).await {
             Ok(()) => match self.produce_outputs(record.timestamp()).await {
                 Ok(()) => None,
-                Err(err) => Some(("output-rejected", format!("an output was rejected by the Kafka client: {err}"), false)),
+                Err(err) => Some((
+                    "output-rejected",
+                    format!("an output was rejected by the Kafka client: {err}"),
+                    false,
+                )),
             },
             Err(err) => {
                 self.ctx.discard();
@@ -454,11 +465,26 @@ impl Loop<'_> {
         headers.extend([
             (dlq_headers::REASON.to_string(), reason.as_bytes().to_vec()),
             (dlq_headers::ERROR.to_string(), error.as_bytes().to_vec()),
-            (dlq_headers::SOURCE_TOPIC.to_string(), message.topic().as_bytes().to_vec()),
-            (dlq_headers::SOURCE_PARTITION.to_string(), message.partition().to_string().into_bytes()),
-            (dlq_headers::SOURCE_OFFSET.to_string(), message.offset().to_string().into_bytes()),
-            (dlq_headers::PRODUCT.to_string(), self.product_label.as_bytes().to_vec()),
-            (dlq_headers::ATTEMPTS.to_string(), attempts.to_string().into_bytes()),
+            (
+                dlq_headers::SOURCE_TOPIC.to_string(),
+                message.topic().as_bytes().to_vec(),
+            ),
+            (
+                dlq_headers::SOURCE_PARTITION.to_string(),
+                message.partition().to_string().into_bytes(),
+            ),
+            (
+                dlq_headers::SOURCE_OFFSET.to_string(),
+                message.offset().to_string().into_bytes(),
+            ),
+            (
+                dlq_headers::PRODUCT.to_string(),
+                self.product_label.as_bytes().to_vec(),
+            ),
+            (
+                dlq_headers::ATTEMPTS.to_string(),
+                attempts.to_string().into_bytes(),
+            ),
         ]);
         let record = OutputRecord {
             key: message.key().map(<[u8]>::to_vec),
@@ -467,10 +493,20 @@ impl Loop<'_> {
             timestamp: message.timestamp().to_millis(),
         };
         tracing::warn!(
-            topic = message.topic(), partition = message.partition(), offset = message.offset(), reason, error,
+            topic = message.topic(),
+            partition = message.partition(),
+            offset = message.offset(),
+            reason,
+            error,
             "dead-lettering record"
         );
-        send(&self.txn.producer, self.dead_letter_topic, &record, record.timestamp).await?;
+        send(
+            &self.txn.producer,
+            self.dead_letter_topic,
+            &record,
+            record.timestamp,
+        )
+        .await?;
         self.txn.count(Count::DeadLetter, reason);
         Ok(())
     }
@@ -536,7 +572,12 @@ async fn send(
 
 fn seek(consumer: &StreamConsumer<RebalanceContext>, rewind: &HashMap<Tp, i64>) {
     for ((topic, partition), offset) in rewind {
-        if let Err(err) = consumer.seek(topic, *partition, Offset::Offset(*offset), Duration::from_secs(10)) {
+        if let Err(err) = consumer.seek(
+            topic,
+            *partition,
+            Offset::Offset(*offset),
+            Duration::from_secs(10),
+        ) {
             // A partition revoked meanwhile: its next owner starts from the last commit.
             tracing::debug!(%topic, partition, offset, error = %err, "cannot rewind partition");
         }

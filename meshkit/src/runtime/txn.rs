@@ -107,7 +107,9 @@ pub(crate) struct Txn {
 
 impl std::fmt::Debug for Txn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Txn").field("transactional_id", &self.transactional_id).finish_non_exhaustive()
+        f.debug_struct("Txn")
+            .field("transactional_id", &self.transactional_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -163,10 +165,12 @@ impl Txn {
     pub(crate) fn begin_for(&self, tp: &Tp, offset: i64) -> Result<(), Error> {
         let mut state = lock(&self.state);
         if !state.open {
-            self.producer.begin_transaction().map_err(|err| match self.classify(err) {
-                Failure::Fatal(err) => err,
-                Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
-            })?;
+            self.producer
+                .begin_transaction()
+                .map_err(|err| match self.classify(err) {
+                    Failure::Fatal(err) => err,
+                    Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
+                })?;
             state.open = true;
             state.started = Some(Instant::now());
         }
@@ -233,7 +237,8 @@ impl Txn {
         let mut attempts = 0u32;
         let result = loop {
             let step = if offsets.count() > 0 {
-                self.producer.send_offsets_to_transaction(&offsets, &group, self.timeout)
+                self.producer
+                    .send_offsets_to_transaction(&offsets, &group, self.timeout)
             } else {
                 Ok(())
             }
@@ -267,7 +272,9 @@ impl Txn {
                 }
                 *state = State::default();
                 self.metrics.transactions_committed.inc();
-                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 self.shared.update_health(|h| {
                     h.transactions_committed += 1;
                     h.records_committed += records as u64;
@@ -380,7 +387,10 @@ impl ClientContext for RebalanceContext {}
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
-            tracing::info!(partitions = partitions.count(), "partitions revoked; finishing the open transaction");
+            tracing::info!(
+                partitions = partitions.count(),
+                "partitions revoked; finishing the open transaction"
+            );
             match self.txn.commit(consumer) {
                 Ok(Outcome::Aborted(rewind)) => lock(&self.txn.rewind).extend(rewind),
                 Ok(_) => {}
@@ -399,7 +409,9 @@ impl ConsumerContext for RebalanceContext {
         let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         tracing::info!(assigned, "partition assignment changed");
         self.txn.metrics.assigned_partitions.set(assigned as i64);
-        self.txn.shared.update_health(|h| h.assigned_partitions = assigned);
+        self.txn
+            .shared
+            .update_health(|h| h.assigned_partitions = assigned);
         self.txn.assignment_changed.store(true, Ordering::Release);
     }
 }

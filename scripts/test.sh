@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need
+# (Debian packages, the test broker), starts the broker on loopback, runs
+# formatting, lints, every test (unit, doc, mock-cluster, real-broker, crash),
+# and the example product, then stops the broker.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/.."
+. scripts/env.sh
+export CARGO_TARGET_DIR
+mkdir -p "$MESHKIT_CACHE"
+
+bash scripts/install-deps.sh
+# The broker builds in the background while the workspace compiles.
+broker_log="$MESHKIT_CACHE/broker-install.log"
+bash scripts/install-broker.sh >"$broker_log" 2>&1 &
+broker_install=$!
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== build"
+cargo build --workspace --all-targets --locked
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== waiting for the broker install (log: $broker_log)"
+if ! wait "$broker_install"; then
+  cat "$broker_log" >&2
+  echo "broker install failed" >&2
+  exit 1
+fi
+tail -n 1 "$broker_log"
+eval "$(bash scripts/start-broker.sh)"
+trap 'bash scripts/stop-broker.sh' EXIT
+echo "== tests (broker at $MESHKIT_TEST_BROKERS)"
+cargo test --workspace --locked
+echo "== the example product, end to end on the embedded cluster"
+(unset MESHKIT_TEST_BROKERS; cargo run --locked -q -p meshkit-examples --bin orders-enrich)
+echo "== all checks passed"
