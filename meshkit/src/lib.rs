@@ -65,3 +65,8 @@ pub use record::{OutputRecord, Record};
 pub use runtime::{dlq_headers, Context, ErrorPolicy, Health, Runtime, RuntimeHandle, Status};
 
 pub use meshkit_macros as macros;
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

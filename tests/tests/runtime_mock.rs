@@ -236,8 +236,7 @@ impl meshkit::DataProduct for ReadsItsOwnOutput {
 
 #[test]
 fn a_product_that_reads_its_own_output_is_refused() {
-    let err = meshkit::Runtime::new(ReadsItsOwnOutput, Config::default())
-        .expect_err("refused");
+    let err = meshkit::Runtime::new(ReadsItsOwnOutput, Config::default()).expect_err("refused");
     assert!(
         matches!(
             err,
@@ -245,4 +244,61 @@ fn a_product_that_reads_its_own_output_is_refused() {
         ),
         "{err}"
     );
+}
+
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    (
+        head.lines().next().unwrap_or_default().to_string(),
+        body.to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_serves_metrics_and_health() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr");
+    let config = config(&state).metrics_addr(addr).build().expect("config");
+    let mut running = run::spawn(Relay::new(IN, OUT), config).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    produce_ids(&brokers, IN, 0..100).expect("inputs");
+    running
+        .until_committed(100, Duration::from_secs(60))
+        .await
+        .expect("committed");
+
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
+        .await
+        .expect("join");
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("meshkit_records_consumed_total{")
+                && l.contains("port=\"in\"")
+                && l.ends_with(" 100")),
+        "{body}"
+    );
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/readyz"))
+        .await
+        .expect("join");
+    assert!(
+        status.contains("200") && body.contains("\"running\""),
+        "{status} {body}"
+    );
+    let (status, _) = tokio::task::spawn_blocking(move || http_get(addr, "/nope"))
+        .await
+        .expect("join");
+    assert!(status.contains("404"), "{status}");
+    running.stop().await.expect("join").expect("clean stop");
 }

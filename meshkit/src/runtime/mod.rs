@@ -5,6 +5,7 @@
 //! wires Ctrl-C / SIGTERM to [`RuntimeHandle::stop`] itself.
 
 mod context;
+mod endpoint;
 mod policy;
 mod processor;
 mod txn;

@@ -105,6 +105,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Stops the endpoint task with the runtime.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub(crate) async fn run<P: DataProduct>(
     mut product: P,
     descriptor: ProductDescriptor,
@@ -123,6 +132,11 @@ pub(crate) async fn run<P: DataProduct>(
             .dead_letter_topic
             .clone()
             .unwrap_or_else(|| format!("{application_id}.dlq"));
+        // Serving starts first so that /healthz answers during start-up.
+        let endpoint = match config.metrics_addr {
+            Some(addr) => Some(AbortOnDrop(super::endpoint::serve(addr, shared.clone(), metrics.clone()).await?)),
+            None => None,
+        };
         let embedded = match &config.brokers {
             Some(_) => None,
             None => {
@@ -189,6 +203,7 @@ pub(crate) async fn run<P: DataProduct>(
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
         };
         let result = loop_state.run(&mut product, &consumer, &shared).await;
+        let _endpoint = endpoint;
         shared.update_health(|h| h.status = Status::Stopping);
         match result {
             Ok(()) => {
