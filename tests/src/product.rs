@@ -15,6 +15,10 @@ pub struct Relay {
     pub fail_every: Option<usize>,
     /// Emit this many outputs per input (each `out:<id>#<n>` when more than one).
     pub fan_out: usize,
+    /// `(every, times)`: ids that are multiples of `every` fail with a
+    /// retriable error on their first `times` attempts, then pass.
+    pub flaky: Option<(usize, u32)>,
+    attempts: std::collections::HashMap<String, u32>,
 }
 
 impl Relay {
@@ -25,6 +29,8 @@ impl Relay {
             output: output.into(),
             fail_every: None,
             fan_out: 1,
+            flaky: None,
+            attempts: std::collections::HashMap::new(),
         }
     }
 
@@ -62,6 +68,15 @@ impl DataProduct for Relay {
                 format!("{}#{n}", Relay::output_value(id))
             };
             ctx.emit("out", record.key().map(<[u8]>::to_vec), value)?;
+        }
+        if let (Some((every, times)), Some(n)) = (self.flaky, id_number(id)) {
+            let attempts = self.attempts.entry(id.to_string()).or_insert(0);
+            *attempts += 1;
+            if n % every == 0 && *attempts <= times {
+                return Err(TransformError::retriable(format!(
+                    "{id} is flaky (attempt {attempts})"
+                )));
+            }
         }
         if let (Some(every), Some(n)) = (self.fail_every, id_number(id)) {
             if n % every == 0 {

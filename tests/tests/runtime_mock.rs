@@ -302,3 +302,37 @@ async fn the_endpoint_serves_metrics_and_health() {
     assert!(status.contains("404"), "{status}");
     running.stop().await.expect("join").expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_policy_retries_retriable_failures_then_passes() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let mut relay = Relay::new(IN, OUT);
+    relay.flaky = Some((50, 2));
+    let config = config(&state)
+        .error_policy(ErrorPolicy::Retry { attempts: 3 })
+        .build()
+        .expect("config");
+    let mut running = run::spawn(relay, config).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    produce_ids(&brokers, IN, 1..201).expect("inputs");
+    running
+        .until_committed(200, Duration::from_secs(60))
+        .await
+        .expect("all committed");
+    let metrics = running.handle.metrics().clone();
+    // Four flaky ids, each failing twice before passing: nothing dead-lettered.
+    assert_eq!(metrics.records_consumed.with_label_values(&["in"]).get(), 200);
+    assert_eq!(
+        metrics.dead_letters.with_label_values(&["transform-error"]).get(),
+        0
+    );
+    assert!(
+        running.handle.health().transactions_aborted >= 8,
+        "{:?}",
+        running.handle.health()
+    );
+    running.stop().await.expect("join").expect("clean stop");
+}
