@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use meshkit::Config;
-use meshkit_tests::broker::{create_topic, produce_ids, unique_name};
+use meshkit_tests::broker::{create_topic, produce_ids, send_with_backpressure, unique_name};
 use meshkit_tests::product::Relay;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -127,21 +127,7 @@ fn run_baseline(brokers: &str, input: &str, total: u64, interval: Duration) -> a
             if let Some(key) = message.key() {
                 record = record.key(key);
             }
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        back,
-                    )) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(1));
-                    }
-                    Err((err, _)) => return Err(err.into()),
-                }
-            }
+            send_with_backpressure(&producer, record)?;
             next.insert(message.partition(), message.offset() + 1);
             in_txn += 1;
         }

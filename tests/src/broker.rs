@@ -8,7 +8,9 @@ use anyhow::{bail, Context as _};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 /// The environment variable that names the test broker (`host:port`).
@@ -67,28 +69,35 @@ pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) ->
         .create()?;
     for i in range {
         let id = input_id(i);
-        let mut record = BaseRecord::to(topic).key(&id).payload(&id);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
-                    back,
-                )) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((err, _)) => return Err(err).context("producing inputs"),
-            }
-        }
+        send_with_backpressure(&producer, BaseRecord::to(topic).key(&id).payload(&id))
+            .context("producing inputs")?;
         producer.poll(Duration::ZERO);
     }
     producer
         .flush(Duration::from_secs(60))
         .context("flushing inputs")?;
     Ok(())
+}
+
+/// Sends `record`, serving delivery reports while the client's queue is full.
+pub fn send_with_backpressure<K, P>(
+    producer: &BaseProducer,
+    mut record: BaseRecord<'_, K, P>,
+) -> KafkaResult<()>
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((err, _)) => return Err(err),
+        }
+    }
 }
 
 /// Each partition's end offset (high watermark) of `topic`.

@@ -52,6 +52,14 @@ impl Setup {
             .kafka_property("session.timeout.ms", "6000")
     }
 
+    async fn produce(&self, ids: std::ops::Range<usize>) {
+        let (brokers, input) = (self.brokers.clone(), self.input.clone());
+        tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, ids))
+            .await
+            .expect("join")
+            .expect("inputs");
+    }
+
     fn relay(&self) -> Relay {
         Relay::new(&self.input, &self.output)
     }
@@ -63,12 +71,7 @@ async fn hundred_thousand_records_exactly_once() {
         return;
     };
     const N: usize = 100_000;
-    let brokers = s.brokers.clone();
-    let input = s.input.clone();
-    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 0..N))
-        .await
-        .expect("join")
-        .expect("inputs");
+    s.produce(0..N).await;
 
     let mut running = run::spawn(s.relay(), s.config().build().expect("config")).expect("runtime");
     running
@@ -104,12 +107,7 @@ async fn failing_records_abort_their_transaction_and_are_dead_lettered() {
     };
     const N: usize = 20_000;
     const EVERY: usize = 1_000;
-    let brokers = s.brokers.clone();
-    let input = s.input.clone();
-    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 1..N + 1))
-        .await
-        .expect("join")
-        .expect("inputs");
+    s.produce(1..N + 1).await;
 
     let mut relay = s.relay();
     relay.fail_every = Some(EVERY);
@@ -166,12 +164,7 @@ async fn a_second_instance_with_the_same_identity_fences_the_first() {
         return;
     };
     const N: usize = 40_000;
-    let brokers = s.brokers.clone();
-    let input = s.input.clone();
-    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 0..N / 2))
-        .await
-        .expect("join")
-        .expect("inputs");
+    s.produce(0..N / 2).await;
 
     let config = || s.config().instance_id("same-instance").build().expect("config");
     let mut first = run::spawn(s.relay(), config()).expect("first");
@@ -201,12 +194,7 @@ async fn a_second_instance_with_the_same_identity_fences_the_first() {
         other => panic!("the first instance should be fenced, got {other:?}"),
     }
 
-    let brokers = s.brokers.clone();
-    let input = s.input.clone();
-    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, N / 2..N))
-        .await
-        .expect("join")
-        .expect("inputs");
+    s.produce(N / 2..N).await;
     let ends = end_offsets(&s.brokers, &s.input).expect("ends");
     wait_for_group(&s, &ends, Duration::from_secs(300)).await;
     second.stop().await.expect("join").expect("clean stop");
@@ -244,12 +232,7 @@ async fn two_instances_split_the_partitions_and_one_takes_over() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let brokers = s.brokers.clone();
-    let input = s.input.clone();
-    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 0..N / 2))
-        .await
-        .expect("join")
-        .expect("inputs");
+    s.produce(0..N / 2).await;
     let committed_a = a.handle.health().records_committed;
     a.until_committed(committed_a + 1, Duration::from_secs(120))
         .await
@@ -265,12 +248,7 @@ async fn two_instances_split_the_partitions_and_one_takes_over() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let brokers = s.brokers.clone();
-    let input = s.input.clone();
-    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, N / 2..N))
-        .await
-        .expect("join")
-        .expect("inputs");
+    s.produce(N / 2..N).await;
     let ends = end_offsets(&s.brokers, &s.input).expect("ends");
     wait_for_group(&s, &ends, Duration::from_secs(300)).await;
     b.stop().await.expect("join").expect("b stops cleanly");

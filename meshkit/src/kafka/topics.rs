@@ -42,13 +42,12 @@ pub(crate) async fn ensure_topics(
         .create()
         .map_err(|source| Error::kafka("creating the admin client", source))?;
     let timeout = config.startup_timeout;
-    let existing = fetch_partitions(&admin, timeout)
-        .await
-        .map_err(|source| Error::BrokerUnreachable {
-            brokers: brokers.to_string(),
-            timeout,
-            source,
-        })?;
+    let unreachable = |source| Error::BrokerUnreachable {
+        brokers: brokers.to_string(),
+        timeout,
+        source,
+    };
+    let existing = fetch_partitions(&admin, timeout).await.map_err(unreachable)?;
 
     let missing: Vec<&(String, TopicRole)> =
         topics.iter().filter(|(t, _)| !existing.contains_key(t)).collect();
@@ -75,13 +74,7 @@ pub(crate) async fn ensure_topics(
     }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let now = fetch_partitions(&admin, timeout)
-            .await
-            .map_err(|source| Error::BrokerUnreachable {
-                brokers: brokers.to_string(),
-                timeout,
-                source,
-            })?;
+        let now = fetch_partitions(&admin, timeout).await.map_err(unreachable)?;
         if topics.iter().all(|(t, _)| now.get(t).is_some_and(|n| *n > 0)) {
             return Ok(now);
         }
