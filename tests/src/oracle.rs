@@ -101,6 +101,8 @@ pub struct PartitionSummary {
     pub log_start_offset: i64,
     /// Fetch requests sent for this partition.
     pub fetches: usize,
+    /// The Fetch request version used (negotiated with ApiVersions).
+    pub fetch_version: i16,
     /// Record batches read (control batches included).
     pub batches: usize,
     /// Entries in the aborted-transactions lists of the fetch responses. Our fetches are
@@ -245,7 +247,7 @@ async fn read_view(bootstrap: &str, topic: &str, progress: &Mutex<String>) -> Re
         let conn = connections
             .get_mut(&addr)
             .ok_or_else(|| anyhow!("no connection to {addr}"))?;
-        let (batches, summary) = read_partition(conn, topic, partition, progress).await?;
+        let (batches, summary) = read_partition(conn, topic, partition, 0, progress).await?;
         view.add_partition(partition, &batches)?;
         view.partitions.push(summary);
     }
@@ -342,22 +344,25 @@ async fn partition_leaders(
     }
 }
 
-/// Reads one partition from offset 0 to its end.
+/// Reads one partition from `start` (0 for a whole view) to its end.
 async fn read_partition(
     conn: &mut Connection,
     topic: &str,
     partition: i32,
+    start: i64,
     progress: &Mutex<String>,
 ) -> Result<(Vec<Batch>, PartitionSummary)> {
     let mut summary = PartitionSummary {
         partition,
         leader: conn.addr().to_string(),
+        start_offset: start,
+        fetch_version: conn.versions.fetch,
         last_stable_offset: -1,
         log_start_offset: -1,
         ..PartitionSummary::default()
     };
     let mut batches: Vec<Batch> = Vec::new();
-    let mut position: i64 = 0;
+    let mut position: i64 = start;
     let mut max_bytes = INITIAL_PARTITION_FETCH_BYTES;
     let mut stalled_since: Option<tokio::time::Instant> = None;
     loop {
@@ -520,5 +525,52 @@ mod tests {
             .add_partition(3, &[bad])
             .expect_err("a 1-byte control key must be rejected");
         assert!(format!("{err:#}").contains("partition 3"), "{err:#}");
+    }
+
+    /// Against the real broker (skipped without `MESHKIT_TEST_BROKERS`): a read that starts
+    /// inside a batch gets the whole batch back and must drop the records before its start.
+    #[tokio::test]
+    async fn a_read_from_inside_a_batch_skips_the_earlier_records() {
+        use rdkafka::config::ClientConfig;
+        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+        let Ok(brokers) = std::env::var("MESHKIT_TEST_BROKERS") else {
+            println!("skipped: MESHKIT_TEST_BROKERS is not set");
+            return;
+        };
+        let topic = format!("oracle-unit-{}", uuid::Uuid::new_v4());
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("linger.ms", "100")
+            .set("allow.auto.create.topics", "true")
+            .create()
+            .expect("producer");
+        // Auto-creation on produce: the test must not depend on admin requests.
+        for i in 0..10 {
+            let key = format!("k{i}");
+            producer
+                .send(BaseRecord::to(&topic).partition(0).key(&key).payload("v"))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        producer.flush(std::time::Duration::from_secs(30)).expect("flush");
+        let mut conn = Connection::connect(&brokers).await.expect("connect");
+        let progress = Mutex::new(String::new());
+        let (batches, summary) = read_partition(&mut conn, &topic, 0, 3, &progress)
+            .await
+            .expect("read from offset 3");
+        let offsets: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.records.iter().map(|r| r.offset))
+            .collect();
+        assert_eq!(
+            offsets,
+            (3..10).collect::<Vec<i64>>(),
+            "records below the start offset must be dropped: {summary:?}"
+        );
+        assert_eq!(summary.end_offset, 10, "{summary:?}");
+        println!(
+            "batch base offsets returned for a read from offset 3: {:?}",
+            batches.iter().map(|b| b.base_offset).collect::<Vec<_>>()
+        );
     }
 }

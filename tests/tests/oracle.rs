@@ -133,6 +133,8 @@ fn seen_from_oracle(r: &OracleRecord) -> Seen {
 fn consume_all(brokers: &str, topic: &str, partitions: i32, isolation: &str) -> Vec<Seen> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        // librdkafka's assign() needs a group id even though no group is joined.
+        .set("group.id", format!("oracle-{}", uuid::Uuid::new_v4()))
         .set("isolation.level", isolation)
         .set("enable.partition.eof", "true")
         .set("enable.auto.commit", "false")
