@@ -47,13 +47,17 @@ pub fn id_number(id: &str) -> Option<usize> {
 
 impl DataProduct for Relay {
     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
-        ProductDescriptor::builder("tests", "relay")
+        let builder = ProductDescriptor::builder("tests", "relay")
             .version("0.1.0")
             .owner("meshkit-tests")
             .description("Relays ids; fails on chosen ones")
-            .input("in", &self.input)
-            .output("out", &self.output)
-            .build()
+            .output("out", &self.output);
+        // The input topic comes from configuration: none configured, no input port.
+        if self.input.is_empty() {
+            builder.build()
+        } else {
+            builder.input("in", &self.input).build()
+        }
     }
 
     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
