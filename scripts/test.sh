@@ -18,10 +18,13 @@ broker_install=$!
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
-echo "== build"
-cargo build --workspace --all-targets --locked
+# Clippy type-checks every target (benches and examples included); the test
+# run then builds what it runs, so nothing is compiled twice in full.
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== building the tests"
+cargo test --workspace --locked --no-run
 
 echo "== waiting for the broker install (log: $broker_log)"
 if ! wait "$broker_install"; then

@@ -150,6 +150,11 @@ fn run_baseline(brokers: &str, input: &str, total: u64, interval: Duration) -> a
     }
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let brokers = match std::env::var("MESHKIT_TEST_BROKERS") {
@@ -171,18 +176,24 @@ async fn main() -> anyhow::Result<()> {
         let (brokers, input) = (brokers.clone(), input.clone());
         tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 0..total as usize)).await??;
     }
-    println!("pipeline benchmark: {total} records, {PARTITIONS} partitions, broker {brokers}");
+    let repeats: usize = std::env::var("MESHKIT_BENCH_REPEATS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    println!("pipeline benchmark: {total} records, {PARTITIONS} partitions, broker {brokers}, median of {repeats} alternating runs");
     println!("| commit interval | hand-written rdkafka (rec/s) | meshkit (rec/s) | meshkit / baseline |");
     println!("|---|---|---|---|");
     for interval in [Duration::from_millis(100), Duration::from_secs(1)] {
-        let (b, i) = (brokers.clone(), input.clone());
-        let baseline = tokio::task::spawn_blocking(move || run_baseline(&b, &i, total, interval)).await??;
-        let meshkit = run_meshkit(&brokers, &input, total, interval).await?;
+        let mut baseline = Vec::new();
+        let mut meshkit = Vec::new();
+        for _ in 0..repeats {
+            let (b, i) = (brokers.clone(), input.clone());
+            baseline.push(tokio::task::spawn_blocking(move || run_baseline(&b, &i, total, interval)).await??);
+            meshkit.push(run_meshkit(&brokers, &input, total, interval).await?);
+        }
+        let (baseline, meshkit) = (median(&mut baseline), median(&mut meshkit));
         println!(
-            "| {:?} | {:.0} | {:.0} | {:.2} |",
-            interval,
-            baseline,
-            meshkit,
+            "| {interval:?} | {baseline:.0} | {meshkit:.0} | {:.2} |",
             meshkit / baseline
         );
     }
