@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build needs (only those missing), and the
-# Python client used by the interoperability tests.
+# Installs the Debian packages the build needs, only those missing: a C/C++
+# toolchain and OpenSSL for librdkafka, libclang for the RocksDB bindings.
 set -euo pipefail
-packages=(pkg-config libssl-dev zlib1g-dev make g++ python3)
+packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 libclang-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let config = Config::from_env().context("reading MESHKIT_* settings")?;
@@ -134,7 +135,15 @@ fn print_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")
         .create()?;
-    consumer.subscribe(&[topic])?;
+    // Assigned, not subscribed: no group join to wait for.
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            partitions.add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&partitions)?;
     println!("== {topic} (dead letters, with their reason):");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut idle = 0;
