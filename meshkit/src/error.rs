@@ -66,6 +66,20 @@ pub enum DescriptorError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Two stores share a name.
+    #[error("two stores are named `{name}`; store names must be unique within a product")]
+    DuplicateStore {
+        /// The repeated name.
+        name: String,
+    },
+    /// A store name cannot be used (it names the store's changelog topic).
+    #[error("store `{name}` cannot be used: {reason}")]
+    InvalidStore {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An output port writes to a topic that is also an input.
     #[error(
         "output port `{output}` writes to topic `{topic}`, which input port `{input}` reads; \
@@ -314,6 +328,31 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A store operation failed outside a transform (writing a committed
+    /// batch, opening a store).
+    #[error("state: {0}")]
+    State(#[from] crate::state::StateError),
+    /// A store's changelog could not be replayed.
+    #[error("restoring partition {partition}: {message}")]
+    Restore {
+        /// The input partition.
+        partition: i32,
+        /// What went wrong.
+        message: String,
+    },
+    /// An existing changelog topic does not fit its store.
+    #[error(
+        "changelog topic `{topic}` cannot back store `{store}`: {reason}; \
+         delete it (the store is rebuilt from scratch) or fix it by hand"
+    )]
+    ChangelogMismatch {
+        /// The topic.
+        topic: String,
+        /// The store.
+        store: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// The embedded local cluster could not be started.
     #[error("the embedded local Kafka cluster failed: {0}")]
     Embedded(String),
@@ -325,7 +364,8 @@ impl Error {
     /// mistakes in the product or its configuration, and for fencing.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Error::BrokerUnreachable { .. } | Error::Io { .. } => true,
+            Error::BrokerUnreachable { .. } | Error::Io { .. } | Error::Restore { .. } => true,
+            Error::State(err) => err.is_retriable(),
             Error::Kafka { source, .. } => kafka_retriable(source),
             Error::Transform { source, .. } => source.is_retriable(),
             _ => false,

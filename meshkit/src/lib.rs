@@ -53,6 +53,7 @@ mod metrics;
 mod product;
 mod record;
 mod runtime;
+pub mod state;
 
 pub use config::{Config, ConfigBuilder};
 pub use error::{ConfigError, DescriptorError, EmitError, Error, TransformError};
@@ -60,9 +61,11 @@ pub use kafka::EmbeddedCluster;
 pub use metrics::Metrics;
 pub use product::{
     DataProduct, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity,
+    StoreDescriptor,
 };
 pub use record::{OutputRecord, Record};
 pub use runtime::{dlq_headers, Context, ErrorPolicy, Health, Runtime, RuntimeHandle, Status};
+pub use state::{changelog_topic, StateError, Store};
 
 pub use meshkit_macros as macros;
 

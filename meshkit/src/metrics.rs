@@ -40,6 +40,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Input partitions assigned to this instance.
     pub assigned_partitions: IntGauge,
+    /// Changelog records applied by restores.
+    pub records_restored: IntCounter,
 }
 
 impl Metrics {
@@ -75,6 +77,10 @@ impl Metrics {
         );
         let transactions_committed = counter("transactions_committed_total", "Kafka transactions committed.");
         let transactions_aborted = counter("transactions_aborted_total", "Kafka transactions aborted.");
+        let records_restored = counter(
+            "restored_records_total",
+            "Changelog records applied by store restores.",
+        );
         let commit_seconds = Histogram::with_opts(HistogramOpts::new(
             "commit_duration_seconds",
             "Time to commit one transaction (offsets and commit).",
@@ -96,6 +102,7 @@ impl Metrics {
             transactions_aborted,
             commit_seconds,
             assigned_partitions,
+            records_restored,
         }
     }
 

@@ -53,7 +53,18 @@ pub struct OutputPort {
     pub topic: String,
 }
 
-/// A data product's full declaration: identity, input ports and output ports.
+/// A state store the product's transform keeps: one logical store per name
+/// and input partition, backed by a changelog topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreDescriptor {
+    /// The store's name, e.g. `spend`.
+    pub name: String,
+    /// For a windowed store, its windows.
+    pub window: Option<crate::state::Windows>,
+}
+
+/// A data product's full declaration: identity, input ports, output ports
+/// and state stores.
 ///
 /// Built with [`ProductDescriptor::builder`], which checks it.
 ///
@@ -81,6 +92,8 @@ pub struct ProductDescriptor {
     pub inputs: Vec<InputPort>,
     /// What it writes.
     pub outputs: Vec<OutputPort>,
+    /// The state stores it keeps.
+    pub stores: Vec<StoreDescriptor>,
 }
 
 impl ProductDescriptor {
@@ -94,6 +107,7 @@ impl ProductDescriptor {
             description: String::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            stores: Vec::new(),
         }
     }
 
@@ -151,6 +165,27 @@ impl ProductDescriptor {
                 });
             }
         }
+        let mut stores = std::collections::HashSet::new();
+        for store in &self.stores {
+            if !stores.insert(store.name.as_str()) {
+                return Err(DescriptorError::DuplicateStore {
+                    name: store.name.clone(),
+                });
+            }
+            if let Err(reason) = check_topic_name(&store.name).and(store.window.map_or(Ok(()), |w| w.check()))
+            {
+                return Err(DescriptorError::InvalidStore {
+                    name: store.name.clone(),
+                    reason,
+                });
+            }
+        }
+        if self.stores.len() > 255 {
+            return Err(DescriptorError::InvalidStore {
+                name: self.stores[255].name.clone(),
+                reason: "a product keeps at most 255 stores",
+            });
+        }
         for output in &self.outputs {
             if let Some(input) = self.input_for_topic(&output.topic) {
                 return Err(DescriptorError::OutputIsInput {
@@ -195,6 +230,7 @@ pub struct DescriptorBuilder {
     description: String,
     inputs: Vec<InputPort>,
     outputs: Vec<OutputPort>,
+    stores: Vec<StoreDescriptor>,
 }
 
 impl DescriptorBuilder {
@@ -234,6 +270,26 @@ impl DescriptorBuilder {
         self
     }
 
+    /// Declares state store `name` (reached with
+    /// [`Context::store`](crate::Context::store)).
+    pub fn store(mut self, name: impl Into<String>) -> Self {
+        self.stores.push(StoreDescriptor {
+            name: name.into(),
+            window: None,
+        });
+        self
+    }
+
+    /// Declares windowed store `name` (reached with
+    /// [`Context::window_store`](crate::Context::window_store)).
+    pub fn window_store(mut self, name: impl Into<String>, windows: crate::state::Windows) -> Self {
+        self.stores.push(StoreDescriptor {
+            name: name.into(),
+            window: Some(windows),
+        });
+        self
+    }
+
     /// Checks and builds the descriptor.
     ///
     /// # Errors
@@ -258,6 +314,7 @@ impl DescriptorBuilder {
             },
             inputs: self.inputs,
             outputs: self.outputs,
+            stores: self.stores,
         };
         descriptor.validate()?;
         Ok(descriptor)

@@ -59,9 +59,33 @@ pub fn input_id(i: usize) -> String {
     format!("id-{i:07}")
 }
 
+/// The key of input `i` when inputs are spread over `keys` keys.
+pub fn input_key(i: usize, keys: usize) -> String {
+    format!("k-{}", i % keys)
+}
+
 /// Produces ids `range` to `topic` (key and value = the id), spread over
 /// partitions by key, without transactions, and waits until all are acked.
 pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) -> anyhow::Result<()> {
+    produce_with_keys(brokers, topic, range, input_id)
+}
+
+/// Produces ids `range` to `topic`, keyed `k-<i % keys>`.
+pub fn produce_keyed(
+    brokers: &str,
+    topic: &str,
+    range: std::ops::Range<usize>,
+    keys: usize,
+) -> anyhow::Result<()> {
+    produce_with_keys(brokers, topic, range, |i| input_key(i, keys))
+}
+
+fn produce_with_keys(
+    brokers: &str,
+    topic: &str,
+    range: std::ops::Range<usize>,
+    key: impl Fn(usize) -> String,
+) -> anyhow::Result<()> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
@@ -69,7 +93,8 @@ pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) ->
         .create()?;
     for i in range {
         let id = input_id(i);
-        send_with_backpressure(&producer, BaseRecord::to(topic).key(&id).payload(&id))
+        let key = key(i);
+        send_with_backpressure(&producer, BaseRecord::to(topic).key(&key).payload(&id))
             .context("producing inputs")?;
         producer.poll(Duration::ZERO);
     }

@@ -2,6 +2,7 @@
 //! committed-view oracle, and the product the tests run.
 
 pub mod broker;
+pub mod crash;
 pub mod oracle;
 pub mod process;
 pub mod product;

@@ -90,3 +90,104 @@ impl DataProduct for Relay {
         Ok(())
     }
 }
+
+/// `tests/totals`: a stateful product. For each input id (keyed `k-<n>`), it
+/// adds one to the key's count and the id's number to its sum, in store
+/// `totals`, and emits `<id>|<count>|<sum>` keyed by the key. Exact state
+/// shows in the outputs: each key's counts run 1, 2, 3… with no gap or repeat.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    /// The input topic.
+    pub input: String,
+    /// The output topic.
+    pub output: String,
+}
+
+impl Totals {
+    /// The output value for input `id` at running `count` and `sum`.
+    pub fn output_value(id: &str, count: u64, sum: u64) -> String {
+        format!("{id}|{count}|{sum}")
+    }
+}
+
+impl DataProduct for Totals {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        ProductDescriptor::builder("tests", "totals")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .description("Running count and sum of ids per key")
+            .input("in", &self.input)
+            .output("out", &self.output)
+            .store("totals")
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        let id = std::str::from_utf8(record.value().unwrap_or_default())
+            .map_err(|e| TransformError::new("input is not UTF-8").with_source(e))?
+            .to_string();
+        let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+        let n = id_number(&id).ok_or_else(|| TransformError::new(format!("`{id}` is not an id")))? as u64;
+        let mut totals = ctx.store::<String, (u64, u64)>("totals")?;
+        let (count, sum) = totals.get(&key)?.unwrap_or((0, 0));
+        let (count, sum) = (count + 1, sum + n);
+        totals.put(&key, &(count, sum))?;
+        ctx.emit(
+            "out",
+            Some(key.into_bytes()),
+            Totals::output_value(&id, count, sum),
+        )?;
+        Ok(())
+    }
+}
+
+/// `tests/window-counts`: counts records per key and event-time window (the
+/// record's timestamp), emitting `<key>|<window start>|<count>` on every
+/// update, and dead-letters records too late for every window.
+#[derive(Debug, Clone)]
+pub struct WindowCounts {
+    /// The input topic.
+    pub input: String,
+    /// The output topic.
+    pub output: String,
+    /// The windows.
+    pub windows: meshkit::state::Windows,
+}
+
+impl DataProduct for WindowCounts {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        ProductDescriptor::builder("tests", "window-counts")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .input("in", &self.input)
+            .output("out", &self.output)
+            .window_store("per_window", self.windows)
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+        let ts = record
+            .timestamp()
+            .ok_or_else(|| TransformError::new("no timestamp"))?;
+        let mut store = ctx.window_store::<String, u64>("per_window")?;
+        let update = store.update(&key, ts, |n| n.unwrap_or(0) + 1)?;
+        if update.late {
+            ctx.dead_letter(
+                "late-record",
+                format!(
+                    "event time {ts} is past every window's grace period (stream time {})",
+                    update.stream_time
+                ),
+            );
+        }
+        for (window, count) in update.updated {
+            ctx.emit(
+                "out",
+                Some(key.clone().into_bytes()),
+                format!("{key}|{}|{count}", window.start),
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -66,3 +66,81 @@ pub fn exactly_once(view: &CommittedView, expected: impl IntoIterator<Item = Str
         unexpected: unexpected.into_iter().take(10).collect(),
     }
 }
+
+/// Checks the committed outputs of the `totals` product against its inputs
+/// `(key, id number)`: every id exactly once; per key, counts running
+/// 1, 2, 3… with no gap or repeat, each sum the sum so far; the last one the
+/// total computed independently from the input.
+///
+/// Returns the problems found (at most 20), empty when exact.
+pub fn totals_exact(view: &CommittedView, inputs: impl IntoIterator<Item = (String, usize)>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut expected: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut expected_ids: BTreeSet<usize> = BTreeSet::new();
+    for (key, n) in inputs {
+        let e = expected.entry(key).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += n as u64;
+        expected_ids.insert(n);
+    }
+    let mut seen: HashMap<String, Vec<(u64, u64)>> = HashMap::new();
+    let mut ids: HashMap<usize, usize> = HashMap::new();
+    for record in &view.committed {
+        let key = record
+            .key
+            .as_ref()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
+        let value = record
+            .value
+            .as_ref()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        let parts: Vec<&str> = value.split('|').collect();
+        let parsed = match parts.as_slice() {
+            [id, count, sum] => crate::product::id_number(id)
+                .zip(count.parse::<u64>().ok())
+                .zip(sum.parse::<u64>().ok()),
+            _ => None,
+        };
+        let Some(((n, count), sum)) = parsed else {
+            problems.push(format!("unreadable output `{value}`"));
+            continue;
+        };
+        *ids.entry(n).or_insert(0) += 1;
+        seen.entry(key).or_default().push((count, sum));
+    }
+    for (n, times) in &ids {
+        if *times > 1 {
+            problems.push(format!("id {n} output {times} times"));
+        }
+    }
+    for n in &expected_ids {
+        if !ids.contains_key(n) {
+            problems.push(format!("id {n} has no output"));
+        }
+    }
+    for (key, (count, sum)) in &expected {
+        let mut outputs = seen.remove(key).unwrap_or_default();
+        outputs.sort_unstable();
+        let counts: Vec<u64> = outputs.iter().map(|(c, _)| *c).collect();
+        if counts != (1..=*count).collect::<Vec<_>>() {
+            let head: Vec<u64> = counts.iter().take(8).copied().collect();
+            problems.push(format!(
+                "key {key}: counts are not 1..={count} (got {} outputs, starting {head:?})",
+                counts.len()
+            ));
+        } else if outputs.last().map(|(_, s)| *s) != Some(*sum) {
+            problems.push(format!(
+                "key {key}: final sum {:?}, expected {sum}",
+                outputs.last()
+            ));
+        }
+    }
+    for key in seen.keys() {
+        problems.push(format!("outputs for unexpected key {key}"));
+    }
+    problems.sort();
+    problems.truncate(20);
+    problems
+}

@@ -5,14 +5,11 @@
 
 use std::time::Duration;
 
-use meshkit_tests::broker::{
-    committed_offsets, create_topic, end_offsets, input_id, produce_ids, test_brokers, unique_name,
-};
+use meshkit_tests::broker::{create_topic, end_offsets, input_id, produce_ids, test_brokers, unique_name};
+use meshkit_tests::crash::{kill_at_random_points, run_to_end};
 use meshkit_tests::oracle::committed_view;
-use meshkit_tests::process;
 use meshkit_tests::product::Relay;
 use meshkit_tests::verify::exactly_once;
-use rand::Rng;
 
 const N: usize = 200_000;
 const KILLS: usize = 5;
@@ -33,8 +30,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
             .expect("join")
             .expect("inputs");
     }
-    let ends = end_offsets(&brokers, &input).expect("ends");
-    let total: i64 = ends.values().sum();
+    let total: i64 = end_offsets(&brokers, &input).expect("ends").values().sum();
     assert_eq!(total, N as i64);
 
     let state = tempfile::tempdir().expect("state dir");
@@ -49,55 +45,25 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         ("RELAY_OUTPUT", output.clone()),
     ];
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
-    let progress = |brokers: &str| -> i64 {
-        committed_offsets(brokers, &app, &input)
-            .map(|c| c.values().sum())
-            .unwrap_or(0)
-    };
-
-    let mut rng = rand::rng();
-    let mut kill_points = Vec::new();
-    for kill in 0..KILLS {
-        let log = logs.path().join(format!("run-{kill}.log"));
-        let mut child = process::spawn(&binary, &envs, &log).expect("start");
-        // Wait until this incarnation commits something, then a random while.
-        let before = progress(&brokers);
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while progress(&brokers) <= before {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "run {kill} made no progress; log:\n{}",
-                child.log_text()
-            );
-            assert!(
-                child.child.try_wait().expect("status").is_none(),
-                "run {kill} exited; log:\n{}",
-                child.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..800))).await;
-        child.kill9().expect("kill -9");
-        let at = progress(&brokers);
-        eprintln!("kill {kill}: SIGKILL with {at} of {total} input offsets committed");
-        kill_points.push(at);
-    }
+    let group = (brokers.as_str(), app.as_str(), input.as_str());
+    let points = kill_at_random_points(&binary, &envs, logs.path(), group, KILLS)
+        .await
+        .expect("kills");
     assert!(
-        kill_points.iter().all(|at| *at < total),
-        "every kill must land before the end of the run: {kill_points:?} of {total}"
+        points.iter().all(|at| *at < total),
+        "every kill must land before the end: {points:?} of {total}"
     );
 
-    let log = logs.path().join("final.log");
-    let mut last = process::spawn(&binary, &envs, &log).expect("start");
-    let deadline = std::time::Instant::now() + Duration::from_secs(600);
-    while progress(&brokers) < total {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the final run did not finish; log:\n{}",
-            last.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mut last = run_to_end(
+        &binary,
+        &envs,
+        &logs.path().join("final.log"),
+        group,
+        total,
+        Duration::from_secs(600),
+    )
+    .await
+    .expect("final run");
     let status = last.terminate(Duration::from_secs(60)).expect("stops");
     assert!(
         status.success(),

@@ -336,3 +336,172 @@ async fn retry_policy_retries_retriable_failures_then_passes() {
     );
     running.stop().await.expect("join").expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateful_product_keeps_running_totals_per_key() {
+    use meshkit_tests::broker::{input_key, produce_keyed};
+    use meshkit_tests::product::Totals;
+    let state = tempfile::tempdir().expect("temp dir");
+    let totals = Totals {
+        input: "mock.keyed".into(),
+        output: "mock.totals".into(),
+    };
+    let mut running = run::spawn(totals, config(&state).build().expect("config")).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    produce_keyed(&brokers, "mock.keyed", 0..1_000, 10).expect("inputs");
+    running
+        .until_committed(1_000, Duration::from_secs(60))
+        .await
+        .expect("all committed");
+    let out = read_topic(
+        &brokers,
+        "mock.totals",
+        "read_committed",
+        1_000,
+        Duration::from_secs(30),
+    )
+    .expect("read");
+    assert_eq!(out.len(), 1_000);
+    let mut last: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
+    for record in &out {
+        let key = String::from_utf8_lossy(record.key.as_deref().unwrap_or_default()).into_owned();
+        let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
+        let parts: Vec<u64> = value
+            .split('|')
+            .skip(1)
+            .map(|p| p.parse().expect("a number"))
+            .collect();
+        let previous = last.insert(key.clone(), (parts[0], parts[1])).unwrap_or((0, 0));
+        assert_eq!(
+            parts[0],
+            previous.0 + 1,
+            "key {key}: counts run 1, 2, 3… in partition order"
+        );
+    }
+    for k in 0..10 {
+        let key = input_key(k, 10);
+        let expected_sum: u64 = (0..1_000u64).filter(|i| *i as usize % 10 == k).sum();
+        assert_eq!(last[&key], (100, expected_sum), "key {key}");
+    }
+    // Each write also went to the store's changelog.
+    let changelog = read_topic(
+        &brokers,
+        "tests.totals-totals-changelog",
+        "read_committed",
+        1_000,
+        Duration::from_secs(30),
+    )
+    .expect("changelog");
+    assert_eq!(changelog.len(), 1_000);
+    assert!(changelog[0].header("meshkit.source.offset").is_some());
+    running.stop().await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windowed_counts_match_an_independent_computation_and_late_records_are_dead_lettered() {
+    use meshkit::state::Windows;
+    use meshkit_tests::product::WindowCounts;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::collections::BTreeMap;
+
+    let windows = Windows::tumbling(Duration::from_secs(10)).grace(Duration::from_secs(2));
+    // Out of order by up to 9 s; every 50th record 40 s behind.
+    let base = 1_700_000_000_000i64;
+    let events: Vec<i64> = (0..600i64)
+        .map(|i| {
+            if i % 50 == 7 {
+                base + i * 100 - 40_000
+            } else {
+                base + i * 100 - (i * 7919 % 9_000)
+            }
+        })
+        .collect();
+    let mut stream_time = i64::MIN;
+    let mut want: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut want_late = Vec::new();
+    for (i, &ts) in events.iter().enumerate() {
+        stream_time = stream_time.max(ts);
+        let open: Vec<_> = windows
+            .windows_for(ts)
+            .into_iter()
+            .filter(|w| w.end + 2_000 > stream_time)
+            .collect();
+        if open.is_empty() {
+            want_late.push(input_id(i));
+        }
+        for w in open {
+            *want.entry(w.start).or_insert(0) += 1;
+        }
+    }
+    assert!(want_late.len() >= 10, "the data has late records");
+
+    let state = tempfile::tempdir().expect("temp dir");
+    let product = WindowCounts {
+        input: "mock.events".into(),
+        output: "mock.window-counts".into(),
+        windows,
+    };
+    // One partition: event order is produce order.
+    let config = config(&state).topic_partitions(1).build().expect("config");
+    let mut running = run::spawn(product, config).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("producer");
+    for (i, ts) in events.iter().enumerate() {
+        let id = input_id(i);
+        producer
+            .send(BaseRecord::to("mock.events").key("k").payload(&id).timestamp(*ts))
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    running
+        .until_committed(events.len() as u64, Duration::from_secs(60))
+        .await
+        .expect("all committed");
+
+    let out = read_topic(
+        &brokers,
+        "mock.window-counts",
+        "read_committed",
+        1,
+        Duration::from_secs(30),
+    )
+    .expect("read");
+    let mut got: BTreeMap<i64, u64> = BTreeMap::new();
+    for record in &out {
+        let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
+        let parts: Vec<&str> = value.split('|').collect();
+        let (start, count): (i64, u64) = (parts[1].parse().expect("start"), parts[2].parse().expect("count"));
+        let entry = got.entry(start).or_insert(0);
+        *entry = (*entry).max(count);
+    }
+    assert_eq!(got, want, "per-window results");
+
+    let dlq = read_topic(
+        &brokers,
+        "tests.window-counts.dlq",
+        "read_committed",
+        want_late.len(),
+        Duration::from_secs(30),
+    )
+    .expect("dead letters");
+    let late: Vec<String> = dlq
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    assert_eq!(
+        late, want_late,
+        "exactly the late records are dead-lettered, in order"
+    );
+    assert_eq!(dlq[0].header(dlq_headers::REASON).as_deref(), Some("late-record"));
+    running.stop().await.expect("join").expect("clean stop");
+}

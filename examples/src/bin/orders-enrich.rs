@@ -10,12 +10,9 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use meshkit::{Config, Runtime, Status};
+use meshkit::{Config, Runtime};
+use meshkit_examples::demo::{print_topic, produce_inputs, shutdown_signal, wait_until_running};
 use meshkit_examples::orders::{Order, OrdersEnriched};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -44,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     if demo {
         let brokers = wait_until_running(&handle, &task).await?;
         let orders = sample_orders();
-        produce_inputs(&brokers, &orders)?;
+        produce_inputs(&brokers, "sales.orders", &orders)?;
         // Every input is accounted for once its offset is committed.
         let expected = orders.len() as u64;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -56,7 +53,11 @@ async fn main() -> anyhow::Result<()> {
         }
         // Read the dead letters while the embedded cluster still runs (it
         // stops with the runtime).
-        print_topic(&brokers, "sales.orders-enriched.dlq")?;
+        print_topic(
+            &brokers,
+            "sales.orders-enriched.dlq",
+            "dead letters, with their reason",
+        )?;
         handle.stop();
         task.await.context("the runtime task")??;
         let health = handle.health();
@@ -74,27 +75,6 @@ async fn main() -> anyhow::Result<()> {
         task.await.context("the runtime task")??;
     }
     Ok(())
-}
-
-async fn wait_until_running(
-    handle: &meshkit::RuntimeHandle,
-    task: &tokio::task::JoinHandle<Result<(), meshkit::Error>>,
-) -> anyhow::Result<String> {
-    loop {
-        let health = handle.health();
-        if health.status == Status::Running {
-            if let Some(brokers) = health.brokers {
-                return Ok(brokers);
-            }
-        }
-        if task.is_finished() {
-            bail!(
-                "the product stopped at start: {}",
-                health.last_error.unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn sample_orders() -> Vec<(String, Vec<u8>)> {
@@ -115,78 +95,4 @@ fn sample_orders() -> Vec<(String, Vec<u8>)> {
         .collect();
     orders.push(("o-bad".into(), b"{\"order_id\": \"o-bad\", \"amount\": ".to_vec()));
     orders
-}
-
-fn produce_inputs(brokers: &str, orders: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
-    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    for (key, value) in orders {
-        producer
-            .send(BaseRecord::to("sales.orders").key(key).payload(value))
-            .map_err(|(e, _)| e)?;
-    }
-    producer.flush(Duration::from_secs(10))?;
-    Ok(())
-}
-
-fn print_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "orders-enrich-demo-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    // Assigned, not subscribed: no group join to wait for.
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
-    let mut partitions = rdkafka::TopicPartitionList::new();
-    for t in metadata.topics() {
-        for p in t.partitions() {
-            partitions.add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning)?;
-        }
-    }
-    consumer.assign(&partitions)?;
-    println!("== {topic} (dead letters, with their reason):");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut idle = 0;
-    while std::time::Instant::now() < deadline && idle < 10 {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                idle = 0;
-                let reason = m
-                    .headers()
-                    .and_then(|h| {
-                        use rdkafka::message::Headers;
-                        h.iter()
-                            .find(|h| h.key == meshkit::dlq_headers::ERROR)
-                            .and_then(|h| h.value)
-                    })
-                    .map(|v| format!("  (reason: {})", String::from_utf8_lossy(v)))
-                    .unwrap_or_default();
-                println!(
-                    "   {}{reason}",
-                    String::from_utf8_lossy(m.payload().unwrap_or_default())
-                );
-            }
-            Some(Err(e)) => println!("   error: {e}"),
-            None => idle += 1,
-        }
-    }
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -5,7 +5,7 @@ mod embedded;
 mod topics;
 
 pub use embedded::EmbeddedCluster;
-pub(crate) use topics::{ensure_topics, TopicRole};
+pub(crate) use topics::{check_changelogs, ensure_topics, TopicRole};
 
 use rdkafka::ClientConfig;
 

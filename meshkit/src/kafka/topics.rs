@@ -18,6 +18,21 @@ pub(crate) enum TopicRole {
     Input(String),
     Output(String),
     DeadLetter,
+    /// A store's changelog, with the partition count it must have. Internal:
+    /// created whatever `auto_create_topics` says.
+    Changelog {
+        store: String,
+        partitions: i32,
+    },
+}
+
+impl TopicRole {
+    fn partitions(&self, config: &Config) -> i32 {
+        match self {
+            TopicRole::Changelog { partitions, .. } => *partitions,
+            _ => config.topic_partitions,
+        }
+    }
 }
 
 impl std::fmt::Display for TopicRole {
@@ -26,6 +41,7 @@ impl std::fmt::Display for TopicRole {
             TopicRole::Input(port) => write!(f, "input port `{port}`"),
             TopicRole::Output(port) => write!(f, "output port `{port}`"),
             TopicRole::DeadLetter => write!(f, "dead-letter topic"),
+            TopicRole::Changelog { store, .. } => write!(f, "changelog of store `{store}`"),
         }
     }
 }
@@ -54,20 +70,22 @@ pub(crate) async fn ensure_topics(
     if missing.is_empty() {
         return Ok(existing);
     }
-    if !config.auto_create_topics {
-        let (topic, role) = missing[0];
+    if let Some((topic, role)) = missing
+        .iter()
+        .find(|(_, role)| !config.auto_create_topics && !matches!(role, TopicRole::Changelog { .. }))
+    {
         return Err(Error::UnknownTopic {
             topic: topic.clone(),
             role: role.to_string(),
         });
     }
     for (topic, role) in &missing {
-        tracing::info!(topic = %topic, role = %role, partitions = config.topic_partitions, "creating topic");
+        tracing::info!(topic = %topic, role = %role, partitions = role.partitions(config), "creating topic");
     }
     if let Some(cluster) = embedded {
         // The mock cluster has no CreateTopics handler.
-        for (topic, _) in &missing {
-            cluster.create_topic(topic, config.topic_partitions)?;
+        for (topic, role) in &missing {
+            cluster.create_topic(topic, role.partitions(config))?;
         }
     } else {
         create_topics(&admin, config, &missing).await?;
@@ -98,14 +116,18 @@ async fn create_topics(
     // Settings are given explicitly: some brokers report only explicit settings.
     let new_topics: Vec<NewTopic<'_>> = missing
         .iter()
-        .map(|(topic, _)| {
-            NewTopic::new(
+        .map(|(topic, role)| {
+            let topic = NewTopic::new(
                 topic,
-                config.topic_partitions,
+                role.partitions(config),
                 TopicReplication::Fixed(config.replication_factor),
-            )
-            .set("cleanup.policy", "delete")
-            .set("retention.ms", "604800000")
+            );
+            match role {
+                TopicRole::Changelog { .. } => topic.set("cleanup.policy", "compact"),
+                _ => topic
+                    .set("cleanup.policy", "delete")
+                    .set("retention.ms", "604800000"),
+            }
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(config.startup_timeout));
@@ -140,4 +162,65 @@ async fn fetch_partitions(
         .filter(|t| t.error().is_none())
         .map(|t| (t.name().to_string(), t.partitions().len()))
         .collect())
+}
+
+/// Checks that each existing changelog has its store's partition count and is
+/// compacted (the latter only where the broker answers DescribeConfigs).
+pub(crate) async fn check_changelogs(
+    brokers: &str,
+    embedded: bool,
+    config: &Config,
+    partitions: &HashMap<String, usize>,
+    changelogs: &[(String, TopicRole)],
+) -> Result<(), Error> {
+    for (topic, role) in changelogs {
+        let TopicRole::Changelog {
+            store,
+            partitions: want,
+        } = role
+        else {
+            continue;
+        };
+        let have = partitions.get(topic).copied().unwrap_or_default();
+        if have != *want as usize {
+            return Err(Error::ChangelogMismatch {
+                topic: topic.clone(),
+                store: store.clone(),
+                reason: format!("it has {have} partitions, the input has {want}"),
+            });
+        }
+    }
+    if embedded || changelogs.is_empty() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = super::base_config(brokers, config)
+        .create()
+        .map_err(|source| Error::kafka("creating the admin client", source))?;
+    let resources: Vec<rdkafka::admin::ResourceSpecifier<'_>> = changelogs
+        .iter()
+        .map(|(t, _)| rdkafka::admin::ResourceSpecifier::Topic(t))
+        .collect();
+    let options = AdminOptions::new().request_timeout(Some(config.startup_timeout));
+    let results = admin
+        .describe_configs(resources.iter(), &options)
+        .await
+        .map_err(|source| Error::kafka("describing changelog topics", source))?;
+    for ((topic, role), result) in changelogs.iter().zip(results) {
+        let TopicRole::Changelog { store, .. } = role else {
+            continue;
+        };
+        let Ok(resource) = result else { continue };
+        // A broker that reports only explicit settings may leave it out;
+        // then there is nothing to hold against the topic.
+        if let Some(policy) = resource.get("cleanup.policy").and_then(|e| e.value.as_deref()) {
+            if !policy.split(',').any(|p| p.trim() == "compact") {
+                return Err(Error::ChangelogMismatch {
+                    topic: topic.clone(),
+                    store: store.clone(),
+                    reason: format!("its cleanup.policy is `{policy}`, not `compact`"),
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -50,6 +50,11 @@ pub struct Health {
     pub brokers: Option<String>,
     /// Input partitions assigned to this instance.
     pub assigned_partitions: usize,
+    /// Whether stores are being restored from their changelogs (the runtime
+    /// is not ready meanwhile).
+    pub restoring: bool,
+    /// Changelog records applied by restores since start.
+    pub records_restored: u64,
     /// Input records processed and committed.
     pub records_committed: u64,
     /// Transactions committed.
@@ -66,6 +71,8 @@ impl Default for Health {
             status: Status::Starting,
             brokers: None,
             assigned_partitions: 0,
+            restoring: false,
+            records_restored: 0,
             records_committed: 0,
             transactions_committed: 0,
             transactions_aborted: 0,

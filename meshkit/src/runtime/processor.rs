@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::context::Context;
 use super::policy::ErrorPolicy;
-use super::txn::{Count, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
+use super::txn::{Count, Delivered, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
 use super::{blocking, Shared, Status};
 use crate::config::Config;
 use crate::error::Error;
@@ -24,6 +24,8 @@ use crate::kafka::{self, EmbeddedCluster, TopicRole};
 use crate::metrics::Metrics;
 use crate::product::{DataProduct, ProductDescriptor};
 use crate::record::{OutputRecord, Record};
+use crate::state::manager::{SOURCE_OFFSET, SOURCE_TOPIC};
+use crate::state::StateManager;
 
 /// Headers a dead-lettered record carries, beside its own.
 pub mod dlq_headers {
@@ -165,13 +167,53 @@ pub(crate) async fn run<P: DataProduct>(
             topics.push((port.topic.clone(), TopicRole::Output(port.name.clone())));
         }
         topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
-        kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &topics).await?;
+        let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &topics).await?;
+
+        // Stores: one per name and input partition, each with a changelog of
+        // as many partitions as the widest input.
+        let state = (!descriptor.stores.is_empty()).then(|| {
+            Arc::new(StateManager::new(
+                config.state_dir.join(&application_id),
+                &application_id,
+                descriptor.stores.iter().map(|s| s.name.clone()).collect(),
+                descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
+            ))
+        });
+        if let Some(stores) = &state {
+            let width = descriptor
+                .inputs
+                .iter()
+                .filter_map(|p| partitions.get(&p.topic))
+                .max()
+                .copied()
+                .unwrap_or(1);
+            let changelogs: Vec<(String, TopicRole)> = stores
+                .changelogs()
+                .iter()
+                .zip(&descriptor.stores)
+                .map(|(topic, store)| {
+                    (
+                        topic.clone(),
+                        TopicRole::Changelog {
+                            store: store.name.clone(),
+                            partitions: i32::try_from(width).unwrap_or(i32::MAX),
+                        },
+                    )
+                })
+                .collect();
+            let all = kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &changelogs).await?;
+            kafka::check_changelogs(&brokers, embedded.is_some(), &config, &all, &changelogs).await?;
+        }
+        let delivered: Delivered = Arc::default();
 
         let instance_id = instance_id(&config, &application_id)?;
         let transactional_id = format!("{application_id}-{instance_id}");
         tracing::info!(%application_id, %transactional_id, %brokers, "starting");
         let producer = kafka::producer_config(&brokers, &config, &transactional_id)
-            .create_with_context(DeliveryContext)
+            .create_with_context(DeliveryContext {
+                changelogs: state.iter().flat_map(|s| s.changelogs().iter().cloned()).collect(),
+                delivered: delivered.clone(),
+            })
             .map_err(|e| Error::kafka("creating the producer", e))?;
         let txn = Arc::new(Txn::new(
             producer,
@@ -179,6 +221,8 @@ pub(crate) async fn run<P: DataProduct>(
             config.transaction_timeout.max(Duration::from_secs(5)),
             metrics.clone(),
             shared.clone(),
+            state.clone(),
+            delivered,
         ));
         blocking(|| txn.init())?;
         let consumer: StreamConsumer<RebalanceContext> = kafka::consumer_config(&brokers, &config, &application_id)
@@ -198,7 +242,9 @@ pub(crate) async fn run<P: DataProduct>(
             config: &config,
             txn: &txn,
             dead_letter_topic: &dead_letter_topic,
-            ctx: Context::new(&descriptor),
+            ctx: Context::with_state(&descriptor, state.clone()),
+            state: state.clone(),
+            restore_client: kafka::base_config(&brokers, &config),
             poison: HashMap::new(),
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
         };
@@ -238,6 +284,8 @@ struct Loop<'a> {
     txn: &'a Arc<Txn>,
     dead_letter_topic: &'a str,
     ctx: Context,
+    state: Option<Arc<StateManager>>,
+    restore_client: rdkafka::ClientConfig,
     poison: PoisonMap,
     product_label: String,
 }
@@ -293,6 +341,7 @@ impl Loop<'_> {
             }
             if self.txn.take_assignment_changed() {
                 self.poison.clear();
+                self.sync_state(consumer, shared)?;
             }
             let tp: Tp = (message.topic().to_string(), message.partition());
             let rewind = self.txn.take_rewind();
@@ -308,6 +357,53 @@ impl Loop<'_> {
                 self.commit(consumer)?;
             }
         }
+    }
+
+    /// Opens the stores of newly assigned partitions and brings them up to
+    /// the group's committed offsets before any of their records is processed;
+    /// closes those of partitions given up.
+    fn sync_state(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceContext>,
+        shared: &Shared,
+    ) -> Result<(), Error> {
+        let Some(stores) = &self.state else { return Ok(()) };
+        let timeout = self.config.startup_timeout;
+        let committed = blocking(|| consumer.committed(timeout))
+            .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
+        let mut by_partition: HashMap<i32, HashMap<String, i64>> = HashMap::new();
+        for element in committed.elements() {
+            let entry = by_partition.entry(element.partition()).or_default();
+            if let Offset::Offset(next) = element.offset() {
+                entry.insert(element.topic().to_string(), next);
+            }
+        }
+        let assigned: Vec<i32> = by_partition.keys().copied().collect();
+        stores.retain(&assigned);
+        shared.update_health(|h| h.restoring = true);
+        let mut result = Ok(());
+        for (partition, committed) in &by_partition {
+            match blocking(|| stores.restore(*partition, &self.restore_client, committed, timeout)) {
+                Ok(stats) => {
+                    if stats.restored > 0 || stats.skipped > 0 {
+                        tracing::info!(
+                            partition, restored = stats.restored, skipped = stats.skipped,
+                            from_checkpoint = stats.from_checkpoint, elapsed = ?stats.elapsed, "partition restored"
+                        );
+                    }
+                    self.txn.record_restored(stats.restored);
+                }
+                Err(err) => {
+                    result = Err(Error::Restore {
+                        partition: *partition,
+                        message: err.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        shared.update_health(|h| h.restoring = false);
+        result
     }
 
     fn commit(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
@@ -353,6 +449,7 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let offset = message.offset();
         self.txn.begin_for(&tp, offset)?;
+        self.ctx.bind(tp.1);
         let poison = self.poison.get(&tp).and_then(|entries| entries.get(&offset));
         match verdict(&self.config.error_policy, poison) {
             Verdict::DeadLetter => {
@@ -395,7 +492,7 @@ impl Loop<'_> {
         }
 
         let failure = match product.process(&record, &mut self.ctx).await {
-            Ok(()) => match self.produce_outputs(record.timestamp()).await {
+            Ok(()) => match self.produce_outputs(record.timestamp(), &tp, offset).await {
                 Ok(()) => None,
                 Err(err) => Some((
                     "output-rejected",
@@ -420,6 +517,11 @@ impl Loop<'_> {
         };
         match failure {
             None => {
+                if let Some((reason, text)) = self.ctx.take_dead_letter() {
+                    self.dead_letter(message, &reason, &text, 1)
+                        .await
+                        .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                }
                 self.txn.count(Count::Consumed, port);
                 self.txn.done(&tp, offset);
             }
@@ -446,7 +548,12 @@ impl Loop<'_> {
         Ok(())
     }
 
-    async fn produce_outputs(&mut self, input_timestamp: Option<i64>) -> Result<(), KafkaError> {
+    async fn produce_outputs(
+        &mut self,
+        input_timestamp: Option<i64>,
+        source: &Tp,
+        offset: i64,
+    ) -> Result<(), KafkaError> {
         let pending: Vec<(String, OutputRecord)> = self
             .ctx
             .drain_to_topics()
@@ -454,9 +561,32 @@ impl Loop<'_> {
             .collect();
         for (topic, record) in pending {
             let timestamp = record.timestamp.or(input_timestamp);
-            send(&self.txn.producer, &topic, &record, timestamp).await?;
+            send(&self.txn.producer, &topic, None, &record, timestamp).await?;
             if let Some(port) = self.descriptor.outputs.iter().find(|p| p.topic == topic) {
                 self.txn.count(Count::Produced, &port.name);
+            }
+        }
+        let writes = self.ctx.take_changelog();
+        if let Some(stores) = self.state.as_ref().filter(|_| !writes.is_empty()) {
+            let offset_text = offset.to_string();
+            for write in writes {
+                let record = OutputRecord {
+                    key: Some(write.key),
+                    value: write.value,
+                    headers: vec![
+                        (SOURCE_TOPIC.to_string(), source.0.as_bytes().to_vec()),
+                        (SOURCE_OFFSET.to_string(), offset_text.as_bytes().to_vec()),
+                    ],
+                    timestamp: None,
+                };
+                send(
+                    &self.txn.producer,
+                    stores.changelog(write.store),
+                    Some(write.partition),
+                    &record,
+                    input_timestamp,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -518,6 +648,7 @@ impl Loop<'_> {
         send(
             &self.txn.producer,
             self.dead_letter_topic,
+            None,
             &record,
             record.timestamp,
         )
@@ -550,10 +681,14 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 async fn send(
     producer: &super::txn::TxnProducer,
     topic: &str,
+    partition: Option<i32>,
     record: &OutputRecord,
     timestamp: Option<i64>,
 ) -> Result<(), KafkaError> {
     let mut base = BaseRecord::<[u8], [u8]>::to(topic);
+    if let Some(partition) = partition {
+        base = base.partition(partition);
+    }
     if let Some(key) = &record.key {
         base = base.key(key.as_slice());
     }

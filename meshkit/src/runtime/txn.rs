@@ -22,13 +22,21 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::Shared;
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::state::StateManager;
 
 /// A topic and partition.
 pub(crate) type Tp = (String, i32);
 
-/// Counts deliveries that failed; a failed delivery fails the commit too.
+/// Delivered changelog offsets: the highest per topic and partition.
+pub(crate) type Delivered = Arc<Mutex<HashMap<Tp, i64>>>;
+
+/// Logs deliveries that failed (a failed delivery fails the commit too) and
+/// notes how far each changelog was written, for the stores' checkpoints.
 #[derive(Debug, Default)]
-pub(crate) struct DeliveryContext;
+pub(crate) struct DeliveryContext {
+    pub(crate) changelogs: std::collections::HashSet<String>,
+    pub(crate) delivered: Delivered,
+}
 
 impl ClientContext for DeliveryContext {}
 
@@ -36,6 +44,16 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
+        if let Ok(message) = result {
+            use rdkafka::message::Message;
+            if self.changelogs.contains(message.topic()) {
+                let mut delivered = lock(&self.delivered);
+                let entry = delivered
+                    .entry((message.topic().to_string(), message.partition()))
+                    .or_insert(-1);
+                *entry = (*entry).max(message.offset());
+            }
+        }
         if let Err((err, _)) = result {
             // Records purged by an abort are expected; anything else fails the commit.
             if err.rdkafka_error_code() == Some(RDKafkaErrorCode::PurgeQueue) {
@@ -103,6 +121,8 @@ pub(crate) struct Txn {
     /// Partitions to seek back after an abort inside the rebalance callback.
     rewind: Mutex<HashMap<Tp, i64>>,
     assignment_changed: AtomicBool,
+    stores: Option<Arc<StateManager>>,
+    delivered: Delivered,
 }
 
 impl std::fmt::Debug for Txn {
@@ -124,8 +144,12 @@ impl Txn {
         timeout: Duration,
         metrics: Metrics,
         shared: Arc<Shared>,
+        stores: Option<Arc<StateManager>>,
+        delivered: Delivered,
     ) -> Self {
         Self {
+            stores,
+            delivered,
             producer,
             transactional_id,
             timeout,
@@ -262,6 +286,15 @@ impl Txn {
         match result {
             Ok(()) => {
                 let records = state.records;
+                if let Some(stores) = &self.stores {
+                    let ends: HashMap<Tp, i64> = lock(&self.delivered)
+                        .drain()
+                        .map(|(tp, last)| (tp, last + 1))
+                        .collect();
+                    // Kafka has committed: a failure here leaves the local
+                    // store one batch behind, which the next restore replays.
+                    stores.persist(&state.next, &ends).map_err(Error::State)?;
+                }
                 for ((what, label), n) in state.counts.drain() {
                     let counter = match what {
                         Count::Consumed => &self.metrics.records_consumed,
@@ -318,6 +351,10 @@ impl Txn {
                 },
             }
         }
+        if let Some(stores) = &self.stores {
+            stores.discard();
+            lock(&self.delivered).clear();
+        }
         let rewind = std::mem::take(&mut state.first);
         *state = State::default();
         self.metrics.transactions_aborted.inc();
@@ -358,6 +395,12 @@ impl Txn {
             KafkaError::Transaction(_) => fatal(err),
             _ => Failure::Retry(err),
         }
+    }
+
+    /// Counts changelog records applied by a restore.
+    pub(crate) fn record_restored(&self, records: u64) {
+        self.metrics.records_restored.inc_by(records);
+        self.shared.update_health(|h| h.records_restored += records);
     }
 
     /// Takes an error the rebalance callback met.

@@ -1,12 +1,13 @@
 //! Runs the `tests/relay` product as a process, for crash, fencing, rebalance
 //! and configuration tests. Settings come from `MESHKIT_*` variables, plus
-//! `RELAY_INPUT`, `RELAY_OUTPUT` and `RELAY_FAIL_EVERY`.
+//! `RELAY_INPUT`, `RELAY_OUTPUT`, `RELAY_FAIL_EVERY`, and `RELAY_PRODUCT=totals`
+//! for the stateful `totals` product.
 //!
 //! Exit codes: 0 after a clean stop (SIGTERM / Ctrl-C), 2 for a bad product
 //! or configuration, 3 when fenced, 1 for any other error.
 
-use meshkit::{Config, Error, Runtime};
-use meshkit_tests::product::Relay;
+use meshkit::{Config, DataProduct, Error, Runtime};
+use meshkit_tests::product::{Relay, Totals};
 
 #[tokio::main]
 async fn main() {
@@ -35,9 +36,23 @@ async fn main() {
 async fn run() -> Result<(), Error> {
     let config = Config::from_env()?;
     let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("RELAY_PRODUCT") == "totals" {
+        return run_product(
+            Totals {
+                input: var("RELAY_INPUT"),
+                output: var("RELAY_OUTPUT"),
+            },
+            config,
+        )
+        .await;
+    }
     let mut relay = Relay::new(var("RELAY_INPUT"), var("RELAY_OUTPUT"));
     relay.fail_every = var("RELAY_FAIL_EVERY").parse().ok();
-    let runtime = Runtime::new(relay, config)?;
+    run_product(relay, config).await
+}
+
+async fn run_product(product: impl DataProduct, config: Config) -> Result<(), Error> {
+    let runtime = Runtime::new(product, config)?;
     let handle = runtime.handle();
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

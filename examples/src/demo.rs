@@ -1,0 +1,123 @@
+//! What the example binaries share: waiting for a product to run, feeding
+//! its input, reading a topic, and stopping on Ctrl-C / SIGTERM.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use meshkit::Status;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+
+/// Waits until the runtime runs; returns the brokers it uses.
+pub async fn wait_until_running(
+    handle: &meshkit::RuntimeHandle,
+    task: &tokio::task::JoinHandle<Result<(), meshkit::Error>>,
+) -> anyhow::Result<String> {
+    loop {
+        let health = handle.health();
+        if health.status == Status::Running {
+            if let Some(brokers) = health.brokers {
+                return Ok(brokers);
+            }
+        }
+        if task.is_finished() {
+            bail!(
+                "the product stopped at start: {}",
+                health.last_error.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Writes `records` (key, value) to `topic`.
+pub fn produce_inputs(brokers: &str, topic: &str, records: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    for (key, value) in records {
+        producer
+            .send(BaseRecord::to(topic).key(key).payload(value))
+            .map_err(|(e, _)| e)?;
+    }
+    producer.flush(Duration::from_secs(10))?;
+    Ok(())
+}
+
+/// Writes `records` (key, value, event time in ms) to `topic`.
+pub fn produce_timed(brokers: &str, topic: &str, records: &[(String, Vec<u8>, i64)]) -> anyhow::Result<()> {
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    for (key, value, at) in records {
+        producer
+            .send(BaseRecord::to(topic).key(key).payload(value).timestamp(*at))
+            .map_err(|(e, _)| e)?;
+    }
+    producer.flush(Duration::from_secs(10))?;
+    Ok(())
+}
+
+/// Prints every record of `topic` (read_committed), with the dead-letter
+/// reason where there is one.
+pub fn print_topic(brokers: &str, topic: &str, title: &str) -> anyhow::Result<()> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "orders-enrich-demo-reader")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    // Assigned, not subscribed: no group join to wait for.
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            partitions.add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&partitions)?;
+    println!("== {topic} ({title}):");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut idle = 0;
+    while std::time::Instant::now() < deadline && idle < 10 {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                idle = 0;
+                let reason = m
+                    .headers()
+                    .and_then(|h| {
+                        use rdkafka::message::Headers;
+                        h.iter()
+                            .find(|h| h.key == meshkit::dlq_headers::ERROR)
+                            .and_then(|h| h.value)
+                    })
+                    .map(|v| format!("  (reason: {})", String::from_utf8_lossy(v)))
+                    .unwrap_or_default();
+                println!(
+                    "   {}{reason}",
+                    String::from_utf8_lossy(m.payload().unwrap_or_default())
+                );
+            }
+            Some(Err(e)) => println!("   error: {e}"),
+            None => idle += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,728 @@
+//! The stores of one instance: a RocksDB database per assigned input
+//! partition, the open transaction's overlay, checkpoints, and restore.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rocksdb::{WriteBatch, DB};
+use serde::{Deserialize, Serialize};
+
+use super::StateError;
+
+/// Headers every changelog record carries: the input record that wrote it.
+pub(crate) const SOURCE_TOPIC: &str = "meshkit.source.topic";
+pub(crate) const SOURCE_OFFSET: &str = "meshkit.source.offset";
+
+const DATA: u8 = 1;
+const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
+
+/// Where a partition's local state stands: the input offsets its last write
+/// batch committed, and how far its changelogs were read or written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Checkpoint {
+    inputs: BTreeMap<String, i64>,
+    changelogs: BTreeMap<String, i64>,
+}
+
+enum Backend {
+    Rocks(DB),
+    /// For contexts made by hand (unit tests of transforms): nothing on disk.
+    Memory(BTreeMap<Vec<u8>, Vec<u8>>),
+}
+
+struct Partition {
+    backend: Backend,
+    checkpoint: Checkpoint,
+    /// The open transaction's writes (`None` = delete), by database key.
+    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// One write to a store, to be produced to its changelog.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangelogWrite {
+    pub(crate) store: usize,
+    pub(crate) partition: i32,
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Option<Vec<u8>>,
+}
+
+/// What restoring one partition did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreStats {
+    /// The input partition.
+    pub partition: i32,
+    /// Changelog records applied to the local store.
+    pub restored: u64,
+    /// Changelog records skipped because the input that wrote them never
+    /// committed (only on brokers that show aborted records).
+    pub skipped: u64,
+    /// Whether local state was found and used as the starting point.
+    pub from_checkpoint: bool,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+pub(crate) struct StateManager {
+    dir: Option<PathBuf>,
+    stores: Vec<String>,
+    changelogs: Vec<String>,
+    inputs: Vec<String>,
+    partitions: Mutex<HashMap<i32, Partition>>,
+    /// Whether writes go to changelogs (only under the runtime).
+    changelogged: bool,
+}
+
+impl std::fmt::Debug for StateManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateManager")
+            .field("dir", &self.dir)
+            .field("stores", &self.stores)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn db_error(operation: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> StateError {
+    let operation = operation.into();
+    move |source| StateError::Db { operation, source }
+}
+
+fn data_key(store: usize, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 2);
+    out.push(DATA);
+    // Store indexes are checked to fit in a byte when the product is declared.
+    out.push(u8::try_from(store).unwrap_or(u8::MAX));
+    out.extend_from_slice(key);
+    out
+}
+
+impl StateManager {
+    /// Stores kept under `dir` (one subdirectory per partition).
+    pub(crate) fn new(dir: PathBuf, application_id: &str, stores: Vec<String>, inputs: Vec<String>) -> Self {
+        let changelogs = stores
+            .iter()
+            .map(|s| super::changelog_topic(application_id, s))
+            .collect();
+        Self {
+            dir: Some(dir),
+            stores,
+            changelogs,
+            inputs,
+            partitions: Mutex::new(HashMap::new()),
+            changelogged: true,
+        }
+    }
+
+    /// Stores under `dir` with no changelog, for [`super::LocalState`].
+    pub(crate) fn local(dir: PathBuf, stores: Vec<String>) -> Self {
+        Self {
+            changelogged: false,
+            ..Self::new(dir, "local", stores, Vec::new())
+        }
+    }
+
+    pub(crate) fn changelogged(&self) -> bool {
+        self.changelogged
+    }
+
+    /// Stores in memory, partition 0 open: for contexts made by hand.
+    pub(crate) fn in_memory(stores: Vec<String>) -> Self {
+        let manager = Self {
+            dir: None,
+            changelogs: stores
+                .iter()
+                .map(|s| super::changelog_topic("memory", s))
+                .collect(),
+            stores,
+            inputs: Vec::new(),
+            partitions: Mutex::new(HashMap::new()),
+            changelogged: false,
+        };
+        lock(&manager.partitions).insert(
+            0,
+            Partition {
+                backend: Backend::Memory(BTreeMap::new()),
+                checkpoint: Checkpoint::default(),
+                overlay: BTreeMap::new(),
+            },
+        );
+        manager
+    }
+
+    pub(crate) fn is_memory(&self) -> bool {
+        self.dir.is_none()
+    }
+
+    pub(crate) fn store_names(&self) -> &[String] {
+        &self.stores
+    }
+
+    pub(crate) fn store_index(&self, name: &str) -> Result<usize, StateError> {
+        self.stores
+            .iter()
+            .position(|s| s == name)
+            .ok_or_else(|| StateError::UnknownStore {
+                name: name.to_string(),
+                known: self.stores.clone(),
+            })
+    }
+
+    pub(crate) fn changelog(&self, store: usize) -> &str {
+        &self.changelogs[store]
+    }
+
+    pub(crate) fn changelogs(&self) -> &[String] {
+        &self.changelogs
+    }
+
+    /// Reads `key` of `store` in `partition`, the open transaction's writes first.
+    pub(crate) fn get(
+        &self,
+        partition: i32,
+        store: usize,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let db_key = data_key(store, key);
+        let partitions = lock(&self.partitions);
+        let p = partitions.get(&partition).ok_or(StateError::NoState)?;
+        if let Some(pending) = p.overlay.get(&db_key) {
+            return Ok(pending.clone());
+        }
+        match &p.backend {
+            Backend::Rocks(db) => db.get(&db_key).map_err(db_error("get")),
+            Backend::Memory(map) => Ok(map.get(&db_key).cloned()),
+        }
+    }
+
+    /// Writes (`Some`) or deletes (`None`) `key` in the open transaction.
+    pub(crate) fn put(
+        &self,
+        partition: i32,
+        store: usize,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+    ) -> Result<(), StateError> {
+        let mut partitions = lock(&self.partitions);
+        let p = partitions.get_mut(&partition).ok_or(StateError::NoState)?;
+        p.overlay.insert(data_key(store, key), value);
+        Ok(())
+    }
+
+    /// Entries of `store` with keys in `(start, end)`, in key order, the open
+    /// transaction's writes merged in. Keys are returned without their prefix.
+    pub(crate) fn range(
+        &self,
+        partition: i32,
+        store: usize,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let prefix = data_key(store, &[]);
+        let map_bound = |b: Bound<Vec<u8>>| match b {
+            Bound::Included(k) => Bound::Included(data_key(store, &k)),
+            Bound::Excluded(k) => Bound::Excluded(data_key(store, &k)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let (start, end) = (map_bound(start), map_bound(end));
+        let in_range = |k: &[u8]| {
+            k.starts_with(&prefix)
+                && match &start {
+                    Bound::Included(s) => k >= s.as_slice(),
+                    Bound::Excluded(s) => k > s.as_slice(),
+                    Bound::Unbounded => true,
+                }
+                && match &end {
+                    Bound::Included(e) => k <= e.as_slice(),
+                    Bound::Excluded(e) => k < e.as_slice(),
+                    Bound::Unbounded => true,
+                }
+        };
+        let seek = match &start {
+            Bound::Included(s) | Bound::Excluded(s) => s.clone(),
+            Bound::Unbounded => prefix.clone(),
+        };
+        let partitions = lock(&self.partitions);
+        let p = partitions.get(&partition).ok_or(StateError::NoState)?;
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        match &p.backend {
+            Backend::Rocks(db) => {
+                let iter = db.iterator(rocksdb::IteratorMode::From(&seek, rocksdb::Direction::Forward));
+                for item in iter {
+                    let (k, v) = item.map_err(db_error("range scan"))?;
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    if !in_range(&k) {
+                        if matches!(&end, Bound::Included(e) | Bound::Excluded(e) if k.as_ref() > e.as_slice())
+                        {
+                            break;
+                        }
+                        continue;
+                    }
+                    merged.insert(k.into_vec(), v.into_vec());
+                }
+            }
+            Backend::Memory(map) => {
+                for (k, v) in map.range(seek.clone()..) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    if in_range(k) {
+                        merged.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        for (k, v) in p.overlay.range(seek..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if !in_range(k) {
+                continue;
+            }
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(k, v)| (k[prefix.len()..].to_vec(), v))
+            .collect())
+    }
+
+    /// The open transaction committed: applies each partition's overlay and
+    /// its new checkpoint in one atomic write batch.
+    pub(crate) fn persist(
+        &self,
+        committed: &HashMap<(String, i32), i64>,
+        changelog_ends: &HashMap<(String, i32), i64>,
+    ) -> Result<(), StateError> {
+        let mut partitions = lock(&self.partitions);
+        for (id, p) in partitions.iter_mut() {
+            let mut checkpoint = p.checkpoint.clone();
+            for ((topic, partition), next) in committed {
+                if partition == id {
+                    checkpoint.inputs.insert(topic.clone(), *next);
+                }
+            }
+            for ((topic, partition), next) in changelog_ends {
+                if partition == id {
+                    checkpoint.changelogs.insert(topic.clone(), *next);
+                }
+            }
+            if p.overlay.is_empty() && checkpoint == p.checkpoint {
+                continue;
+            }
+            let overlay = std::mem::take(&mut p.overlay);
+            match &mut p.backend {
+                Backend::Rocks(db) => {
+                    let mut batch = WriteBatch::default();
+                    for (k, v) in &overlay {
+                        match v {
+                            Some(v) => batch.put(k, v),
+                            None => batch.delete(k),
+                        }
+                    }
+                    let encoded = serde_json::to_vec(&checkpoint).unwrap_or_default();
+                    batch.put(CHECKPOINT_KEY, encoded);
+                    db.write(batch)
+                        .map_err(db_error(format!("writing partition {id}'s committed batch")))?;
+                }
+                Backend::Memory(map) => {
+                    for (k, v) in overlay {
+                        match v {
+                            Some(v) => map.insert(k, v),
+                            None => map.remove(&k),
+                        };
+                    }
+                }
+            }
+            p.checkpoint = checkpoint;
+        }
+        Ok(())
+    }
+
+    /// The open transaction aborted: drops its writes.
+    pub(crate) fn discard(&self) {
+        for p in lock(&self.partitions).values_mut() {
+            p.overlay.clear();
+        }
+    }
+
+    /// Closes the partitions not in `assigned`.
+    pub(crate) fn retain(&self, assigned: &[i32]) {
+        lock(&self.partitions).retain(|id, _| assigned.contains(id));
+    }
+
+    /// Opens `partition`'s local store, if not open.
+    pub(crate) fn open_local(&self, partition: i32) -> Result<(), RestoreError> {
+        let Some(root) = &self.dir else { return Ok(()) };
+        let mut partitions = lock(&self.partitions);
+        if partitions.contains_key(&partition) {
+            return Ok(());
+        }
+        let path = root.join(format!("partition-{partition}"));
+        std::fs::create_dir_all(&path).map_err(|source| RestoreError::Io {
+            operation: format!("creating {}", path.display()),
+            source,
+        })?;
+        let db = DB::open_default(&path).map_err(db_error(format!("opening {}", path.display())))?;
+        let checkpoint = match db
+            .get(CHECKPOINT_KEY)
+            .map_err(db_error("reading the checkpoint"))?
+        {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            None => Checkpoint::default(),
+        };
+        partitions.insert(
+            partition,
+            Partition {
+                backend: Backend::Rocks(db),
+                checkpoint,
+                overlay: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Opens `partition`'s local store, if not open, and brings it up to the
+    /// group's `committed` input offsets (by input topic) from the changelogs.
+    pub(crate) fn restore(
+        &self,
+        partition: i32,
+        client: &ClientConfig,
+        committed: &HashMap<String, i64>,
+        timeout: Duration,
+    ) -> Result<RestoreStats, RestoreError> {
+        let started = Instant::now();
+        if self.dir.is_none() {
+            return Ok(RestoreStats::default());
+        }
+        self.open_local(partition)?;
+        let mut partitions = lock(&self.partitions);
+        let Some(p) = partitions.get_mut(&partition) else {
+            return Err(RestoreError::State(StateError::NoState));
+        };
+        let mut stats = RestoreStats {
+            partition,
+            from_checkpoint: !p.checkpoint.inputs.is_empty(),
+            ..RestoreStats::default()
+        };
+        let up_to_date = self.inputs.iter().all(|t| {
+            p.checkpoint.inputs.get(t).copied().unwrap_or(0) == committed.get(t).copied().unwrap_or(0)
+        });
+        if up_to_date && (stats.from_checkpoint || committed.is_empty()) {
+            stats.elapsed = started.elapsed();
+            return Ok(stats);
+        }
+        let ahead = self.inputs.iter().any(|t| {
+            p.checkpoint.inputs.get(t).copied().unwrap_or(0) > committed.get(t).copied().unwrap_or(0)
+        });
+        if ahead {
+            // Local state claims more than Kafka committed: not ours to trust.
+            tracing::warn!(
+                partition,
+                "local state is ahead of the group's committed offsets; rebuilding it"
+            );
+            if let Backend::Rocks(db) = &p.backend {
+                let mut batch = WriteBatch::default();
+                batch.delete_range(&[DATA][..], &[DATA + 1][..]);
+                batch.delete(CHECKPOINT_KEY);
+                db.write(batch).map_err(db_error("clearing stale state"))?;
+            }
+            p.checkpoint = Checkpoint::default();
+            stats.from_checkpoint = false;
+        }
+        let Backend::Rocks(db) = &p.backend else {
+            return Ok(stats);
+        };
+        let mut checkpoint = p.checkpoint.clone();
+        for (store, topic) in self.changelogs.iter().enumerate() {
+            let start = checkpoint.changelogs.get(topic).copied().unwrap_or(0);
+            let end = replay(
+                db, client, topic, partition, start, store, committed, timeout, &mut stats,
+            )?;
+            checkpoint.changelogs.insert(topic.clone(), end);
+        }
+        for topic in &self.inputs {
+            if let Some(next) = committed.get(topic) {
+                checkpoint.inputs.insert(topic.clone(), *next);
+            }
+        }
+        let mut batch = WriteBatch::default();
+        batch.put(
+            CHECKPOINT_KEY,
+            serde_json::to_vec(&checkpoint).unwrap_or_default(),
+        );
+        db.write(batch)
+            .map_err(db_error("writing the restored checkpoint"))?;
+        p.checkpoint = checkpoint;
+        stats.elapsed = started.elapsed();
+        Ok(stats)
+    }
+}
+
+/// Why a restore failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RestoreError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("reading changelog {topic}[{partition}]: {source}")]
+    Kafka {
+        topic: String,
+        partition: i32,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("reading changelog {topic}[{partition}]: no end reached within {timeout:?} (at offset {at})")]
+    Timeout {
+        topic: String,
+        partition: i32,
+        timeout: Duration,
+        at: i64,
+    },
+    #[error("{operation} failed: {source}")]
+    Io {
+        operation: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Applies changelog `topic`[`partition`] from `start` to its end; returns the
+/// offset to continue from next time.
+#[allow(clippy::too_many_arguments)]
+fn replay(
+    db: &DB,
+    client: &ClientConfig,
+    topic: &str,
+    partition: i32,
+    start: i64,
+    store: usize,
+    committed: &HashMap<String, i64>,
+    timeout: Duration,
+    stats: &mut RestoreStats,
+) -> Result<i64, RestoreError> {
+    let kafka = |source| RestoreError::Kafka {
+        topic: topic.to_string(),
+        partition,
+        source,
+    };
+    let mut config = client.clone();
+    config
+        .set(
+            "group.id",
+            format!("meshkit-restore-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed");
+    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(start))
+        .map_err(kafka)?;
+    consumer.assign(&tpl).map_err(kafka)?;
+    let (_, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .map_err(kafka)?;
+    if high <= start {
+        return Ok(start);
+    }
+    tracing::info!(
+        topic,
+        partition,
+        from = start,
+        to = high,
+        "restoring store from its changelog"
+    );
+    let mut next = start;
+    let mut batch = WriteBatch::default();
+    let mut last_progress = Instant::now();
+    let mut last_log = Instant::now();
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                last_progress = Instant::now();
+                next = m.offset() + 1;
+                let source = m.headers().and_then(|h| {
+                    let mut topic = None;
+                    let mut offset = None;
+                    for header in h.iter() {
+                        match header.key {
+                            SOURCE_TOPIC => {
+                                topic = header.value.map(|v| String::from_utf8_lossy(v).into_owned())
+                            }
+                            SOURCE_OFFSET => {
+                                offset = header
+                                    .value
+                                    .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some((topic?, offset?))
+                });
+                let committed_write = source.is_some_and(|(t, o)| committed.get(&t).is_some_and(|c| o < *c));
+                if !committed_write {
+                    stats.skipped += 1;
+                    continue;
+                }
+                let key = data_key(store, m.key().unwrap_or_default());
+                match m.payload() {
+                    Some(v) => batch.put(&key, v),
+                    None => batch.delete(&key),
+                }
+                stats.restored += 1;
+                if batch.len() >= 10_000 {
+                    db.write(std::mem::take(&mut batch))
+                        .map_err(db_error("writing restored records"))?;
+                }
+                if last_log.elapsed() > Duration::from_secs(5) {
+                    tracing::info!(
+                        topic,
+                        partition,
+                        at = next,
+                        to = high,
+                        restored = stats.restored,
+                        "restoring"
+                    );
+                    last_log = Instant::now();
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => {
+                // Past the last record: trailing transaction markers count too.
+                if let Ok(position) = consumer.position() {
+                    if let Some(Offset::Offset(o)) =
+                        position.find_partition(topic, partition).map(|e| e.offset())
+                    {
+                        next = next.max(o);
+                    }
+                }
+                break;
+            }
+            Some(Err(err)) => return Err(kafka(err)),
+            None if last_progress.elapsed() > timeout => {
+                return Err(RestoreError::Timeout {
+                    topic: topic.to_string(),
+                    partition,
+                    timeout,
+                    at: next,
+                })
+            }
+            None => {}
+        }
+    }
+    db.write(batch).map_err(db_error("writing restored records"))?;
+    tracing::info!(
+        topic,
+        partition,
+        restored = stats.restored,
+        skipped = stats.skipped,
+        "restored"
+    );
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> Vec<u8> {
+        k.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn writes_are_seen_at_once_kept_on_commit_and_dropped_on_abort() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let topics = vec!["in".to_string()];
+        let manager = StateManager::new(dir.path().to_path_buf(), "app", vec!["s".into()], topics.clone());
+        manager.open_local(0).expect("open");
+        manager.put(0, 0, &key("a"), Some(b"1".to_vec())).expect("put");
+        assert_eq!(
+            manager.get(0, 0, &key("a")).expect("get"),
+            Some(b"1".to_vec()),
+            "the overlay is read"
+        );
+        manager.discard();
+        assert_eq!(
+            manager.get(0, 0, &key("a")).expect("get"),
+            None,
+            "an abort drops the write"
+        );
+
+        manager.put(0, 0, &key("a"), Some(b"2".to_vec())).expect("put");
+        manager.put(0, 0, &key("b"), Some(b"3".to_vec())).expect("put");
+        manager.put(0, 0, &key("b"), None).expect("delete");
+        let committed = HashMap::from([(("in".to_string(), 0), 42)]);
+        let ends = HashMap::from([(("app-s-changelog".to_string(), 0), 7)]);
+        manager.persist(&committed, &ends).expect("persist");
+        drop(manager);
+
+        let reopened = StateManager::new(dir.path().to_path_buf(), "app", vec!["s".into()], topics);
+        reopened.open_local(0).expect("reopen");
+        assert_eq!(
+            reopened.get(0, 0, &key("a")).expect("get"),
+            Some(b"2".to_vec()),
+            "a commit is durable"
+        );
+        assert_eq!(
+            reopened.get(0, 0, &key("b")).expect("get"),
+            None,
+            "a delete is durable"
+        );
+        let partitions = lock(&reopened.partitions);
+        let checkpoint = &partitions[&0].checkpoint;
+        assert_eq!(checkpoint.inputs.get("in"), Some(&42));
+        assert_eq!(checkpoint.changelogs.get("app-s-changelog"), Some(&7));
+    }
+
+    #[test]
+    fn range_merges_the_overlay_in_key_order_within_one_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manager = StateManager::new(
+            dir.path().to_path_buf(),
+            "app",
+            vec!["s".into(), "t".into()],
+            vec![],
+        );
+        manager.open_local(0).expect("open");
+        for k in ["a", "c", "e"] {
+            manager
+                .put(0, 0, &key(k), Some(k.as_bytes().to_vec()))
+                .expect("put");
+        }
+        manager
+            .put(0, 1, &key("b"), Some(b"other store".to_vec()))
+            .expect("put");
+        manager
+            .persist(&HashMap::new(), &HashMap::new())
+            .expect("persist");
+        manager.put(0, 0, &key("b"), Some(b"b".to_vec())).expect("put");
+        manager.put(0, 0, &key("c"), None).expect("delete");
+        let all: Vec<Vec<u8>> = manager
+            .range(0, 0, Bound::Unbounded, Bound::Unbounded)
+            .expect("range")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(all, vec![key("a"), key("b"), key("e")]);
+        let some: Vec<Vec<u8>> = manager
+            .range(0, 0, Bound::Included(key("b")), Bound::Excluded(key("e")))
+            .expect("range")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(some, vec![key("b")]);
+    }
+}

@@ -1,0 +1,141 @@
+//! The typed store a transform uses.
+
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::codec::{decode_key, decode_value, encode_key, encode_value};
+use super::{ChangelogWrite, StateError, StateManager};
+
+/// A typed key-value store of the partition being processed, from
+/// [`Context::store`](crate::Context::store).
+///
+/// Keys are encoded so that their byte order is their order, so
+/// [`range`](Store::range) scans in key order. Writes belong to the open
+/// transaction: reads see them at once, and they become durable (and go to
+/// the changelog) only if it commits.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::{Context, ProductDescriptor};
+///
+/// let descriptor = ProductDescriptor::builder("sales", "spend")
+///     .version("1.0.0")
+///     .owner("team-sales")
+///     .input("orders", "sales.orders")
+///     .output("totals", "sales.spend")
+///     .store("spend")
+///     .build()?;
+/// let mut ctx = Context::with_memory_state(&descriptor);
+/// let mut spend = ctx.store::<String, u64>("spend")?;
+/// spend.put(&"c-1".to_string(), &250)?;
+/// spend.put(&"c-2".to_string(), &100)?;
+/// assert_eq!(spend.get(&"c-1".to_string())?, Some(250));
+/// let all = spend.range(..)?;
+/// assert_eq!(all, vec![("c-1".to_string(), 250), ("c-2".to_string(), 100)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Store<'a, K, V> {
+    pub(crate) manager: &'a StateManager,
+    pub(crate) changelog: &'a mut Vec<ChangelogWrite>,
+    pub(crate) partition: i32,
+    pub(crate) index: usize,
+    pub(crate) _types: PhantomData<fn(K) -> V>,
+}
+
+impl<K, V> std::fmt::Debug for Store<'_, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("name", &self.manager.store_names()[self.index])
+            .field("partition", &self.partition)
+            .finish()
+    }
+}
+
+impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_, K, V> {
+    /// The store's declared name.
+    pub fn name(&self) -> &str {
+        &self.manager.store_names()[self.index]
+    }
+
+    /// The value of `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if RocksDB fails or the stored bytes do not decode as `V`.
+    pub fn get(&self, key: &K) -> Result<Option<V>, StateError> {
+        let name = self.name();
+        let key = encode_key(name, key)?;
+        match self.manager.get(self.partition, self.index, &key)? {
+            Some(bytes) => Ok(Some(decode_value(name, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the key or value cannot be encoded.
+    pub fn put(&mut self, key: &K, value: &V) -> Result<(), StateError> {
+        let name = self.name();
+        let key = encode_key(name, key)?;
+        let value = encode_value(name, value)?;
+        self.write(key, Some(value))
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the key cannot be encoded.
+    pub fn delete(&mut self, key: &K) -> Result<(), StateError> {
+        let key = encode_key(self.name(), key)?;
+        self.write(key, None)
+    }
+
+    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), StateError> {
+        if self.manager.changelogged() {
+            self.manager
+                .put(self.partition, self.index, &key, value.clone())?;
+            self.changelog.push(ChangelogWrite {
+                store: self.index,
+                partition: self.partition,
+                key,
+                value,
+            });
+        } else {
+            self.manager.put(self.partition, self.index, &key, value)?;
+        }
+        Ok(())
+    }
+
+    /// The entries with keys in `range`, in key order.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if RocksDB fails or stored bytes do not decode.
+    pub fn range(&self, range: impl RangeBounds<K>) -> Result<Vec<(K, V)>, StateError> {
+        let name = self.name();
+        let bound = |b: Bound<&K>| -> Result<Bound<Vec<u8>>, StateError> {
+            Ok(match b {
+                Bound::Included(k) => Bound::Included(encode_key(name, k)?),
+                Bound::Excluded(k) => Bound::Excluded(encode_key(name, k)?),
+                Bound::Unbounded => Bound::Unbounded,
+            })
+        };
+        let entries = self.manager.range(
+            self.partition,
+            self.index,
+            bound(range.start_bound())?,
+            bound(range.end_bound())?,
+        )?;
+        entries
+            .into_iter()
+            .map(|(k, v)| Ok((decode_key(name, &k)?, decode_value(name, &v)?)))
+            .collect()
+    }
+}

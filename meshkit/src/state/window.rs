@@ -1,0 +1,454 @@
+//! Windows on event time: tumbling and hopping, with a grace period for late
+//! records, kept in a store (so exactly once, changelogged and restored like
+//! any other).
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{StateError, Store};
+
+/// When a windowed store's results are meant to be published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Emit {
+    /// Every update of a window.
+    EveryUpdate,
+    /// Once per window, its final value, when the window closes (its end plus
+    /// the grace period has passed in stream time).
+    OnClose,
+}
+
+/// How records are grouped in event time: the window size, how far
+/// consecutive windows start apart, and how long a window accepts late
+/// records after its end.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::state::{Emit, Windows};
+///
+/// let minute = Windows::tumbling(Duration::from_secs(60)).grace(Duration::from_secs(10));
+/// let w = minute.windows_for(125_000);
+/// assert_eq!((w[0].start, w[0].end), (120_000, 180_000));
+///
+/// let hopping = Windows::hopping(Duration::from_secs(60), Duration::from_secs(20)).emit(Emit::OnClose);
+/// assert_eq!(hopping.windows_for(125_000).len(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Windows {
+    /// Window length.
+    pub size: Duration,
+    /// Distance between window starts (= `size` for tumbling windows).
+    pub advance: Duration,
+    /// How long after its end a window still accepts records.
+    pub grace: Duration,
+    /// When results are published.
+    pub emit: Emit,
+}
+
+impl Windows {
+    /// Back-to-back windows of `size`.
+    pub fn tumbling(size: Duration) -> Self {
+        Self::hopping(size, size)
+    }
+
+    /// Windows of `size` starting every `advance` (overlapping when
+    /// `advance < size`).
+    pub fn hopping(size: Duration, advance: Duration) -> Self {
+        Self {
+            size,
+            advance,
+            grace: Duration::ZERO,
+            emit: Emit::EveryUpdate,
+        }
+    }
+
+    /// Accept records up to `grace` after a window's end (default none).
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// When results are published (default every update).
+    #[must_use]
+    pub fn emit(mut self, emit: Emit) -> Self {
+        self.emit = emit;
+        self
+    }
+
+    fn ms(d: Duration) -> i64 {
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Checks the sizes: both positive, and the advance no longer than the size.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.size.is_zero() || self.advance.is_zero() {
+            return Err("a window's size and advance must be positive");
+        }
+        if self.advance > self.size {
+            return Err("a window's advance must not exceed its size (records would fall between windows)");
+        }
+        Ok(())
+    }
+
+    /// The windows that contain event time `timestamp` (milliseconds), oldest first.
+    pub fn windows_for(&self, timestamp: i64) -> Vec<Window> {
+        let (size, advance) = (Self::ms(self.size).max(1), Self::ms(self.advance).max(1));
+        let last_start = timestamp.div_euclid(advance) * advance;
+        let mut windows = Vec::new();
+        let mut start = last_start;
+        while start > timestamp - size {
+            windows.push(Window {
+                start,
+                end: start + size,
+            });
+            start -= advance;
+        }
+        windows.reverse();
+        windows
+    }
+
+    /// Whether `window` is closed at `stream_time`: its end plus grace passed.
+    pub fn is_closed(&self, window: Window, stream_time: i64) -> bool {
+        window.end + Self::ms(self.grace) <= stream_time
+    }
+}
+
+/// One window: event times from `start` (inclusive) to `end` (exclusive), in
+/// milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Window {
+    /// First millisecond in the window.
+    pub start: i64,
+    /// First millisecond after it.
+    pub end: i64,
+}
+
+/// A store entry: a window's value while open, or the partition's stream time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Slot<V> {
+    Open(V),
+    StreamTime(i64),
+}
+
+/// Key of the stream-time entry: sorts before every window.
+fn stream_time_key<K>() -> (i64, Option<K>) {
+    (i64::MIN, None)
+}
+
+/// What one [`WindowStore::update`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowUpdate<K, V> {
+    /// The record fell only in windows already closed: it was not counted
+    /// (dead-letter it, e.g. with [`Context::dead_letter`](crate::Context::dead_letter)).
+    pub late: bool,
+    /// The windows the record updated, with their new values.
+    pub updated: Vec<(Window, V)>,
+    /// Windows (of any key in this partition) that closed as stream time
+    /// advanced, with their final values; they are removed from the store.
+    pub closed: Vec<(Window, K, V)>,
+    /// Stream time after the record: the largest event time seen.
+    pub stream_time: i64,
+}
+
+impl<K, V> WindowUpdate<K, V> {
+    /// What to publish under the store's [`Emit`] mode, as `(window, key, value)`.
+    pub fn results(self, emit: Emit, key: &K) -> Vec<(Window, K, V)>
+    where
+        K: Clone,
+    {
+        match emit {
+            Emit::EveryUpdate => self
+                .updated
+                .into_iter()
+                .map(|(w, v)| (w, key.clone(), v))
+                .collect(),
+            Emit::OnClose => self.closed,
+        }
+    }
+}
+
+/// A store of values per key and window, from
+/// [`Context::window_store`](crate::Context::window_store).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::state::{Emit, Windows};
+/// use meshkit::{Context, ProductDescriptor};
+///
+/// let minute = Windows::tumbling(Duration::from_secs(60)).grace(Duration::from_secs(5));
+/// let descriptor = ProductDescriptor::builder("sales", "orders-per-minute")
+///     .version("1.0.0")
+///     .owner("team-sales")
+///     .input("orders", "sales.orders")
+///     .output("counts", "sales.orders-per-minute")
+///     .window_store("per_minute", minute)
+///     .build()?;
+/// let mut ctx = Context::with_memory_state(&descriptor);
+/// let mut counts = ctx.window_store::<String, u64>("per_minute")?;
+/// let c = "c-1".to_string();
+/// counts.update(&c, 1_000, |n| n.unwrap_or(0) + 1)?;
+/// let update = counts.update(&c, 2_000, |n| n.unwrap_or(0) + 1)?;
+/// assert_eq!(update.updated[0].1, 2);
+/// // Stream time passes the window's end plus grace: it closes.
+/// let update = counts.update(&c, 65_000, |n| n.unwrap_or(0) + 1)?;
+/// assert_eq!(update.closed, vec![(update.closed[0].0, c.clone(), 2)]);
+/// // A record for the closed window is late.
+/// assert!(counts.update(&c, 3_000, |n| n.unwrap_or(0) + 1)?.late);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct WindowStore<'a, K, V> {
+    pub(crate) store: Store<'a, (i64, Option<K>), Slot<V>>,
+    pub(crate) windows: Windows,
+}
+
+impl<K, V> std::fmt::Debug for WindowStore<'_, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowStore")
+            .field("windows", &self.windows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> WindowStore<'_, K, V>
+where
+    K: Serialize + DeserializeOwned + Clone,
+    V: Serialize + DeserializeOwned + Clone,
+{
+    /// The store's windows.
+    pub fn windows(&self) -> Windows {
+        self.windows
+    }
+
+    /// The partition's stream time: the largest event time seen so far.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the store cannot be read.
+    pub fn stream_time(&self) -> Result<Option<i64>, StateError> {
+        Ok(match self.store.get(&stream_time_key())? {
+            Some(Slot::StreamTime(t)) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// The value of `key` in `window`, if the window is open and has one.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the store cannot be read.
+    pub fn get(&self, key: &K, window: Window) -> Result<Option<V>, StateError> {
+        Ok(match self.store.get(&(window.start, Some(key.clone())))? {
+            Some(Slot::Open(v)) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Adds a record of `key` at event time `timestamp` (ms): applies `f` to
+    /// the value of each open window that contains it, advances stream time,
+    /// and closes (and removes) the windows that stream time has passed.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the store cannot be read or written.
+    pub fn update(
+        &mut self,
+        key: &K,
+        timestamp: i64,
+        mut f: impl FnMut(Option<V>) -> V,
+    ) -> Result<WindowUpdate<K, V>, StateError> {
+        let before = self.stream_time()?.unwrap_or(i64::MIN);
+        let stream_time = before.max(timestamp);
+        if stream_time != before {
+            self.store
+                .put(&stream_time_key(), &Slot::StreamTime(stream_time))?;
+        }
+        let mut updated = Vec::new();
+        let candidates = self.windows.windows_for(timestamp);
+        let open: Vec<Window> = candidates
+            .into_iter()
+            .filter(|w| !self.windows.is_closed(*w, stream_time))
+            .collect();
+        let late = open.is_empty();
+        for window in open {
+            let k = (window.start, Some(key.clone()));
+            let current = match self.store.get(&k)? {
+                Some(Slot::Open(v)) => Some(v),
+                _ => None,
+            };
+            let value = f(current);
+            self.store.put(&k, &Slot::Open(value.clone()))?;
+            updated.push((window, value));
+        }
+        let mut closed = Vec::new();
+        if stream_time != before {
+            // Every window with end + grace <= stream time has closed.
+            let size = Windows::ms(self.windows.size);
+            let last_closed_start = stream_time.saturating_sub(size + Windows::ms(self.windows.grace));
+            // `(s + 1, None)` sorts after every `(s, Some(key))`.
+            let range = (i64::MIN + 1, None)..(last_closed_start.saturating_add(1), None);
+            for ((start, key), slot) in self.store.range(range)? {
+                if let (Some(k), Slot::Open(v)) = (key.clone(), slot) {
+                    closed.push((
+                        Window {
+                            start,
+                            end: start + size,
+                        },
+                        k,
+                        v,
+                    ));
+                }
+                self.store.delete(&(start, key))?;
+            }
+        }
+        Ok(WindowUpdate {
+            late,
+            updated,
+            closed,
+            stream_time,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Context, ProductDescriptor};
+
+    fn context(windows: Windows) -> Context {
+        let descriptor = ProductDescriptor::builder("t", "w")
+            .version("1.0.0")
+            .owner("o")
+            .input("in", "a")
+            .output("out", "b")
+            .window_store("w", windows)
+            .build()
+            .expect("valid");
+        Context::with_memory_state(&descriptor)
+    }
+
+    /// Event times out of order by up to 9 s, some far later than that.
+    fn events() -> Vec<i64> {
+        let mut x: u64 = 42;
+        (0..2_000)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let jitter = (x >> 33) % 9_000;
+                let base = i * 100 + 5_000;
+                if i % 97 == 0 {
+                    base - 40_000 // well past any grace
+                } else {
+                    base - jitter as i64
+                }
+            })
+            .collect()
+    }
+
+    /// The independent computation: which records count in which window.
+    fn expected(windows: Windows, events: &[i64]) -> (BTreeMap<i64, u64>, Vec<bool>) {
+        let grace = windows.grace.as_millis() as i64;
+        let mut stream_time = i64::MIN;
+        let mut counts = BTreeMap::new();
+        let mut late = Vec::new();
+        for &ts in events {
+            stream_time = stream_time.max(ts);
+            let mut counted = false;
+            for w in windows.windows_for(ts) {
+                if w.end + grace > stream_time {
+                    *counts.entry(w.start).or_insert(0) += 1;
+                    counted = true;
+                }
+            }
+            late.push(!counted);
+        }
+        (counts, late)
+    }
+
+    fn check(windows: Windows) {
+        let events = events();
+        let (want, want_late) = expected(windows, &events);
+        let mut ctx = context(windows);
+        let mut store = ctx.window_store::<String, u64>("w").expect("store");
+        let key = "k".to_string();
+        let mut finals = BTreeMap::new();
+        let mut latest = BTreeMap::new();
+        for (i, &ts) in events.iter().enumerate() {
+            let update = store.update(&key, ts, |n| n.unwrap_or(0) + 1).expect("update");
+            assert_eq!(update.late, want_late[i], "record {i} at {ts}: late?");
+            for (w, _, v) in update.closed {
+                assert!(finals.insert(w.start, v).is_none(), "window {w:?} closed twice");
+            }
+            for (w, v) in update.updated {
+                latest.insert(w.start, v);
+            }
+        }
+        // Windows still open at the end: their latest value is their result.
+        for (start, v) in &latest {
+            finals.entry(*start).or_insert(*v);
+        }
+        assert_eq!(finals, want, "per-window counts");
+        assert!(
+            want_late.iter().filter(|l| **l).count() >= 15,
+            "the data has late records"
+        );
+    }
+
+    #[test]
+    fn tumbling_windows_match_an_independent_computation() {
+        check(Windows::tumbling(Duration::from_secs(10)).grace(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn hopping_windows_match_an_independent_computation() {
+        check(
+            Windows::hopping(Duration::from_secs(10), Duration::from_secs(5)).grace(Duration::from_secs(3)),
+        );
+    }
+
+    #[test]
+    fn windows_for_covers_negative_and_boundary_times() {
+        let w = Windows::tumbling(Duration::from_secs(10));
+        assert_eq!(
+            w.windows_for(10_000),
+            vec![Window {
+                start: 10_000,
+                end: 20_000
+            }]
+        );
+        assert_eq!(
+            w.windows_for(-1),
+            vec![Window {
+                start: -10_000,
+                end: 0
+            }]
+        );
+        let h = Windows::hopping(Duration::from_secs(10), Duration::from_secs(5));
+        assert_eq!(
+            h.windows_for(12_000),
+            vec![
+                Window {
+                    start: 5_000,
+                    end: 15_000
+                },
+                Window {
+                    start: 10_000,
+                    end: 20_000
+                }
+            ]
+        );
+        assert!(Windows::hopping(Duration::from_secs(5), Duration::from_secs(10))
+            .check()
+            .is_err());
+    }
+}

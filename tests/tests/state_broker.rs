@@ -1,0 +1,244 @@
+//! State on the real broker: stores that commit exactly once with the
+//! outputs, survive SIGKILL, rebuild from their changelog, and move between
+//! instances. Judged by the committed view of the `totals` product's output:
+//! each key's running counts must be 1, 2, 3… with no gap or repeat, and the
+//! last sum the total computed independently from the input.
+
+use std::time::Duration;
+
+use meshkit::Config;
+use meshkit_tests::broker::{create_topic, end_offsets, input_key, produce_keyed, test_brokers, unique_name};
+use meshkit_tests::crash::{kill_at_random_points, progress, run_to_end};
+use meshkit_tests::oracle::committed_view;
+use meshkit_tests::process;
+use meshkit_tests::product::Totals;
+use meshkit_tests::run;
+use meshkit_tests::verify::totals_exact;
+
+const PARTITIONS: i32 = 4;
+const KEYS: usize = 500;
+
+struct Setup {
+    brokers: String,
+    input: String,
+    output: String,
+    app: String,
+}
+
+async fn setup(test: &str) -> Option<Setup> {
+    let brokers = test_brokers(test)?;
+    let input = unique_name("state-in");
+    create_topic(&brokers, &input, PARTITIONS)
+        .await
+        .expect("input topic");
+    Some(Setup {
+        brokers,
+        input,
+        output: unique_name("state-out"),
+        app: unique_name("state-app"),
+    })
+}
+
+impl Setup {
+    async fn produce(&self, ids: std::ops::Range<usize>) {
+        let (brokers, input) = (self.brokers.clone(), self.input.clone());
+        tokio::task::spawn_blocking(move || produce_keyed(&brokers, &input, ids, KEYS))
+            .await
+            .expect("join")
+            .expect("inputs");
+    }
+
+    fn totals(&self) -> Totals {
+        Totals {
+            input: self.input.clone(),
+            output: self.output.clone(),
+        }
+    }
+
+    fn config(&self, state: &std::path::Path) -> Config {
+        Config::builder()
+            .brokers(&self.brokers)
+            .application_id(&self.app)
+            .state_dir(state)
+            .topic_partitions(PARTITIONS)
+            .kafka_property("session.timeout.ms", "6000")
+            .build()
+            .expect("config")
+    }
+
+    fn envs(&self, state: &std::path::Path, instance: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("MESHKIT_BROKERS", self.brokers.clone()),
+            ("MESHKIT_APPLICATION_ID", self.app.clone()),
+            ("MESHKIT_INSTANCE_ID", instance.to_string()),
+            ("MESHKIT_STATE_DIR", state.display().to_string()),
+            ("MESHKIT_TOPIC_PARTITIONS", PARTITIONS.to_string()),
+            ("MESHKIT_KAFKA_SESSION_TIMEOUT_MS", "6000".to_string()),
+            ("RELAY_PRODUCT", "totals".to_string()),
+            ("RELAY_INPUT", self.input.clone()),
+            ("RELAY_OUTPUT", self.output.clone()),
+        ]
+    }
+
+    async fn check_totals(&self, n: usize) {
+        let view = committed_view(&self.brokers, &self.output).await.expect("oracle");
+        let problems = totals_exact(&view, (0..n).map(|i| (input_key(i, KEYS), i)));
+        assert!(problems.is_empty(), "state is not exact: {problems:#?}");
+    }
+
+    /// Runs the product in this process over inputs `more`, then stops it cleanly.
+    async fn run_in_process(&self, state: &std::path::Path, more: std::ops::Range<usize>) -> meshkit::Health {
+        let mut running = run::spawn(self.totals(), self.config(state)).expect("runtime");
+        running
+            .until_running(Duration::from_secs(60))
+            .await
+            .expect("running");
+        let n = more.len() as u64;
+        self.produce(more).await;
+        running
+            .until_committed(n, Duration::from_secs(300))
+            .await
+            .expect("all committed");
+        let health = running.handle.health();
+        running.stop().await.expect("join").expect("clean stop");
+        health
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stateful_product_under_sigkills_keeps_exact_totals() {
+    let Some(s) = setup("stateful_product_under_sigkills_keeps_exact_totals").await else {
+        return;
+    };
+    const N: usize = 200_000;
+    s.produce(0..N).await;
+    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
+    let state = tempfile::tempdir().expect("state");
+    let logs = tempfile::tempdir().expect("logs");
+    let envs = s.envs(state.path(), "crashy");
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
+    let group = (s.brokers.as_str(), s.app.as_str(), s.input.as_str());
+    let points = kill_at_random_points(&binary, &envs, logs.path(), group, 5)
+        .await
+        .expect("kills");
+    assert!(
+        points.iter().all(|at| *at < total),
+        "every kill lands before the end: {points:?} of {total}"
+    );
+    let mut last = run_to_end(
+        &binary,
+        &envs,
+        &logs.path().join("final.log"),
+        group,
+        total,
+        Duration::from_secs(600),
+    )
+    .await
+    .expect("final run");
+    let status = last.terminate(Duration::from_secs(60)).expect("stops");
+    assert!(
+        status.success(),
+        "clean stop: {status:?}; log:\n{}",
+        last.log_text()
+    );
+    s.check_totals(N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_restart_replays_nothing_and_lost_state_is_rebuilt_from_the_changelog() {
+    let Some(s) = setup("clean_restart_replays_nothing_and_lost_state_is_rebuilt_from_the_changelog").await
+    else {
+        return;
+    };
+    const STEP: usize = 10_000;
+    let state = tempfile::tempdir().expect("state");
+
+    let first = s.run_in_process(state.path(), 0..STEP).await;
+    assert_eq!(
+        first.records_restored, 0,
+        "a fresh product has nothing to restore"
+    );
+
+    let second = s.run_in_process(state.path(), STEP..2 * STEP).await;
+    assert_eq!(
+        second.records_restored, 0,
+        "a restart after a clean stop replays nothing already checkpointed"
+    );
+
+    // Lose the local state: the changelog rebuilds it.
+    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
+    let changelog = meshkit::changelog_topic(&s.app, "totals");
+    let committed_changes = committed_view(&s.brokers, &changelog)
+        .await
+        .expect("oracle")
+        .committed
+        .len() as u64;
+    assert_eq!(
+        committed_changes,
+        2 * STEP as u64,
+        "one committed changelog record per input"
+    );
+    let third = s.run_in_process(state.path(), 2 * STEP..3 * STEP).await;
+    assert_eq!(
+        third.records_restored, committed_changes,
+        "the whole changelog is replayed into the empty store"
+    );
+    s.check_totals(3 * STEP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survivor_restores_the_partitions_of_a_killed_instance() {
+    let Some(s) = setup("a_survivor_restores_the_partitions_of_a_killed_instance").await else {
+        return;
+    };
+    const N: usize = 60_000;
+    let (state_a, state_b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let logs = tempfile::tempdir().expect("logs");
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
+    let mut a = process::spawn(&binary, &s.envs(state_a.path(), "a"), &logs.path().join("a.log")).expect("a");
+    let mut b = process::spawn(&binary, &s.envs(state_b.path(), "b"), &logs.path().join("b.log")).expect("b");
+    // Let both join before the data arrives, so both hold partitions.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    s.produce(0..N / 2).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while progress(&s.brokers, &s.app, &s.input) < (N / 4) as i64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress; a:\n{}\nb:\n{}",
+            a.log_text(),
+            b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.kill9().expect("kill a");
+    s.produce(N / 2..N).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while progress(&s.brokers, &s.app, &s.input) < N as i64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b did not finish; b:\n{}",
+            b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = b.terminate(Duration::from_secs(60)).expect("b stops");
+    assert!(status.success(), "b: {status:?}\n{}", b.log_text());
+    let log_a = a.log_text();
+    let log_b = b.log_text();
+    let held = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("partition assignment changed"))
+            .filter_map(|l| l.rsplit("assigned=").next()?.trim().parse::<usize>().ok())
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(
+        held(&log_a) > 0 && held(&log_a) < PARTITIONS as usize,
+        "a held some partitions:\n{log_a}"
+    );
+    assert!(
+        log_b.contains("partition restored"),
+        "b restored a's partitions from their changelogs:\n{log_b}"
+    );
+    s.check_totals(N).await;
+}
