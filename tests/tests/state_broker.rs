@@ -186,7 +186,16 @@ async fn clean_restart_replays_nothing_and_lost_state_is_rebuilt_from_the_change
     s.check_totals(3 * STEP).await;
 }
 
+/// Needs a broker that aborts a dead producer's transaction after its
+/// transaction timeout, as Apache Kafka does. On the test broker (Nisshi
+/// 0.7.0) the killed instance's transaction stays open: the survivor's
+/// read_committed restore stops at it, and its first transactional offset
+/// commit after the takeover fails in the broker's storage ("UNIQUE
+/// constraint failed: txn_offset_commit.txn_detail, consumer_group"), after
+/// which the broker drops every connection that retries it. Run it by hand
+/// with `--ignored` against such a broker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker that aborts timed-out transactions; the test broker does not (see the doc comment)"]
 async fn a_survivor_restores_the_partitions_of_a_killed_instance() {
     let Some(s) = setup("a_survivor_restores_the_partitions_of_a_killed_instance").await else {
         return;
@@ -236,6 +245,52 @@ async fn a_survivor_restores_the_partitions_of_a_killed_instance() {
         held(&log_a) > 0 && held(&log_a) < PARTITIONS as usize,
         "a held some partitions:\n{log_a}"
     );
+    assert!(
+        log_b.contains("partition restored"),
+        "b restored a's partitions from their changelogs:\n{log_b}"
+    );
+    s.check_totals(N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_handed_over_on_rebalance_arrive_with_exact_state() {
+    let Some(s) = setup("partitions_handed_over_on_rebalance_arrive_with_exact_state").await else {
+        return;
+    };
+    const N: usize = 40_000;
+    let (state_a, state_b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let logs = tempfile::tempdir().expect("logs");
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
+    let mut a = process::spawn(&binary, &s.envs(state_a.path(), "a"), &logs.path().join("a.log")).expect("a");
+    let mut b = process::spawn(&binary, &s.envs(state_b.path(), "b"), &logs.path().join("b.log")).expect("b");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    s.produce(0..N / 2).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while progress(&s.brokers, &s.app, &s.input) < (N / 2) as i64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress; a:\n{}\nb:\n{}",
+            a.log_text(),
+            b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A leaves; B takes over A's partitions and must rebuild their stores.
+    let status = a.terminate(Duration::from_secs(60)).expect("a stops");
+    assert!(status.success(), "a: {status:?}\n{}", a.log_text());
+    s.produce(N / 2..N).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while progress(&s.brokers, &s.app, &s.input) < N as i64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b did not finish; b:\n{}",
+            b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = b.terminate(Duration::from_secs(60)).expect("b stops");
+    assert!(status.success(), "b: {status:?}\n{}", b.log_text());
+    let log_b = b.log_text();
     assert!(
         log_b.contains("partition restored"),
         "b restored a's partitions from their changelogs:\n{log_b}"
