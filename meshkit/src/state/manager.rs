@@ -44,6 +44,9 @@ struct Partition {
     overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
+/// Raw store entries, key and value bytes, in key order.
+pub(crate) type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One write to a store, to be produced to its changelog.
 #[derive(Debug, Clone)]
 pub(crate) struct ChangelogWrite {
@@ -226,7 +229,7 @@ impl StateManager {
         store: usize,
         start: Bound<Vec<u8>>,
         end: Bound<Vec<u8>>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<Entries, StateError> {
         let prefix = data_key(store, &[]);
         let map_bound = |b: Bound<Vec<u8>>| match b {
             Bound::Included(k) => Bound::Included(data_key(store, &k)),
