@@ -38,5 +38,6 @@ trap 'bash scripts/stop-broker.sh' EXIT
 echo "== tests (broker at $MESHKIT_TEST_BROKERS)"
 cargo test --workspace --locked
 echo "== the example product, end to end on the embedded cluster"
-(unset MESHKIT_TEST_BROKERS; cargo run --locked -q -p meshkit-examples --bin orders-enrich)
+bash scripts/run-example.sh orders-enrich
+bash scripts/run-example.sh customer-spend
 echo "== all checks passed"

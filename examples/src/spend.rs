@@ -4,7 +4,10 @@
 //! tumbling window of event time, publishing each window's final count when
 //! it closes (late orders go to the dead-letter topic).
 //!
-//! Input `orders` (topic `sales.orders`): JSON orders (see [`crate::orders::Order`]).
+//! Input `orders` (topic `sales.orders`): JSON orders (see [`crate::orders::Order`]),
+//! keyed by customer: state is kept per input partition, so a customer's
+//! orders must all arrive on one partition (as in Kafka Streams, re-key
+//! upstream otherwise).
 //! Output `spend` (topic `sales.customer-spend`): JSON [`CustomerSpend`] keyed
 //! by customer. Output `per_minute` (topic `sales.customer-orders-per-minute`):
 //! JSON [`OrdersPerMinute`]. Store `spend`: customer → [`CustomerSpend`], and

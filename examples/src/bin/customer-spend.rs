@@ -50,8 +50,10 @@ async fn main() -> anyhow::Result<()> {
                 status: if i % 4 == 3 { "placed" } else { "paid" }.to_string(),
             };
             let at = start + 20_000 * i as i64;
+            // Keyed by customer: a store is per input partition, so all of a
+            // customer's orders must arrive on one partition.
             (
-                order.order_id.clone(),
+                order.customer.clone(),
                 serde_json::to_vec(&order).expect("an order encodes"),
                 at,
             )
