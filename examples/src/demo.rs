@@ -103,6 +103,36 @@ pub fn print_topic(brokers: &str, topic: &str, title: &str) -> anyhow::Result<()
     Ok(())
 }
 
+/// Installs the binary's log subscriber on stderr (`RUST_LOG`, default
+/// `info,rdkafka=warn`): the binary's job, never the library's.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Runs `runtime` on its own task and stops it on Ctrl-C or SIGTERM.
+pub fn spawn_until_signal<P: meshkit::DataProduct>(
+    runtime: meshkit::Runtime<P>,
+) -> (
+    meshkit::RuntimeHandle,
+    tokio::task::JoinHandle<Result<(), meshkit::Error>>,
+) {
+    let handle = runtime.handle();
+    let task = tokio::spawn(runtime.run());
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopper.stop();
+    });
+    (handle, task)
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     #[cfg(unix)]

@@ -9,31 +9,20 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use meshkit::{Config, Runtime};
-use meshkit_examples::demo::{print_topic, produce_timed, shutdown_signal, wait_until_running};
+use meshkit_examples::demo::{
+    init_tracing, print_topic, produce_timed, spawn_until_signal, wait_until_running,
+};
 use meshkit_examples::orders::Order;
 use meshkit_examples::spend::CustomerSpendProduct;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_tracing();
 
     let config = Config::from_env().context("reading MESHKIT_* settings")?;
     let demo = config.brokers().is_none();
     let runtime = Runtime::new(CustomerSpendProduct, config)?;
-    let handle = runtime.handle();
-    let task = tokio::spawn(runtime.run());
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        stopper.stop();
-    });
+    let (handle, task) = spawn_until_signal(runtime);
     if !demo {
         return Ok(task.await.context("the runtime task")??);
     }
