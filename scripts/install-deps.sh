@@ -2,7 +2,7 @@
 # Installs the Debian packages the build needs, only those missing: a C/C++
 # toolchain and OpenSSL for librdkafka, libclang for the RocksDB bindings.
 set -euo pipefail
-packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 libclang-dev)
+packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 python3-venv libclang-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

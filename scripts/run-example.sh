@@ -9,4 +9,8 @@ cd "$here/.."
 export CARGO_TARGET_DIR
 bash scripts/install-deps.sh
 unset MESHKIT_BROKERS MESHKIT_TEST_BROKERS
-exec cargo run --locked -p meshkit-examples --bin "${1:-orders-enrich}"
+# Built with the same feature resolution as `cargo test --workspace` and
+# clippy (all targets of the workspace): a narrower `cargo run -p` resolves
+# features differently and would compile RocksDB's C++ a second time.
+cargo build --locked --workspace --all-targets
+exec "$CARGO_TARGET_DIR/debug/${1:-orders-enrich}"

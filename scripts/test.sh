@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Debian packages, the test broker), starts the broker on loopback, runs
+# (Debian packages, Confluent's Python client, the test broker), starts the broker on loopback, runs
 # formatting, lints, every test (unit, doc, mock-cluster, real-broker, crash),
 # and the example product, then stops the broker.
 set -euo pipefail
@@ -11,6 +11,9 @@ export CARGO_TARGET_DIR
 mkdir -p "$MESHKIT_CACHE"
 
 bash scripts/install-deps.sh
+# Confluent's Python client, for the interoperability tests (a venv outside the clone).
+bash scripts/install-python.sh
+export MESHKIT_TEST_REQUIRE_PYTHON=1
 # The broker builds in the background while the workspace compiles.
 broker_log="$MESHKIT_CACHE/broker-install.log"
 bash scripts/install-broker.sh >"$broker_log" 2>&1 &

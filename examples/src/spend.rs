@@ -30,7 +30,7 @@ pub struct CustomerSpend {
     /// Paid orders so far.
     pub orders: u64,
     /// Their total, in cents.
-    pub total_cents: u64,
+    pub total_cents: i64,
 }
 
 /// A customer's orders in one minute of event time.
@@ -116,7 +116,7 @@ impl DataProduct for CustomerSpendProduct {
 mod tests {
     use super::*;
 
-    fn order(customer: &str, amount_cents: u64, status: &str) -> Vec<u8> {
+    fn order(customer: &str, amount_cents: i64, status: &str) -> Vec<u8> {
         serde_json::to_vec(&Order {
             order_id: "o".into(),
             customer: customer.into(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::runtime::ErrorPolicy;
+use crate::schema::SubjectNameStrategy;
 
 /// Kafka client properties that meshkit sets itself because exactly-once
 /// depends on them; passing one through is a [`ConfigError`].
@@ -21,6 +22,16 @@ const RESERVED_PROPERTIES: &[&str] = &[
     "enable.auto.commit",
     "enable.auto.offset.store",
 ];
+
+/// A password, kept out of `Debug` output (and so out of logs).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// The runtime's settings.
 ///
@@ -42,6 +53,14 @@ const RESERVED_PROPERTIES: &[&str] = &[
 /// | `error_policy` | `MESHKIT_ERROR_POLICY` (`dead-letter`, `stop`, `retry:N`) | `dead-letter` |
 /// | `startup_timeout` | `MESHKIT_STARTUP_TIMEOUT_MS` | 30 s |
 /// | `transaction_timeout` | `MESHKIT_TRANSACTION_TIMEOUT_MS` | 10 s |
+/// | `schema_registry_url` | `MESHKIT_SCHEMA_REGISTRY_URL` | none: the embedded registry |
+/// | `schema_registry_basic_auth` | `MESHKIT_SCHEMA_REGISTRY_BASIC_AUTH` (`user:password`) | none |
+/// | `schema_registry_ca_file` | `MESHKIT_SCHEMA_REGISTRY_CA_FILE` (PEM) | the system's roots |
+/// | `schema_topic` | `MESHKIT_SCHEMA_TOPIC` (embedded registry's topic) | `_schemas` |
+/// | `schema_registry_listen` | `MESHKIT_SCHEMA_REGISTRY_LISTEN` (serve the embedded registry's REST API) | none |
+/// | `auto_register_schemas` | `MESHKIT_AUTO_REGISTER_SCHEMAS` | `true` |
+/// | `subject_name_strategy` | `MESHKIT_SUBJECT_NAME_STRATEGY` (`topic`, `record`, `topic-record`) | `topic` |
+/// | `max_record_bytes` | `MESHKIT_MAX_RECORD_BYTES` (larger records are dead letters) | 1 MiB |
 /// | `kafka_property` | `MESHKIT_KAFKA_<NAME>` (e.g. `MESHKIT_KAFKA_SECURITY_PROTOCOL`) | — |
 ///
 /// A `MESHKIT_KAFKA_*` variable passes a librdkafka property through (for
@@ -82,6 +101,14 @@ pub struct Config {
     pub(crate) startup_timeout: Duration,
     pub(crate) transaction_timeout: Duration,
     pub(crate) kafka: BTreeMap<String, String>,
+    pub(crate) schema_registry_url: Option<String>,
+    pub(crate) schema_registry_auth: Option<(String, Secret)>,
+    pub(crate) schema_registry_ca_file: Option<PathBuf>,
+    pub(crate) schema_topic: String,
+    pub(crate) schema_registry_listen: Option<SocketAddr>,
+    pub(crate) auto_register_schemas: bool,
+    pub(crate) subject_name_strategy: SubjectNameStrategy,
+    pub(crate) max_record_bytes: usize,
 }
 
 impl Default for Config {
@@ -102,6 +129,14 @@ impl Default for Config {
             startup_timeout: Duration::from_secs(30),
             transaction_timeout: Duration::from_secs(10),
             kafka: BTreeMap::new(),
+            schema_registry_url: None,
+            schema_registry_auth: None,
+            schema_registry_ca_file: None,
+            schema_topic: "_schemas".to_string(),
+            schema_registry_listen: None,
+            auto_register_schemas: true,
+            subject_name_strategy: SubjectNameStrategy::default(),
+            max_record_bytes: 1024 * 1024,
         }
     }
 }
@@ -187,6 +222,31 @@ impl Config {
     /// The Kafka properties passed through.
     pub fn kafka_properties(&self) -> &BTreeMap<String, String> {
         &self.kafka
+    }
+
+    /// The schema registry's URL, or `None` for the embedded registry.
+    pub fn schema_registry_url(&self) -> Option<&str> {
+        self.schema_registry_url.as_deref()
+    }
+
+    /// The topic the embedded registry keeps its schemas in.
+    pub fn schema_topic(&self) -> &str {
+        &self.schema_topic
+    }
+
+    /// Whether output schemas are registered at start.
+    pub fn auto_register_schemas(&self) -> bool {
+        self.auto_register_schemas
+    }
+
+    /// How ports name their registry subjects.
+    pub fn subject_name_strategy(&self) -> SubjectNameStrategy {
+        self.subject_name_strategy
+    }
+
+    /// The largest input record (key and value) decoded; larger ones are dead letters.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_record_bytes
     }
 }
 
@@ -358,6 +418,82 @@ impl ConfigBuilder {
         self
     }
 
+    /// Uses the Confluent-compatible schema registry at `url` instead of the
+    /// embedded one.
+    pub fn schema_registry_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return self.fail(invalid(
+                "schema_registry_url",
+                "MESHKIT_SCHEMA_REGISTRY_URL",
+                &url,
+                "expected an http:// or https:// URL",
+            ));
+        }
+        self.config.schema_registry_url = Some(url);
+        self
+    }
+
+    /// Authenticates to the schema registry with HTTP basic auth.
+    pub fn schema_registry_basic_auth(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.config.schema_registry_auth = Some((user.into(), Secret(password.into())));
+        self
+    }
+
+    /// Trusts the CA certificates in this PEM file for an `https` registry.
+    pub fn schema_registry_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.schema_registry_ca_file = Some(path.into());
+        self
+    }
+
+    /// The compacted topic the embedded registry keeps its schemas in (default `_schemas`).
+    pub fn schema_topic(mut self, topic: impl Into<String>) -> Self {
+        let topic = topic.into();
+        if let Err(reason) = crate::product::check_topic_name(&topic) {
+            return self.fail(invalid("schema_topic", "MESHKIT_SCHEMA_TOPIC", &topic, reason));
+        }
+        self.config.schema_topic = topic;
+        self
+    }
+
+    /// Serves the embedded registry's Confluent REST API on this address, so
+    /// that clients in other languages can use it.
+    pub fn schema_registry_listen(mut self, addr: SocketAddr) -> Self {
+        self.config.schema_registry_listen = Some(addr);
+        self
+    }
+
+    /// Whether output schemas are registered at start (default `true`); when
+    /// off, they must already be registered.
+    pub fn auto_register_schemas(mut self, on: bool) -> Self {
+        self.config.auto_register_schemas = on;
+        self
+    }
+
+    /// How ports name their registry subjects (default: topic name).
+    pub fn subject_name_strategy(mut self, strategy: SubjectNameStrategy) -> Self {
+        self.config.subject_name_strategy = strategy;
+        self
+    }
+
+    /// The largest input record (key and value bytes) decoded (default 1 MiB).
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        if bytes < 5 {
+            return self.fail(invalid(
+                "max_record_bytes",
+                "MESHKIT_MAX_RECORD_BYTES",
+                &bytes.to_string(),
+                "must be at least 5 (the wire-format header)",
+            ));
+        }
+        self.config.max_record_bytes = bytes;
+        self
+    }
+
     /// Passes a librdkafka property through (SASL, TLS, tuning). Checked by
     /// [`build`](ConfigBuilder::build).
     pub fn kafka_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -440,6 +576,37 @@ impl ConfigBuilder {
                     .map_err(|e| format!("expected host:port ({e})")),
                 Self::metrics_addr
             ),
+            "MESHKIT_SCHEMA_REGISTRY_URL" => self.schema_registry_url(value),
+            "MESHKIT_SCHEMA_REGISTRY_CA_FILE" => self.schema_registry_ca_file(value),
+            "MESHKIT_SCHEMA_TOPIC" => self.schema_topic(value),
+            "MESHKIT_SCHEMA_REGISTRY_BASIC_AUTH" => match value.split_once(':') {
+                Some((user, password)) => self.schema_registry_basic_auth(user, password),
+                None => self.fail(invalid(
+                    "schema_registry_basic_auth",
+                    key,
+                    "<hidden>",
+                    "expected user:password",
+                )),
+            },
+            "MESHKIT_SCHEMA_REGISTRY_LISTEN" => parsed!(
+                "schema_registry_listen",
+                |v: &str| v
+                    .trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("expected host:port ({e})")),
+                Self::schema_registry_listen
+            ),
+            "MESHKIT_AUTO_REGISTER_SCHEMAS" => {
+                parsed!("auto_register_schemas", boolean, Self::auto_register_schemas)
+            }
+            "MESHKIT_SUBJECT_NAME_STRATEGY" => parsed!(
+                "subject_name_strategy",
+                |v: &str| v.trim().parse::<SubjectNameStrategy>(),
+                Self::subject_name_strategy
+            ),
+            "MESHKIT_MAX_RECORD_BYTES" => {
+                parsed!("max_record_bytes", number::<usize>, Self::max_record_bytes)
+            }
             "MESHKIT_ERROR_POLICY" => parsed!(
                 "error_policy",
                 |v: &str| v.parse::<ErrorPolicy>(),

@@ -235,6 +235,49 @@ pub enum EmitError {
         /// The declared output ports.
         known: Vec<String>,
     },
+    /// Raw bytes emitted to a port that carries an Avro type.
+    #[error("output port `{port}` carries Avro values of type `{type_name}`; emit them with `emit_value` or `emit_keyed`")]
+    AvroPort {
+        /// The port.
+        port: String,
+        /// Its type.
+        type_name: &'static str,
+    },
+    /// A typed value emitted to a port of raw bytes.
+    #[error("output port `{port}` carries raw bytes, not Avro values; declare it with `output_avro` or emit bytes with `emit`")]
+    NotAvro {
+        /// The port.
+        port: String,
+    },
+    /// A value or key of another type than the port's.
+    #[error("output port `{port}` carries {part}s of type `{expected}`, not `{got}`")]
+    WrongType {
+        /// The port.
+        port: String,
+        /// `value` or `key`.
+        part: &'static str,
+        /// The port's type.
+        expected: &'static str,
+        /// The type emitted.
+        got: &'static str,
+    },
+    /// A keyed port emitted to without its Avro key, or an unkeyed one with one.
+    #[error("output port `{port}` {}", if *keyed { "is keyed: emit with `emit_keyed`" } else { "has no key type: emit with `emit_value`" })]
+    KeyMismatch {
+        /// The port.
+        port: String,
+        /// Whether the port is keyed.
+        keyed: bool,
+    },
+    /// apache-avro could not encode the value.
+    #[error("output port `{port}`: {source}")]
+    Encode {
+        /// The port.
+        port: String,
+        /// Why.
+        #[source]
+        source: crate::schema::EncodeError,
+    },
 }
 
 impl From<EmitError> for TransformError {
@@ -260,6 +303,12 @@ pub enum Error {
     /// The product's descriptor is wrong.
     #[error("invalid data product: {0}")]
     Descriptor(#[from] DescriptorError),
+    /// The product's schemas did not pass the compatibility gate at start.
+    #[error("schema check failed: {0}")]
+    Schema(#[from] crate::schema::SchemaGateError),
+    /// The schema registry could not be set up (bad URL, unreachable topic).
+    #[error("schema registry: {0}")]
+    Registry(#[from] crate::schema::RegistryError),
     /// A setting is wrong.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
@@ -366,6 +415,8 @@ impl Error {
         match self {
             Error::BrokerUnreachable { .. } | Error::Io { .. } | Error::Restore { .. } => true,
             Error::State(err) => err.is_retriable(),
+            Error::Schema(err) => err.is_retriable(),
+            Error::Registry(err) => err.is_retriable(),
             Error::Kafka { source, .. } => kafka_retriable(source),
             Error::Transform { source, .. } => source.is_retriable(),
             _ => false,

@@ -53,6 +53,7 @@ mod metrics;
 mod product;
 mod record;
 mod runtime;
+pub mod schema;
 pub mod state;
 
 pub use config::{Config, ConfigBuilder};
@@ -65,6 +66,7 @@ pub use product::{
 };
 pub use record::{OutputRecord, Record};
 pub use runtime::{dlq_headers, Context, ErrorPolicy, Health, Runtime, RuntimeHandle, Status};
+pub use schema::{AvroType, PortSchema};
 pub use state::{changelog_topic, StateError, Store};
 
 pub use meshkit_macros as macros;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::error::{DescriptorError, TransformError};
 use crate::record::Record;
 use crate::runtime::Context;
+use crate::schema::{AvroType, PortSchema};
 
 /// Who a data product is: the identity it is published and discovered under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +43,9 @@ pub struct InputPort {
     pub name: String,
     /// The topic it reads.
     pub topic: String,
+    /// The Avro type its records carry, if the runtime enforces one; `None`
+    /// for a port of raw bytes.
+    pub schema: Option<PortSchema>,
 }
 
 /// A named output: a Kafka topic the product writes, and others consume.
@@ -51,6 +55,9 @@ pub struct OutputPort {
     pub name: String,
     /// The topic it writes.
     pub topic: String,
+    /// The Avro type its records carry, registered at start; `None` for a
+    /// port of raw bytes.
+    pub schema: Option<PortSchema>,
 }
 
 /// A state store the product's transform keeps: one logical store per name
@@ -252,20 +259,68 @@ impl DescriptorBuilder {
         self
     }
 
-    /// Declares input port `name` reading `topic`.
+    /// Declares input port `name` reading `topic`, of raw bytes.
     pub fn input(mut self, name: impl Into<String>, topic: impl Into<String>) -> Self {
         self.inputs.push(InputPort {
             name: name.into(),
             topic: topic.into(),
+            schema: None,
         });
         self
     }
 
-    /// Declares output port `name` writing `topic`.
+    /// Declares input port `name` reading `topic`, whose values are Avro
+    /// records of type `V` in the Confluent wire format. The transform reads
+    /// them with [`Record::value_as`]; what cannot be decoded as a `V` is
+    /// dead-lettered before the transform sees it.
+    pub fn input_avro<V: AvroType>(self, name: impl Into<String>, topic: impl Into<String>) -> Self {
+        self.input_with(name, topic, PortSchema::value::<V>())
+    }
+
+    /// Declares input port `name` reading `topic`, with the types in `schema`
+    /// (e.g. a keyed port: `PortSchema::value::<V>().with_key::<K>()`).
+    pub fn input_with(
+        mut self,
+        name: impl Into<String>,
+        topic: impl Into<String>,
+        schema: PortSchema,
+    ) -> Self {
+        self.inputs.push(InputPort {
+            name: name.into(),
+            topic: topic.into(),
+            schema: Some(schema),
+        });
+        self
+    }
+
+    /// Declares output port `name` writing `topic`, of raw bytes.
     pub fn output(mut self, name: impl Into<String>, topic: impl Into<String>) -> Self {
         self.outputs.push(OutputPort {
             name: name.into(),
             topic: topic.into(),
+            schema: None,
+        });
+        self
+    }
+
+    /// Declares output port `name` writing `topic`, whose values are Avro
+    /// records of type `V`, registered at start and emitted with
+    /// [`Context::emit_value`].
+    pub fn output_avro<V: AvroType>(self, name: impl Into<String>, topic: impl Into<String>) -> Self {
+        self.output_with(name, topic, PortSchema::value::<V>())
+    }
+
+    /// Declares output port `name` writing `topic`, with the types in `schema`.
+    pub fn output_with(
+        mut self,
+        name: impl Into<String>,
+        topic: impl Into<String>,
+        schema: PortSchema,
+    ) -> Self {
+        self.outputs.push(OutputPort {
+            name: name.into(),
+            topic: topic.into(),
+            schema: Some(schema),
         });
         self
     }

@@ -7,4 +7,5 @@ pub mod oracle;
 pub mod process;
 pub mod product;
 pub mod run;
+pub mod typed;
 pub mod verify;

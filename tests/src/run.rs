@@ -16,7 +16,19 @@ pub struct Running {
 
 /// Starts `product` with `config` on the current tokio runtime.
 pub fn spawn<P: DataProduct>(product: P, config: Config) -> Result<Running, Error> {
-    let runtime = Runtime::new(product, config)?;
+    spawn_runtime(Runtime::new(product, config)?)
+}
+
+/// Starts `product` with `config`, its schemas checked against `registry`.
+pub fn spawn_with_registry<P: DataProduct>(
+    product: P,
+    config: Config,
+    registry: std::sync::Arc<dyn meshkit::schema::SchemaRegistry>,
+) -> Result<Running, Error> {
+    spawn_runtime(Runtime::new(product, config)?.with_registry(registry))
+}
+
+fn spawn_runtime<P: DataProduct>(runtime: Runtime<P>) -> Result<Running, Error> {
     let handle = runtime.handle();
     Ok(Running {
         handle,

@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let brokers = wait_until_running(&handle, &task).await?;
     // Orders 20 s apart in event time, so minutes close as the demo runs.
     let start = 1_767_225_600_000i64; // 2026-01-01T00:00:00Z
-    let orders: Vec<(String, Vec<u8>, i64)> = (0..12u64)
+    let orders: Vec<(String, Vec<u8>, i64)> = (0..12i64)
         .map(|i| {
             let order = Order {
                 order_id: format!("o-{i}"),
@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
                 amount_cents: 100 * (i + 1),
                 status: if i % 4 == 3 { "placed" } else { "paid" }.to_string(),
             };
-            let at = start + 20_000 * i as i64;
+            let at = start + 20_000 * i;
             // Keyed by customer: a store is per input partition, so all of a
             // customer's orders must arrive on one partition.
             (

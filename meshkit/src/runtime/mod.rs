@@ -162,6 +162,7 @@ pub struct Runtime<P: DataProduct> {
     config: Config,
     shared: Arc<Shared>,
     metrics: Metrics,
+    registry: Option<Arc<dyn crate::schema::SchemaRegistry>>,
 }
 
 impl<P: DataProduct> std::fmt::Debug for Runtime<P> {
@@ -194,7 +195,35 @@ impl<P: DataProduct> Runtime<P> {
                 stop,
             }),
             metrics,
+            registry: None,
         })
+    }
+
+    /// Checks and resolves the product's schemas against `registry` instead
+    /// of the one the configuration names: a registry the service already
+    /// holds, or one of its own implementation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use meshkit::schema::registry::EmbeddedRegistry;
+    /// # use meshkit::{Config, Context, DataProduct, DescriptorError, ProductDescriptor, Record, Runtime, TransformError};
+    /// # struct Product;
+    /// # impl DataProduct for Product {
+    /// #     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    /// #         ProductDescriptor::builder("d", "p").version("1.0.0").owner("o").input("i", "t.i").output("o", "t.o").build()
+    /// #     }
+    /// #     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> { Ok(()) }
+    /// # }
+    /// let registry = Arc::new(EmbeddedRegistry::in_memory());
+    /// let runtime = Runtime::new(Product, Config::default())?.with_registry(registry);
+    /// # Ok::<(), meshkit::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_registry(mut self, registry: Arc<dyn crate::schema::SchemaRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// A handle to stop the runtime and read its health.
@@ -231,6 +260,7 @@ impl<P: DataProduct> Runtime<P> {
             self.config,
             self.shared,
             self.metrics,
+            self.registry,
         )
         .await;
         shared.update_health(|h| match &result {

@@ -24,12 +24,17 @@ use crate::kafka::{self, EmbeddedCluster, TopicRole};
 use crate::metrics::Metrics;
 use crate::product::{DataProduct, ProductDescriptor};
 use crate::record::{OutputRecord, Record};
+use crate::schema::registry::{EmbeddedRegistry, RegistryServer};
+use crate::schema::{self, DecodeFailure, Decoder, HttpRegistry, SchemaRegistry};
 use crate::state::manager::{SOURCE_OFFSET, SOURCE_TOPIC};
 use crate::state::StateManager;
 
 /// Headers a dead-lettered record carries, beside its own.
 pub mod dlq_headers {
-    /// Why it was dead-lettered: `transform-error` or `output-rejected`.
+    /// Why it was dead-lettered: `transform-error`, `output-rejected`, a
+    /// reason the transform gave, or a decoding failure such as `bad-magic`
+    /// or `unknown-schema-id` (see [`DecodeError::reason`](crate::schema::DecodeError::reason);
+    /// prefixed `key-` when the key failed).
     pub const REASON: &str = "meshkit.dlq.reason";
     /// The error message.
     pub const ERROR: &str = "meshkit.dlq.error";
@@ -43,6 +48,8 @@ pub mod dlq_headers {
     pub const PRODUCT: &str = "meshkit.dlq.product";
     /// How many times the transform was tried.
     pub const ATTEMPTS: &str = "meshkit.dlq.attempts";
+    /// The writer schema id in the record's header, when it could be read.
+    pub const SCHEMA_ID: &str = "meshkit.dlq.schema.id";
 }
 
 /// A record whose processing failed, met again after the rewind.
@@ -122,6 +129,7 @@ pub(crate) async fn run<P: DataProduct>(
     config: Config,
     shared: Arc<Shared>,
     metrics: Metrics,
+    registry: Option<Arc<dyn SchemaRegistry>>,
 ) -> Result<(), Error> {
     let identity = descriptor.identity.clone();
     let application_id = config
@@ -168,6 +176,36 @@ pub(crate) async fn run<P: DataProduct>(
         }
         topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
         let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &topics).await?;
+
+        // Schemas: only products with Avro ports need a registry.
+        let typed = descriptor.inputs.iter().any(|p| p.schema.is_some())
+            || descriptor.outputs.iter().any(|p| p.schema.is_some());
+        let mut registry_server = None;
+        let mut decoder = None;
+        let mut encoders = None;
+        if typed {
+            let registry = match registry {
+                Some(registry) => registry,
+                None => open_registry(&config, &brokers, embedded.is_some()).await?,
+            };
+            if let Some(addr) = config.schema_registry_listen {
+                let server = RegistryServer::bind(addr, registry.clone()).map_err(|source| Error::Io {
+                    operation: format!("serving the schema registry on {addr}"),
+                    source,
+                })?;
+                tracing::info!(addr = %server.local_addr(), "serving the schema registry's REST API");
+                registry_server = Some(server);
+            }
+            let plan = schema::check_gate(
+                registry.as_ref(),
+                &descriptor,
+                config.subject_name_strategy,
+                config.auto_register_schemas,
+            )
+            .await?;
+            encoders = Some(plan.outputs);
+            decoder = Some(Decoder::new(registry, plan.inputs, config.max_record_bytes));
+        }
 
         // Stores: one per name and input partition, each with a changelog of
         // as many partitions as the widest input.
@@ -242,7 +280,15 @@ pub(crate) async fn run<P: DataProduct>(
             config: &config,
             txn: &txn,
             dead_letter_topic: &dead_letter_topic,
-            ctx: Context::with_state(&descriptor, state.clone()),
+            ctx: {
+                let mut ctx = Context::with_state(&descriptor, state.clone());
+                if let Some(encoders) = encoders {
+                    ctx.set_encoders(encoders);
+                }
+                ctx
+            },
+            decoder,
+            registry_backoff: Duration::ZERO,
             state: state.clone(),
             restore_client: kafka::base_config(&brokers, &config),
             poison: HashMap::new(),
@@ -250,6 +296,11 @@ pub(crate) async fn run<P: DataProduct>(
         };
         let result = loop_state.run(&mut product, &consumer, &shared).await;
         let _endpoint = endpoint;
+        if let Some(server) = registry_server {
+            if let Err(err) = server.shutdown().await {
+                tracing::warn!(error = %err, "the schema registry's REST server did not stop cleanly");
+            }
+        }
         shared.update_health(|h| h.status = Status::Stopping);
         match result {
             Ok(()) => {
@@ -288,6 +339,9 @@ struct Loop<'a> {
     restore_client: rdkafka::ClientConfig,
     poison: PoisonMap,
     product_label: String,
+    decoder: Option<Decoder>,
+    /// How long to wait before retrying after the registry failed; zero while it answers.
+    registry_backoff: Duration,
 }
 
 impl Loop<'_> {
@@ -490,6 +544,63 @@ impl Loop<'_> {
         for (name, value) in headers {
             record = record.with_header(name, value);
         }
+        let decoded = match self.decoder.as_mut().filter(|d| d.decodes(message.topic())) {
+            None => None,
+            Some(decoder) => match decoder
+                .decode(message.topic(), message.key(), message.payload())
+                .await
+            {
+                Ok(decoded) => {
+                    self.registry_backoff = Duration::ZERO;
+                    Some(decoded)
+                }
+                Err(DecodeFailure::Poison {
+                    error,
+                    key,
+                    schema_id,
+                }) => {
+                    let reason = if key {
+                        format!("key-{}", error.reason())
+                    } else {
+                        error.reason().to_string()
+                    };
+                    let text = if key {
+                        format!("key: {error}")
+                    } else {
+                        error.to_string()
+                    };
+                    self.dead_letter_with(message, &reason, &text, 0, schema_id)
+                        .await
+                        .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                    self.txn.done(&tp, offset);
+                    return Ok(());
+                }
+                Err(DecodeFailure::Registry(err)) => {
+                    // Nothing is lost: the record is read again after the
+                    // rewind, once the registry answers.
+                    self.registry_backoff = (self.registry_backoff * 2)
+                        .clamp(Duration::from_millis(200), Duration::from_secs(10));
+                    tracing::warn!(
+                        error = %err, retry_in = ?self.registry_backoff, topic = %tp.0, partition = tp.1, offset,
+                        "schema registry unavailable for a new schema id; rewinding and retrying"
+                    );
+                    self.abort(consumer)?;
+                    tokio::time::sleep(self.registry_backoff).await;
+                    return Ok(());
+                }
+            },
+        };
+        if let Some(decoded) = &decoded {
+            if let Some(value) = &decoded.value {
+                record = record.with_decoded_value_dyn(value.as_ref());
+            }
+            if let Some(key) = &decoded.key {
+                record = record.with_decoded_key_dyn(key.as_ref());
+            }
+            if let Some(id) = decoded.schema_id {
+                record = record.with_schema_id(id);
+            }
+        }
 
         let failure = match product.process(&record, &mut self.ctx).await {
             Ok(()) => match self.produce_outputs(record.timestamp(), &tp, offset).await {
@@ -599,6 +710,18 @@ impl Loop<'_> {
         error: &str,
         attempts: u32,
     ) -> Result<(), KafkaError> {
+        self.dead_letter_with(message, reason, error, attempts, None)
+            .await
+    }
+
+    async fn dead_letter_with(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        error: &str,
+        attempts: u32,
+        schema_id: Option<u32>,
+    ) -> Result<(), KafkaError> {
         let mut headers: Vec<(String, Vec<u8>)> = message
             .headers()
             .map(|h| {
@@ -631,6 +754,9 @@ impl Loop<'_> {
                 attempts.to_string().into_bytes(),
             ),
         ]);
+        if let Some(id) = schema_id {
+            headers.push((dlq_headers::SCHEMA_ID.to_string(), id.to_string().into_bytes()));
+        }
         let record = OutputRecord {
             key: message.key().map(<[u8]>::to_vec),
             value: message.payload().map(<[u8]>::to_vec),
@@ -732,4 +858,35 @@ fn seek(consumer: &StreamConsumer<RebalanceContext>, rewind: &HashMap<Tp, i64>) 
             tracing::debug!(%topic, partition, offset, error = %err, "cannot rewind partition");
         }
     }
+}
+
+/// The registry the product's schemas are checked against: the configured
+/// URL, or the embedded registry (in memory on the embedded cluster, which
+/// keeps nothing across restarts anyway; in its Kafka topic otherwise).
+async fn open_registry(
+    config: &Config,
+    brokers: &str,
+    embedded: bool,
+) -> Result<Arc<dyn SchemaRegistry>, Error> {
+    if let Some(url) = &config.schema_registry_url {
+        let mut builder = HttpRegistry::builder(url.clone());
+        if let Some((user, password)) = &config.schema_registry_auth {
+            builder = builder.basic_auth(user.clone(), password.0.clone());
+        }
+        if let Some(path) = &config.schema_registry_ca_file {
+            let pem = std::fs::read(path).map_err(|source| Error::Io {
+                operation: format!("reading the schema registry's CA file {}", path.display()),
+                source,
+            })?;
+            builder = builder.ca_pem(pem);
+        }
+        return Ok(Arc::new(builder.build()?));
+    }
+    if embedded {
+        return Ok(Arc::new(EmbeddedRegistry::in_memory()));
+    }
+    let properties: Vec<(String, String)> =
+        config.kafka.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let registry = EmbeddedRegistry::connect(brokers, &config.schema_topic, properties).await?;
+    Ok(Arc::new(registry))
 }

@@ -1,0 +1,218 @@
+//! The per-record path: decode input payloads with the writer schema their
+//! id names, encode outputs with their registered id.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use apache_avro::Schema;
+
+use super::codec::error_text;
+use super::{
+    wire, DecodeError, Decoded, EncodeError, ErasedCodec, PortSchema, RegistryError, SchemaRegistry,
+};
+
+/// How the payloads written with one schema id are decoded for one codec.
+#[derive(Clone)]
+enum Plan {
+    /// Writer schema is the reader's own: straight into the type.
+    Direct,
+    /// Resolve from this writer schema.
+    Resolve(Arc<Schema>),
+    /// This id can never be decoded as the codec's type.
+    Reject(DecodeError),
+}
+
+/// Decodes the records of every input port. Owned by the processing loop.
+///
+/// Writer schemas are fetched once per id and kept for the life of the
+/// runtime, so a registry that goes away does not stop records whose ids
+/// were seen; only new ids wait for it.
+pub(crate) struct Decoder {
+    registry: Arc<dyn SchemaRegistry>,
+    ports: HashMap<String, PortSchema>,
+    schemas: HashMap<u32, Result<Arc<Schema>, DecodeError>>,
+    plans: HashMap<(String, bool, u32), Plan>,
+    max_bytes: usize,
+}
+
+/// A decoded record: its value and, on a keyed port, its key.
+pub(crate) struct DecodedRecord {
+    pub(crate) value: Option<Decoded>,
+    pub(crate) key: Option<Decoded>,
+    pub(crate) schema_id: Option<u32>,
+}
+
+/// A decoding failure: the record's dead-letter reason, or the registry
+/// being unreachable (the record must wait, not be dead-lettered).
+pub(crate) enum DecodeFailure {
+    Poison {
+        error: DecodeError,
+        key: bool,
+        schema_id: Option<u32>,
+    },
+    Registry(RegistryError),
+}
+
+impl Decoder {
+    /// A decoder for `ports` (input topic → its schema).
+    pub(crate) fn new(
+        registry: Arc<dyn SchemaRegistry>,
+        ports: HashMap<String, PortSchema>,
+        max_bytes: usize,
+    ) -> Self {
+        Self {
+            registry,
+            ports,
+            schemas: HashMap::new(),
+            plans: HashMap::new(),
+            max_bytes,
+        }
+    }
+
+    /// Whether records of `topic` are decoded.
+    pub(crate) fn decodes(&self, topic: &str) -> bool {
+        self.ports.contains_key(topic)
+    }
+
+    /// Decodes a record of `topic`.
+    pub(crate) async fn decode(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<DecodedRecord, DecodeFailure> {
+        let Some(port) = self.ports.get(topic).cloned() else {
+            return Ok(DecodedRecord {
+                value: None,
+                key: None,
+                schema_id: None,
+            });
+        };
+        let size = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+        if size > self.max_bytes {
+            return Err(DecodeFailure::Poison {
+                error: DecodeError::Oversized {
+                    len: size,
+                    max: self.max_bytes,
+                },
+                key: false,
+                schema_id: None,
+            });
+        }
+        let decoded_key = match port.key_codec() {
+            None => None,
+            Some(codec) => {
+                let Some(bytes) = key else {
+                    return Err(DecodeFailure::Poison {
+                        error: DecodeError::MissingKey,
+                        // Its reason already says "key".
+                        key: false,
+                        schema_id: None,
+                    });
+                };
+                Some(self.decode_part(topic, true, codec, bytes).await?.0)
+            }
+        };
+        let Some(bytes) = value else {
+            return Err(DecodeFailure::Poison {
+                error: DecodeError::MissingValue,
+                key: false,
+                schema_id: None,
+            });
+        };
+        let (decoded, id) = self.decode_part(topic, false, port.value_codec(), bytes).await?;
+        Ok(DecodedRecord {
+            value: Some(decoded),
+            key: decoded_key,
+            schema_id: Some(id),
+        })
+    }
+
+    async fn decode_part(
+        &mut self,
+        topic: &str,
+        is_key: bool,
+        codec: &Arc<dyn ErasedCodec>,
+        payload: &[u8],
+    ) -> Result<(Decoded, u32), DecodeFailure> {
+        let poison = |error, schema_id| DecodeFailure::Poison {
+            error,
+            key: is_key,
+            schema_id,
+        };
+        let (id, body) = wire::split(payload).map_err(|e| poison(e, None))?;
+        let plan = self.plan(topic, is_key, codec, id).await?;
+        let (value, rest) = match plan {
+            Plan::Direct => codec.decode_direct(body),
+            Plan::Resolve(writer) => codec.decode_resolving(&writer, body),
+            Plan::Reject(error) => Err(error),
+        }
+        .map_err(|e| poison(e, Some(id)))?;
+        if rest > 0 {
+            return Err(poison(DecodeError::TrailingBytes { extra: rest }, Some(id)));
+        }
+        Ok((value, id))
+    }
+
+    async fn plan(
+        &mut self,
+        topic: &str,
+        is_key: bool,
+        codec: &Arc<dyn ErasedCodec>,
+        id: u32,
+    ) -> Result<Plan, DecodeFailure> {
+        let cache_key = (topic.to_string(), is_key, id);
+        if let Some(plan) = self.plans.get(&cache_key) {
+            return Ok(plan.clone());
+        }
+        let writer = match self.schemas.get(&id) {
+            Some(known) => known.clone(),
+            None => {
+                let fetched =
+                    match self.registry.schema_by_id(id).await {
+                        Ok(text) => Schema::parse_str(&text).map(Arc::new).map_err(|e| {
+                            DecodeError::InvalidWriterSchema {
+                                id,
+                                reason: error_text(&e),
+                            }
+                        }),
+                        // Not cached: a registry that lags behind its topic may
+                        // know the id on the next record.
+                        Err(RegistryError::SchemaNotFound { .. }) => {
+                            return Ok(Plan::Reject(DecodeError::UnknownSchemaId { id }));
+                        }
+                        Err(other) => return Err(DecodeFailure::Registry(other)),
+                    };
+                self.schemas.insert(id, fetched.clone());
+                fetched
+            }
+        };
+        let plan = match writer {
+            Err(error) => Plan::Reject(error),
+            Ok(writer) if writer.canonical_form() == codec.canonical() => Plan::Direct,
+            Ok(writer) => match apache_avro::schema_compatibility::SchemaCompatibility::can_read(
+                &writer,
+                codec.schema(),
+            ) {
+                Ok(_) => Plan::Resolve(writer),
+                Err(e) => Plan::Reject(DecodeError::Incompatible {
+                    reason: format!("schema {id} as `{}`: {}", codec.type_name(), error_text(&e)),
+                }),
+            },
+        };
+        self.plans.insert(cache_key, plan.clone());
+        Ok(plan)
+    }
+}
+
+/// Encodes `value` with `codec`, framed with schema `id`.
+pub(crate) fn encode_framed(
+    codec: &Arc<dyn ErasedCodec>,
+    id: u32,
+    value: &dyn std::any::Any,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    wire::write_header(&mut out, id);
+    codec.encode(value, &mut out)?;
+    Ok(out)
+}

@@ -1,0 +1,200 @@
+//! The compatibility gate a product passes before it starts: outputs
+//! registered, inputs readable.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::Schema;
+
+use super::codec::error_text;
+use super::registry::VersionRef;
+use super::{ErasedCodec, PortSchema, RegistryError, SchemaRegistry, SubjectNameStrategy};
+use crate::product::ProductDescriptor;
+
+/// Why a product's schemas keep it from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaGateError {
+    /// An output's schema breaks its subject's compatibility rule.
+    #[error(
+        "output port `{port}`: its schema cannot be registered under subject `{subject}`: {}",
+        messages.join("; ")
+    )]
+    OutputIncompatible {
+        /// The output port.
+        port: String,
+        /// The subject.
+        subject: String,
+        /// The registry's reasons: the version, the field and the rule broken.
+        messages: Vec<String>,
+    },
+    /// Auto-registration is off and the output's schema is not registered.
+    #[error(
+        "output port `{port}`: its schema is not registered under subject `{subject}` and \
+         auto-registration is off (MESHKIT_AUTO_REGISTER_SCHEMAS=false); register it first"
+    )]
+    OutputNotRegistered {
+        /// The output port.
+        port: String,
+        /// The subject.
+        subject: String,
+    },
+    /// An input's type cannot read what its writers write.
+    #[error(
+        "input port `{port}`: its type `{type_name}` cannot read the latest schema of subject \
+         `{subject}` (version {version}, id {id}): {reason}. Rule: a reader must be able to read \
+         every record its writers write (give new reader fields a default, keep field types)"
+    )]
+    InputIncompatible {
+        /// The input port.
+        port: String,
+        /// The subject.
+        subject: String,
+        /// The port's Rust type.
+        type_name: &'static str,
+        /// The subject version checked.
+        version: u32,
+        /// Its schema id.
+        id: u32,
+        /// What broke, naming the field.
+        reason: String,
+    },
+    /// The registry could not answer.
+    #[error("schema registry, for subject `{subject}`")]
+    Registry {
+        /// The subject asked about.
+        subject: String,
+        /// The registry's error.
+        #[source]
+        source: RegistryError,
+    },
+}
+
+impl SchemaGateError {
+    /// Whether starting again later may succeed (the registry was unreachable).
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Self::Registry { source, .. } if source.is_retriable())
+    }
+}
+
+/// An output port's types with the schema ids they are registered under.
+#[derive(Debug, Clone)]
+pub(crate) struct RegisteredPort {
+    pub(crate) schema: PortSchema,
+    pub(crate) value_id: u32,
+    pub(crate) key_id: Option<u32>,
+}
+
+/// What the gate settled: the registered ids of the outputs (by output port
+/// index), and the input ports to decode, by topic.
+pub(crate) struct GatePlan {
+    pub(crate) outputs: Vec<Option<RegisteredPort>>,
+    pub(crate) inputs: HashMap<String, PortSchema>,
+}
+
+fn record_name(codec: &Arc<dyn ErasedCodec>) -> String {
+    match codec.schema() {
+        s @ (Schema::Record(_) | Schema::Enum(_) | Schema::Fixed(_)) => s
+            .name()
+            .map_or_else(|| codec.type_name().to_string(), |n| n.fullname(None)),
+        other => {
+            let canonical = other.canonical_form();
+            canonical.trim_matches('"').to_string()
+        }
+    }
+}
+
+/// Runs the gate for `descriptor` against `registry`.
+pub(crate) async fn check_gate(
+    registry: &dyn SchemaRegistry,
+    descriptor: &ProductDescriptor,
+    strategy: SubjectNameStrategy,
+    auto_register: bool,
+) -> Result<GatePlan, SchemaGateError> {
+    let mut outputs = Vec::with_capacity(descriptor.outputs.len());
+    for port in &descriptor.outputs {
+        let Some(schema) = &port.schema else {
+            outputs.push(None);
+            continue;
+        };
+        let mut ids = [None, None];
+        for (slot, (codec, is_key)) in [(schema.value_codec(), false)]
+            .into_iter()
+            .chain(schema.key_codec().map(|k| (k, true)))
+            .enumerate()
+        {
+            let subject = strategy.subject(&port.topic, &record_name(codec), is_key);
+            let answer = if auto_register {
+                registry.register(&subject, codec.schema_json()).await
+            } else {
+                registry.lookup(&subject, codec.schema_json()).await
+            };
+            let registered = answer.map_err(|e| match e {
+                RegistryError::Incompatible { messages, .. } => SchemaGateError::OutputIncompatible {
+                    port: port.name.clone(),
+                    subject: subject.clone(),
+                    messages,
+                },
+                RegistryError::SubjectNotFound { .. }
+                | RegistryError::SchemaNotFound { .. }
+                | RegistryError::SchemaNotInSubject { .. }
+                    if !auto_register =>
+                {
+                    SchemaGateError::OutputNotRegistered {
+                        port: port.name.clone(),
+                        subject: subject.clone(),
+                    }
+                }
+                source => SchemaGateError::Registry {
+                    subject: subject.clone(),
+                    source,
+                },
+            })?;
+            tracing::info!(port = %port.name, %subject, id = registered.id, version = registered.version, "output schema registered");
+            ids[slot] = Some(registered.id);
+        }
+        outputs.push(Some(RegisteredPort {
+            schema: schema.clone(),
+            value_id: ids[0].unwrap_or_default(),
+            key_id: ids[1],
+        }));
+    }
+
+    let mut inputs = HashMap::new();
+    for port in &descriptor.inputs {
+        let Some(schema) = &port.schema else { continue };
+        for (codec, is_key) in [(schema.value_codec(), false)]
+            .into_iter()
+            .chain(schema.key_codec().map(|k| (k, true)))
+        {
+            let subject = strategy.subject(&port.topic, &record_name(codec), is_key);
+            let latest = match registry.version(&subject, VersionRef::Latest).await {
+                Ok(latest) => latest,
+                Err(RegistryError::SubjectNotFound { .. } | RegistryError::VersionNotFound { .. }) => {
+                    tracing::info!(port = %port.name, %subject, "no writer schema registered yet; records are checked as they come");
+                    continue;
+                }
+                Err(source) => return Err(SchemaGateError::Registry { subject, source }),
+            };
+            let incompatible = |reason: String| SchemaGateError::InputIncompatible {
+                port: port.name.clone(),
+                subject: subject.clone(),
+                type_name: codec.type_name(),
+                version: latest.version,
+                id: latest.id,
+                reason,
+            };
+            let writer = Schema::parse_str(&latest.schema).map_err(|e| {
+                incompatible(format!(
+                    "the registered schema cannot be parsed: {}",
+                    error_text(&e)
+                ))
+            })?;
+            SchemaCompatibility::can_read(&writer, codec.schema())
+                .map_err(|e| incompatible(error_text(&e)))?;
+        }
+        inputs.insert(port.topic.clone(), schema.clone());
+    }
+    Ok(GatePlan { outputs, inputs })
+}

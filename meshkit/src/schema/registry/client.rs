@@ -1,0 +1,639 @@
+//! A client for any registry that speaks the Confluent Schema Registry REST
+//! API: Confluent's, Karapace, Apicurio (ccompat), Redpanda's, or meshkit's
+//! own served over HTTP.
+//!
+//! Written on reqwest (HTTP, TLS, basic auth) rather than on an existing
+//! registry crate because those either hide Confluent's error codes in
+//! strings (and meshkit's gate must tell "no such subject" from "down"), or
+//! pin another apache-avro.
+
+use std::time::Duration;
+
+use reqwest::{Client, Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, RegistryError, RegistryFuture, SchemaRegistry,
+    VersionRef,
+};
+
+const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// A [`SchemaRegistry`] reached over HTTP(S).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::schema::HttpRegistry;
+///
+/// let registry = HttpRegistry::builder("https://registry.example.com:8081")
+///     .basic_auth("svc-sales", "secret")
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(registry.url().as_str(), "https://registry.example.com:8081/");
+/// # Ok::<(), meshkit::schema::RegistryError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpRegistry {
+    base: Url,
+    client: Client,
+    auth: Option<(String, String)>,
+}
+
+/// Builds an [`HttpRegistry`]: URL, basic auth, TLS trust, timeout.
+#[derive(Debug)]
+pub struct HttpRegistryBuilder {
+    url: String,
+    auth: Option<(String, String)>,
+    ca_pem: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+impl HttpRegistry {
+    /// Starts a client for the registry at `url` (e.g. `http://localhost:8081`).
+    pub fn builder(url: impl Into<String>) -> HttpRegistryBuilder {
+        HttpRegistryBuilder {
+            url: url.into(),
+            auth: None,
+            ca_pem: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The registry's base URL.
+    pub fn url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url_for(&self, segments: &[&str]) -> Result<Url, RegistryError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| RegistryError::Unavailable {
+                reason: format!("registry URL {} cannot have a path", self.base),
+                source: None,
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        mut url: Url,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<T, RegistryError> {
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut request = self
+            .client
+            .request(method, url.clone())
+            .header(reqwest::header::ACCEPT, CONTENT_TYPE);
+        if let Some((user, password)) = &self.auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .body(body.to_string());
+        }
+        let response = request.send().await.map_err(|e| RegistryError::Unavailable {
+            reason: format!("request to {url} failed"),
+            source: Some(Box::new(e)),
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| RegistryError::Unavailable {
+            reason: format!("reading the answer from {url}"),
+            source: Some(Box::new(e)),
+        })?;
+        if status.is_success() {
+            return serde_json::from_str(&text).map_err(|e| RegistryError::Remote {
+                code: u32::from(status.as_u16()),
+                message: format!("unexpected answer from {url}: {e}: {text}"),
+            });
+        }
+        Err(error_from(status, &text))
+    }
+}
+
+impl HttpRegistryBuilder {
+    /// Authenticates with HTTP basic auth (Confluent Cloud: API key and secret).
+    #[must_use]
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.auth = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Also trusts the CA certificate(s) in `pem` for `https` URLs.
+    #[must_use]
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Gives up on one request after `timeout` (default 10 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Unavailable`] if the URL or the CA certificate cannot be used.
+    pub fn build(self) -> Result<HttpRegistry, RegistryError> {
+        let bad = |reason: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+            RegistryError::Unavailable { reason, source }
+        };
+        let base = Url::parse(&self.url).map_err(|e| {
+            bad(
+                format!("invalid schema registry URL `{}`", self.url),
+                Some(Box::new(e)),
+            )
+        })?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(bad(
+                format!("schema registry URL `{}` must be http:// or https://", self.url),
+                None,
+            ));
+        }
+        let mut client = Client::builder().timeout(self.timeout);
+        if let Some(pem) = &self.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                bad(
+                    "invalid CA certificate for the schema registry".into(),
+                    Some(Box::new(e)),
+                )
+            })? {
+                client = client.add_root_certificate(cert);
+            }
+        }
+        let client = client
+            .build()
+            .map_err(|e| bad("cannot build the HTTP client".into(), Some(Box::new(e))))?;
+        Ok(HttpRegistry {
+            base,
+            client,
+            auth: self.auth,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RemoteError {
+    error_code: u32,
+    #[serde(default)]
+    message: String,
+}
+
+fn error_from(status: StatusCode, text: &str) -> RegistryError {
+    let (code, message) = match serde_json::from_str::<RemoteError>(text) {
+        Ok(e) => (e.error_code, e.message),
+        Err(_) => (u32::from(status.as_u16()), text.to_string()),
+    };
+    match code {
+        40401 => RegistryError::SubjectNotFound { subject: message },
+        40402 => RegistryError::VersionNotFound {
+            subject: String::new(),
+            version: message,
+        },
+        40403 => RegistryError::SchemaNotFound {
+            id: first_number(&message).unwrap_or(0),
+        },
+        40404 => RegistryError::SubjectSoftDeleted {
+            subject: String::new(),
+        },
+        40405 => RegistryError::SubjectNotSoftDeleted {
+            subject: String::new(),
+        },
+        40406 => RegistryError::VersionSoftDeleted {
+            subject: String::new(),
+            version: first_number(&message).unwrap_or(0),
+        },
+        40407 => RegistryError::VersionNotSoftDeleted {
+            subject: String::new(),
+            version: first_number(&message).unwrap_or(0),
+        },
+        40408 => RegistryError::SubjectLevelNotConfigured {
+            subject: String::new(),
+        },
+        409 => RegistryError::Incompatible {
+            subject: String::new(),
+            messages: vec![message],
+        },
+        42201 => RegistryError::InvalidSchema { reason: message },
+        42202 => RegistryError::InvalidVersion { version: message },
+        42203 => RegistryError::InvalidCompatibilityLevel { reason: message },
+        _ if status.is_server_error() => RegistryError::Unavailable {
+            reason: format!("registry answered {status}: {message}"),
+            source: None,
+        },
+        _ => RegistryError::Remote { code, message },
+    }
+}
+
+fn first_number(text: &str) -> Option<u32> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+fn version_segment(version: VersionRef) -> String {
+    match version {
+        VersionRef::Latest => "latest".to_string(),
+        VersionRef::Number(n) => n.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SubjectVersion {
+    subject: String,
+    version: u32,
+    id: u32,
+    schema: String,
+}
+
+impl From<SubjectVersion> for RegisteredSchema {
+    fn from(v: SubjectVersion) -> Self {
+        Self {
+            subject: v.subject,
+            version: v.version,
+            id: v.id,
+            schema: v.schema,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SchemaBody<'a> {
+    schema: &'a str,
+}
+
+impl SchemaRegistry for HttpRegistry {
+    fn register<'a>(&'a self, subject: &'a str, schema: &'a str) -> RegistryFuture<'a, RegisteredSchema> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Id {
+                id: u32,
+            }
+            let url = self.url_for(&["subjects", subject, "versions"])?;
+            let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
+            let Id { id } = self
+                .call(Method::POST, url, &[], Some(body))
+                .await
+                .map_err(|e| with_subject(e, subject))?;
+            // Confluent answers only the id; the version comes from a lookup.
+            let mut found = self.lookup(subject, schema).await?;
+            found.id = id;
+            Ok(found)
+        })
+    }
+
+    fn lookup<'a>(&'a self, subject: &'a str, schema: &'a str) -> RegistryFuture<'a, RegisteredSchema> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject])?;
+            let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
+            let found: SubjectVersion =
+                self.call(Method::POST, url, &[], Some(body))
+                    .await
+                    .map_err(|e| match e {
+                        // On a lookup, 40403 means "not under this subject".
+                        RegistryError::SchemaNotFound { .. } => RegistryError::SchemaNotInSubject {
+                            subject: subject.to_string(),
+                        },
+                        other => with_subject(other, subject),
+                    })?;
+            Ok(found.into())
+        })
+    }
+
+    fn schema_by_id(&self, id: u32) -> RegistryFuture<'_, String> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Schema {
+                schema: String,
+            }
+            let url = self.url_for(&["schemas", "ids", &id.to_string()])?;
+            let found: Schema = self
+                .call(Method::GET, url, &[], None)
+                .await
+                .map_err(|e| match e {
+                    RegistryError::SchemaNotFound { .. } => RegistryError::SchemaNotFound { id },
+                    other => other,
+                })?;
+            Ok(found.schema)
+        })
+    }
+
+    fn subjects(&self) -> RegistryFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            self.call(Method::GET, self.url_for(&["subjects"])?, &[], None)
+                .await
+        })
+    }
+
+    fn versions<'a>(&'a self, subject: &'a str) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject, "versions"])?;
+            self.call(Method::GET, url, &[], None)
+                .await
+                .map_err(|e| with_subject(e, subject))
+        })
+    }
+
+    fn version<'a>(&'a self, subject: &'a str, version: VersionRef) -> RegistryFuture<'a, RegisteredSchema> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject, "versions", &version_segment(version)])?;
+            let found: SubjectVersion = self
+                .call(Method::GET, url, &[], None)
+                .await
+                .map_err(|e| with_subject(e, subject))?;
+            Ok(found.into())
+        })
+    }
+
+    fn check_compatibility<'a>(
+        &'a self,
+        subject: &'a str,
+        schema: &'a str,
+        version: VersionRef,
+    ) -> RegistryFuture<'a, CompatibilityReport> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Answer {
+                is_compatible: bool,
+                #[serde(default)]
+                messages: Vec<String>,
+            }
+            let url = self.url_for(&[
+                "compatibility",
+                "subjects",
+                subject,
+                "versions",
+                &version_segment(version),
+            ])?;
+            let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
+            let answer: Answer = self
+                .call(Method::POST, url, &[("verbose", "true")], Some(body))
+                .await
+                .map_err(|e| with_subject(e, subject))?;
+            Ok(CompatibilityReport {
+                is_compatible: answer.is_compatible,
+                messages: answer.messages,
+            })
+        })
+    }
+
+    fn compatibility_level<'a>(&'a self, subject: Option<&'a str>) -> RegistryFuture<'a, CompatibilityLevel> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Answer {
+                #[serde(rename = "compatibilityLevel")]
+                level: String,
+            }
+            let (url, query): (Url, &[(&str, &str)]) = match subject {
+                Some(s) => (self.url_for(&["config", s])?, &[("defaultToGlobal", "true")]),
+                None => (self.url_for(&["config"])?, &[]),
+            };
+            let answer: Answer = self.call(Method::GET, url, query, None).await?;
+            answer
+                .level
+                .parse()
+                .map_err(|reason| RegistryError::InvalidCompatibilityLevel { reason })
+        })
+    }
+
+    fn set_compatibility_level<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        level: CompatibilityLevel,
+    ) -> RegistryFuture<'a, CompatibilityLevel> {
+        Box::pin(async move {
+            let url = match subject {
+                Some(s) => self.url_for(&["config", s])?,
+                None => self.url_for(&["config"])?,
+            };
+            let _: serde_json::Value = self
+                .call(
+                    Method::PUT,
+                    url,
+                    &[],
+                    Some(json!({ "compatibility": level.as_str() })),
+                )
+                .await?;
+            Ok(level)
+        })
+    }
+
+    fn delete_subject<'a>(&'a self, subject: &'a str, permanent: bool) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject])?;
+            let query: &[(&str, &str)] = if permanent { &[("permanent", "true")] } else { &[] };
+            self.call(Method::DELETE, url, query, None)
+                .await
+                .map_err(|e| with_subject(e, subject))
+        })
+    }
+
+    fn delete_version<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        permanent: bool,
+    ) -> RegistryFuture<'a, u32> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject, "versions", &version_segment(version)])?;
+            let query: &[(&str, &str)] = if permanent { &[("permanent", "true")] } else { &[] };
+            self.call(Method::DELETE, url, query, None)
+                .await
+                .map_err(|e| with_subject(e, subject))
+        })
+    }
+}
+
+/// Puts the subject asked about into errors whose remote message lacks it.
+fn with_subject(err: RegistryError, subject: &str) -> RegistryError {
+    match err {
+        RegistryError::SubjectNotFound { .. } => RegistryError::SubjectNotFound {
+            subject: subject.to_string(),
+        },
+        RegistryError::VersionNotFound { version, .. } => RegistryError::VersionNotFound {
+            subject: subject.to_string(),
+            version,
+        },
+        RegistryError::Incompatible { messages, .. } => RegistryError::Incompatible {
+            subject: subject.to_string(),
+            messages,
+        },
+        RegistryError::SubjectSoftDeleted { .. } => RegistryError::SubjectSoftDeleted {
+            subject: subject.to_string(),
+        },
+        RegistryError::SubjectNotSoftDeleted { .. } => RegistryError::SubjectNotSoftDeleted {
+            subject: subject.to_string(),
+        },
+        RegistryError::VersionSoftDeleted { version, .. } => RegistryError::VersionSoftDeleted {
+            subject: subject.to_string(),
+            version,
+        },
+        RegistryError::VersionNotSoftDeleted { version, .. } => RegistryError::VersionNotSoftDeleted {
+            subject: subject.to_string(),
+            version,
+        },
+        RegistryError::SubjectLevelNotConfigured { .. } => RegistryError::SubjectLevelNotConfigured {
+            subject: subject.to_string(),
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confluent_error_bodies_map_to_typed_errors() {
+        let e = error_from(
+            StatusCode::NOT_FOUND,
+            r#"{"error_code":40403,"message":"Schema 17 not found"}"#,
+        );
+        assert!(matches!(e, RegistryError::SchemaNotFound { id: 17 }));
+        let e = error_from(
+            StatusCode::NOT_FOUND,
+            r#"{"error_code":40401,"message":"Subject 'x' not found."}"#,
+        );
+        assert!(matches!(e, RegistryError::SubjectNotFound { .. }));
+        let e = error_from(
+            StatusCode::CONFLICT,
+            r#"{"error_code":409,"message":"incompatible"}"#,
+        );
+        assert!(matches!(e, RegistryError::Incompatible { .. }));
+        let e = error_from(StatusCode::BAD_GATEWAY, "<html>proxy</html>");
+        assert!(e.is_retriable(), "{e}");
+        let e = error_from(StatusCode::UNAUTHORIZED, r#"{"error_code":401,"message":"no"}"#);
+        assert!(matches!(e, RegistryError::Remote { code: 401, .. }));
+    }
+
+    #[test]
+    fn subjects_are_escaped_in_paths() {
+        let registry = HttpRegistry::builder("http://localhost:8081/base")
+            .build()
+            .unwrap();
+        let url = registry.url_for(&["subjects", "a/b c", "versions"]).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://localhost:8081/base/subjects/a%2Fb%20c/versions"
+        );
+        assert!(HttpRegistry::builder("ftp://x").build().is_err());
+        assert!(HttpRegistry::builder("not a url").build().is_err());
+    }
+
+    /// The client against meshkit's own REST server: every call of the
+    /// trait, and Confluent's error codes turned back into typed errors.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn talks_to_a_confluent_compatible_server() {
+        use super::super::{EmbeddedRegistry, RegistryServer};
+        use std::sync::Arc;
+
+        let server = RegistryServer::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(EmbeddedRegistry::in_memory()),
+        )
+        .unwrap();
+        let client = HttpRegistry::builder(format!("http://{}", server.local_addr()))
+            .build()
+            .unwrap();
+        let v1 = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"long"}]}"#;
+        let v2 = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"long"},{"name":"b","type":"string","default":"x"}]}"#;
+        let bad = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#;
+
+        let first = client.register("s-value", v1).await.unwrap();
+        assert_eq!((first.version, first.subject.as_str()), (1, "s-value"));
+        assert_eq!(
+            client.register("s-value", v1).await.unwrap().id,
+            first.id,
+            "idempotent"
+        );
+        let second = client.register("s-value", v2).await.unwrap();
+        assert_eq!(second.version, 2);
+        assert_eq!(
+            client.register("other-value", v1).await.unwrap().id,
+            first.id,
+            "ids are global"
+        );
+        assert!(client.schema_by_id(second.id).await.unwrap().contains("\"b\""));
+        assert_eq!(client.lookup("s-value", v1).await.unwrap().version, 1);
+        assert_eq!(
+            client.version("s-value", VersionRef::Latest).await.unwrap().id,
+            second.id
+        );
+        assert_eq!(client.versions("s-value").await.unwrap(), vec![1, 2]);
+        let mut subjects = client.subjects().await.unwrap();
+        subjects.sort();
+        assert_eq!(subjects, ["other-value", "s-value"]);
+
+        let report = client
+            .check_compatibility("s-value", bad, VersionRef::Latest)
+            .await
+            .unwrap();
+        assert!(!report.is_compatible);
+        assert!(report.messages.iter().any(|m| m.contains('a')), "{report:?}");
+        match client.register("s-value", bad).await {
+            Err(RegistryError::Incompatible { subject, messages }) => {
+                assert_eq!(subject, "s-value");
+                assert!(!messages.is_empty());
+            }
+            other => panic!("expected incompatible, got {other:?}"),
+        }
+        assert!(matches!(
+            client.schema_by_id(9_999).await,
+            Err(RegistryError::SchemaNotFound { id: 9_999 })
+        ));
+        assert!(matches!(
+            client.versions("nope").await,
+            Err(RegistryError::SubjectNotFound { subject }) if subject == "nope"
+        ));
+        assert!(matches!(
+            client.register("s-value", "{not json").await,
+            Err(RegistryError::InvalidSchema { .. })
+        ));
+
+        assert_eq!(
+            client.compatibility_level(None).await.unwrap(),
+            CompatibilityLevel::Backward
+        );
+        client
+            .set_compatibility_level(Some("s-value"), CompatibilityLevel::None)
+            .await
+            .unwrap();
+        assert_eq!(
+            client.compatibility_level(Some("s-value")).await.unwrap(),
+            CompatibilityLevel::None
+        );
+        assert_eq!(
+            client.register("s-value", bad).await.unwrap().version,
+            3,
+            "level NONE lets it in"
+        );
+        assert_eq!(
+            client
+                .delete_version("s-value", VersionRef::Number(3), false)
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(client.delete_subject("s-value", false).await.unwrap(), vec![1, 2]);
+
+        server.shutdown().await.unwrap();
+        assert!(
+            client.subjects().await.unwrap_err().is_retriable(),
+            "a registry that is gone"
+        );
+    }
+}
