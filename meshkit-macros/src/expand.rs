@@ -1,0 +1,595 @@
+//! Code generation: the user's `impl` block (minus the `#[transform]`
+//! attributes), and an `impl DataProduct` of static metadata and dispatch,
+//! reaching the runtime only through `<crate>::__private`.
+//!
+//! Where the compiler checks a rule (an Avro type, a serde type, a parameter
+//! or return type), the generated tokens carry the span of the user's tokens,
+//! so the compiler's error lands on them.
+//!
+//! On any mistake, [`fallback`] still emits the user's `impl` block and a stub
+//! `impl DataProduct` beside the errors, so that one mistake does not cascade
+//! into "method not found" or "trait not implemented" errors elsewhere.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::LitStr;
+
+use crate::check;
+use crate::errors::Errors;
+use crate::model::{Emit, Millis, Port, Product, Receiver, Store, Transform};
+use crate::parse;
+
+/// `#[meshkit::product(args)] item`: the full expansion, or the fallback
+/// beside the errors. Never fails and never panics.
+pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut item_impl = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Impl(item_impl)) if item_impl.trait_.is_none() => item_impl,
+        Ok(syn::Item::Impl(item_impl)) => {
+            let error = syn::Error::new_spanned(
+                item_impl.trait_.as_ref().map(|(_, path, _)| path),
+                "`#[meshkit::product(...)]` goes on the product type's own `impl` block \
+                 (`impl MyProduct { ... }`), not on a trait `impl`: it writes `impl DataProduct` itself",
+            );
+            return with_errors(item, error);
+        }
+        Ok(_) | Err(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "`#[meshkit::product(...)]` goes on the `impl` block of the product type, whose methods \
+                 marked `#[transform(port)]` handle the input ports: `struct MyProduct; \
+                 #[meshkit::product(...)] impl MyProduct { #[transform(orders)] fn on_order(...) ... }`",
+            );
+            return with_errors(item, error);
+        }
+    };
+    match analyze(args, &mut item_impl) {
+        Ok(product) => full(&product, &item_impl),
+        Err((error, krate)) => fallback(&krate, &item_impl, &error),
+    }
+}
+
+/// `#[transform(...)]` outside a product: explains where it belongs.
+pub(crate) fn stray_transform(item: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
+        Span::call_site(),
+        "`#[transform(...)]` only works on a method of an `impl` block marked `#[meshkit::product(...)]`, \
+         which reads it",
+    );
+    with_errors(item, error)
+}
+
+fn with_errors(item: TokenStream, error: syn::Error) -> TokenStream {
+    let mut out = item;
+    out.extend(error.to_compile_error());
+    out
+}
+
+/// Parses and checks; strips the `#[transform]` attributes from `item`. On
+/// error, also returns the runtime path for the fallback.
+pub(crate) fn analyze(
+    args: TokenStream,
+    item: &mut syn::ItemImpl,
+) -> Result<Product, (syn::Error, syn::Path)> {
+    let mut errors = Errors::new();
+    let args = parse::product_args(args, &mut errors);
+    let krate = check::crate_path(&args);
+    let transforms = parse::take_transforms(item, &mut errors);
+    let product = check::product(args, transforms, &mut errors);
+    match (errors.finish(), product) {
+        (Ok(()), Some(product)) => Ok(product),
+        (Err(error), _) => Err((error, krate)),
+        (Ok(()), None) => Err((
+            syn::Error::new(
+                Span::call_site(),
+                "meshkit-macros found no mistake but could not check this product; please report it",
+            ),
+            krate,
+        )),
+    }
+}
+
+/// `use <crate>::__private as __meshkit;`, spanned on the `crate = "..."`
+/// literal if given, so that a path that does not resolve is one error there.
+fn runtime_import(krate: &syn::Path) -> TokenStream {
+    quote_spanned!(krate.span()=> use #krate::__private as __meshkit;)
+}
+
+fn string(ident: &syn::Ident) -> LitStr {
+    LitStr::new(&syn::ext::IdentExt::unraw(ident).to_string(), ident.span())
+}
+
+/// A `Duration` the macro checked itself, so it keeps the macro's span: on
+/// the user's literal, lints such as clippy's `duration_suboptimal_units`
+/// would take it for the user's code.
+fn duration(millis: Millis) -> TokenStream {
+    let ms = Literal::u64_suffixed(millis.ms);
+    quote!(::core::time::Duration::from_millis(#ms))
+}
+
+/// `.input_avro::<V>("name", "topic")` and its kin, spanned on the types.
+fn port_call(port: &Port, input: bool) -> TokenStream {
+    let name = string(&port.name);
+    let topic = &port.topic;
+    let (plain, avro, with) = if input {
+        (quote!(input), quote!(input_avro), quote!(input_with))
+    } else {
+        (quote!(output), quote!(output_avro), quote!(output_with))
+    };
+    match (&port.value, &port.key) {
+        (None, _) => quote!(.#plain(#name, #topic)),
+        (Some(value), None) => quote_spanned!(value.span()=> .#avro::<#value>(#name, #topic)),
+        (Some(value), Some(key)) => {
+            let schema = quote_spanned!(value.span()=> __meshkit::PortSchema::value::<#value>());
+            let keyed = quote_spanned!(key.span()=> #schema.with_key::<#key>());
+            quote!(.#with(#name, #topic, #keyed))
+        }
+    }
+}
+
+fn store_call(store: &Store) -> TokenStream {
+    let name = string(&store.name);
+    let Some(window) = &store.window else {
+        return quote!(.store(#name));
+    };
+    let size = duration(window.size);
+    let mut windows = match window.advance {
+        None => quote!(__meshkit::Windows::tumbling(#size)),
+        Some(advance) => {
+            let advance = duration(advance);
+            quote!(__meshkit::Windows::hopping(#size, #advance))
+        }
+    };
+    if let Some(grace) = window.grace {
+        let grace = duration(grace);
+        windows.extend(quote!(.grace(#grace)));
+    }
+    if let Some((emit, span)) = window.emit {
+        let variant = match emit {
+            Emit::OnClose => quote_spanned!(span=> OnClose),
+            Emit::EveryUpdate => quote_spanned!(span=> EveryUpdate),
+        };
+        windows.extend(quote_spanned!(span=> .emit(__meshkit::Emit::#variant)));
+    }
+    quote!(.window_store(#name, #windows))
+}
+
+/// Checks that each store's types can be kept in a store, on the user's types.
+fn store_type_checks(stores: &[Store]) -> TokenStream {
+    if stores.is_empty() {
+        return TokenStream::new();
+    }
+    let checks = stores.iter().flat_map(|store| {
+        let check = if store.window.is_some() {
+            quote!(window_store_type)
+        } else {
+            quote!(store_type)
+        };
+        [&store.key, &store.value]
+            .into_iter()
+            .map(move |ty| quote_spanned!(ty.span()=> #check::<#ty>();))
+    });
+    // One trait per kind of store, with the bounds on its blanket impl only
+    // (not as supertraits), so that a type missing several bounds gets one
+    // error, with the trait's message.
+    quote! {
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` cannot be kept in a store: a store's key and value types implement serde's `Serialize` and `Deserialize`",
+            label = "not serializable",
+            note = "derive them: `#[derive(serde::Serialize, serde::Deserialize)]`"
+        )]
+        trait StoreType {}
+        impl<T: __meshkit::serde::Serialize + __meshkit::serde::de::DeserializeOwned> StoreType for T {}
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` cannot be kept in a windowed store: its key and value types implement serde's `Serialize` and `Deserialize`, and `Clone`",
+            label = "not serializable or not `Clone`",
+            note = "derive them: `#[derive(Clone, serde::Serialize, serde::Deserialize)]`"
+        )]
+        trait WindowStoreType {}
+        impl<T: StoreType + ::core::clone::Clone> WindowStoreType for T {}
+        fn store_type<T: StoreType>() {}
+        fn window_store_type<T: WindowStoreType>() {}
+        #(#checks)*
+    }
+}
+
+fn descriptor_body(product: &Product) -> TokenStream {
+    let Product {
+        domain,
+        name,
+        version,
+        owner,
+        ..
+    } = product;
+    let description = product.description.iter().map(|d| quote!(.description(#d)));
+    let tags = product.tags.iter().map(|t| quote!(.tag(#t)));
+    let freshness = product.freshness.map(|d| {
+        let d = duration(d);
+        quote!(.freshness_slo(#d))
+    });
+    let latency = product.latency.map(|d| {
+        let d = duration(d);
+        quote!(.latency_slo(#d))
+    });
+    let inputs = product.inputs.iter().map(|p| port_call(p, true));
+    let outputs = product.outputs.iter().map(|p| port_call(p, false));
+    let stores = product.stores.iter().map(store_call);
+    let checks = store_type_checks(&product.stores);
+    quote! {
+        #checks
+        __meshkit::ProductDescriptor::builder(#domain, #name)
+            .version(#version)
+            .owner(#owner)
+            #(#description)*
+            #(#tags)*
+            #freshness
+            #latency
+            #(#inputs)*
+            #(#outputs)*
+            #(#stores)*
+            .build()
+    }
+}
+
+/// One `match` arm of `process`: decode, then call the user's method with
+/// each argument spanned on the parameter that receives it.
+fn arm(product: &Product, transform: &Transform) -> TokenStream {
+    let Some(port) = product.inputs.get(transform.input) else {
+        return TokenStream::new();
+    };
+    let port_name = string(&port.name);
+    let mut bindings = TokenStream::new();
+    let mut args: Vec<TokenStream> = Vec::new();
+    if transform.record {
+        args.push(quote!(record));
+    }
+    if let (Some(key), Some(_)) = (&port.key, &port.value) {
+        bindings.extend(quote!(let __key = record.key_as::<#key>()?;));
+        args.push(quote!(__key));
+    }
+    match &port.value {
+        Some(value) => bindings.extend(quote!(let __value = record.value_as::<#value>()?;)),
+        None => bindings.extend(quote!(let __value = record.value();)),
+    }
+    args.push(quote!(__value));
+    for store in transform.stores.iter().filter_map(|i| product.stores.get(*i)) {
+        let (key, value, name) = (&store.key, &store.value, string(&store.name));
+        args.push(if store.window.is_some() {
+            quote!(__meshkit::WindowStoreRef::<#key, #value>::new(#name))
+        } else {
+            quote!(__meshkit::StoreRef::<#key, #value>::new(#name))
+        });
+    }
+    args.push(quote!(ctx));
+    let args = args.iter().zip(&transform.param_spans).map(|(arg, span)| {
+        let mut arg = arg.clone();
+        respan(&mut arg, *span);
+        arg
+    });
+    let method = &transform.method;
+    let span = transform.output_span;
+    let callee = match transform.receiver {
+        Receiver::Ref => quote_spanned!(span=> self.#method),
+        Receiver::None => quote_spanned!(span=> Self::#method),
+    };
+    let call = if transform.is_async {
+        quote_spanned!(span=> #callee(#(#args),*).await)
+    } else {
+        quote_spanned!(span=> #callee(#(#args),*))
+    };
+    quote! {
+        #port_name => {
+            #bindings
+            #call
+        }
+    }
+}
+
+/// Gives every token of `tokens` the span `span`.
+fn respan(tokens: &mut TokenStream, span: Span) {
+    *tokens = tokens
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner = group.stream();
+                respan(&mut inner, span);
+                let mut new = proc_macro2::Group::new(group.delimiter(), inner);
+                new.set_span(span);
+                tree = proc_macro2::TokenTree::Group(new);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect();
+}
+
+/// The full expansion of a checked product.
+fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
+    let import = runtime_import(&product.krate);
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let descriptor = descriptor_body(product);
+    let arms = product.transforms.iter().map(|t| arm(product, t));
+    quote! {
+        #item
+
+        const _: () = {
+            #import
+
+            #[automatically_derived]
+            impl #impl_generics __meshkit::DataProduct for #self_ty #where_clause {
+                fn descriptor(
+                    &self,
+                ) -> ::core::result::Result<__meshkit::ProductDescriptor, __meshkit::DescriptorError> {
+                    #descriptor
+                }
+
+                async fn process(
+                    &mut self,
+                    record: &__meshkit::Record<'_>,
+                    ctx: &mut __meshkit::Context,
+                ) -> ::core::result::Result<(), __meshkit::TransformError> {
+                    match record.port() {
+                        #(#arms)*
+                        __port => ::core::result::Result::Err(__meshkit::TransformError::new(
+                            ::std::format!("no transform for input port `{}`", __port),
+                        )),
+                    }
+                }
+            }
+        };
+    }
+}
+
+/// The user's `impl` block, a stub `impl DataProduct` (never run: the crate
+/// does not compile) and the errors.
+fn fallback(krate: &syn::Path, item: &syn::ItemImpl, errors: &syn::Error) -> TokenStream {
+    let import = runtime_import(krate);
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let errors = errors.to_compile_error();
+    quote! {
+        #item
+
+        const _: () = {
+            #import
+
+            #[automatically_derived]
+            impl #impl_generics __meshkit::DataProduct for #self_ty #where_clause {
+                fn descriptor(
+                    &self,
+                ) -> ::core::result::Result<__meshkit::ProductDescriptor, __meshkit::DescriptorError> {
+                    ::core::result::Result::Err(__meshkit::DescriptorError::NoInputPorts)
+                }
+
+                async fn process(
+                    &mut self,
+                    _: &__meshkit::Record<'_>,
+                    _: &mut __meshkit::Context,
+                ) -> ::core::result::Result<(), __meshkit::TransformError> {
+                    ::core::result::Result::Err(__meshkit::TransformError::new(
+                        "this data product's declaration does not compile",
+                    ))
+                }
+            }
+        };
+
+        #errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    /// The expansion with all whitespace removed, to look for calls in it.
+    fn expand(args: TokenStream, item: TokenStream) -> String {
+        product(args, item).to_string().split_whitespace().collect()
+    }
+
+    fn has(haystack: &str, needle: &str) -> bool {
+        let needle: String = needle.split_whitespace().collect();
+        haystack.contains(&needle)
+    }
+
+    fn spend() -> (TokenStream, TokenStream) {
+        (
+            quote! {
+                domain = "sales",
+                name = "customer-spend",
+                version = "1.0.0",
+                owner = "team-sales@example.com",
+                description = "Spend per customer",
+                tags = ["sales", "tier-1"],
+                slo(freshness = "5m", latency = "250ms"),
+                input(orders, topic = "sales.orders", value = Order),
+                store(totals, key = String, value = Spend),
+                output(spend, topic = "sales.customer-spend", value = Spend),
+            },
+            quote! {
+                impl CustomerSpend {
+                    #[transform(orders, stores = [totals])]
+                    fn on_order(&mut self, order: &Order, totals: StoreRef<String, Spend>, ctx: &mut Context)
+                        -> Result<(), TransformError> { Ok(()) }
+                }
+            },
+        )
+    }
+
+    #[test]
+    fn the_descriptor_is_a_builder_chain() {
+        let (args, item) = spend();
+        let out = expand(args, item);
+        for call in [
+            "use ::meshkit::__private as __meshkit;",
+            "impl __meshkit::DataProduct for CustomerSpend",
+            r#"__meshkit::ProductDescriptor::builder("sales", "customer-spend")"#,
+            r#".version("1.0.0").owner("team-sales@example.com").description("Spend per customer")"#,
+            r#".tag("sales").tag("tier-1")"#,
+            ".freshness_slo(::core::time::Duration::from_millis(300000u64))",
+            ".latency_slo(::core::time::Duration::from_millis(250u64))",
+            r#".input_avro::<Order>("orders", "sales.orders")"#,
+            r#".output_avro::<Spend>("spend", "sales.customer-spend")"#,
+            r#".store("totals") .build()"#,
+            "store_type::<String>(); store_type::<Spend>();",
+        ] {
+            assert!(has(&out, call), "missing `{call}` in {out}");
+        }
+        assert!(!has(&out, "compile_error"), "{out}");
+    }
+
+    #[test]
+    fn process_dispatches_on_the_port_to_the_method_unchanged() {
+        let (args, item) = spend();
+        let out = expand(args, item);
+        for part in [
+            "async fn process(&mut self, record: &__meshkit::Record<'_>, ctx: &mut __meshkit::Context,",
+            r#"match record.port() { "orders" => {"#,
+            "let __value = record.value_as::<Order>()?;",
+            r#"self.on_order(__value, __meshkit::StoreRef::<String, Spend>::new("totals"), ctx)"#,
+            "__port => ::core::result::Result::Err(__meshkit::TransformError::new(",
+            // The user's method is emitted as written, minus `#[transform]`.
+            "impl CustomerSpend { fn on_order(&mut self, order: &Order, totals: StoreRef<String, Spend>",
+        ] {
+            assert!(has(&out, part), "missing `{part}` in {out}");
+        }
+        assert!(!out.contains("transform("), "{out}");
+    }
+
+    #[test]
+    fn keyed_windowed_async_and_raw_ports() {
+        let out = expand(
+            quote! {
+                domain = "sales", name = "n", version = "1.0.0", owner = "o",
+                input(orders, topic = "sales.orders", value = Order, key = OrderId),
+                input(raw, topic = "sales.raw"),
+                output(counts, topic = "sales.counts", value = Count, key = String),
+                output(audit, topic = "sales.audit"),
+                store(per_minute, key = String, value = u64,
+                      window(size = "1m", advance = "20s", grace = "10s", emit = on_close)),
+                store(tumbling, key = String, value = u64, window(size = "1h")),
+            },
+            quote! {
+                impl<T: Send + 'static> P<T> {
+                    #[transform(orders, stores = [per_minute], record)]
+                    async fn on_order(&self, r: &Record<'_>, k: &OrderId, v: &Order,
+                        w: WindowStoreRef<String, u64>, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                    #[transform(raw, stores = [tumbling])]
+                    fn on_raw(v: Option<&[u8]>, t: WindowStoreRef<String, u64>, ctx: &mut Context)
+                        -> Result<(), TransformError> { Ok(()) }
+                }
+            },
+        );
+        for part in [
+            "impl<T: Send + 'static> __meshkit::DataProduct for P<T>",
+            r#".input_with("orders", "sales.orders", __meshkit::PortSchema::value::<Order>().with_key::<OrderId>())"#,
+            r#".input("raw", "sales.raw")"#,
+            r#".output_with("counts", "sales.counts", __meshkit::PortSchema::value::<Count>().with_key::<String>())"#,
+            r#".output("audit", "sales.audit")"#,
+            r#".window_store("per_minute", __meshkit::Windows::hopping(::core::time::Duration::from_millis(60000u64),
+                ::core::time::Duration::from_millis(20000u64)).grace(::core::time::Duration::from_millis(10000u64))
+                .emit(__meshkit::Emit::OnClose))"#,
+            r#".window_store("tumbling", __meshkit::Windows::tumbling(::core::time::Duration::from_millis(3600000u64)))"#,
+            "window_store_type::<String>(); window_store_type::<u64>();",
+            "let __key = record.key_as::<OrderId>()?; let __value = record.value_as::<Order>()?;",
+            r#"self.on_order(record, __key, __value, __meshkit::WindowStoreRef::<String, u64>::new("per_minute"), ctx).await"#,
+            r#""raw" => { let __value = record.value();"#,
+            r#"Self::on_raw(__value, __meshkit::WindowStoreRef::<String, u64>::new("tumbling"), ctx)"#,
+        ] {
+            assert!(has(&out, part), "missing `{part}` in {out}");
+        }
+        assert!(!has(
+            &out,
+            "on_raw(__value, __meshkit::WindowStoreRef::<String, u64>::new(\"tumbling\"), ctx).await"
+        ));
+    }
+
+    #[test]
+    fn the_crate_override_is_used_for_every_runtime_path() {
+        let (args, item) = spend();
+        let out = expand(quote!(#args crate = "my_reexport::meshkit"), item);
+        assert!(
+            has(&out, "use my_reexport::meshkit::__private as __meshkit;"),
+            "{out}"
+        );
+        assert!(
+            !has(&out, "::meshkit::__private") || !has(&out, "use ::meshkit"),
+            "{out}"
+        );
+        assert_eq!(out.matches("__private").count(), 1, "one import: {out}");
+    }
+
+    #[test]
+    fn a_mistake_gives_the_fallback_and_every_error() {
+        let (_, item) = spend();
+        let out = expand(
+            quote! {
+                domain = "sales", name = "n", version = "1.0", ownr = "o",
+                input(orders, topic = "sales.orders", value = Order),
+                store(totals, key = String, value = Spend),
+                output(spend, topic = "sales.spend", value = Spend),
+            },
+            item,
+        );
+        // The user's methods are kept, so calls to them still resolve.
+        assert!(has(&out, "impl CustomerSpend { fn on_order(&mut self"), "{out}");
+        // A stub impl, so that uses of the product as a `DataProduct` still compile.
+        assert!(
+            has(&out, "impl __meshkit::DataProduct for CustomerSpend"),
+            "{out}"
+        );
+        assert!(
+            has(
+                &out,
+                "::core::result::Result::Err(__meshkit::DescriptorError::NoInputPorts)"
+            ),
+            "{out}"
+        );
+        assert!(!has(&out, "unimplemented") && !has(&out, "panic"), "{out}");
+        // Both mistakes.
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(out.contains("unknownkey`ownr`"), "{out}");
+        assert!(out.contains("`1.0`isnotasemanticversion"), "{out}");
+    }
+
+    #[test]
+    fn not_on_an_impl_block() {
+        let out = expand(
+            quote!(domain = "x"),
+            quote!(
+                struct P;
+            ),
+        );
+        assert!(has(&out, "struct P;"), "the item is kept: {out}");
+        assert!(out.contains("goesonthe`impl`blockoftheproducttype"), "{out}");
+        let out = expand(quote!(domain = "x"), quote!(impl DataProduct for P {}));
+        assert!(
+            out.contains("nottoatrait`impl`") || out.contains("notonatrait`impl`"),
+            "{out}"
+        );
+        let out = stray_transform(quote!(
+            fn f() {}
+        ))
+        .to_string();
+        assert!(out.contains("only works on a method"), "{out}");
+    }
+
+    #[test]
+    fn every_parameter_gets_a_span_and_respanning_keeps_tokens() -> Result<(), Box<dyn std::error::Error>> {
+        let (args, item) = spend();
+        let mut item: syn::ItemImpl = syn::parse2(item)?;
+        let product = analyze(args, &mut item).map_err(|(e, _)| e)?;
+        let transform = &product.transforms[0];
+        assert_eq!(transform.param_spans.len(), 3);
+        // Each argument is respanned to its parameter, keeping its tokens.
+        let mut tokens = quote!(a::b<c>(d));
+        let span = Span::call_site().resolved_at(Span::mixed_site());
+        respan(&mut tokens, span);
+        assert_eq!(tokens.to_string(), quote!(a::b<c>(d)).to_string());
+        Ok(())
+    }
+}

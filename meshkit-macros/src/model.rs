@@ -1,0 +1,91 @@
+//! A checked data product: what `check.rs` makes of the syntax tree once every
+//! rule holds, and all that `expand.rs` needs. Every required part is present
+//! here, so code generation has no case left to fail on.
+
+use proc_macro2::Span;
+use syn::{Ident, LitStr, Type};
+
+/// A checked product declaration.
+pub(crate) struct Product {
+    /// Where the runtime is: `::meshkit` or the `crate = "..."` override.
+    pub(crate) krate: syn::Path,
+    pub(crate) domain: LitStr,
+    pub(crate) name: LitStr,
+    pub(crate) version: LitStr,
+    pub(crate) owner: LitStr,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) tags: Vec<LitStr>,
+    pub(crate) freshness: Option<Millis>,
+    pub(crate) latency: Option<Millis>,
+    pub(crate) inputs: Vec<Port>,
+    pub(crate) outputs: Vec<Port>,
+    pub(crate) stores: Vec<Store>,
+    pub(crate) transforms: Vec<Transform>,
+}
+
+/// A duration checked at compile time, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Millis {
+    pub(crate) ms: u64,
+}
+
+/// An input or output port.
+pub(crate) struct Port {
+    pub(crate) name: Ident,
+    pub(crate) topic: LitStr,
+    /// The Avro type of its values; `None` for a port of raw bytes.
+    pub(crate) value: Option<Type>,
+    /// The Avro type of its keys, on a keyed port (only with `value`).
+    pub(crate) key: Option<Type>,
+}
+
+/// A state store.
+pub(crate) struct Store {
+    pub(crate) name: Ident,
+    pub(crate) key: Type,
+    pub(crate) value: Type,
+    pub(crate) window: Option<Window>,
+}
+
+/// A windowed store's windows.
+pub(crate) struct Window {
+    pub(crate) size: Millis,
+    /// `None` for tumbling windows (advance = size).
+    pub(crate) advance: Option<Millis>,
+    pub(crate) grace: Option<Millis>,
+    pub(crate) emit: Option<(Emit, Span)>,
+}
+
+/// When a windowed store's results are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Emit {
+    EveryUpdate,
+    OnClose,
+}
+
+/// How a transform method takes the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiver {
+    /// An associated function: called as `Self::f(...)`.
+    None,
+    /// `&self` or `&mut self`: called as `self.f(...)`.
+    Ref,
+}
+
+/// A method bound to an input port.
+pub(crate) struct Transform {
+    pub(crate) method: Ident,
+    pub(crate) receiver: Receiver,
+    pub(crate) is_async: bool,
+    /// Index into [`Product::inputs`].
+    pub(crate) input: usize,
+    /// Indexes into [`Product::stores`], in the order the method takes them.
+    pub(crate) stores: Vec<usize>,
+    /// Whether the method takes the `&Record<'_>` first.
+    pub(crate) record: bool,
+    /// The span of each parameter's type (receiver excluded), so that a type
+    /// mismatch is reported on the user's parameter.
+    pub(crate) param_spans: Vec<Span>,
+    /// The span of the return type (or of the name, if there is none).
+    pub(crate) output_span: Span,
+}
