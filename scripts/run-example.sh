@@ -7,6 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 . scripts/env.sh
 export CARGO_TARGET_DIR
+bash scripts/toolchain.sh
 bash scripts/install-deps.sh
 unset MESHKIT_BROKERS MESHKIT_TEST_BROKERS
 # Built with the same feature resolution as `cargo test --workspace` and

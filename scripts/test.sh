@@ -10,6 +10,7 @@ cd "$here/.."
 export CARGO_TARGET_DIR
 mkdir -p "$MESHKIT_CACHE"
 
+bash scripts/toolchain.sh
 bash scripts/install-deps.sh
 # Confluent's Python client, for the interoperability tests (a venv outside the clone).
 bash scripts/install-python.sh

@@ -9,7 +9,7 @@
 //! with its reason, before the transform sees it.
 
 use apache_avro::AvroSchema;
-use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+use meshkit::{Context, Record, TransformError};
 use serde::{Deserialize, Serialize};
 
 /// An order as the upstream `sales.orders` topic carries it.
@@ -64,26 +64,30 @@ pub fn enrich(order: &Order) -> Option<EnrichedOrder> {
     })
 }
 
-/// The data product.
+/// The data product, declared with the DSL.
 #[derive(Debug, Clone, Default)]
 pub struct OrdersEnriched {
     /// Print each record consumed and produced (for the demo).
     pub verbose: bool,
 }
 
-impl DataProduct for OrdersEnriched {
-    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
-        ProductDescriptor::builder("sales", "orders-enriched")
-            .version("1.0.0")
-            .owner("team-sales@example.com")
-            .description("Open orders with their price band and shipping priority")
-            .input_avro::<Order>("orders", "sales.orders")
-            .output_avro::<EnrichedOrder>("enriched", "sales.orders.enriched")
-            .build()
-    }
-
-    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
-        let order: &Order = record.value_as()?;
+#[meshkit::product(
+    domain = "sales",
+    name = "orders-enriched",
+    version = "1.0.0",
+    owner = "team-sales@example.com",
+    description = "Open orders with their price band and shipping priority",
+    input(orders, topic = "sales.orders", value = Order),
+    output(enriched, topic = "sales.orders.enriched", value = EnrichedOrder),
+)]
+impl OrdersEnriched {
+    #[transform(orders, record)]
+    fn on_order(
+        &mut self,
+        record: &Record<'_>,
+        order: &Order,
+        ctx: &mut Context,
+    ) -> Result<(), TransformError> {
         if self.verbose {
             println!(
                 "consumed  {}[{}]@{}: {order:?}",
@@ -105,6 +109,7 @@ impl DataProduct for OrdersEnriched {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshkit::DataProduct;
 
     fn order(status: &str, amount_cents: i64) -> Order {
         Order {

@@ -16,8 +16,8 @@
 
 use std::time::Duration;
 
-use meshkit::state::{Emit, Windows};
-use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+use meshkit::state::{Emit, StoreRef, WindowStoreRef, Windows};
+use meshkit::{Context, Record, TransformError};
 use serde::{Deserialize, Serialize};
 
 use crate::orders::Order;
@@ -52,30 +52,41 @@ pub fn per_minute() -> Windows {
         .emit(Emit::OnClose)
 }
 
-/// The data product.
+/// The data product, declared with the DSL: the attribute generates its
+/// `DataProduct` impl (descriptor and dispatch); the transform below is
+/// called unchanged. Its hand-written twin is in `examples/tests/dsl_twin.rs`.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerSpendProduct;
 
-impl DataProduct for CustomerSpendProduct {
-    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
-        ProductDescriptor::builder("sales", "customer-spend")
-            .version("1.0.0")
-            .owner("team-sales@example.com")
-            .description("Each customer's paid orders and total spend, updated on every paid order")
-            .input("orders", "sales.orders")
-            .output("spend", "sales.customer-spend")
-            .output("per_minute", "sales.customer-orders-per-minute")
-            .store("spend")
-            .window_store("per_minute", per_minute())
-            .build()
-    }
-
-    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
-        let order: Order = serde_json::from_slice(record.value().unwrap_or_default())
+#[meshkit::product(
+    domain = "sales",
+    name = "customer-spend",
+    version = "1.0.0",
+    owner = "team-sales@example.com",
+    description = "Each customer's paid orders and total spend, updated on every paid order",
+    tags = ["sales"],
+    input(orders, topic = "sales.orders"),
+    output(spend, topic = "sales.customer-spend"),
+    output(per_minute, topic = "sales.customer-orders-per-minute"),
+    store(spend, key = String, value = CustomerSpend),
+    store(per_minute, key = String, value = u64, window(size = "1m", grace = "10s", emit = on_close)),
+)]
+impl CustomerSpendProduct {
+    #[transform(orders, stores = [spend, per_minute], record)]
+    fn on_order(
+        &mut self,
+        record: &Record<'_>,
+        value: Option<&[u8]>,
+        spend: StoreRef<String, CustomerSpend>,
+        per_minute: WindowStoreRef<String, u64>,
+        ctx: &mut Context,
+    ) -> Result<(), TransformError> {
+        let order: Order = serde_json::from_slice(value.unwrap_or_default())
             .map_err(|e| TransformError::new("not a valid order").with_source(e))?;
         if let Some(ts) = record.timestamp() {
-            let mut windows = ctx.window_store::<String, u64>("per_minute")?;
-            let update = windows.update(&order.customer, ts, |n| n.unwrap_or(0) + 1)?;
+            let update = per_minute
+                .open(ctx)?
+                .update(&order.customer, ts, |n| n.unwrap_or(0) + 1)?;
             let late = update.late;
             for (window, customer, orders) in update.results(Emit::OnClose, &order.customer) {
                 let out = OrdersPerMinute {
@@ -83,9 +94,7 @@ impl DataProduct for CustomerSpendProduct {
                     minute_start: window.start,
                     orders,
                 };
-                let json = serde_json::to_vec(&out)
-                    .map_err(|e| TransformError::new("cannot encode").with_source(e))?;
-                ctx.emit("per_minute", Some(customer.into_bytes()), json)?;
+                ctx.emit("per_minute", Some(customer.into_bytes()), json(&out)?)?;
             }
             if late {
                 ctx.dead_letter(
@@ -97,7 +106,7 @@ impl DataProduct for CustomerSpendProduct {
         if order.status != "paid" {
             return Ok(());
         }
-        let mut spend = ctx.store::<String, CustomerSpend>("spend")?;
+        let mut spend = spend.open(ctx)?;
         let mut totals = spend.get(&order.customer)?.unwrap_or_else(|| CustomerSpend {
             customer: order.customer.clone(),
             ..CustomerSpend::default()
@@ -105,16 +114,19 @@ impl DataProduct for CustomerSpendProduct {
         totals.orders += 1;
         totals.total_cents += order.amount_cents;
         spend.put(&order.customer, &totals)?;
-        let json =
-            serde_json::to_vec(&totals).map_err(|e| TransformError::new("cannot encode").with_source(e))?;
-        ctx.emit("spend", Some(order.customer.into_bytes()), json)?;
+        ctx.emit("spend", Some(order.customer.into_bytes()), json(&totals)?)?;
         Ok(())
     }
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, TransformError> {
+    serde_json::to_vec(value).map_err(|e| TransformError::new("cannot encode").with_source(e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshkit::DataProduct;
 
     fn order(customer: &str, amount_cents: i64, status: &str) -> Vec<u8> {
         serde_json::to_vec(&Order {
@@ -156,8 +168,8 @@ mod tests {
                 total_cents: 125
             }
         );
-        let stored = ctx
-            .store::<String, CustomerSpend>("spend")
+        let stored = StoreRef::<String, CustomerSpend>::new("spend")
+            .open(&mut ctx)
             .expect("store")
             .get(&"c-2".into())
             .expect("get");

@@ -61,7 +61,7 @@ pub use error::{ConfigError, DescriptorError, EmitError, Error, TransformError};
 pub use kafka::EmbeddedCluster;
 pub use metrics::Metrics;
 pub use product::{
-    DataProduct, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity,
+    DataProduct, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo,
     StoreDescriptor,
 };
 pub use record::{OutputRecord, Record};
@@ -70,6 +70,18 @@ pub use schema::{AvroType, PortSchema};
 pub use state::{changelog_topic, StateError, Store};
 
 pub use meshkit_macros as macros;
+pub use meshkit_macros::{product, transform};
+
+/// Not public API: what the `meshkit-macros` DSL generates code against, so
+/// that generated code names the runtime through one path (overridable with
+/// `crate = "…"`).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::schema::{AvroType, PortSchema};
+    pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};
+    pub use crate::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+    pub use serde;
+}
 
 /// The README's examples, compiled as doc tests so that they stay true.
 #[doc = include_str!("../../README.md")]

@@ -26,6 +26,22 @@ pub struct ProductIdentity {
     pub owner: String,
     /// What the product offers, for people browsing the catalog.
     pub description: String,
+    /// Catalog tags, in declaration order, e.g. `["sales", "tier-1"]`.
+    pub tags: Vec<String>,
+    /// The service level objectives the product declares.
+    pub slo: Slo,
+}
+
+/// Service level objectives a product declares: metadata, published with
+/// its descriptor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Slo {
+    /// How old an output may be, from its input record's timestamp to its commit.
+    pub freshness: Option<std::time::Duration>,
+    /// How long processing one record may take, from being consumed to its
+    /// outputs being committed.
+    pub latency: Option<std::time::Duration>,
 }
 
 impl ProductIdentity {
@@ -112,6 +128,8 @@ impl ProductDescriptor {
             version: String::new(),
             owner: String::new(),
             description: String::new(),
+            tags: Vec::new(),
+            slo: Slo::default(),
             inputs: Vec::new(),
             outputs: Vec::new(),
             stores: Vec::new(),
@@ -235,12 +253,32 @@ pub struct DescriptorBuilder {
     version: String,
     owner: String,
     description: String,
+    tags: Vec<String>,
+    slo: Slo,
     inputs: Vec<InputPort>,
     outputs: Vec<OutputPort>,
     stores: Vec<StoreDescriptor>,
 }
 
 impl DescriptorBuilder {
+    /// Adds a catalog tag (e.g. `tier-1`).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Declares how old an output may be, at most, from its input's timestamp.
+    pub fn freshness_slo(mut self, max_age: std::time::Duration) -> Self {
+        self.slo.freshness = Some(max_age);
+        self
+    }
+
+    /// Declares how long processing one record may take, at most.
+    pub fn latency_slo(mut self, max_latency: std::time::Duration) -> Self {
+        self.slo.latency = Some(max_latency);
+        self
+    }
+
     /// The semantic version, e.g. `1.2.0`.
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
@@ -366,6 +404,8 @@ impl DescriptorBuilder {
                 version,
                 owner: self.owner,
                 description: self.description,
+                tags: self.tags,
+                slo: self.slo,
             },
             inputs: self.inputs,
             outputs: self.outputs,

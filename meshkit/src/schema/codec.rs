@@ -18,6 +18,11 @@ use super::{DecodeError, EncodeError};
 /// schema (usually from `#[derive(AvroSchema)]`).
 ///
 /// Implemented for every type that has the bounds; never implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot travel on a port: it needs an Avro schema and serde",
+    label = "no Avro schema",
+    note = "derive `apache_avro::AvroSchema`, `serde::Serialize` and `serde::Deserialize` for it"
+)]
 pub trait AvroType: AvroSchemaComponent + Serialize + DeserializeOwned + Send + Sync + 'static {}
 
 impl<T: AvroSchemaComponent + Serialize + DeserializeOwned + Send + Sync + 'static> AvroType for T {}

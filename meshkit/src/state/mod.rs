@@ -28,10 +28,12 @@
 //! Unlike Kafka Streams under exactly-once, a crash does not wipe local state.
 
 mod codec;
+mod handle;
 pub(crate) mod manager;
 mod store;
 mod window;
 
+pub use handle::{StoreRef, WindowStoreRef};
 pub use manager::RestoreStats;
 pub use store::Store;
 pub use window::{Emit, Window, WindowStore, WindowUpdate, Windows};

@@ -1,0 +1,113 @@
+//! Typed names of the stores a product declares: what a transform receives
+//! for each store it uses, opened on the context when needed.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{StateError, Store, WindowStore};
+use crate::runtime::Context;
+
+/// The typed name of a plain store: opening it on the [`Context`] gives the
+/// partition's [`Store`]. It holds no borrow, so a transform can keep it
+/// beside `&mut Context` and open it only where it reads or writes.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::state::StoreRef;
+/// use meshkit::{Context, ProductDescriptor};
+///
+/// const TOTALS: StoreRef<String, i64> = StoreRef::new("totals");
+///
+/// let descriptor = ProductDescriptor::builder("sales", "totals")
+///     .version("1.0.0")
+///     .owner("team-sales")
+///     .input("orders", "sales.orders")
+///     .output("totals", "sales.totals")
+///     .store("totals")
+///     .build()?;
+/// let mut ctx = Context::with_memory_state(&descriptor);
+/// TOTALS.open(&mut ctx)?.put(&"c1".to_string(), &5)?;
+/// assert_eq!(TOTALS.open(&mut ctx)?.get(&"c1".to_string())?, Some(5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct StoreRef<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+/// The typed name of a windowed store; see [`StoreRef`].
+pub struct WindowStoreRef<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+macro_rules! handle_common {
+    ($handle:ident) => {
+        impl<K, V> Clone for $handle<K, V> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl<K, V> Copy for $handle<K, V> {}
+
+        impl<K, V> fmt::Debug for $handle<K, V> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($handle))
+                    .field(&self.name)
+                    .finish()
+            }
+        }
+
+        impl<K, V> $handle<K, V> {
+            /// The store named `name`. Whether the product declares it is
+            /// checked when it is opened.
+            pub const fn new(name: &'static str) -> Self {
+                Self {
+                    name,
+                    _types: PhantomData,
+                }
+            }
+
+            /// Its name.
+            pub const fn name(&self) -> &'static str {
+                self.name
+            }
+        }
+    };
+}
+
+handle_common!(StoreRef);
+handle_common!(WindowStoreRef);
+
+impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> StoreRef<K, V> {
+    /// Opens the store of the partition being processed: exactly
+    /// [`Context::store`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::store`].
+    pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<Store<'c, K, V>, StateError> {
+        ctx.store(self.name)
+    }
+}
+
+impl<K, V> WindowStoreRef<K, V>
+where
+    K: Serialize + DeserializeOwned + Clone,
+    V: Serialize + DeserializeOwned + Clone,
+{
+    /// Opens the windowed store of the partition being processed: exactly
+    /// [`Context::window_store`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::window_store`].
+    pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<WindowStore<'c, K, V>, StateError> {
+        ctx.window_store(self.name)
+    }
+}
