@@ -5,7 +5,7 @@
 //! same input. (Dead letters requested by the transform are the runtime's to
 //! collect and are compared by the runtime tests.)
 
-use meshkit::state::StoreRef;
+use meshkit::state::{Emit, StoreRef};
 use meshkit::{
     Context, DataProduct, DescriptorError, OutputRecord, ProductDescriptor, Record, TransformError,
 };
