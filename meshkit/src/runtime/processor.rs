@@ -29,6 +29,10 @@ use crate::schema::{self, DecodeFailure, Decoder, HttpRegistry, SchemaRegistry};
 use crate::state::manager::{SOURCE_OFFSET, SOURCE_TOPIC};
 use crate::state::StateManager;
 
+/// How often an idle loop looks for a changed assignment (to restore newly
+/// assigned partitions' stores before any of their records arrives).
+const IDLE_TICK: Duration = Duration::from_millis(100);
+
 /// Headers a dead-lettered record carries, beside its own.
 pub mod dlq_headers {
     /// Why it was dead-lettered: `transform-error`, `output-rejected`, a
@@ -375,6 +379,16 @@ impl Loop<'_> {
                     continue;
                 }
                 message = consumer.recv() => message,
+                // Rebalances are served while `recv` waits; without this, a
+                // partition assigned while no record arrives would only be
+                // restored when its first record comes.
+                () = tokio::time::sleep(IDLE_TICK) => {
+                    if self.txn.take_assignment_changed() {
+                        self.poison.clear();
+                        self.sync_state(consumer, shared)?;
+                    }
+                    continue;
+                }
             };
             let message = match message {
                 Ok(message) => message,
