@@ -31,7 +31,8 @@ pub(crate) struct Decoder {
     registry: Arc<dyn SchemaRegistry>,
     ports: HashMap<String, PortSchema>,
     schemas: HashMap<u32, Result<Arc<Schema>, DecodeError>>,
-    plans: HashMap<(String, bool, u32), Plan>,
+    /// By input topic, then (is key, schema id): looked up per record without allocating.
+    plans: HashMap<String, HashMap<(bool, u32), Plan>>,
     max_bytes: usize,
 }
 
@@ -161,8 +162,7 @@ impl Decoder {
         codec: &Arc<dyn ErasedCodec>,
         id: u32,
     ) -> Result<Plan, DecodeFailure> {
-        let cache_key = (topic.to_string(), is_key, id);
-        if let Some(plan) = self.plans.get(&cache_key) {
+        if let Some(plan) = self.plans.get(topic).and_then(|plans| plans.get(&(is_key, id))) {
             return Ok(plan.clone());
         }
         let writer = match self.schemas.get(&id) {
@@ -200,7 +200,10 @@ impl Decoder {
                 }),
             },
         };
-        self.plans.insert(cache_key, plan.clone());
+        self.plans
+            .entry(topic.to_string())
+            .or_default()
+            .insert((is_key, id), plan.clone());
         Ok(plan)
     }
 }
