@@ -241,6 +241,93 @@ pub fn produce_raw(brokers: &str, records: &[Raw]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Schema ids the poison records refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct PoisonIds {
+    /// The orders subject's `Order` (v2) id.
+    pub order: u32,
+    /// An id whose schema (`OrderWithStringId`) no `Order` reader can read.
+    pub incompatible: u32,
+    /// The payments subject's `Payment` id.
+    pub payment: u32,
+}
+
+/// The schema id the `unknown-schema-id` poison record carries.
+pub const UNKNOWN_SCHEMA_ID: u32 = 99_999;
+
+/// One record of each kind of poison the orders enricher must dead-letter,
+/// with the reason it must give, for a product with `max_record_bytes(4096)`.
+pub fn poison_records(product: &OrdersEnricher, ids: PoisonIds) -> Vec<(&'static str, Raw)> {
+    let raw = |topic: &str, key: Option<Vec<u8>>, value: Option<Vec<u8>>| Raw {
+        topic: topic.to_string(),
+        key,
+        value,
+    };
+    let order = |id: i64| Order {
+        id,
+        customer: format!("c{}", id % 7),
+        amount_cents: id * 97,
+        channel: "web".into(),
+    };
+    let mut trailing = framed(ids.order, &order(9_002));
+    trailing.extend_from_slice(&[0, 1]);
+    let mut garbage = Vec::new();
+    wire::write_header(&mut garbage, ids.order);
+    garbage.extend_from_slice(&[0xff; 12]);
+    let huge = Order {
+        customer: "x".repeat(5_000),
+        ..order(9_003)
+    };
+    let string_id = OrderWithStringId {
+        id: "o-1".into(),
+        customer: "c1".into(),
+        amount_cents: 1,
+    };
+    let payment = framed(
+        ids.payment,
+        &Payment {
+            order_id: 1,
+            cents: 1,
+        },
+    );
+    let orders = product.orders.as_str();
+    vec![
+        ("truncated-header", raw(orders, None, Some(vec![0, 0, 1]))),
+        ("bad-magic", raw(orders, None, Some(b"{\"id\": 1}".to_vec()))),
+        (
+            "unknown-schema-id",
+            raw(orders, None, Some(framed(UNKNOWN_SCHEMA_ID, &order(9_001)))),
+        ),
+        ("malformed-avro", raw(orders, None, Some(garbage))),
+        ("trailing-bytes", raw(orders, None, Some(trailing))),
+        (
+            "incompatible-writer-schema",
+            raw(orders, None, Some(framed(ids.incompatible, &string_id))),
+        ),
+        ("missing-value", raw(orders, None, None)),
+        ("oversized", raw(orders, None, Some(framed(ids.order, &huge)))),
+        (
+            "transform-error",
+            raw(
+                orders,
+                None,
+                Some(framed(
+                    ids.order,
+                    &Order {
+                        amount_cents: -5,
+                        ..order(9_004)
+                    },
+                )),
+            ),
+        ),
+        ("missing-key", raw(&product.payments, None, Some(payment.clone()))),
+        (
+            "key-bad-magic",
+            raw(&product.payments, Some(b"customer-1".to_vec()), Some(payment)),
+        ),
+    ]
+}
+
 /// A registry that can be switched off, to test a registry going away.
 pub struct Switchable {
     /// The registry behind it.

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshkit::schema::registry::{EmbeddedRegistry, RegistryServer};
-use meshkit::schema::{wire, SchemaRegistry};
+use meshkit::schema::SchemaRegistry;
 use meshkit::{dlq_headers, Config};
 use meshkit_tests::broker::{test_brokers, unique_name};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::run;
 use meshkit_tests::typed::{
-    band, framed, produce_raw, register, unframe, EnrichedOrder, Order, OrderV1, OrderWithStringId,
-    OrdersEnricher, Payment, Raw,
+    band, framed, poison_records, produce_raw, register, unframe, EnrichedOrder, Order, OrderV1,
+    OrderWithStringId, OrdersEnricher, Payment, PoisonIds, Raw,
 };
 
 fn config(brokers: &str, state: &std::path::Path, app: &str) -> meshkit::ConfigBuilder {
@@ -214,85 +214,14 @@ async fn poison_on_the_broker_is_dead_lettered_exactly_once_and_the_rest_flows()
         key,
         value,
     };
-    let mut garbage = Vec::new();
-    wire::write_header(&mut garbage, v2);
-    garbage.extend_from_slice(&[0xff; 12]);
-    let mut trailing = framed(v2, &order(9_002));
-    trailing.push(7);
-    let mut huge = order(9_003);
-    huge.customer = "x".repeat(5_000);
-    let poison = vec![
-        ("truncated-header", raw(&product.orders, None, Some(vec![0]))),
-        (
-            "bad-magic",
-            raw(&product.orders, None, Some(b"plain text".to_vec())),
-        ),
-        (
-            "unknown-schema-id",
-            raw(&product.orders, None, Some(framed(4_000_000, &order(9_001)))),
-        ),
-        ("malformed-avro", raw(&product.orders, None, Some(garbage))),
-        ("trailing-bytes", raw(&product.orders, None, Some(trailing))),
-        (
-            "incompatible-writer-schema",
-            raw(
-                &product.orders,
-                None,
-                Some(framed(
-                    bad,
-                    &OrderWithStringId {
-                        id: "x".into(),
-                        customer: "c".into(),
-                        amount_cents: 1,
-                    },
-                )),
-            ),
-        ),
-        ("missing-value", raw(&product.orders, None, None)),
-        ("oversized", raw(&product.orders, None, Some(framed(v2, &huge)))),
-        (
-            "transform-error",
-            raw(
-                &product.orders,
-                None,
-                Some(framed(
-                    v2,
-                    &Order {
-                        amount_cents: -1,
-                        ..order(9_004)
-                    },
-                )),
-            ),
-        ),
-        (
-            "missing-key",
-            raw(
-                &product.payments,
-                None,
-                Some(framed(
-                    pay_id,
-                    &Payment {
-                        order_id: 1,
-                        cents: 1,
-                    },
-                )),
-            ),
-        ),
-        (
-            "key-bad-magic",
-            raw(
-                &product.payments,
-                Some(b"customer-1".to_vec()),
-                Some(framed(
-                    pay_id,
-                    &Payment {
-                        order_id: 1,
-                        cents: 1,
-                    },
-                )),
-            ),
-        ),
-    ];
+    let poison = poison_records(
+        &product,
+        PoisonIds {
+            order: v2,
+            incompatible: bad,
+            payment: pay_id,
+        },
+    );
     let expected: BTreeSet<&str> = poison.iter().map(|(r, _)| *r).collect();
     let mut records = Vec::new();
     let mut poison = poison.into_iter().map(|(_, r)| r);

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshkit::schema::registry::EmbeddedRegistry;
-use meshkit::schema::{wire, SchemaGateError, SchemaRegistry};
+use meshkit::schema::{SchemaGateError, SchemaRegistry};
 use meshkit::{dlq_headers, Config, Error};
 use meshkit_tests::broker::read_topic;
 use meshkit_tests::run::spawn_with_registry;
 use meshkit_tests::typed::{
-    band, framed, produce_raw, register, unframe, EnrichedOrder, Order, OrderV1, OrderWithStringId,
-    OrdersEnricher, Payment, Raw, Switchable,
+    band, framed, poison_records, produce_raw, register, unframe, EnrichedOrder, Order, OrderV1,
+    OrderWithStringId, OrdersEnricher, Payment, PoisonIds, Raw, Switchable,
 };
 
 fn config(state: &tempfile::TempDir) -> meshkit::ConfigBuilder {
@@ -104,82 +104,12 @@ async fn eleven_kinds_of_poison_are_dead_lettered_by_reason_and_the_rest_flows()
             Some(framed(pay_id, &payment)),
         ));
     }
-    let mut trailing = framed(v2, &order(9_002, "web"));
-    trailing.extend_from_slice(&[0, 1]);
-    let mut garbage = Vec::new();
-    wire::write_header(&mut garbage, v2);
-    garbage.extend_from_slice(&[0xff; 12]);
-    let mut huge = order(9_003, "web");
-    huge.customer = "x".repeat(5_000);
-    let string_id = OrderWithStringId {
-        id: "o-1".into(),
-        customer: "c1".into(),
-        amount_cents: 1,
+    let ids = PoisonIds {
+        order: v2,
+        incompatible: bad,
+        payment: pay_id,
     };
-    let poison: Vec<(&str, Raw)> = vec![
-        (
-            "truncated-header",
-            raw(&product.orders, None, Some(vec![0, 0, 1])),
-        ),
-        (
-            "bad-magic",
-            raw(&product.orders, None, Some(b"{\"id\": 1}".to_vec())),
-        ),
-        (
-            "unknown-schema-id",
-            raw(&product.orders, None, Some(framed(99_999, &order(9_001, "web")))),
-        ),
-        ("malformed-avro", raw(&product.orders, None, Some(garbage))),
-        ("trailing-bytes", raw(&product.orders, None, Some(trailing))),
-        (
-            "incompatible-writer-schema",
-            raw(&product.orders, None, Some(framed(bad, &string_id))),
-        ),
-        ("missing-value", raw(&product.orders, None, None)),
-        ("oversized", raw(&product.orders, None, Some(framed(v2, &huge)))),
-        (
-            "transform-error",
-            raw(
-                &product.orders,
-                None,
-                Some(framed(
-                    v2,
-                    &Order {
-                        amount_cents: -5,
-                        ..order(9_004, "web")
-                    },
-                )),
-            ),
-        ),
-        (
-            "missing-key",
-            raw(
-                &product.payments,
-                None,
-                Some(framed(
-                    pay_id,
-                    &Payment {
-                        order_id: 1,
-                        cents: 1,
-                    },
-                )),
-            ),
-        ),
-        (
-            "key-bad-magic",
-            raw(
-                &product.payments,
-                Some(b"customer-1".to_vec()),
-                Some(framed(
-                    pay_id,
-                    &Payment {
-                        order_id: 1,
-                        cents: 1,
-                    },
-                )),
-            ),
-        ),
-    ];
+    let poison = poison_records(&product, ids);
     let expected_reasons: BTreeSet<&str> = poison.iter().map(|(r, _)| *r).collect();
     assert_eq!(expected_reasons.len(), 11);
     // Interleave the poison among the good records.

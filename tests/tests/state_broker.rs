@@ -310,13 +310,7 @@ async fn rebuild_without_new_input(s: &Setup, n: usize, wait: Duration) -> (u64,
             .expect("join")
             .expect("inputs");
     }
-    let config = Config::builder()
-        .brokers(&s.brokers)
-        .application_id(&s.app)
-        .state_dir(state.path())
-        .topic_partitions(PARTITIONS)
-        .build()
-        .expect("config");
+    let config = s.config(state.path());
     let mut running = run::spawn(s.totals(), config.clone()).expect("runtime");
     running
         .until_running(Duration::from_secs(60))
