@@ -46,6 +46,7 @@
 //! read_committed readers, so meshkit's tests judge exactly-once by reading
 //! the raw log and applying the transaction markers themselves.
 
+pub mod catalog;
 mod config;
 mod error;
 pub mod kafka;

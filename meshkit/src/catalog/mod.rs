@@ -1,0 +1,31 @@
+//! Metadata registration: what a data product *is*, published where others
+//! can find it.
+//!
+//! - [`record`]: the [`CatalogRecord`] each product publishes to the
+//!   compacted catalog topic ([`CATALOG_TOPIC`], keyed `domain/name`), shaped
+//!   as an Open Data Product Standard (ODPS v1.0.0) document, and the
+//!   in-memory [`Catalog`] a reader (the CLI) folds the topic into.
+//! - [`contract`]: one output port's contract as an Open Data Contract
+//!   Standard (ODCS v3.0.2) YAML document, with the port's Avro schema mapped
+//!   to ODCS properties.
+//! - [`lineage`]: OpenLineage run events (START, RUNNING, COMPLETE, FAIL) and
+//!   a [`LineageEmitter`] that posts them without ever blocking the product.
+//!
+//! Everything is built from plain inputs ([`DescriptorInput`]) that the
+//! runtime fills from its `ProductDescriptor` and the schema gate's results,
+//! so this module depends on nothing else in meshkit.
+
+pub mod contract;
+mod input;
+pub mod lineage;
+pub mod record;
+mod time;
+
+pub use contract::{export_contract, ContractError, ContractOptions, DataContract};
+pub use input::{DescriptorInput, PortInput, SchemaInput, StoreInput};
+pub use lineage::{LineageConfig, LineageEmitter, LineageError, LineageRun, RunEvent, RunEventType};
+pub use record::{
+    Catalog, CatalogError, CatalogRecord, CatalogUpdate, InstanceRecord, InstanceStatus, ProductKey,
+    ProductStatus, CATALOG_TOPIC,
+};
+pub use time::{Timestamp, TimestampError};
