@@ -61,6 +61,12 @@ impl std::fmt::Debug for Secret {
 /// | `auto_register_schemas` | `MESHKIT_AUTO_REGISTER_SCHEMAS` | `true` |
 /// | `subject_name_strategy` | `MESHKIT_SUBJECT_NAME_STRATEGY` (`topic`, `record`, `topic-record`) | `topic` |
 /// | `max_record_bytes` | `MESHKIT_MAX_RECORD_BYTES` (larger records are dead letters) | 1 MiB |
+/// | `catalog` | `MESHKIT_CATALOG` (publish the product's descriptor) | `true` |
+/// | `catalog_topic` | `MESHKIT_CATALOG_TOPIC` | `_meshkit.catalog` |
+/// | `catalog_heartbeat` | `MESHKIT_CATALOG_HEARTBEAT_MS` (also the OpenLineage RUNNING period) | 30 s |
+/// | `openlineage_url` | `MESHKIT_OPENLINEAGE_URL` (e.g. `http://marquez:5000/api/v1/lineage`) | none: no events |
+/// | `openlineage_namespace` | `MESHKIT_OPENLINEAGE_NAMESPACE` (the job namespace) | `meshkit` |
+/// | `openlineage_api_key` | `MESHKIT_OPENLINEAGE_API_KEY` (sent as a bearer token) | none |
 /// | `kafka_property` | `MESHKIT_KAFKA_<NAME>` (e.g. `MESHKIT_KAFKA_SECURITY_PROTOCOL`) | — |
 ///
 /// A `MESHKIT_KAFKA_*` variable passes a librdkafka property through (for
@@ -109,6 +115,12 @@ pub struct Config {
     pub(crate) auto_register_schemas: bool,
     pub(crate) subject_name_strategy: SubjectNameStrategy,
     pub(crate) max_record_bytes: usize,
+    pub(crate) catalog: bool,
+    pub(crate) catalog_topic: String,
+    pub(crate) catalog_heartbeat: Duration,
+    pub(crate) openlineage_url: Option<String>,
+    pub(crate) openlineage_namespace: String,
+    pub(crate) openlineage_api_key: Option<Secret>,
 }
 
 impl Default for Config {
@@ -137,6 +149,12 @@ impl Default for Config {
             auto_register_schemas: true,
             subject_name_strategy: SubjectNameStrategy::default(),
             max_record_bytes: 1024 * 1024,
+            catalog: true,
+            catalog_topic: crate::catalog::CATALOG_TOPIC.to_string(),
+            catalog_heartbeat: Duration::from_secs(30),
+            openlineage_url: None,
+            openlineage_namespace: crate::catalog::lineage::DEFAULT_JOB_NAMESPACE.to_string(),
+            openlineage_api_key: None,
         }
     }
 }
@@ -247,6 +265,32 @@ impl Config {
     /// The largest input record (key and value) decoded; larger ones are dead letters.
     pub fn max_record_bytes(&self) -> usize {
         self.max_record_bytes
+    }
+
+    /// Whether the product's descriptor is published to the catalog topic.
+    pub fn catalog(&self) -> bool {
+        self.catalog
+    }
+
+    /// The compacted topic the catalog lives in.
+    pub fn catalog_topic(&self) -> &str {
+        &self.catalog_topic
+    }
+
+    /// How often a running instance republishes its catalog entry (and
+    /// sends an OpenLineage `RUNNING` event).
+    pub fn catalog_heartbeat(&self) -> Duration {
+        self.catalog_heartbeat
+    }
+
+    /// The OpenLineage endpoint run events are posted to, if any.
+    pub fn openlineage_url(&self) -> Option<&str> {
+        self.openlineage_url.as_deref()
+    }
+
+    /// The OpenLineage job namespace.
+    pub fn openlineage_namespace(&self) -> &str {
+        &self.openlineage_namespace
     }
 }
 
@@ -501,6 +545,76 @@ impl ConfigBuilder {
         self
     }
 
+    /// Whether the product's descriptor is published to the catalog topic
+    /// at start, kept fresh while it runs and marked stopped at a clean stop
+    /// (default `true`).
+    pub fn catalog(mut self, publish: bool) -> Self {
+        self.config.catalog = publish;
+        self
+    }
+
+    /// The compacted topic the catalog lives in (default `_meshkit.catalog`).
+    pub fn catalog_topic(mut self, topic: impl Into<String>) -> Self {
+        let topic = topic.into();
+        if let Err(reason) = crate::product::check_topic_name(&topic) {
+            return self.fail(invalid("catalog_topic", "MESHKIT_CATALOG_TOPIC", &topic, reason));
+        }
+        self.config.catalog_topic = topic;
+        self
+    }
+
+    /// How often a running instance republishes its catalog entry and sends
+    /// an OpenLineage `RUNNING` event (default 30 s; at least 100 ms).
+    pub fn catalog_heartbeat(mut self, every: Duration) -> Self {
+        if every < Duration::from_millis(100) {
+            return self.fail(invalid(
+                "catalog_heartbeat",
+                "MESHKIT_CATALOG_HEARTBEAT_MS",
+                &every.as_millis().to_string(),
+                "must be at least 100 ms",
+            ));
+        }
+        self.config.catalog_heartbeat = every;
+        self
+    }
+
+    /// Posts OpenLineage run events (START, RUNNING, COMPLETE or FAIL) to
+    /// this `http(s)` endpoint, e.g. `http://marquez:5000/api/v1/lineage`.
+    pub fn openlineage_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return self.fail(invalid(
+                "openlineage_url",
+                "MESHKIT_OPENLINEAGE_URL",
+                &url,
+                "expected an http:// or https:// URL",
+            ));
+        }
+        self.config.openlineage_url = Some(url);
+        self
+    }
+
+    /// The OpenLineage job namespace (default `meshkit`).
+    pub fn openlineage_namespace(mut self, namespace: impl Into<String>) -> Self {
+        let namespace = namespace.into();
+        if namespace.trim().is_empty() {
+            return self.fail(invalid(
+                "openlineage_namespace",
+                "MESHKIT_OPENLINEAGE_NAMESPACE",
+                &namespace,
+                "must not be empty",
+            ));
+        }
+        self.config.openlineage_namespace = namespace;
+        self
+    }
+
+    /// A bearer token for the OpenLineage endpoint.
+    pub fn openlineage_api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.openlineage_api_key = Some(Secret(key.into()));
+        self
+    }
+
     /// Overlays `MESHKIT_*` variables from `vars` on the builder's settings.
     pub fn env_iter<I, K, V>(mut self, vars: I) -> Self
     where
@@ -607,6 +721,12 @@ impl ConfigBuilder {
             "MESHKIT_MAX_RECORD_BYTES" => {
                 parsed!("max_record_bytes", number::<usize>, Self::max_record_bytes)
             }
+            "MESHKIT_CATALOG" => parsed!("catalog", boolean, Self::catalog),
+            "MESHKIT_CATALOG_TOPIC" => self.catalog_topic(value),
+            "MESHKIT_CATALOG_HEARTBEAT_MS" => parsed!("catalog_heartbeat", millis, Self::catalog_heartbeat),
+            "MESHKIT_OPENLINEAGE_URL" => self.openlineage_url(value.trim()),
+            "MESHKIT_OPENLINEAGE_NAMESPACE" => self.openlineage_namespace(value),
+            "MESHKIT_OPENLINEAGE_API_KEY" => self.openlineage_api_key(value),
             "MESHKIT_ERROR_POLICY" => parsed!(
                 "error_policy",
                 |v: &str| v.parse::<ErrorPolicy>(),
@@ -698,6 +818,49 @@ mod tests {
                 .map(String::as_str),
             Some("5000")
         );
+    }
+
+    #[test]
+    fn catalog_and_lineage_settings_read_from_env_and_are_checked() {
+        let config = Config::from_env_iter([
+            ("MESHKIT_CATALOG", "off"),
+            ("MESHKIT_CATALOG_TOPIC", "governance.catalog"),
+            ("MESHKIT_CATALOG_HEARTBEAT_MS", "250"),
+            ("MESHKIT_OPENLINEAGE_URL", "http://127.0.0.1:5000/api/v1/lineage"),
+            ("MESHKIT_OPENLINEAGE_NAMESPACE", "prod"),
+            ("MESHKIT_OPENLINEAGE_API_KEY", "s3cret"),
+        ])
+        .expect("valid settings");
+        assert!(!config.catalog());
+        assert_eq!(config.catalog_topic(), "governance.catalog");
+        assert_eq!(config.catalog_heartbeat(), Duration::from_millis(250));
+        assert_eq!(
+            config.openlineage_url(),
+            Some("http://127.0.0.1:5000/api/v1/lineage")
+        );
+        assert_eq!(config.openlineage_namespace(), "prod");
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "the API key must not be logged"
+        );
+
+        let defaults = Config::default();
+        assert!(defaults.catalog());
+        assert_eq!(defaults.catalog_topic(), "_meshkit.catalog");
+        assert_eq!(defaults.openlineage_url(), None);
+
+        for (key, value, setting) in [
+            ("MESHKIT_OPENLINEAGE_URL", "marquez:5000", "openlineage_url"),
+            ("MESHKIT_CATALOG_HEARTBEAT_MS", "10", "catalog_heartbeat"),
+            ("MESHKIT_CATALOG_TOPIC", "bad topic", "catalog_topic"),
+            ("MESHKIT_CATALOG", "maybe", "catalog"),
+        ] {
+            let err = Config::from_env_iter([(key, value)]).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::InvalidValue { setting: s, .. } if *s == setting),
+                "{key}={value}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod crash;
+pub mod lineage;
 pub mod oracle;
 pub mod process;
 pub mod product;

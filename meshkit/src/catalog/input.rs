@@ -1,8 +1,10 @@
 //! What the catalog is built from: plain mirrors of meshkit's
-//! `ProductDescriptor` and of what the schema gate settled, so this module
-//! depends on nothing else and its tests need no broker or registry.
+//! [`ProductDescriptor`] and of what the schema gate settled, so the rest of
+//! the module works on plain data and its tests need no broker or registry.
 
 use std::time::Duration;
+
+use crate::product::ProductDescriptor;
 
 /// A product's declaration as the catalog needs it: `ProductIdentity`, its
 /// ports (with the registry's subject, id and version where known) and its
@@ -79,6 +81,65 @@ impl DescriptorInput {
     /// The product's catalog key, `domain/name`.
     pub fn key(&self) -> super::ProductKey {
         super::ProductKey::new(&self.domain, &self.name)
+    }
+}
+
+impl From<&ProductDescriptor> for DescriptorInput {
+    /// The descriptor's identity, ports (with their schemas' Avro text and
+    /// Rust types, not yet where a registry holds them) and stores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::catalog::DescriptorInput;
+    /// use meshkit::ProductDescriptor;
+    ///
+    /// let d = ProductDescriptor::builder("sales", "orders").version("1.0.0").owner("team-sales")
+    ///     .input("in", "raw.orders").output("out", "sales.orders").store("totals").build()?;
+    /// let input = DescriptorInput::from(&d);
+    /// assert_eq!(input.outputs[0].topic, "sales.orders");
+    /// assert_eq!(input.stores[0].name, "totals");
+    /// # Ok::<(), meshkit::DescriptorError>(())
+    /// ```
+    fn from(d: &ProductDescriptor) -> Self {
+        let schema = |codec: &std::sync::Arc<dyn crate::schema::ErasedCodec>| {
+            SchemaInput::new(codec.schema_json(), codec.type_name())
+        };
+        let port = |name: &str, topic: &str, ports: Option<&crate::schema::PortSchema>| PortInput {
+            name: name.to_string(),
+            topic: topic.to_string(),
+            key: ports.and_then(|p| p.key_codec()).map(schema),
+            value: ports.map(|p| schema(p.value_codec())),
+        };
+        let id = &d.identity;
+        Self {
+            domain: id.domain.clone(),
+            name: id.name.clone(),
+            version: id.version.to_string(),
+            owner: id.owner.clone(),
+            description: id.description.clone(),
+            tags: id.tags.clone(),
+            freshness_slo: id.slo.freshness,
+            latency_slo: id.slo.latency,
+            inputs: d
+                .inputs
+                .iter()
+                .map(|p| port(&p.name, &p.topic, p.schema.as_ref()))
+                .collect(),
+            outputs: d
+                .outputs
+                .iter()
+                .map(|p| port(&p.name, &p.topic, p.schema.as_ref()))
+                .collect(),
+            stores: d
+                .stores
+                .iter()
+                .map(|s| StoreInput {
+                    name: s.name.clone(),
+                    windowed: s.window.is_some(),
+                })
+                .collect(),
+        }
     }
 }
 

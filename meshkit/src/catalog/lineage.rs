@@ -621,6 +621,35 @@ impl Counters {
     }
 }
 
+/// Queues events into a [`LineageEmitter`] from another task
+/// ([`LineageEmitter::sender`]); [`emit`](Self::emit) behaves as the emitter's.
+#[derive(Debug, Clone)]
+pub struct LineageSender {
+    tx: mpsc::Sender<RunEvent>,
+    counters: Arc<Counters>,
+}
+
+impl LineageSender {
+    /// Queues `event`; returns whether it was queued. Never blocks.
+    pub fn emit(&self, event: RunEvent) -> bool {
+        queue(&self.tx, &self.counters, event)
+    }
+}
+
+fn queue(tx: &mpsc::Sender<RunEvent>, counters: &Counters, event: RunEvent) -> bool {
+    match tx.try_send(event) {
+        Ok(()) => {
+            counters.queued.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        Err(_) => {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("OpenLineage queue full or closed; event dropped");
+            false
+        }
+    }
+}
+
 /// Posts run events as JSON to an OpenLineage endpoint, in order, from a
 /// background task behind a bounded queue: [`emit`](Self::emit) never waits
 /// and never fails the caller; what cannot be queued or delivered is counted
@@ -658,16 +687,14 @@ impl LineageEmitter {
     /// Queues `event`; returns whether it was queued (if not, it is counted
     /// as dropped). Never blocks.
     pub fn emit(&self, event: RunEvent) -> bool {
-        match self.tx.try_send(event) {
-            Ok(()) => {
-                self.counters.queued.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(_) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("OpenLineage queue full; event dropped");
-                false
-            }
+        queue(&self.tx, &self.counters, event)
+    }
+
+    /// A handle that queues events into this emitter, for other tasks.
+    pub fn sender(&self) -> LineageSender {
+        LineageSender {
+            tx: self.tx.clone(),
+            counters: self.counters.clone(),
         }
     }
 

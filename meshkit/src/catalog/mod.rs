@@ -23,7 +23,9 @@ mod time;
 
 pub use contract::{export_contract, ContractError, ContractOptions, DataContract};
 pub use input::{DescriptorInput, PortInput, SchemaInput, StoreInput};
-pub use lineage::{LineageConfig, LineageEmitter, LineageError, LineageRun, RunEvent, RunEventType};
+pub use lineage::{
+    LineageConfig, LineageEmitter, LineageError, LineageRun, LineageSender, RunEvent, RunEventType,
+};
 pub use record::{
     Catalog, CatalogError, CatalogRecord, CatalogUpdate, InstanceRecord, InstanceStatus, ProductKey,
     ProductStatus, CATALOG_TOPIC,

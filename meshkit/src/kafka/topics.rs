@@ -24,12 +24,16 @@ pub(crate) enum TopicRole {
         store: String,
         partitions: i32,
     },
+    /// The compacted catalog topic, one partition (a small, ordered log of
+    /// product descriptors). Internal like changelogs.
+    Catalog,
 }
 
 impl TopicRole {
     fn partitions(&self, config: &Config) -> i32 {
         match self {
             TopicRole::Changelog { partitions, .. } => *partitions,
+            TopicRole::Catalog => 1,
             _ => config.topic_partitions,
         }
     }
@@ -42,6 +46,7 @@ impl std::fmt::Display for TopicRole {
             TopicRole::Output(port) => write!(f, "output port `{port}`"),
             TopicRole::DeadLetter => write!(f, "dead-letter topic"),
             TopicRole::Changelog { store, .. } => write!(f, "changelog of store `{store}`"),
+            TopicRole::Catalog => write!(f, "catalog topic"),
         }
     }
 }
@@ -70,10 +75,9 @@ pub(crate) async fn ensure_topics(
     if missing.is_empty() {
         return Ok(existing);
     }
-    if let Some((topic, role)) = missing
-        .iter()
-        .find(|(_, role)| !config.auto_create_topics && !matches!(role, TopicRole::Changelog { .. }))
-    {
+    if let Some((topic, role)) = missing.iter().find(|(_, role)| {
+        !config.auto_create_topics && !matches!(role, TopicRole::Changelog { .. } | TopicRole::Catalog)
+    }) {
         return Err(Error::UnknownTopic {
             topic: topic.clone(),
             role: role.to_string(),
@@ -123,7 +127,7 @@ async fn create_topics(
                 TopicReplication::Fixed(config.replication_factor),
             );
             match role {
-                TopicRole::Changelog { .. } => topic.set("cleanup.policy", "compact"),
+                TopicRole::Changelog { .. } | TopicRole::Catalog => topic.set("cleanup.policy", "compact"),
                 _ => topic
                     .set("cleanup.policy", "delete")
                     .set("retention.ms", "604800000"),

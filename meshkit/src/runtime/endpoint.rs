@@ -1,5 +1,5 @@
-//! The HTTP endpoint: `/metrics` (Prometheus text format), `/healthz` and
-//! `/readyz`. Deliberately small: one request per connection, GET only.
+//! The HTTP endpoint: `/metrics` (Prometheus text format), `/healthz`,
+//! `/readyz` and `/product` (the catalog record as JSON). Deliberately small: one request per connection, GET only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,10 +85,22 @@ async fn answer(mut stream: TcpStream, shared: &Shared, metrics: &Metrics) -> st
                 json,
             )
         }
+        ("GET", "/product") => match shared.product().encode() {
+            Ok(json) => (
+                "200 OK",
+                "application/json",
+                String::from_utf8(json).unwrap_or_default(),
+            ),
+            Err(err) => (
+                "500 Internal Server Error",
+                "text/plain",
+                format!("cannot encode the product's record: {err}\n"),
+            ),
+        },
         ("GET", _) => (
             "404 Not Found",
             "text/plain",
-            "try /metrics, /healthz or /readyz\n".to_string(),
+            "try /metrics, /healthz, /readyz or /product\n".to_string(),
         ),
         _ => ("405 Method Not Allowed", "text/plain", "GET only\n".to_string()),
     };

@@ -8,6 +8,7 @@ mod context;
 mod endpoint;
 mod policy;
 mod processor;
+mod registration;
 mod txn;
 
 use std::future::{Future, IntoFuture};
@@ -18,6 +19,7 @@ pub use context::Context;
 pub use policy::ErrorPolicy;
 pub use processor::dlq_headers;
 
+use crate::catalog::CatalogRecord;
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -85,9 +87,25 @@ impl Default for Health {
 pub(crate) struct Shared {
     pub(crate) health: Mutex<Health>,
     pub(crate) stop: tokio::sync::watch::Sender<bool>,
+    /// The product's catalog record as this instance last saw or wrote it.
+    pub(crate) product: Mutex<CatalogRecord>,
 }
 
 impl Shared {
+    pub(crate) fn set_product(&self, record: CatalogRecord) {
+        *self
+            .product
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = record;
+    }
+
+    pub(crate) fn product(&self) -> CatalogRecord {
+        self.product
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     pub(crate) fn update_health(&self, f: impl FnOnce(&mut Health)) {
         let mut health = self
             .health
@@ -131,6 +149,14 @@ impl RuntimeHandle {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The product's catalog record: its descriptor as published to the
+    /// catalog topic (an Open Data Product Standard document, see
+    /// [`CatalogRecord`]), with this instance's view of its instances and
+    /// status. Also served as JSON on the endpoint's `/product`.
+    pub fn product(&self) -> CatalogRecord {
+        self.shared.product()
     }
 
     /// The runtime's metrics.
@@ -186,6 +212,7 @@ impl<P: DataProduct> Runtime<P> {
         descriptor.validate()?;
         let metrics = Metrics::new(&descriptor.identity);
         let (stop, _) = tokio::sync::watch::channel(false);
+        let product_record = registration::initial_record(&descriptor);
         Ok(Self {
             product,
             descriptor,
@@ -193,6 +220,7 @@ impl<P: DataProduct> Runtime<P> {
             shared: Arc::new(Shared {
                 health: Mutex::new(Health::default()),
                 stop,
+                product: Mutex::new(product_record),
             }),
             metrics,
             registry: None,

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use super::context::Context;
 use super::policy::ErrorPolicy;
+use super::registration::Registration;
 use super::txn::{Count, Delivered, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
 use super::{blocking, Shared, Status};
 use crate::config::Config;
@@ -179,6 +180,9 @@ pub(crate) async fn run<P: DataProduct>(
             topics.push((port.topic.clone(), TopicRole::Output(port.name.clone())));
         }
         topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
+        if config.catalog {
+            topics.push((config.catalog_topic.clone(), TopicRole::Catalog));
+        }
         let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &topics).await?;
 
         // Schemas: only products with Avro ports need a registry.
@@ -187,6 +191,7 @@ pub(crate) async fn run<P: DataProduct>(
         let mut registry_server = None;
         let mut decoder = None;
         let mut encoders = None;
+        let mut settled = Vec::new();
         if typed {
             let registry = match registry {
                 Some(registry) => registry,
@@ -208,6 +213,7 @@ pub(crate) async fn run<P: DataProduct>(
             )
             .await?;
             encoders = Some(plan.outputs);
+            settled = plan.settled;
             decoder = Some(Decoder::new(registry, plan.inputs, config.max_record_bytes));
         }
 
@@ -278,6 +284,8 @@ pub(crate) async fn run<P: DataProduct>(
             h.status = Status::Running;
             h.brokers = Some(brokers.clone());
         });
+        let registration =
+            Registration::start(&descriptor, &settled, &config, &brokers, &instance_id, shared.clone()).await?;
 
         let mut loop_state = Loop {
             descriptor: &descriptor,
@@ -306,9 +314,9 @@ pub(crate) async fn run<P: DataProduct>(
             }
         }
         shared.update_health(|h| h.status = Status::Stopping);
-        match result {
-            Ok(()) => {
-                match blocking(|| txn.commit(&consumer))? {
+        let result = match result {
+            Ok(()) => blocking(|| txn.commit(&consumer)).map(|outcome| {
+                match outcome {
                     Outcome::Aborted(_) => {
                         tracing::warn!("the last transaction aborted at stop; its records are processed again at the next start")
                     }
@@ -317,8 +325,7 @@ pub(crate) async fn run<P: DataProduct>(
                 }
                 consumer.unsubscribe();
                 tracing::info!("stopped");
-                Ok(())
-            }
+            }),
             Err(err) => {
                 if !matches!(err, Error::Fenced { .. }) {
                     // Best effort: the broker aborts it after the transaction timeout anyway.
@@ -327,7 +334,9 @@ pub(crate) async fn run<P: DataProduct>(
                 tracing::error!(error = %err, "stopping on an error");
                 Err(err)
             }
-        }
+        };
+        registration.finish(result.as_ref().err()).await;
+        result
     }
     .instrument(span)
     .await
@@ -798,7 +807,7 @@ impl Loop<'_> {
     }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

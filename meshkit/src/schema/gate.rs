@@ -86,11 +86,24 @@ pub(crate) struct RegisteredPort {
     pub(crate) key_id: Option<u32>,
 }
 
+/// Where the registry holds one of a port's schemas, for the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SettledSchema {
+    pub(crate) port: String,
+    pub(crate) output: bool,
+    pub(crate) is_key: bool,
+    pub(crate) subject: String,
+    pub(crate) id: u32,
+    pub(crate) version: u32,
+}
+
 /// What the gate settled: the registered ids of the outputs (by output port
-/// index), and the input ports to decode, by topic.
+/// index), the input ports to decode, by topic, and every subject, id and
+/// version it found or registered.
 pub(crate) struct GatePlan {
     pub(crate) outputs: Vec<Option<RegisteredPort>>,
     pub(crate) inputs: HashMap<String, PortSchema>,
+    pub(crate) settled: Vec<SettledSchema>,
 }
 
 fn record_name(codec: &Arc<dyn ErasedCodec>) -> String {
@@ -113,6 +126,7 @@ pub(crate) async fn check_gate(
     auto_register: bool,
 ) -> Result<GatePlan, SchemaGateError> {
     let mut outputs = Vec::with_capacity(descriptor.outputs.len());
+    let mut settled = Vec::new();
     for port in &descriptor.outputs {
         let Some(schema) = &port.schema else {
             outputs.push(None);
@@ -153,6 +167,14 @@ pub(crate) async fn check_gate(
             })?;
             tracing::info!(port = %port.name, %subject, id = registered.id, version = registered.version, "output schema registered");
             ids[slot] = Some(registered.id);
+            settled.push(SettledSchema {
+                port: port.name.clone(),
+                output: true,
+                is_key,
+                subject,
+                id: registered.id,
+                version: registered.version,
+            });
         }
         outputs.push(Some(RegisteredPort {
             schema: schema.clone(),
@@ -193,8 +215,20 @@ pub(crate) async fn check_gate(
             })?;
             SchemaCompatibility::can_read(&writer, codec.schema())
                 .map_err(|e| incompatible(error_text(&e)))?;
+            settled.push(SettledSchema {
+                port: port.name.clone(),
+                output: false,
+                is_key,
+                subject,
+                id: latest.id,
+                version: latest.version,
+            });
         }
         inputs.insert(port.topic.clone(), schema.clone());
     }
-    Ok(GatePlan { outputs, inputs })
+    Ok(GatePlan {
+        outputs,
+        inputs,
+        settled,
+    })
 }

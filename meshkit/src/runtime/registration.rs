@@ -1,0 +1,382 @@
+//! Metadata registration while a product runs: its [`CatalogRecord`] on the
+//! catalog topic (published at start, refreshed on every heartbeat, marked
+//! stopped or failed at the end) and, when an endpoint is configured, its
+//! OpenLineage run (START, RUNNING per heartbeat, COMPLETE or FAIL).
+//!
+//! Registration never stops a product: a catalog write or a lineage post
+//! that fails is logged and tried again at the next heartbeat, because a
+//! product that processes but is briefly not listed is better than one that
+//! stops processing because the catalog is slow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+
+use super::Shared;
+use crate::catalog::{
+    Catalog, CatalogRecord, DescriptorInput, InstanceRecord, LineageConfig, LineageEmitter, LineageRun,
+    SchemaInput, Timestamp,
+};
+use crate::config::Config;
+use crate::error::Error;
+use crate::product::ProductDescriptor;
+use crate::schema::SettledSchema;
+
+/// The descriptor as the catalog shows it: the product's declaration with
+/// each schema's subject, id and version where the gate settled them.
+pub(crate) fn descriptor_input(descriptor: &ProductDescriptor, settled: &[SettledSchema]) -> DescriptorInput {
+    let mut input = DescriptorInput::from(descriptor);
+    let registered = |schema: Option<SchemaInput>, port: &str, output: bool, is_key: bool| {
+        schema.map(|schema| {
+            match settled
+                .iter()
+                .find(|s| s.port == port && s.output == output && s.is_key == is_key)
+            {
+                Some(s) => schema.registered(&s.subject, s.id, s.version),
+                None => schema,
+            }
+        })
+    };
+    for (ports, output) in [(&mut input.inputs, false), (&mut input.outputs, true)] {
+        for port in ports.iter_mut() {
+            port.value = registered(port.value.take(), &port.name, output, false);
+            port.key = registered(port.key.take(), &port.name, output, true);
+        }
+    }
+    input
+}
+
+/// The record a runtime serves on `/product` before it has registered.
+pub(crate) fn initial_record(descriptor: &ProductDescriptor) -> CatalogRecord {
+    CatalogRecord::from_descriptor(&DescriptorInput::from(descriptor), Timestamp::now())
+}
+
+/// The host name, for the catalog's instance entries.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Writes one product's entry to the catalog topic.
+struct Publisher {
+    producer: FutureProducer,
+    read_timeout: Duration,
+    reader: ClientConfig,
+    topic: String,
+    descriptor: DescriptorInput,
+    brokers: String,
+    instance: InstanceRecord,
+}
+
+impl Publisher {
+    /// Reads the catalog, applies `change` to this product's current
+    /// record (registered afresh with this instance), publishes the result
+    /// and waits for the broker to acknowledge it.
+    async fn update(
+        &self,
+        change: impl FnOnce(&mut CatalogRecord, Timestamp),
+    ) -> Result<CatalogRecord, String> {
+        let catalog = read_catalog(&self.reader, &self.topic, self.read_timeout)
+            .await
+            .map_err(|e| format!("reading catalog topic `{}`: {e}", self.topic))?;
+        let now = Timestamp::now();
+        let previous = catalog.get(&self.descriptor.key()).cloned();
+        let mut instance = self.instance.clone();
+        instance.last_seen = now;
+        let mut record = CatalogRecord::register(previous, &self.descriptor, instance, now)
+            .with_bootstrap_servers(self.brokers.clone());
+        record.resolve_upstreams(catalog.list());
+        change(&mut record, now);
+        let value = record.encode().map_err(|e| e.to_string())?;
+        let key = record.key().to_bytes();
+        self.producer
+            .send(
+                FutureRecord::to(&self.topic).key(&key).payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| format!("writing to catalog topic `{}`: {e}", self.topic))?;
+        Ok(record)
+    }
+}
+
+// TEMPORARY: replaced by the catalog reader.
+async fn read_catalog(client: &ClientConfig, topic: &str, timeout: Duration) -> Result<Catalog, String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let mut client = client.clone();
+    client
+        .set("group.id", "meshkit-catalog-reader")
+        .set("enable.auto.commit", "false");
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client.create().map_err(|e| e.to_string())?;
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(|e| e.to_string())?;
+        let mut catalog = Catalog::new();
+        let Some(t) = metadata.topics().first().filter(|t| t.error().is_none()) else {
+            return Ok(catalog);
+        };
+        let mut tpl = TopicPartitionList::new();
+        let mut ends = std::collections::HashMap::new();
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, p.id(), timeout)
+                .map_err(|e| e.to_string())?;
+            if high > low {
+                ends.insert(p.id(), high);
+                tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        let deadline = std::time::Instant::now() + timeout;
+        while !ends.is_empty() && std::time::Instant::now() < deadline {
+            if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
+                let msg = msg.map_err(|e| e.to_string())?;
+                if let Some(key) = msg.key() {
+                    let _ = catalog.apply(key, msg.payload());
+                }
+                if ends
+                    .get(&msg.partition())
+                    .is_some_and(|end| msg.offset() + 1 >= *end)
+                {
+                    ends.remove(&msg.partition());
+                }
+            }
+        }
+        Ok(catalog)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// One product run's registration; see the module docs.
+pub(crate) struct Registration {
+    shared: Arc<Shared>,
+    publisher: Option<Arc<Publisher>>,
+    lineage: Option<(LineageEmitter, LineageRun)>,
+    heartbeat: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    instance_id: String,
+}
+
+impl Registration {
+    /// Publishes the product's record (unless the catalog is off), emits
+    /// START (when lineage is on) and starts the heartbeat.
+    pub(crate) async fn start(
+        descriptor: &ProductDescriptor,
+        settled: &[SettledSchema],
+        config: &Config,
+        brokers: &str,
+        instance_id: &str,
+        shared: Arc<Shared>,
+    ) -> Result<Self, Error> {
+        let input = descriptor_input(descriptor, settled);
+        let now = Timestamp::now();
+        let instance = InstanceRecord::running(instance_id, host_name(), now);
+        let local =
+            CatalogRecord::register(None, &input, instance.clone(), now).with_bootstrap_servers(brokers);
+        shared.set_product(local.clone());
+
+        let publisher = if config.catalog {
+            let mut producer = crate::kafka::base_config(brokers, config);
+            producer
+                .set("enable.idempotence", "true")
+                .set("acks", "all")
+                .set("linger.ms", "0");
+            let producer: FutureProducer = producer
+                .create()
+                .map_err(|e| Error::kafka("creating the catalog producer", e))?;
+            Some(Arc::new(Publisher {
+                producer,
+                read_timeout: config.startup_timeout,
+                reader: crate::kafka::base_config(brokers, config),
+                topic: config.catalog_topic.clone(),
+                descriptor: input,
+                brokers: brokers.to_string(),
+                instance,
+            }))
+        } else {
+            None
+        };
+        if let Some(publisher) = &publisher {
+            match publisher.update(|_, _| {}).await {
+                Ok(record) => {
+                    tracing::info!(topic = %publisher.topic, key = %record.key(), "registered in the catalog");
+                    shared.set_product(record);
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not register in the catalog; trying again at the next heartbeat")
+                }
+            }
+        }
+
+        let lineage = match &config.openlineage_url {
+            Some(url) => {
+                let mut lineage_config = LineageConfig::new(url.clone());
+                if let Some(key) = &config.openlineage_api_key {
+                    lineage_config = lineage_config.with_api_key(key.0.clone());
+                }
+                let emitter = LineageEmitter::spawn(lineage_config).map_err(|e| Error::Io {
+                    operation: format!("starting the OpenLineage emitter for {url}"),
+                    source: std::io::Error::other(e),
+                })?;
+                let run = LineageRun::new(&local, brokers, &config.openlineage_namespace);
+                emitter.emit(run.start(Timestamp::now()));
+                tracing::info!(%url, run_id = %run.run_id(), "OpenLineage run started");
+                Some((emitter, run))
+            }
+            None => None,
+        };
+
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let every = config.catalog_heartbeat;
+        let task = {
+            let publisher = publisher.clone();
+            let shared = shared.clone();
+            let running = lineage
+                .as_ref()
+                .map(|(emitter, run)| (emitter.sender(), run.clone()));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stopped.changed() => return,
+                    }
+                    if let Some((sender, run)) = &running {
+                        sender.emit(run.running(Timestamp::now()));
+                    }
+                    if let Some(publisher) = &publisher {
+                        match publisher.update(|_, _| {}).await {
+                            Ok(record) => shared.set_product(record),
+                            Err(err) => {
+                                tracing::warn!(error = %err, "catalog heartbeat failed; trying again at the next one")
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        Ok(Self {
+            shared,
+            publisher,
+            lineage,
+            heartbeat: Some((stop, task)),
+            instance_id: instance_id.to_string(),
+        })
+    }
+
+    /// Marks this instance stopped (or failed, with `error`) in the catalog
+    /// and ends the lineage run with COMPLETE (or FAIL).
+    pub(crate) async fn finish(mut self, error: Option<&Error>) {
+        if let Some((stop, task)) = self.heartbeat.take() {
+            stop.send_replace(true);
+            let _ = task.await;
+        }
+        let id = self.instance_id.clone();
+        let reason = error.map(|e| super::processor::error_chain(e));
+        if let Some(publisher) = &self.publisher {
+            let outcome = publisher
+                .update(|record, now| {
+                    match &reason {
+                        Some(reason) => record.mark_failed(&id, reason.clone(), now),
+                        None => record.mark_stopped(&id, now),
+                    };
+                })
+                .await;
+            match outcome {
+                Ok(record) => {
+                    tracing::info!(status = %record.status, "catalog entry marked {}", if reason.is_some() { "failed" } else { "stopped" });
+                    self.shared.set_product(record);
+                }
+                Err(err) => tracing::warn!(error = %err, "could not mark the catalog entry"),
+            }
+            let _ = crate::runtime::blocking(|| publisher.producer.flush(Duration::from_secs(5)));
+        }
+        if let Some((emitter, run)) = self.lineage.take() {
+            let now = Timestamp::now();
+            emitter.emit(match &reason {
+                Some(reason) => run.fail(now, reason.clone()),
+                None => run.complete(now),
+            });
+            let stats = emitter.shutdown(Duration::from_secs(5)).await;
+            tracing::info!(
+                sent = stats.sent,
+                failed = stats.failed,
+                dropped = stats.dropped,
+                "OpenLineage run ended"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::PortSchema;
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize, apache_avro::AvroSchema)]
+    struct Order {
+        id: String,
+        amount: f64,
+    }
+
+    #[test]
+    fn settled_subjects_ids_and_versions_land_on_their_ports() {
+        let descriptor = ProductDescriptor::builder("sales", "orders")
+            .version("1.0.0")
+            .owner("team-sales")
+            .input_with(
+                "in",
+                "raw.orders",
+                PortSchema::value::<Order>().with_key::<String>(),
+            )
+            .output_avro::<Order>("out", "sales.orders")
+            .output("raw", "sales.raw")
+            .build()
+            .expect("valid descriptor");
+        let settled = [
+            SettledSchema {
+                port: "in".into(),
+                output: false,
+                is_key: true,
+                subject: "raw.orders-key".into(),
+                id: 3,
+                version: 1,
+            },
+            SettledSchema {
+                port: "out".into(),
+                output: true,
+                is_key: false,
+                subject: "sales.orders-value".into(),
+                id: 7,
+                version: 2,
+            },
+        ];
+        let input = descriptor_input(&descriptor, &settled);
+        let key = input.inputs[0].key.as_ref().expect("keyed input");
+        assert_eq!(
+            (key.subject.as_deref(), key.id, key.version),
+            (Some("raw.orders-key"), Some(3), Some(1))
+        );
+        // The input's value was not settled (no writer registered yet).
+        let value = input.inputs[0].value.as_ref().expect("typed input");
+        assert_eq!((value.subject.as_deref(), value.id), (None, None));
+        assert!(value.schema_json.contains("amount"));
+        let out = input.outputs[0].value.as_ref().expect("typed output");
+        assert_eq!(
+            (out.subject.as_deref(), out.id, out.version),
+            (Some("sales.orders-value"), Some(7), Some(2))
+        );
+        assert!(input.outputs[1].value.is_none(), "a raw port has no schema");
+    }
+}
