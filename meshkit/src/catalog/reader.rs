@@ -56,9 +56,9 @@ pub enum CatalogReadError {
     Client {
         /// The bootstrap list.
         brokers: String,
-        /// The client's error.
+        /// The client's error (boxed: it is large, and errors travel far).
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// No broker answered in time.
     #[error(
@@ -70,9 +70,9 @@ pub enum CatalogReadError {
         brokers: String,
         /// How long the reader waited.
         timeout: Duration,
-        /// The client's error.
+        /// The client's error (boxed: it is large, and errors travel far).
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// The brokers refused to describe or serve the topic.
     #[error("cannot read catalog topic `{topic}` on `{brokers}`: {operation} failed: {source}")]
@@ -83,9 +83,9 @@ pub enum CatalogReadError {
         brokers: String,
         /// What the reader was doing.
         operation: &'static str,
-        /// The client's error.
+        /// The client's error (boxed: it is large, and errors travel far).
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// The brokers answered, but the topic was not read to its end in time.
     #[error(
@@ -294,7 +294,7 @@ impl CatalogReader {
             topic: self.topic.clone(),
             brokers: self.brokers.clone(),
             operation,
-            source,
+            source: Box::new(source),
         };
         let mut snapshot = CatalogSnapshot {
             catalog: Catalog::new(),
@@ -311,7 +311,7 @@ impl CatalogReader {
             .map_err(|source| CatalogReadError::BrokerUnreachable {
                 brokers: self.brokers.clone(),
                 timeout: self.timeout,
-                source,
+                source: Box::new(source),
             })?;
         let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
             snapshot.topic_exists = false;
@@ -416,7 +416,7 @@ impl CatalogReader {
             .set("allow.auto.create.topics", "false");
         client.create().map_err(|source| CatalogReadError::Client {
             brokers: self.brokers.clone(),
-            source,
+            source: Box::new(source),
         })
     }
 
@@ -471,9 +471,12 @@ mod tests {
         CatalogRecord::register(None, &d, InstanceRecord::running("i-1", "host", now), now)
     }
 
-    /// Produces `(partition, key, value)` records; a key's records go to
-    /// one partition, as a keyed producer would send them.
-    fn produce(brokers: &str, topic: &str, records: &[(i32, Option<&[u8]>, Option<&[u8]>)]) {
+    /// A record to produce: partition, key, value (`None`: a tombstone).
+    type Raw<'a> = (i32, Option<&'a [u8]>, Option<&'a [u8]>);
+
+    /// Produces records; a key's records go to one partition, as a keyed
+    /// producer would send them.
+    fn produce(brokers: &str, topic: &str, records: &[Raw<'_>]) {
         let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .create()
@@ -616,6 +619,9 @@ mod tests {
             .read()
             .expect_err("TLS against a plaintext listener");
         assert!(err.is_retriable(), "{err:?}");
-        assert!(reader(cluster.bootstrap_servers()).read().is_ok(), "plaintext works");
+        assert!(
+            reader(cluster.bootstrap_servers()).read().is_ok(),
+            "plaintext works"
+        );
     }
 }

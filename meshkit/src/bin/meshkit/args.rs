@@ -15,7 +15,8 @@ as for a product. A product running on the embedded local cluster logs that
 cluster's address at start (and reports it as `brokers` in /healthz).
 
 Exit codes: 0 ok; 1 not found (unknown product or port) or another failure;
-2 usage; 75 brokers unreachable or the read timed out (a retry may help).";
+2 usage (including no brokers given); 75 brokers unreachable or the read
+timed out (a retry may help).";
 
 /// Inspect the meshkit data product catalog and export data contracts.
 ///

@@ -263,7 +263,7 @@ fn or_dash(text: &str) -> &str {
 
 /// `250 ms`, `60 s`.
 fn millis(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
