@@ -14,6 +14,13 @@ fi
 port="${MESHKIT_BROKER_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 run_dir="$MESHKIT_CACHE/run/broker-$port"
 rm -rf "$run_dir"
+# Logs of brokers that no longer run take hundreds of MB each: keep only
+# those of running ones (a stopped broker's log is kept until the next start).
+for old in "$MESHKIT_CACHE"/run/broker-*; do
+  [ -d "$old" ] || continue
+  if [ -f "$old/pid" ] && kill -0 "$(cat "$old/pid")" 2>/dev/null; then continue; fi
+  rm -rf "$old"
+done
 mkdir -p "$run_dir"
 # The SQLite file is resolved against the broker's working directory.
 (

@@ -8,16 +8,21 @@
 //! - [`contract`]: one output port's contract as an Open Data Contract
 //!   Standard (ODCS v3.0.2) YAML document, with the port's Avro schema mapped
 //!   to ODCS properties.
+//! - [`reader`]: a [`CatalogReader`] that reads the whole catalog topic
+//!   into a [`Catalog`] snapshot, with the Kafka settings of a
+//!   [`Config`](crate::Config) (what the `meshkit` CLI runs).
 //! - [`lineage`]: OpenLineage run events (START, RUNNING, COMPLETE, FAIL) and
 //!   a [`LineageEmitter`] that posts them without ever blocking the product.
 //!
 //! Everything is built from plain inputs ([`DescriptorInput`]) that the
 //! runtime fills from its `ProductDescriptor` and the schema gate's results,
-//! so this module depends on nothing else in meshkit.
+//! so this module depends on nothing else in meshkit (except the reader,
+//! which takes its Kafka settings from [`Config`](crate::Config)).
 
 pub mod contract;
 mod input;
 pub mod lineage;
+pub mod reader;
 pub mod record;
 mod time;
 
@@ -26,6 +31,7 @@ pub use input::{DescriptorInput, PortInput, SchemaInput, StoreInput};
 pub use lineage::{
     LineageConfig, LineageEmitter, LineageError, LineageRun, LineageSender, RunEvent, RunEventType,
 };
+pub use reader::{CatalogReadError, CatalogReader, CatalogSnapshot, SkippedRecord, DEFAULT_READ_TIMEOUT};
 pub use record::{
     Catalog, CatalogError, CatalogRecord, CatalogUpdate, InstanceRecord, InstanceStatus, ProductKey,
     ProductStatus, CATALOG_TOPIC,

@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::ClientConfig;
 
 use super::Shared;
 use crate::catalog::{
-    Catalog, CatalogRecord, DescriptorInput, InstanceRecord, LineageConfig, LineageEmitter, LineageRun,
+    CatalogReader, CatalogRecord, DescriptorInput, InstanceRecord, LineageConfig, LineageEmitter, LineageRun,
     SchemaInput, Timestamp,
 };
 use crate::config::Config;
@@ -66,8 +65,7 @@ fn host_name() -> String {
 /// Writes one product's entry to the catalog topic.
 struct Publisher {
     producer: FutureProducer,
-    read_timeout: Duration,
-    reader: ClientConfig,
+    reader: CatalogReader,
     topic: String,
     descriptor: DescriptorInput,
     brokers: String,
@@ -82,9 +80,12 @@ impl Publisher {
         &self,
         change: impl FnOnce(&mut CatalogRecord, Timestamp),
     ) -> Result<CatalogRecord, String> {
-        let catalog = read_catalog(&self.reader, &self.topic, self.read_timeout)
+        let reader = self.reader.clone();
+        let catalog = tokio::task::spawn_blocking(move || reader.read())
             .await
-            .map_err(|e| format!("reading catalog topic `{}`: {e}", self.topic))?;
+            .map_err(|e| format!("reading catalog topic `{}`: {e}", self.topic))?
+            .map_err(|e| e.to_string())?
+            .into_catalog();
         let now = Timestamp::now();
         let previous = catalog.get(&self.descriptor.key()).cloned();
         let mut instance = self.instance.clone();
@@ -104,58 +105,6 @@ impl Publisher {
             .map_err(|(e, _)| format!("writing to catalog topic `{}`: {e}", self.topic))?;
         Ok(record)
     }
-}
-
-// TEMPORARY: replaced by the catalog reader.
-async fn read_catalog(client: &ClientConfig, topic: &str, timeout: Duration) -> Result<Catalog, String> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{Message, Offset, TopicPartitionList};
-    let mut client = client.clone();
-    client
-        .set("group.id", "meshkit-catalog-reader")
-        .set("enable.auto.commit", "false");
-    let topic = topic.to_string();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = client.create().map_err(|e| e.to_string())?;
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), timeout)
-            .map_err(|e| e.to_string())?;
-        let mut catalog = Catalog::new();
-        let Some(t) = metadata.topics().first().filter(|t| t.error().is_none()) else {
-            return Ok(catalog);
-        };
-        let mut tpl = TopicPartitionList::new();
-        let mut ends = std::collections::HashMap::new();
-        for p in t.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, p.id(), timeout)
-                .map_err(|e| e.to_string())?;
-            if high > low {
-                ends.insert(p.id(), high);
-                tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        consumer.assign(&tpl).map_err(|e| e.to_string())?;
-        let deadline = std::time::Instant::now() + timeout;
-        while !ends.is_empty() && std::time::Instant::now() < deadline {
-            if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
-                let msg = msg.map_err(|e| e.to_string())?;
-                if let Some(key) = msg.key() {
-                    let _ = catalog.apply(key, msg.payload());
-                }
-                if ends
-                    .get(&msg.partition())
-                    .is_some_and(|end| msg.offset() + 1 >= *end)
-                {
-                    ends.remove(&msg.partition());
-                }
-            }
-        }
-        Ok(catalog)
-    })
-    .await
-    .map_err(|e| e.to_string())?
 }
 
 /// One product run's registration; see the module docs.
@@ -194,10 +143,20 @@ impl Registration {
             let producer: FutureProducer = producer
                 .create()
                 .map_err(|e| Error::kafka("creating the catalog producer", e))?;
+            // The reader takes its brokers from a configuration; the runtime's may
+            // name none (the embedded cluster's address is known only now).
+            let mut reader_config = config.clone();
+            reader_config.brokers = Some(brokers.to_string());
+            let reader = CatalogReader::new(&reader_config)
+                .map_err(|e| Error::Io {
+                    operation: "creating the catalog reader".to_string(),
+                    source: std::io::Error::other(e),
+                })?
+                .topic(config.catalog_topic.clone())
+                .timeout(config.startup_timeout);
             Some(Arc::new(Publisher {
                 producer,
-                read_timeout: config.startup_timeout,
-                reader: crate::kafka::base_config(brokers, config),
+                reader,
                 topic: config.catalog_topic.clone(),
                 descriptor: input,
                 brokers: brokers.to_string(),

@@ -1,13 +1,15 @@
 //! Runs the `tests/relay` product as a process, for crash, fencing, rebalance
 //! and configuration tests. Settings come from `MESHKIT_*` variables, plus
 //! `RELAY_INPUT`, `RELAY_OUTPUT`, `RELAY_FAIL_EVERY`, and `RELAY_PRODUCT=totals`
-//! for the stateful `totals` product.
+//! for the stateful `totals` product or `RELAY_PRODUCT=orders` for the Avro
+//! `orders-enricher` (topics `RELAY_INPUT.orders`, `.payments`, `.enriched`, `.paid`).
 //!
 //! Exit codes: 0 after a clean stop (SIGTERM / Ctrl-C), 2 for a bad product
 //! or configuration, 3 when fenced, 1 for any other error.
 
 use meshkit::{Config, DataProduct, Error, Runtime};
 use meshkit_tests::product::{Relay, Totals};
+use meshkit_tests::typed::OrdersEnricher;
 
 #[tokio::main]
 async fn main() {
@@ -36,6 +38,9 @@ async fn main() {
 async fn run() -> Result<(), Error> {
     let config = Config::from_env()?;
     let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("RELAY_PRODUCT") == "orders" {
+        return run_product(OrdersEnricher::new(&var("RELAY_INPUT")), config).await;
+    }
     if var("RELAY_PRODUCT") == "totals" {
         return run_product(
             Totals {
