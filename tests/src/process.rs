@@ -87,3 +87,21 @@ impl Drop for ChildProduct {
         }
     }
 }
+
+/// A binary of another package of this workspace (such as the `meshkit`
+/// command-line tool), next to this test's own executable.
+pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("this test's path")?;
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the target directory")?;
+    let binary = dir.join(name);
+    anyhow::ensure!(
+        binary.is_file(),
+        "{} is not built; `cargo test --workspace` (the README's test command) builds it",
+        binary.display()
+    );
+    Ok(binary)
+}
