@@ -35,8 +35,18 @@ const ORDER: &str = r#"{"type": "record", "name": "Order", "namespace": "com.acm
 const LEDGER_ENTRY: &str = r#"{"type": "record", "name": "LedgerEntry", "namespace": "com.acme.finance",
   "fields": [{"name": "account", "type": "string"}, {"name": "balance", "type": "double"}]}"#;
 
+/// `ms` after a start a minute before the test: the running instance's
+/// last heartbeat must be recent, or readers take it as crashed.
 fn t(ms: u64) -> Timestamp {
-    Timestamp::from_millis(ms)
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970");
+        // Whole seconds, so that printed times end in `.000Z`.
+        (now.as_secs() - 60) * 1_000
+    });
+    Timestamp::from_millis(base + ms)
 }
 
 /// `sales/orders-enriched`, running, and `finance/ledger` (which reads the
@@ -208,7 +218,11 @@ fn show_prints_ports_schemas_stores_lineage_and_instances() {
         "    contract sales/orders-enriched/enriched",
         "  spend (windowed)",
         "  orders ← topic sales.orders ← no product in the catalog writes it",
-        "  i-sales-1  host host-a  running  started 1970-01-01T00:00:01.000Z  last heartbeat 1970-01-01T00:00:01.000Z",
+        &format!(
+            "  i-sales-1  host host-a  running  started {}  last heartbeat {}",
+            t(1_000),
+            t(1_000)
+        ),
     ] {
         assert!(sales.contains(expected), "missing {expected:?} in\n{sales}");
     }
@@ -220,7 +234,7 @@ fn show_prints_ports_schemas_stores_lineage_and_instances() {
         "    written by sales/orders-enriched (port enriched)",
         "  entries ← topic sales.orders.enriched ← sales/orders-enriched",
         "  i-ledger-1  host host-b  stopped",
-        "ended 1970-01-01T00:00:03.000Z",
+        &format!("ended {}", t(3_000)),
     ] {
         assert!(ledger.contains(expected), "missing {expected:?} in\n{ledger}");
     }

@@ -34,6 +34,6 @@ pub use lineage::{
 pub use reader::{CatalogReadError, CatalogReader, CatalogSnapshot, SkippedRecord, DEFAULT_READ_TIMEOUT};
 pub use record::{
     Catalog, CatalogError, CatalogRecord, CatalogUpdate, InstanceRecord, InstanceStatus, ProductKey,
-    ProductStatus, CATALOG_TOPIC,
+    ProductStatus, CATALOG_TOPIC, DEFAULT_HEARTBEAT, MISSED_HEARTBEATS,
 };
 pub use time::{Timestamp, TimestampError};

@@ -286,6 +286,9 @@ impl CatalogReader {
     /// answered, the brokers refused the topic, or the read did not finish
     /// in time. A missing topic is not an error: it is an empty catalog
     /// whose [`note`](CatalogSnapshot::note) says so.
+    ///
+    /// Running instances that missed their heartbeats are marked failed in
+    /// the snapshot ([`CatalogRecord::expire_stale`](super::CatalogRecord::expire_stale)).
     pub fn read(&self) -> Result<CatalogSnapshot, CatalogReadError> {
         let deadline = Instant::now() + self.timeout;
         let remaining = || deadline.saturating_duration_since(Instant::now());
@@ -393,6 +396,9 @@ impl CatalogReader {
                 }
             }
         }
+        // A crash leaves no clean stop: entries that stopped heartbeating
+        // are shown as failed rather than running forever.
+        snapshot.catalog.expire_stale(super::Timestamp::now());
         Ok(snapshot)
     }
 

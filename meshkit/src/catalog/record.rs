@@ -264,6 +264,10 @@ pub struct InstanceRecord {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How often it republishes its entry while running, in milliseconds;
+    /// readers take an entry silent for three of these as crashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u64>,
 }
 
 impl InstanceRecord {
@@ -277,9 +281,25 @@ impl InstanceRecord {
             status: InstanceStatus::Running,
             ended_at: None,
             error: None,
+            heartbeat_ms: None,
         }
     }
+
+    /// Records that it republishes its entry every `every`.
+    #[must_use]
+    pub fn with_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat_ms = Some(u64::try_from(every.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
 }
+
+/// How many heartbeats an instance may miss before readers take it as
+/// crashed: one lost or late write is not a crash.
+pub const MISSED_HEARTBEATS: u32 = 3;
+
+/// The heartbeat assumed for an instance whose entry does not say (meshkit's
+/// default, 30 s).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// One of a port's Avro schemas, as registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -606,8 +626,41 @@ impl CatalogRecord {
     /// Marks every running instance not seen for longer than `max_silence`
     /// as failed (a crash leaves no clean stop). Returns how many.
     pub fn expire_silent(&mut self, now: Timestamp, max_silence: Duration) -> usize {
+        self.expire(now, |_| max_silence)
+    }
+
+    /// Marks every running instance that missed [`MISSED_HEARTBEATS`] of its
+    /// own heartbeats ([`DEFAULT_HEARTBEAT`] if its entry does not say) as
+    /// failed: it was killed or lost its brokers without a clean stop.
+    /// Returns how many.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::catalog::{CatalogRecord, DescriptorInput, InstanceRecord, ProductStatus, Timestamp};
+    ///
+    /// let d = DescriptorInput::new("sales", "orders", "1.0.0", "team-sales");
+    /// let started = Timestamp::from_millis(0);
+    /// let instance = InstanceRecord::running("i-1", "host", started).with_heartbeat(Duration::from_secs(1));
+    /// let mut record = CatalogRecord::register(None, &d, instance, started);
+    /// assert_eq!(record.expire_stale(Timestamp::from_millis(2_500)), 0);
+    /// assert_eq!(record.expire_stale(Timestamp::from_millis(3_500)), 1);
+    /// assert_eq!(record.status, ProductStatus::Failed);
+    /// ```
+    pub fn expire_stale(&mut self, now: Timestamp) -> usize {
+        self.expire(now, |instance| {
+            instance
+                .heartbeat_ms
+                .map_or(DEFAULT_HEARTBEAT, Duration::from_millis)
+                .saturating_mul(MISSED_HEARTBEATS)
+        })
+    }
+
+    fn expire(&mut self, now: Timestamp, max_silence: impl Fn(&InstanceRecord) -> Duration) -> usize {
         let mut expired = 0;
         for instance in &mut self.instances {
+            let max_silence = max_silence(instance);
             if instance.status == InstanceStatus::Running && now.since(instance.last_seen) > max_silence {
                 instance.status = InstanceStatus::Failed;
                 instance.ended_at = Some(instance.last_seen);
@@ -861,6 +914,12 @@ impl Catalog {
     /// Every record, by key.
     pub fn list(&self) -> impl Iterator<Item = &CatalogRecord> {
         self.records.values()
+    }
+
+    /// Applies [`CatalogRecord::expire_stale`] to every record: instances
+    /// that stopped heartbeating show as failed. Returns how many.
+    pub fn expire_stale(&mut self, now: Timestamp) -> usize {
+        self.records.values_mut().map(|r| r.expire_stale(now)).sum()
     }
 
     /// The records [matching](CatalogRecord::matches) `text`, by key.
@@ -1288,6 +1347,50 @@ mod tests {
         r.merge_instance(InstanceRecord::running("c", "h", t(60_000)), t(60_000));
         r.mark_stopped("c", t(61_000));
         assert_eq!(r.status, ProductStatus::Stopped);
+    }
+
+    #[test]
+    fn each_instance_expires_after_three_of_its_own_heartbeats() {
+        let d = descriptor("1.2.0");
+        let fast = InstanceRecord::running("fast", "h", t(0)).with_heartbeat(Duration::from_secs(1));
+        let slow = InstanceRecord::running("slow", "h", t(0)).with_heartbeat(Duration::from_secs(60));
+        let unsaid = InstanceRecord::running("unsaid", "h", t(0));
+        let mut r = CatalogRecord::register(None, &d, fast, t(0));
+        r.merge_instance(slow, t(0));
+        r.merge_instance(unsaid, t(0));
+        let back = CatalogRecord::decode(&r.key().to_bytes(), &r.encode().unwrap()).unwrap();
+        assert_eq!(
+            back.instances[0].heartbeat_ms,
+            Some(1_000),
+            "heartbeatMs round-trips"
+        );
+        assert_eq!(back.instances[2].heartbeat_ms, None);
+
+        let mut catalog = Catalog::new();
+        catalog
+            .apply(&r.key().to_bytes(), Some(&r.encode().unwrap()))
+            .unwrap();
+        // 3 s of silence is exactly three missed 1 s heartbeats: not yet.
+        assert_eq!(catalog.expire_stale(t(3_000)), 0);
+        assert_eq!(catalog.expire_stale(t(3_001)), 1);
+        let r = catalog.get(&ProductKey::new("sales", "orders-enriched")).unwrap();
+        let status = |id: &str| r.instances.iter().find(|i| i.instance_id == id).unwrap().status;
+        assert_eq!(status("fast"), InstanceStatus::Failed);
+        assert_eq!(status("slow"), InstanceStatus::Running);
+        assert_eq!(
+            status("unsaid"),
+            InstanceStatus::Running,
+            "default heartbeat 30 s: 90 s of silence"
+        );
+        assert_eq!(r.status, ProductStatus::Running, "others still run");
+        assert_eq!(
+            catalog.expire_stale(t(90_001)),
+            1,
+            "the one without a heartbeat, after 90 s"
+        );
+        assert_eq!(catalog.expire_stale(t(180_001)), 1, "the slow one, after 180 s");
+        let r = catalog.get(&ProductKey::new("sales", "orders-enriched")).unwrap();
+        assert_eq!(r.status, ProductStatus::Failed);
     }
 
     #[test]

@@ -129,7 +129,8 @@ impl Registration {
     ) -> Result<Self, Error> {
         let input = descriptor_input(descriptor, settled);
         let now = Timestamp::now();
-        let instance = InstanceRecord::running(instance_id, host_name(), now);
+        let instance =
+            InstanceRecord::running(instance_id, host_name(), now).with_heartbeat(config.catalog_heartbeat);
         let local =
             CatalogRecord::register(None, &input, instance.clone(), now).with_bootstrap_servers(brokers);
         shared.set_product(local.clone());
