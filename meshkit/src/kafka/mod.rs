@@ -22,6 +22,17 @@ pub(crate) fn base_config(brokers: &str, config: &Config) -> ClientConfig {
     client
 }
 
+/// A plain (non-transactional) producer for small, durable, ordered writes
+/// outside the product's transactions (the catalog, the embedded registry):
+/// idempotent, acknowledged by all replicas, sent at once.
+pub(crate) fn durable_producer_config(mut client: ClientConfig) -> ClientConfig {
+    client
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "0");
+    client
+}
+
 /// The consumer: in the product's group, reading only committed records, and
 /// never committing offsets itself (they commit inside each transaction).
 pub(crate) fn consumer_config(brokers: &str, config: &Config, group: &str) -> ClientConfig {

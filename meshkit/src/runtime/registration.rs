@@ -136,14 +136,10 @@ impl Registration {
         shared.set_product(local.clone());
 
         let publisher = if config.catalog {
-            let mut producer = crate::kafka::base_config(brokers, config);
-            producer
-                .set("enable.idempotence", "true")
-                .set("acks", "all")
-                .set("linger.ms", "0");
-            let producer: FutureProducer = producer
-                .create()
-                .map_err(|e| Error::kafka("creating the catalog producer", e))?;
+            let producer: FutureProducer =
+                crate::kafka::durable_producer_config(crate::kafka::base_config(brokers, config))
+                    .create()
+                    .map_err(|e| Error::kafka("creating the catalog producer", e))?;
             // The reader takes its brokers from a configuration; the runtime's may
             // name none (the embedded cluster's address is known only now).
             let mut reader_config = config.clone();

@@ -154,12 +154,7 @@ impl EmbeddedRegistry {
         let consumer: BaseConsumer = consumer_config
             .create()
             .map_err(|e| unavailable("cannot create the registry's Kafka consumer", e))?;
-        let mut producer_config = base.clone();
-        producer_config
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "0");
-        let producer: FutureProducer = producer_config
+        let producer: FutureProducer = crate::kafka::durable_producer_config(base.clone())
             .create()
             .map_err(|e| unavailable("cannot create the registry's Kafka producer", e))?;
 
