@@ -590,7 +590,7 @@ impl Loop<'_> {
         self.txn.begin_for(&tp, offset)?;
         self.seen = self.seen.wrapping_add(1);
         let every = u64::from(self.config.trace_sample_every);
-        if every == 0 || self.seen % every != 0 {
+        if every == 0 || !self.seen.is_multiple_of(every) {
             return self
                 .handle_record(product, consumer, message, (index, port), tp)
                 .await;

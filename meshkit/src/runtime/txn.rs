@@ -158,6 +158,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Txn {
+    // Each is a separate part the transaction drives; a struct of them
+    // would only repeat these fields.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         producer: TxnProducer,
         transactional_id: String,
