@@ -228,6 +228,10 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
                 continue;
             };
             let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+            if code == 503 {
+                // Often enough to catch a restore of a few hundred ms, without spinning.
+                std::thread::sleep(Duration::from_millis(2));
+            }
             match code {
                 503 if health["joined"] == false => before_join += 1,
                 503 if health["restoring"] == true => while_restoring += 1,
@@ -247,6 +251,7 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
         }
     });
     let (before_join, while_restoring, restored_when_ready, handle) = poll.await.expect("poll");
+    eprintln!("/readyz: {before_join} × 503 before joining, {while_restoring} × 503 while restoring, then 200");
     assert!(before_join > 0, "/readyz said 503 before the group was joined");
     assert!(
         while_restoring > 0,
