@@ -136,7 +136,7 @@ async fn run_meshkit(
             break rate;
         }
         if task.is_finished() || Instant::now() > deadline {
-            bail!("meshkit did not finish: {:?}", handle.health());
+            bail!("meshkit ({observed:?}) did not finish: {:?}", handle.health());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };

@@ -251,7 +251,9 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
         }
     });
     let (before_join, while_restoring, restored_when_ready, handle) = poll.await.expect("poll");
-    eprintln!("/readyz: {before_join} × 503 before joining, {while_restoring} × 503 while restoring, then 200");
+    eprintln!(
+        "/readyz: {before_join} × 503 before joining, {while_restoring} × 503 while restoring, then 200"
+    );
     assert!(before_join > 0, "/readyz said 503 before the group was joined");
     assert!(
         while_restoring > 0,

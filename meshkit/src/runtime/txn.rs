@@ -222,7 +222,8 @@ impl Txn {
                 })?;
             state.open = true;
             state.started = Some(Instant::now());
-            // Its fields are filled in when it ends.
+            // Filled in when it ends: `records`, the input records done in
+            // it (an abort discards them); `outcome`, committed or aborted.
             state.span = Some(tracing::info_span!(
                 "transaction",
                 records = Empty,
