@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs, only those missing: a C/C++
-# toolchain and OpenSSL for librdkafka, libclang for the RocksDB bindings.
+# toolchain and OpenSSL for librdkafka, libclang for the RocksDB bindings,
+# and prometheus for `promtool check metrics` (the metrics lint test).
 set -euo pipefail
-packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 python3-venv libclang-dev)
+packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 python3-venv libclang-dev prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -10,8 +11,18 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  # Only promtool is wanted from the prometheus package: keep its server from
+  # being started (a policy-rc.d that refuses every start, for this install
+  # only, when the machine has none) and leave its web assets' recommends out.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$guard" >/dev/null
+    $sudo chmod 755 "$guard"
+    trap '$sudo rm -f "$guard"' EXIT
+  fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "deps: Debian packages present"
 fi

@@ -15,6 +15,8 @@ bash scripts/install-deps.sh
 # Confluent's Python client, for the interoperability tests (a venv outside the clone).
 bash scripts/install-python.sh
 export MESHKIT_TEST_REQUIRE_PYTHON=1
+# promtool (Debian package prometheus, from install-deps.sh) lints a real /metrics scrape.
+export MESHKIT_TEST_REQUIRE_PROMTOOL=1
 # The broker builds in the background while the workspace compiles.
 broker_log="$MESHKIT_CACHE/broker-install.log"
 bash scripts/install-broker.sh >"$broker_log" 2>&1 &

@@ -9,6 +9,11 @@
 //! Both sides are timed over the same window: from the moment 10% of the
 //! input is committed to the moment all of it is, so group-join and start-up
 //! time (which are not throughput) stay out of the figure.
+//!
+//! meshkit runs twice per repeat, to show what observability costs: with
+//! metrics off and no tracing subscriber, and with metrics on and a real
+//! `tracing_subscriber` fmt layer at INFO writing to `io::sink` (installed
+//! as the default of that run's runtime threads only, never globally).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +62,61 @@ impl Window {
     }
 }
 
-async fn run_meshkit(brokers: &str, input: &str, total: u64, interval: Duration) -> anyhow::Result<f64> {
+/// How a meshkit run is observed.
+#[derive(Debug, Clone, Copy)]
+enum Observed {
+    /// Metrics off, no subscriber.
+    Off,
+    /// Metrics on, fmt subscriber at INFO into a sink.
+    On,
+}
+
+thread_local! {
+    /// The tracing default of one run's runtime threads.
+    static DISPATCH: std::cell::RefCell<Option<tracing::dispatcher::DefaultGuard>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs meshkit on a runtime of its own (two workers, like `main`'s), whose
+/// threads carry the tracing subscriber when `observed` is on.
+fn run_meshkit_observed(
+    brokers: &str,
+    input: &str,
+    total: u64,
+    interval: Duration,
+    observed: Observed,
+) -> anyhow::Result<f64> {
+    let dispatch = match observed {
+        Observed::Off => None,
+        Observed::On => Some(tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_writer(std::io::sink)
+                .with_max_level(tracing::Level::INFO)
+                .finish(),
+        )),
+    };
+    let start = dispatch.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            if let Some(dispatch) = &start {
+                DISPATCH.with(|d| *d.borrow_mut() = Some(tracing::dispatcher::set_default(dispatch)));
+            }
+        })
+        .on_thread_stop(|| DISPATCH.with(|d| drop(d.borrow_mut().take())))
+        .build()?;
+    let _guard = dispatch.as_ref().map(tracing::dispatcher::set_default);
+    runtime.block_on(run_meshkit(brokers, input, total, interval, observed))
+}
+
+async fn run_meshkit(
+    brokers: &str,
+    input: &str,
+    total: u64,
+    interval: Duration,
+    observed: Observed,
+) -> anyhow::Result<f64> {
     let state = std::env::temp_dir().join(unique_name("meshkit-bench-state"));
     let config = Config::builder()
         .brokers(brokers)
@@ -65,6 +124,7 @@ async fn run_meshkit(brokers: &str, input: &str, total: u64, interval: Duration)
         .state_dir(&state)
         .commit_interval(interval)
         .topic_partitions(PARTITIONS)
+        .metrics(matches!(observed, Observed::On))
         .build()?;
     let runtime = meshkit::Runtime::new(Relay::new(input, unique_name("bench-out-meshkit")), config)?;
     let handle = runtime.handle();
@@ -76,7 +136,7 @@ async fn run_meshkit(brokers: &str, input: &str, total: u64, interval: Duration)
             break rate;
         }
         if task.is_finished() || Instant::now() > deadline {
-            bail!("meshkit did not finish: {:?}", handle.health());
+            bail!("meshkit ({observed:?}) did not finish: {:?}", handle.health());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
@@ -181,20 +241,33 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     println!("pipeline benchmark: {total} records, {PARTITIONS} partitions, broker {brokers}, median of {repeats} alternating runs");
-    println!("| commit interval | hand-written rdkafka (rec/s) | meshkit (rec/s) | meshkit / baseline |");
-    println!("|---|---|---|---|");
+    println!(
+        "| commit interval | hand-written rdkafka (rec/s) | meshkit, metrics+tracing off (rec/s) | meshkit, metrics+tracing on (rec/s) | off / baseline | on / off | observability overhead |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for interval in [Duration::from_millis(100), Duration::from_secs(1)] {
         let mut baseline = Vec::new();
-        let mut meshkit = Vec::new();
+        let mut off = Vec::new();
+        let mut on = Vec::new();
         for _ in 0..repeats {
             let (b, i) = (brokers.clone(), input.clone());
             baseline.push(tokio::task::spawn_blocking(move || run_baseline(&b, &i, total, interval)).await??);
-            meshkit.push(run_meshkit(&brokers, &input, total, interval).await?);
+            for (observed, rates) in [(Observed::Off, &mut off), (Observed::On, &mut on)] {
+                let (b, i) = (brokers.clone(), input.clone());
+                rates.push(
+                    tokio::task::spawn_blocking(move || {
+                        run_meshkit_observed(&b, &i, total, interval, observed)
+                    })
+                    .await??,
+                );
+            }
         }
-        let (baseline, meshkit) = (median(&mut baseline), median(&mut meshkit));
+        let (baseline, off, on) = (median(&mut baseline), median(&mut off), median(&mut on));
         println!(
-            "| {interval:?} | {baseline:.0} | {meshkit:.0} | {:.2} |",
-            meshkit / baseline
+            "| {interval:?} | {baseline:.0} | {off:.0} | {on:.0} | {:.2} | {:.3} | {:+.1}% |",
+            off / baseline,
+            on / off,
+            (off / on - 1.0) * 100.0
         );
     }
     Ok(())

@@ -46,6 +46,8 @@ impl std::fmt::Debug for Secret {
 /// | `commit_records` | `MESHKIT_COMMIT_RECORDS` | 10,000 records |
 /// | `state_dir` | `MESHKIT_STATE_DIR` | `<temp dir>/meshkit` |
 /// | `metrics_addr` | `MESHKIT_METRICS_ADDR` | none (no HTTP endpoint) |
+/// | `metrics` | `MESHKIT_METRICS` (`true`, `false`) | `true` |
+/// | `trace_sample_every` | `MESHKIT_TRACE_SAMPLE_EVERY` (0: never) | 100: one record span in 100 |
 /// | `auto_create_topics` | `MESHKIT_AUTO_CREATE_TOPICS` | `true` |
 /// | `topic_partitions` | `MESHKIT_TOPIC_PARTITIONS` | 4 |
 /// | `replication_factor` | `MESHKIT_REPLICATION_FACTOR` | 1 |
@@ -99,6 +101,8 @@ pub struct Config {
     pub(crate) commit_records: usize,
     pub(crate) state_dir: PathBuf,
     pub(crate) metrics_addr: Option<SocketAddr>,
+    pub(crate) metrics: bool,
+    pub(crate) trace_sample_every: u32,
     pub(crate) auto_create_topics: bool,
     pub(crate) topic_partitions: i32,
     pub(crate) replication_factor: i32,
@@ -133,6 +137,8 @@ impl Default for Config {
             commit_records: 10_000,
             state_dir: std::env::temp_dir().join("meshkit"),
             metrics_addr: None,
+            metrics: true,
+            trace_sample_every: 100,
             auto_create_topics: true,
             topic_partitions: 4,
             replication_factor: 1,
@@ -225,6 +231,16 @@ impl Config {
     /// The address of the metrics endpoint, if any.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Whether the runtime records metrics.
+    pub fn metrics(&self) -> bool {
+        self.metrics
+    }
+
+    /// One input record in this many gets a `record` span (0: none).
+    pub fn trace_sample_every(&self) -> u32 {
+        self.trace_sample_every
     }
 
     /// Whether missing topics are created at start.
@@ -391,6 +407,46 @@ impl ConfigBuilder {
     /// Serve `/metrics` and `/healthz` on this address.
     pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
         self.config.metrics_addr = Some(addr);
+        self
+    }
+
+    /// Whether the runtime records metrics (default `true`).
+    ///
+    /// Off, the runtime registers no metric and records nothing: `/metrics`
+    /// serves an empty page and [`Metrics::is_enabled`](crate::Metrics::is_enabled)
+    /// is `false`. Health (`/healthz`, `/readyz`, [`Health`](crate::Health))
+    /// is kept either way. Meant for measuring the metrics' own cost, or for
+    /// products that export nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = meshkit::Config::builder().metrics(false).build()?;
+    /// assert!(!config.metrics());
+    /// let from_env = meshkit::Config::from_env_iter([("MESHKIT_METRICS", "false")])?;
+    /// assert!(!from_env.metrics());
+    /// # Ok::<(), meshkit::ConfigError>(())
+    /// ```
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.config.metrics = on;
+        self
+    }
+
+    /// Gives one input record in `every` a `record` span at `DEBUG` level
+    /// (default 100; 0: none). Transactions always get a span (`INFO`).
+    ///
+    /// Spans cost next to nothing while no subscriber listens at their level;
+    /// sampling keeps the per-record cost bounded while one does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = meshkit::Config::builder().trace_sample_every(1).build()?;
+    /// assert_eq!(config.trace_sample_every(), 1);
+    /// # Ok::<(), meshkit::ConfigError>(())
+    /// ```
+    pub fn trace_sample_every(mut self, every: u32) -> Self {
+        self.config.trace_sample_every = every;
         self
     }
 
@@ -681,6 +737,10 @@ impl ConfigBuilder {
             "MESHKIT_REPLICATION_FACTOR" => {
                 parsed!("replication_factor", number::<i32>, Self::replication_factor)
             }
+            "MESHKIT_METRICS" => parsed!("metrics", boolean, Self::metrics),
+            "MESHKIT_TRACE_SAMPLE_EVERY" => {
+                parsed!("trace_sample_every", number::<u32>, Self::trace_sample_every)
+            }
             "MESHKIT_AUTO_CREATE_TOPICS" => parsed!("auto_create_topics", boolean, Self::auto_create_topics),
             "MESHKIT_METRICS_ADDR" => parsed!(
                 "metrics_addr",
@@ -874,6 +934,39 @@ mod tests {
 
         let err = Config::from_env_iter([("MESHKIT_COMMIT_INTERVALL_MS", "5")]).unwrap_err();
         assert!(err.to_string().contains("MESHKIT_COMMIT_INTERVALL_MS"), "{err}");
+    }
+
+    #[test]
+    fn metrics_are_on_by_default_and_switched_off_by_env_or_builder() {
+        let config = Config::from_env_iter([("PATH", "/usr/bin")]).expect("defaults");
+        assert!(config.metrics());
+        assert_eq!(config.trace_sample_every(), 100);
+        let config =
+            Config::from_env_iter([("MESHKIT_METRICS", "false"), ("MESHKIT_TRACE_SAMPLE_EVERY", "0")])
+                .expect("valid settings");
+        assert!(!config.metrics());
+        assert_eq!(config.trace_sample_every(), 0);
+        assert!(Config::from_env_iter([("MESHKIT_METRICS", "on")])
+            .expect("valid")
+            .metrics());
+        assert!(!Config::builder().metrics(false).build().expect("valid").metrics());
+
+        let err = Config::from_env_iter([("MESHKIT_METRICS", "sometimes")]).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { setting: "metrics", env, .. } if env == "MESHKIT_METRICS"),
+            "{err}"
+        );
+        let err = Config::from_env_iter([("MESHKIT_TRACE_SAMPLE_EVERY", "-1")]).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ConfigError::InvalidValue {
+                    setting: "trace_sample_every",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

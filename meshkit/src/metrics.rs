@@ -1,15 +1,54 @@
 //! Prometheus metrics in a registry each runtime owns (never process-global).
 
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::product::ProductIdentity;
 
+/// Buckets of the transform latency: from 10 µs (a map) to about 10 s (a
+/// transform that calls out), each four times the previous.
+const TRANSFORM_BUCKETS: &[f64] = &[
+    0.000_01, 0.000_04, 0.000_16, 0.000_64, 0.002_56, 0.010_24, 0.040_96, 0.163_84, 0.655_36, 2.621_44,
+    10.485_76,
+];
+
+/// Buckets of the end-to-end latency: from 1 ms (a live stream) to 1 h (a
+/// product catching up after downtime).
+const END_TO_END_BUCKETS: &[f64] = &[
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    3600.0,
+];
+
 /// The metrics of one runtime, in its own [`Registry`].
 ///
 /// Every metric carries the product's `product`, `domain` and `version` as
-/// constant labels.
+/// constant labels, and is named `meshkit_…` in Prometheus' conventions
+/// (counters end in `_total`, durations are in seconds):
+///
+/// | metric | type | labels | what |
+/// |---|---|---|---|
+/// | `meshkit_records_consumed_total` | counter | `port` | input records processed, in committed transactions |
+/// | `meshkit_records_produced_total` | counter | `port` | output records produced, in committed transactions |
+/// | `meshkit_dead_letters_total` | counter | `reason` | records dead-lettered, in committed transactions |
+/// | `meshkit_transactions_committed_total` | counter | | |
+/// | `meshkit_transactions_aborted_total` | counter | | |
+/// | `meshkit_commit_duration_seconds` | histogram | | time to commit one transaction |
+/// | `meshkit_transform_duration_seconds` | histogram | `port` | time in the transform, every call (also calls whose transaction aborted) |
+/// | `meshkit_end_to_end_latency_seconds` | histogram | `port` | from the input record's timestamp to its output's produce |
+/// | `meshkit_last_record_timestamp_seconds` | gauge | `port` | timestamp of the newest input record processed (freshness: `time() - …`) |
+/// | `meshkit_consumer_lag_records` | gauge | `topic`, `partition` | last stable offset minus the consumer's position, per assigned partition, from the client's statistics |
+/// | `meshkit_assigned_partitions` | gauge | | input partitions assigned |
+/// | `meshkit_state_keys` | gauge | `partition` | estimated keys in the partition's state database (all of the product's stores) |
+/// | `meshkit_state_bytes` | gauge | `partition` | estimated bytes of live data and memtables in that database |
+/// | `meshkit_restored_records_total` | counter | | changelog records applied by restores |
+/// | `meshkit_restoring_partitions` | gauge | | partitions whose stores are being or waiting to be restored |
+/// | `meshkit_restore_remaining_records` | gauge | | changelog records left to read by the running restores |
+///
+/// A runtime configured with [`metrics(false)`](crate::ConfigBuilder::metrics)
+/// gets [`Metrics::disabled`]: nothing registered, nothing recorded.
 ///
 /// # Examples
 ///
@@ -24,8 +63,10 @@ use crate::product::ProductIdentity;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Metrics {
     registry: Registry,
+    enabled: bool,
     /// Input records processed, by input port.
     pub records_consumed: IntCounterVec,
     /// Output records produced, by output port.
@@ -42,11 +83,56 @@ pub struct Metrics {
     pub assigned_partitions: IntGauge,
     /// Changelog records applied by restores.
     pub records_restored: IntCounter,
+    /// Time in the transform, by input port.
+    pub transform_seconds: HistogramVec,
+    /// Input record timestamp to output produce time, by output port.
+    pub end_to_end_seconds: HistogramVec,
+    /// Timestamp (seconds since the epoch) of the newest input record
+    /// processed, by input port.
+    pub last_record_timestamp: GaugeVec,
+    /// Records not yet consumed, by input topic and partition.
+    pub consumer_lag: IntGaugeVec,
+    /// Estimated keys in each partition's state database.
+    pub state_keys: IntGaugeVec,
+    /// Estimated bytes in each partition's state database.
+    pub state_bytes: IntGaugeVec,
+    /// Partitions whose stores are being or waiting to be restored.
+    pub restoring_partitions: IntGauge,
+    /// Changelog records the running restores have left to read.
+    pub restore_remaining: IntGauge,
 }
 
 impl Metrics {
     /// Registers meshkit's metrics, labelled with `identity`, in a new registry.
+    ///
+    /// # Examples
+    ///
+    /// See [`Metrics`].
     pub fn new(identity: &ProductIdentity) -> Self {
+        Self::build(identity, true)
+    }
+
+    /// Metrics that are not registered anywhere, for a runtime that records
+    /// none: [`render`](Metrics::render) is empty and
+    /// [`is_enabled`](Metrics::is_enabled) is `false`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Metrics, ProductDescriptor};
+    ///
+    /// let d = ProductDescriptor::builder("sales", "orders").version("1.0.0").owner("o")
+    ///     .input("in", "a").output("out", "b").build()?;
+    /// let metrics = Metrics::disabled(&d.identity);
+    /// assert!(!metrics.is_enabled());
+    /// assert_eq!(metrics.render(), "");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn disabled(identity: &ProductIdentity) -> Self {
+        Self::build(identity, false)
+    }
+
+    fn build(identity: &ProductIdentity, enabled: bool) -> Self {
         let labels = [
             ("product".to_string(), identity.name.clone()),
             ("domain".to_string(), identity.domain.clone()),
@@ -57,15 +143,40 @@ impl Metrics {
         // A fresh registry cannot hold these names already, so registration
         // and construction with these fixed, valid names cannot fail.
         let registry = Registry::new_custom(Some("meshkit".into()), Some(labels)).unwrap_or_default();
+        let register = |metric: Box<dyn Collector>| {
+            if enabled {
+                let _ = registry.register(metric);
+            }
+        };
         let counter_vec = |name: &str, help: &str, label: &str| {
             let metric = IntCounterVec::new(Opts::new(name, help), &[label])
                 .unwrap_or_else(|_| unreachable_metric(name));
-            let _ = registry.register(Box::new(metric.clone()));
+            register(Box::new(metric.clone()));
             metric
         };
         let counter = |name: &str, help: &str| {
             let metric = IntCounter::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
-            let _ = registry.register(Box::new(metric.clone()));
+            register(Box::new(metric.clone()));
+            metric
+        };
+        let gauge = |name: &str, help: &str| {
+            let metric = IntGauge::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
+            register(Box::new(metric.clone()));
+            metric
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let metric =
+                IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric(name));
+            register(Box::new(metric.clone()));
+            metric
+        };
+        let histogram_vec = |name: &str, help: &str, buckets: &[f64]| {
+            let metric = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                &["port"],
+            )
+            .unwrap_or_else(|_| unreachable_metric(name));
+            register(Box::new(metric.clone()));
             metric
         };
         let records_consumed = counter_vec("records_consumed_total", "Input records processed.", "port");
@@ -86,15 +197,56 @@ impl Metrics {
             "Time to commit one transaction (offsets and commit).",
         ))
         .unwrap_or_else(|_| unreachable_metric("commit_duration_seconds"));
-        let _ = registry.register(Box::new(commit_seconds.clone()));
-        let assigned_partitions = IntGauge::new(
+        register(Box::new(commit_seconds.clone()));
+        let assigned_partitions = gauge(
             "assigned_partitions",
             "Input partitions assigned to this instance.",
+        );
+        let transform_seconds = histogram_vec(
+            "transform_duration_seconds",
+            "Time in the transform per input record, every call (also calls whose transaction aborted).",
+            TRANSFORM_BUCKETS,
+        );
+        let end_to_end_seconds = histogram_vec(
+            "end_to_end_latency_seconds",
+            "Time from an input record's timestamp to the produce of its output.",
+            END_TO_END_BUCKETS,
+        );
+        let last_record_timestamp = GaugeVec::new(
+            Opts::new(
+                "last_record_timestamp_seconds",
+                "Timestamp of the newest input record processed, in seconds since the epoch.",
+            ),
+            &["port"],
         )
-        .unwrap_or_else(|_| unreachable_metric("assigned_partitions"));
-        let _ = registry.register(Box::new(assigned_partitions.clone()));
+        .unwrap_or_else(|_| unreachable_metric("last_record_timestamp_seconds"));
+        register(Box::new(last_record_timestamp.clone()));
+        let consumer_lag = gauge_vec(
+            "consumer_lag_records",
+            "Input records not yet consumed: last stable offset minus position, per assigned partition.",
+            &["topic", "partition"],
+        );
+        let state_keys = gauge_vec(
+            "state_keys",
+            "Estimated keys in the state database of an input partition (all stores).",
+            &["partition"],
+        );
+        let state_bytes = gauge_vec(
+            "state_bytes",
+            "Estimated bytes (live data and memtables) in the state database of an input partition.",
+            &["partition"],
+        );
+        let restoring_partitions = gauge(
+            "restoring_partitions",
+            "Partitions whose stores are being or waiting to be restored.",
+        );
+        let restore_remaining = gauge(
+            "restore_remaining_records",
+            "Changelog records the running restores have left to read.",
+        );
         Self {
             registry,
+            enabled,
             records_consumed,
             records_produced,
             dead_letters,
@@ -103,15 +255,52 @@ impl Metrics {
             commit_seconds,
             assigned_partitions,
             records_restored,
+            transform_seconds,
+            end_to_end_seconds,
+            last_record_timestamp,
+            consumer_lag,
+            state_keys,
+            state_bytes,
+            restoring_partitions,
+            restore_remaining,
         }
     }
 
+    /// Whether the runtime records these metrics (see
+    /// [`ConfigBuilder::metrics`](crate::ConfigBuilder::metrics)).
+    ///
+    /// # Examples
+    ///
+    /// See [`Metrics::disabled`].
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// The registry, to add metrics of your own or to scrape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Metrics, ProductDescriptor};
+    ///
+    /// let d = ProductDescriptor::builder("sales", "orders").version("1.0.0").owner("o")
+    ///     .input("in", "a").output("out", "b").build()?;
+    /// let metrics = Metrics::new(&d.identity);
+    /// let mine = prometheus::IntCounter::new("orders_seen_total", "Orders seen.")?;
+    /// metrics.registry().register(Box::new(mine.clone()))?;
+    /// mine.inc();
+    /// assert!(metrics.render().contains("meshkit_orders_seen_total"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
     /// The registry in Prometheus text format.
+    ///
+    /// # Examples
+    ///
+    /// See [`Metrics`].
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metric families.
@@ -120,8 +309,117 @@ impl Metrics {
     }
 }
 
+/// The labelled children the processing loop touches per record, resolved
+/// once at start (a `with_label_values` hashes its labels and takes a lock
+/// on every call). Indexed like the descriptor's ports.
+#[derive(Debug, Clone)]
+pub(crate) struct PortMetrics {
+    pub(crate) enabled: bool,
+    pub(crate) consumed: Vec<IntCounter>,
+    pub(crate) produced: Vec<IntCounter>,
+    pub(crate) transform: Vec<Histogram>,
+    pub(crate) last_timestamp: Vec<Gauge>,
+    pub(crate) end_to_end: Vec<Histogram>,
+}
+
+impl PortMetrics {
+    pub(crate) fn new(metrics: &Metrics, inputs: &[&str], outputs: &[&str]) -> Self {
+        Self {
+            enabled: metrics.enabled,
+            consumed: inputs
+                .iter()
+                .map(|p| metrics.records_consumed.with_label_values(&[*p]))
+                .collect(),
+            transform: inputs
+                .iter()
+                .map(|p| metrics.transform_seconds.with_label_values(&[*p]))
+                .collect(),
+            last_timestamp: inputs
+                .iter()
+                .map(|p| metrics.last_record_timestamp.with_label_values(&[*p]))
+                .collect(),
+            produced: outputs
+                .iter()
+                .map(|p| metrics.records_produced.with_label_values(&[*p]))
+                .collect(),
+            end_to_end: outputs
+                .iter()
+                .map(|p| metrics.end_to_end_seconds.with_label_values(&[*p]))
+                .collect(),
+        }
+    }
+}
+
+/// Records not yet consumed from one partition: from its end (the last
+/// stable offset under `read_committed`, else the high watermark) to the
+/// consumer's position. `None` while either is unknown (librdkafka reports
+/// negative logical offsets then).
+pub(crate) fn lag(end: i64, position: i64) -> Option<i64> {
+    (end >= 0 && position >= 0).then(|| (end - position).max(0))
+}
+
 #[cold]
 fn unreachable_metric(name: &str) -> ! {
     // Metric names and help texts are fixed literals, valid by construction.
     unreachable!("meshkit metric `{name}` has an invalid fixed definition")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> ProductIdentity {
+        crate::ProductDescriptor::builder("sales", "orders")
+            .version("1.0.0")
+            .owner("o")
+            .input("in", "a")
+            .output("out", "b")
+            .build()
+            .expect("descriptor")
+            .identity
+    }
+
+    #[test]
+    fn lag_is_end_minus_position_and_unknown_for_logical_offsets() {
+        assert_eq!(lag(100, 40), Some(60));
+        assert_eq!(lag(100, 100), Some(0));
+        // A position past a stale end (statistics lag behind fetches) is no lag.
+        assert_eq!(lag(100, 120), Some(0));
+        // -1001: librdkafka's "invalid offset", before the first fetch.
+        assert_eq!(lag(100, -1001), None);
+        assert_eq!(lag(-1, 5), None);
+    }
+
+    #[test]
+    fn port_children_are_the_registered_series() {
+        let metrics = Metrics::new(&identity());
+        let ports = PortMetrics::new(&metrics, &["in"], &["out"]);
+        ports.consumed[0].inc_by(3);
+        ports.transform[0].observe(0.001);
+        ports.end_to_end[0].observe(0.5);
+        ports.last_timestamp[0].set(1_700_000_000.5);
+        assert_eq!(metrics.records_consumed.with_label_values(&["in"]).get(), 3);
+        let text = metrics.render();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("meshkit_transform_duration_seconds_count{")
+                    && l.contains("port=\"in\"")
+                    && l.ends_with(" 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains("meshkit_end_to_end_latency_seconds_count"),
+            "{text}"
+        );
+        assert!(text.contains("meshkit_last_record_timestamp_seconds"), "{text}");
+    }
+
+    #[test]
+    fn disabled_metrics_register_nothing() {
+        let metrics = Metrics::disabled(&identity());
+        metrics.transactions_committed.inc();
+        assert!(!metrics.is_enabled());
+        assert_eq!(metrics.render(), "");
+        assert!(PortMetrics::new(&metrics, &["in"], &[]).enabled == metrics.is_enabled());
+    }
 }

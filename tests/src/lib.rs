@@ -8,5 +8,6 @@ pub mod oracle;
 pub mod process;
 pub mod product;
 pub mod run;
+pub mod scrape;
 pub mod typed;
 pub mod verify;

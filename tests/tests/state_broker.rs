@@ -56,14 +56,16 @@ impl Setup {
     }
 
     fn config(&self, state: &std::path::Path) -> Config {
+        self.config_builder(state).build().expect("config")
+    }
+
+    fn config_builder(&self, state: &std::path::Path) -> meshkit::ConfigBuilder {
         Config::builder()
             .brokers(&self.brokers)
             .application_id(&self.app)
             .state_dir(state)
             .topic_partitions(PARTITIONS)
             .kafka_property("session.timeout.ms", "6000")
-            .build()
-            .expect("config")
     }
 
     fn envs(&self, state: &std::path::Path, instance: &str) -> Vec<(&'static str, String)> {
@@ -184,6 +186,107 @@ async fn clean_restart_replays_nothing_and_lost_state_is_rebuilt_from_the_change
         "the whole changelog is replayed into the empty store"
     );
     s.check_totals(3 * STEP).await;
+}
+
+/// `/readyz` answers 503 until the group is joined and every assigned
+/// partition's store is restored, then 200: polled from the start of a
+/// product whose local state was deleted, so its start must restore the
+/// whole changelog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_unavailable_until_lost_state_is_restored() {
+    use meshkit_tests::scrape::{free_addr, http_get, Scrape};
+    let Some(s) = setup("readyz_is_unavailable_until_lost_state_is_restored").await else {
+        return;
+    };
+    const N: usize = 20_000;
+    let state = tempfile::tempdir().expect("state");
+    s.run_in_process(state.path(), 0..N).await;
+    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
+
+    let addr = free_addr().expect("free port");
+    let config = s
+        .config_builder(state.path())
+        .metrics_addr(addr)
+        .build()
+        .expect("config");
+    let running = run::spawn(s.totals(), config).expect("runtime");
+    let handle = running.handle.clone();
+    // Polls /readyz as fast as it answers until it says ready; notes what
+    // each 503 said, and the restored count the first 200 came with.
+    let poll = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let (mut before_join, mut while_restoring) = (0u32, 0u32);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not ready after 120 s: {:?}",
+                handle.health()
+            );
+            let Ok((code, body)) = http_get(addr, "/readyz") else {
+                // The endpoint is not bound yet.
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+            if code == 503 {
+                // Often enough to catch a restore of a few hundred ms, without spinning.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            match code {
+                503 if health["joined"] == false => before_join += 1,
+                503 if health["restoring"] == true => while_restoring += 1,
+                503 => {}
+                200 => {
+                    assert_eq!(health["restoring"], false, "{body}");
+                    assert_eq!(health["joined"], true, "{body}");
+                    return (
+                        before_join,
+                        while_restoring,
+                        health["records_restored"].as_u64(),
+                        handle,
+                    );
+                }
+                other => panic!("/readyz answered {other}: {body}"),
+            }
+        }
+    });
+    let (before_join, while_restoring, restored_when_ready, handle) = poll.await.expect("poll");
+    eprintln!(
+        "/readyz: {before_join} × 503 before joining, {while_restoring} × 503 while restoring, then 200"
+    );
+    assert!(before_join > 0, "/readyz said 503 before the group was joined");
+    assert!(
+        while_restoring > 0,
+        "/readyz said 503 while the stores were restored"
+    );
+    assert_eq!(
+        restored_when_ready,
+        Some(N as u64),
+        "ready only once the whole changelog is replayed"
+    );
+    assert_eq!(handle.health().records_restored, N as u64);
+    let metrics = tokio::task::spawn_blocking(move || Scrape::get(addr))
+        .await
+        .expect("join")
+        .expect("scrape");
+    assert_eq!(
+        metrics
+            .value("meshkit_restored_records_total", &[])
+            .expect("restored"),
+        N as f64
+    );
+    assert_eq!(
+        metrics.value("meshkit_restoring_partitions", &[]).expect("gauge"),
+        0.0
+    );
+    assert_eq!(
+        metrics
+            .value("meshkit_restore_remaining_records", &[])
+            .expect("gauge"),
+        0.0
+    );
+    running.stop().await.expect("join").expect("clean stop");
+    s.check_totals(N).await;
 }
 
 /// Fails on the test broker (Nisshi 0.7.0), measured: after the takeover

@@ -46,6 +46,10 @@ pub(crate) fn consumer_config(brokers: &str, config: &Config, group: &str) -> Cl
     if !config.kafka.contains_key("auto.offset.reset") {
         client.set("auto.offset.reset", "earliest");
     }
+    // The consumer lag gauge is read from the client's statistics.
+    if config.metrics && !config.kafka.contains_key("statistics.interval.ms") {
+        client.set("statistics.interval.ms", "5000");
+    }
     client
 }
 

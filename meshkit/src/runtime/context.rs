@@ -364,12 +364,12 @@ impl Context {
             .collect()
     }
 
-    /// Takes what was emitted as `(topic, record)` pairs, for the runtime.
-    pub(crate) fn drain_to_topics(&mut self) -> impl Iterator<Item = (&str, OutputRecord)> + '_ {
+    /// Takes what was emitted as `(output port index, topic, record)`, for the runtime.
+    pub(crate) fn drain_to_topics(&mut self) -> impl Iterator<Item = (usize, &str, OutputRecord)> + '_ {
         let outputs = &self.outputs;
         self.pending
             .drain(..)
-            .map(move |(i, r)| (outputs[i].1.as_str(), r))
+            .map(move |(i, r)| (i, outputs[i].1.as_str(), r))
     }
 
     /// Drops what was emitted and written (the transform failed; the

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{Shared, Status};
+use super::{Health, Shared, Status};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -56,58 +56,87 @@ async fn answer(mut stream: TcpStream, shared: &Shared, metrics: &Metrics) -> st
     let head = String::from_utf8_lossy(&buf[..len]);
     let mut parts = head.split_whitespace();
     let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    let health = shared
-        .health
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
-        ("GET", "/healthz") => {
-            let ok = !matches!(health.status, Status::Failed);
-            let json = serde_json::to_string(&health).unwrap_or_default();
-            (
-                if ok { "200 OK" } else { "503 Service Unavailable" },
-                "application/json",
-                json,
-            )
-        }
-        ("GET", "/readyz") => {
-            let ready = health.status == Status::Running;
-            let json = serde_json::to_string(&health).unwrap_or_default();
-            (
-                if ready {
-                    "200 OK"
-                } else {
-                    "503 Service Unavailable"
-                },
-                "application/json",
-                json,
-            )
-        }
-        ("GET", "/product") => match shared.product().encode() {
-            Ok(json) => (
-                "200 OK",
-                "application/json",
-                String::from_utf8(json).unwrap_or_default(),
-            ),
-            Err(err) => (
-                "500 Internal Server Error",
-                "text/plain",
-                format!("cannot encode the product's record: {err}\n"),
-            ),
-        },
-        ("GET", _) => (
-            "404 Not Found",
-            "text/plain",
-            "try /metrics, /healthz, /readyz or /product\n".to_string(),
-        ),
-        _ => ("405 Method Not Allowed", "text/plain", "GET only\n".to_string()),
-    };
+    let Reply {
+        status,
+        content_type,
+        body,
+    } = route(method, path, shared, metrics);
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// One answer of the endpoint.
+struct Reply {
+    status: &'static str,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Reply {
+    fn ok(content_type: &'static str, body: String) -> Self {
+        Self {
+            status: "200 OK",
+            content_type,
+            body,
+        }
+    }
+
+    /// Health as JSON, with 200 or 503 as `ok` says.
+    fn health(ok: bool, health: &Health) -> Self {
+        Self {
+            status: if ok { "200 OK" } else { "503 Service Unavailable" },
+            content_type: "application/json",
+            body: serde_json::to_string(health).unwrap_or_default(),
+        }
+    }
+}
+
+/// The routes: one arm each. A new route is one more arm (and its name in
+/// the 404 text).
+fn route(method: &str, path: &str, shared: &Shared, metrics: &Metrics) -> Reply {
+    if method != "GET" {
+        return Reply {
+            status: "405 Method Not Allowed",
+            content_type: "text/plain",
+            body: "GET only\n".to_string(),
+        };
+    }
+    let health = || {
+        shared
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    };
+    match path {
+        "/metrics" => Reply::ok("text/plain; version=0.0.4", metrics.render()),
+        // Alive unless it stopped on an error: a restart is what helps then.
+        "/healthz" => {
+            let health = health();
+            Reply::health(!matches!(health.status, Status::Failed), &health)
+        }
+        // Ready once in the group with its state restored (see `Health::is_ready`).
+        "/readyz" => {
+            let health = health();
+            Reply::health(health.is_ready(), &health)
+        }
+        // The product's catalog record (an ODPS document), as published.
+        "/product" => match shared.product().encode() {
+            Ok(json) => Reply::ok("application/json", String::from_utf8(json).unwrap_or_default()),
+            Err(err) => Reply {
+                status: "500 Internal Server Error",
+                content_type: "text/plain",
+                body: format!("cannot encode the product's record: {err}\n"),
+            },
+        },
+        _ => Reply {
+            status: "404 Not Found",
+            content_type: "text/plain",
+            body: "try /metrics, /healthz, /readyz or /product\n".to_string(),
+        },
+    }
 }

@@ -52,8 +52,11 @@ pub struct Health {
     pub brokers: Option<String>,
     /// Input partitions assigned to this instance.
     pub assigned_partitions: usize,
-    /// Whether stores are being restored from their changelogs (the runtime
-    /// is not ready meanwhile).
+    /// Whether the consumer group was joined: an assignment (perhaps of no
+    /// partition) was received.
+    pub joined: bool,
+    /// Whether stores of assigned partitions are being or waiting to be
+    /// restored from their changelogs (the runtime is not ready meanwhile).
     pub restoring: bool,
     /// Changelog records applied by restores since start.
     pub records_restored: u64,
@@ -73,6 +76,7 @@ impl Default for Health {
             status: Status::Starting,
             brokers: None,
             assigned_partitions: 0,
+            joined: false,
             restoring: false,
             records_restored: 0,
             records_committed: 0,
@@ -80,6 +84,29 @@ impl Default for Health {
             transactions_aborted: 0,
             last_error: None,
         }
+    }
+}
+
+impl Health {
+    /// Whether the runtime is ready (what `/readyz` answers): running, in
+    /// the consumer group (an assignment was received), and with no assigned
+    /// partition's state being or waiting to be restored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Health, Status};
+    ///
+    /// let mut health = Health::default();
+    /// assert!(!health.is_ready(), "starting");
+    /// health.status = Status::Running;
+    /// health.joined = true;
+    /// assert!(health.is_ready());
+    /// health.restoring = true;
+    /// assert!(!health.is_ready(), "restoring");
+    /// ```
+    pub fn is_ready(&self) -> bool {
+        self.status == Status::Running && self.joined && !self.restoring
     }
 }
 
@@ -210,7 +237,11 @@ impl<P: DataProduct> Runtime<P> {
     pub fn new(product: P, config: Config) -> Result<Self, Error> {
         let descriptor = product.descriptor()?;
         descriptor.validate()?;
-        let metrics = Metrics::new(&descriptor.identity);
+        let metrics = if config.metrics {
+            Metrics::new(&descriptor.identity)
+        } else {
+            Metrics::disabled(&descriptor.identity)
+        };
         let (stop, _) = tokio::sync::watch::channel(false);
         let product_record = registration::initial_record(&descriptor);
         Ok(Self {
@@ -319,5 +350,37 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
             tokio::task::block_in_place(f)
         }
         _ => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_running_joined_and_not_restoring() {
+        for status in [
+            Status::Starting,
+            Status::Running,
+            Status::Stopping,
+            Status::Stopped,
+            Status::Failed,
+        ] {
+            for joined in [false, true] {
+                for restoring in [false, true] {
+                    let health = Health {
+                        status,
+                        joined,
+                        restoring,
+                        ..Health::default()
+                    };
+                    assert_eq!(
+                        health.is_ready(),
+                        status == Status::Running && joined && !restoring,
+                        "{health:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -17,12 +17,12 @@ use tracing::Instrument;
 use super::context::Context;
 use super::policy::ErrorPolicy;
 use super::registration::Registration;
-use super::txn::{Count, Delivered, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
+use super::txn::{Delivered, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
 use super::{blocking, Shared, Status};
 use crate::config::Config;
 use crate::error::Error;
 use crate::kafka::{self, EmbeddedCluster, TopicRole};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PortMetrics};
 use crate::product::{DataProduct, ProductDescriptor};
 use crate::record::{OutputRecord, Record};
 use crate::schema::registry::{EmbeddedRegistry, RegistryServer};
@@ -33,6 +33,9 @@ use crate::state::StateManager;
 /// How often an idle loop looks for a changed assignment (to restore newly
 /// assigned partitions' stores before any of their records arrives).
 const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// How often the state size gauges are read from RocksDB's properties.
+const STATE_SAMPLE_EVERY: Duration = Duration::from_secs(2);
 
 /// Headers a dead-lettered record carries, beside its own.
 pub mod dlq_headers {
@@ -263,11 +266,15 @@ pub(crate) async fn run<P: DataProduct>(
                 delivered: delivered.clone(),
             })
             .map_err(|e| Error::kafka("creating the producer", e))?;
+        let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.name.as_str()).collect();
+        let outputs: Vec<&str> = descriptor.outputs.iter().map(|p| p.name.as_str()).collect();
+        let ports = PortMetrics::new(&metrics, &inputs, &outputs);
         let txn = Arc::new(Txn::new(
             producer,
             transactional_id,
             config.transaction_timeout.max(Duration::from_secs(5)),
             metrics.clone(),
+            ports,
             shared.clone(),
             state.clone(),
             delivered,
@@ -304,6 +311,9 @@ pub(crate) async fn run<P: DataProduct>(
             state: state.clone(),
             restore_client: kafka::base_config(&brokers, &config),
             poison: HashMap::new(),
+            newest: vec![i64::MIN; descriptor.inputs.len()],
+            seen: 0,
+            state_sampled: None,
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
         };
         let result = loop_state.run(&mut product, &consumer, &shared).await;
@@ -351,6 +361,12 @@ struct Loop<'a> {
     state: Option<Arc<StateManager>>,
     restore_client: rdkafka::ClientConfig,
     poison: PoisonMap,
+    /// The newest input record timestamp seen, by input port index.
+    newest: Vec<i64>,
+    /// Input records seen, for sampling their spans.
+    seen: u64,
+    /// When the state size gauges were last read.
+    state_sampled: Option<Instant>,
     product_label: String,
     decoder: Option<Decoder>,
     /// How long to wait before retrying after the registry failed; zero while it answers.
@@ -366,11 +382,12 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let mut stop = shared.stop.subscribe();
         let interval = self.config.commit_interval;
-        let port_of: HashMap<&str, &str> = self
+        let port_of: HashMap<&str, (usize, &str)> = self
             .descriptor
             .inputs
             .iter()
-            .map(|p| (p.topic.as_str(), p.name.as_str()))
+            .enumerate()
+            .map(|(i, p)| (p.topic.as_str(), (i, p.name.as_str())))
             .collect();
         loop {
             if let Some(err) = self.txn.take_fatal() {
@@ -396,6 +413,7 @@ impl Loop<'_> {
                         self.poison.clear();
                         self.sync_state(consumer, shared)?;
                     }
+                    self.sample_state(false);
                     continue;
                 }
             };
@@ -458,9 +476,22 @@ impl Loop<'_> {
         let assigned: Vec<i32> = by_partition.keys().copied().collect();
         stores.retain(&assigned);
         shared.update_health(|h| h.restoring = true);
+        let metrics = self.txn.metrics();
+        let remaining = metrics.is_enabled().then_some(&metrics.restore_remaining);
+        if metrics.is_enabled() {
+            metrics.restoring_partitions.set(assigned.len() as i64);
+        }
+        // Restoring is synchronous: the span is entered across no await.
+        let span = tracing::info_span!("restore", partitions = assigned.len());
+        let _entered = span.enter();
         let mut result = Ok(());
         for (partition, committed) in &by_partition {
-            match blocking(|| stores.restore(*partition, &self.restore_client, committed, timeout)) {
+            let restored =
+                blocking(|| stores.restore(*partition, &self.restore_client, committed, timeout, remaining));
+            if metrics.is_enabled() {
+                metrics.restoring_partitions.dec();
+            }
+            match restored {
                 Ok(stats) => {
                     if stats.restored > 0 || stats.skipped > 0 {
                         tracing::info!(
@@ -479,13 +510,51 @@ impl Loop<'_> {
                 }
             }
         }
+        if metrics.is_enabled() {
+            metrics.restoring_partitions.set(0);
+        }
         shared.update_health(|h| h.restoring = false);
+        self.sample_state(true);
         result
+    }
+
+    /// Reads the state size gauges from the stores, at most every
+    /// [`STATE_SAMPLE_EVERY`] unless `now` (after a change of assignment,
+    /// which also drops the series of partitions given up).
+    fn sample_state(&mut self, now: bool) {
+        let Some(stores) = &self.state else { return };
+        let metrics = self.txn.metrics();
+        if !metrics.is_enabled()
+            || !(now
+                || self
+                    .state_sampled
+                    .is_none_or(|t| t.elapsed() >= STATE_SAMPLE_EVERY))
+        {
+            return;
+        }
+        self.state_sampled = Some(Instant::now());
+        if now {
+            metrics.state_keys.reset();
+            metrics.state_bytes.reset();
+        }
+        for (partition, keys, bytes) in stores.sizes() {
+            let partition = partition.to_string();
+            let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            metrics
+                .state_keys
+                .with_label_values(&[&partition])
+                .set(as_i64(keys));
+            metrics
+                .state_bytes
+                .with_label_values(&[&partition])
+                .set(as_i64(bytes));
+        }
     }
 
     fn commit(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
         let outcome = blocking(|| self.txn.commit(consumer))?;
         self.after(consumer, &outcome);
+        self.sample_state(false);
         Ok(())
     }
 
@@ -516,16 +585,46 @@ impl Loop<'_> {
         }
     }
 
+    /// Processes one input record in the open transaction (opening one if
+    /// none is), in a `record` span for one record in `trace_sample_every`.
     async fn handle<P: DataProduct>(
         &mut self,
         product: &mut P,
         consumer: &StreamConsumer<RebalanceContext>,
         message: &BorrowedMessage<'_>,
-        port: &str,
+        (index, port): (usize, &str),
         tp: Tp,
     ) -> Result<(), Error> {
         let offset = message.offset();
         self.txn.begin_for(&tp, offset)?;
+        self.seen = self.seen.wrapping_add(1);
+        let every = u64::from(self.config.trace_sample_every);
+        if every == 0 || !self.seen.is_multiple_of(every) {
+            return self
+                .handle_record(product, consumer, message, (index, port), tp)
+                .await;
+        }
+        let span = tracing::debug_span!(
+            parent: &self.txn.span(),
+            "record",
+            port,
+            partition = tp.1,
+            offset
+        );
+        self.handle_record(product, consumer, message, (index, port), tp)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_record<P: DataProduct>(
+        &mut self,
+        product: &mut P,
+        consumer: &StreamConsumer<RebalanceContext>,
+        message: &BorrowedMessage<'_>,
+        (index, port): (usize, &str),
+        tp: Tp,
+    ) -> Result<(), Error> {
+        let offset = message.offset();
         self.ctx.bind(tp.1);
         let poison = self.poison.get(&tp).and_then(|entries| entries.get(&offset));
         match verdict(&self.config.error_policy, poison) {
@@ -563,6 +662,13 @@ impl Loop<'_> {
         }
         if let Some(ts) = message.timestamp().to_millis() {
             record = record.with_timestamp(ts);
+            // Freshness: a max, since timestamps may come out of order.
+            if let Some(newest) = self.newest.get_mut(index).filter(|n| ts > **n) {
+                *newest = ts;
+                if let Some(gauge) = self.txn.ports().last_timestamp.get(index) {
+                    gauge.set(ts as f64 / 1000.0);
+                }
+            }
         }
         for (name, value) in headers {
             record = record.with_header(name, value);
@@ -625,7 +731,13 @@ impl Loop<'_> {
             }
         }
 
-        let failure = match product.process(&record, &mut self.ctx).await {
+        let ports = self.txn.ports();
+        let started = ports.enabled.then(Instant::now);
+        let processed = product.process(&record, &mut self.ctx).await;
+        if let (Some(started), Some(histogram)) = (started, ports.transform.get(index)) {
+            histogram.observe(started.elapsed().as_secs_f64());
+        }
+        let failure = match processed {
             Ok(()) => match self.produce_outputs(record.timestamp(), &tp, offset).await {
                 Ok(()) => None,
                 Err(err) => Some((
@@ -656,7 +768,7 @@ impl Loop<'_> {
                         .await
                         .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
                 }
-                self.txn.count(Count::Consumed, port);
+                self.txn.count_consumed(index);
                 self.txn.done(&tp, offset);
             }
             Some((reason, message_text, retriable)) => {
@@ -688,16 +800,20 @@ impl Loop<'_> {
         source: &Tp,
         offset: i64,
     ) -> Result<(), KafkaError> {
-        let pending: Vec<(String, OutputRecord)> = self
-            .ctx
-            .drain_to_topics()
-            .map(|(topic, record)| (topic.to_string(), record))
-            .collect();
-        for (topic, record) in pending {
+        let txn = self.txn;
+        let ports = txn.ports();
+        // End-to-end latency: from the input's timestamp (the output's may be
+        // set by the transform) to now, read once per input record.
+        let mut since_input = None;
+        for (index, topic, record) in self.ctx.drain_to_topics() {
             let timestamp = record.timestamp.or(input_timestamp);
-            send(&self.txn.producer, &topic, None, &record, timestamp).await?;
-            if let Some(port) = self.descriptor.outputs.iter().find(|p| p.topic == topic) {
-                self.txn.count(Count::Produced, &port.name);
+            send(&txn.producer, topic, None, &record, timestamp).await?;
+            txn.count_produced(index);
+            if let (true, Some(input), Some(histogram)) =
+                (ports.enabled, input_timestamp, ports.end_to_end.get(index))
+            {
+                let latency = *since_input.get_or_insert_with(|| seconds_since(input));
+                histogram.observe(latency);
             }
         }
         let writes = self.ctx.take_changelog();
@@ -802,9 +918,17 @@ impl Loop<'_> {
             record.timestamp,
         )
         .await?;
-        self.txn.count(Count::DeadLetter, reason);
+        self.txn.count_dead_letter(reason);
         Ok(())
     }
+}
+
+/// Seconds from `millis` since the epoch to now; 0 for a timestamp in the future.
+fn seconds_since(millis: i64) -> f64 {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    (now - millis as f64 / 1000.0).max(0.0)
 }
 
 pub(super) fn error_chain(err: &dyn std::error::Error) -> String {

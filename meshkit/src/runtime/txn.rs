@@ -17,11 +17,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
+use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
+use tracing::field::Empty;
 
 use super::Shared;
 use crate::error::Error;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PortMetrics};
 use crate::state::StateManager;
 
 /// A topic and partition.
@@ -76,19 +78,36 @@ struct State {
     first: HashMap<Tp, i64>,
     records: usize,
     started: Option<Instant>,
-    /// Counts that reach the metrics only if the transaction commits.
-    counts: HashMap<(Count, String), u64>,
+    /// Counts that reach the metrics only if the transaction commits: input
+    /// and output records by port index, dead letters by reason.
+    consumed: Vec<u64>,
+    produced: Vec<u64>,
+    dead_letters: HashMap<String, u64>,
+    /// The open transaction's span, parent of its sampled record spans.
+    span: Option<tracing::Span>,
 }
 
-/// What a transaction counts for the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Count {
-    /// Input records, by input port.
-    Consumed,
-    /// Output records, by output port.
-    Produced,
-    /// Dead letters, by reason.
-    DeadLetter,
+impl State {
+    /// Back to no open transaction, keeping the count buffers' allocations.
+    fn reset(&mut self) {
+        self.open = false;
+        self.next.clear();
+        self.first.clear();
+        self.records = 0;
+        self.started = None;
+        self.consumed.fill(0);
+        self.produced.fill(0);
+        self.dead_letters.clear();
+        self.span = None;
+    }
+}
+
+/// Adds one to `counts[index]`, growing it if needed.
+fn bump(counts: &mut Vec<u64>, index: usize) {
+    if counts.len() <= index {
+        counts.resize(index + 1, 0);
+    }
+    counts[index] += 1;
 }
 
 /// What ending a transaction did.
@@ -115,6 +134,7 @@ pub(crate) struct Txn {
     timeout: Duration,
     state: Mutex<State>,
     metrics: Metrics,
+    ports: PortMetrics,
     shared: Arc<Shared>,
     /// An error met inside the rebalance callback, for the loop to return.
     fatal: Mutex<Option<Error>>,
@@ -138,16 +158,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Txn {
+    // Each is a separate part the transaction drives; a struct of them
+    // would only repeat these fields.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         producer: TxnProducer,
         transactional_id: String,
         timeout: Duration,
         metrics: Metrics,
+        ports: PortMetrics,
         shared: Arc<Shared>,
         stores: Option<Arc<StateManager>>,
         delivered: Delivered,
     ) -> Self {
         Self {
+            ports,
             stores,
             delivered,
             producer,
@@ -197,6 +222,13 @@ impl Txn {
                 })?;
             state.open = true;
             state.started = Some(Instant::now());
+            // Filled in when it ends: `records`, the input records done in
+            // it (an abort discards them); `outcome`, committed or aborted.
+            state.span = Some(tracing::info_span!(
+                "transaction",
+                records = Empty,
+                outcome = Empty
+            ));
         }
         if !state.first.contains_key(tp) {
             state.first.insert(tp.clone(), offset);
@@ -216,14 +248,50 @@ impl Txn {
         state.records += 1;
     }
 
-    /// Counts one record for the metrics, if the open transaction commits.
-    pub(crate) fn count(&self, what: Count, label: &str) {
-        let mut state = lock(&self.state);
-        if let Some(n) = state.counts.get_mut(&(what, label.to_string())) {
-            *n += 1;
-        } else {
-            state.counts.insert((what, label.to_string()), 1);
+    /// Counts an input record of input port `port` (its index), for the
+    /// metrics if the open transaction commits.
+    pub(crate) fn count_consumed(&self, port: usize) {
+        if self.ports.enabled {
+            bump(&mut lock(&self.state).consumed, port);
         }
+    }
+
+    /// Counts an output record of output port `port` (its index), for the
+    /// metrics if the open transaction commits.
+    pub(crate) fn count_produced(&self, port: usize) {
+        if self.ports.enabled {
+            bump(&mut lock(&self.state).produced, port);
+        }
+    }
+
+    /// Counts a dead letter, for the metrics if the open transaction commits.
+    pub(crate) fn count_dead_letter(&self, reason: &str) {
+        if !self.ports.enabled {
+            return;
+        }
+        let mut state = lock(&self.state);
+        match state.dead_letters.get_mut(reason) {
+            Some(n) => *n += 1,
+            None => {
+                state.dead_letters.insert(reason.to_string(), 1);
+            }
+        }
+    }
+
+    /// The open transaction's span (disabled when none is open), to parent
+    /// a record's span.
+    pub(crate) fn span(&self) -> tracing::Span {
+        lock(&self.state).span.clone().unwrap_or_else(tracing::Span::none)
+    }
+
+    /// The per-port metrics.
+    pub(crate) fn ports(&self) -> &PortMetrics {
+        &self.ports
+    }
+
+    /// The runtime's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Whether the open transaction should commit now.
@@ -246,6 +314,8 @@ impl Txn {
             return Ok(Outcome::Nothing);
         }
         let started = Instant::now();
+        let span = state.span.clone().unwrap_or_else(tracing::Span::none);
+        let _entered = span.enter();
         let mut offsets = TopicPartitionList::new();
         for ((topic, partition), next) in &state.next {
             offsets
@@ -295,19 +365,24 @@ impl Txn {
                     // store one batch behind, which the next restore replays.
                     stores.persist(&state.next, &ends).map_err(Error::State)?;
                 }
-                for ((what, label), n) in state.counts.drain() {
-                    let counter = match what {
-                        Count::Consumed => &self.metrics.records_consumed,
-                        Count::Produced => &self.metrics.records_produced,
-                        Count::DeadLetter => &self.metrics.dead_letters,
-                    };
-                    counter.with_label_values(&[label.as_str()]).inc_by(n);
+                if self.ports.enabled {
+                    for (counter, n) in self.ports.consumed.iter().zip(&state.consumed) {
+                        counter.inc_by(*n);
+                    }
+                    for (counter, n) in self.ports.produced.iter().zip(&state.produced) {
+                        counter.inc_by(*n);
+                    }
+                    for (reason, n) in &state.dead_letters {
+                        self.metrics.dead_letters.with_label_values(&[reason]).inc_by(*n);
+                    }
+                    self.metrics.transactions_committed.inc();
+                    self.metrics
+                        .commit_seconds
+                        .observe(started.elapsed().as_secs_f64());
                 }
-                *state = State::default();
-                self.metrics.transactions_committed.inc();
-                self.metrics
-                    .commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
+                state.reset();
+                span.record("records", records);
+                span.record("outcome", "committed");
                 self.shared.update_health(|h| {
                     h.transactions_committed += 1;
                     h.records_committed += records as u64;
@@ -319,6 +394,7 @@ impl Txn {
                     tracing::warn!(error = %err, "commit failed; aborting the transaction and rewinding");
                 }
                 drop(state);
+                drop(_entered);
                 self.abort()
             }
         }
@@ -330,6 +406,8 @@ impl Txn {
         if !state.open {
             return Ok(Outcome::Nothing);
         }
+        let span = state.span.clone().unwrap_or_else(tracing::Span::none);
+        let _entered = span.enter();
         let mut attempts = 0;
         loop {
             match self.producer.abort_transaction(self.timeout) {
@@ -356,8 +434,12 @@ impl Txn {
             lock(&self.delivered).clear();
         }
         let rewind = std::mem::take(&mut state.first);
-        *state = State::default();
-        self.metrics.transactions_aborted.inc();
+        span.record("records", state.records);
+        span.record("outcome", "aborted");
+        state.reset();
+        if self.ports.enabled {
+            self.metrics.transactions_aborted.inc();
+        }
         self.shared.update_health(|h| h.transactions_aborted += 1);
         Ok(Outcome::Aborted(rewind))
     }
@@ -399,7 +481,9 @@ impl Txn {
 
     /// Counts changelog records applied by a restore.
     pub(crate) fn record_restored(&self, records: u64) {
-        self.metrics.records_restored.inc_by(records);
+        if self.ports.enabled {
+            self.metrics.records_restored.inc_by(records);
+        }
         self.shared.update_health(|h| h.records_restored += records);
     }
 
@@ -425,7 +509,37 @@ pub(crate) struct RebalanceContext {
     pub(crate) txn: Arc<Txn>,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    /// Consumer lag per assigned partition, from the statistics librdkafka
+    /// emits every `statistics.interval.ms`: no broker round trip of ours.
+    fn stats(&self, statistics: Statistics) {
+        let metrics = &self.txn.metrics;
+        if !metrics.is_enabled() {
+            return;
+        }
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; only
+                // partitions being fetched have a position.
+                if *partition < 0 || p.fetch_state != "active" {
+                    continue;
+                }
+                // Under read_committed the end is the last stable offset.
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
+                if let Some(lag) = crate::metrics::lag(end, p.app_offset) {
+                    metrics
+                        .consumer_lag
+                        .with_label_values(&[topic.as_str(), &partition.to_string()])
+                        .set(lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -451,10 +565,24 @@ impl ConsumerContext for RebalanceContext {
         }
         let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         tracing::info!(assigned, "partition assignment changed");
-        self.txn.metrics.assigned_partitions.set(assigned as i64);
-        self.txn
-            .shared
-            .update_health(|h| h.assigned_partitions = assigned);
+        let joined = matches!(rebalance, Rebalance::Assign(_));
+        // Until the loop has restored them, the stores of assigned partitions
+        // wait to be restored: not ready yet.
+        let restore_pending = joined && assigned > 0 && self.txn.stores.is_some();
+        let metrics = &self.txn.metrics;
+        if metrics.is_enabled() {
+            metrics.assigned_partitions.set(assigned as i64);
+            // Partitions given up keep no lag; the next statistics refill the rest.
+            metrics.consumer_lag.reset();
+            if restore_pending {
+                metrics.restoring_partitions.set(assigned as i64);
+            }
+        }
+        self.txn.shared.update_health(|h| {
+            h.assigned_partitions = assigned;
+            h.joined |= joined;
+            h.restoring |= restore_pending;
+        });
         self.txn.assignment_changed.store(true, Ordering::Release);
     }
 }

@@ -363,6 +363,29 @@ impl StateManager {
         }
     }
 
+    /// Estimated keys and bytes of each open partition's database, from
+    /// RocksDB's properties (cheap: no scan). Bytes are the live data in
+    /// files plus the memtables, so that recent writes count before a flush.
+    pub(crate) fn sizes(&self) -> Vec<(i32, u64, u64)> {
+        let property = |db: &DB, name: &str| db.property_int_value(name).ok().flatten().unwrap_or(0);
+        lock(&self.partitions)
+            .iter()
+            .map(|(id, p)| match &p.backend {
+                Backend::Rocks(db) => (
+                    *id,
+                    property(db, "rocksdb.estimate-num-keys"),
+                    property(db, "rocksdb.estimate-live-data-size")
+                        + property(db, "rocksdb.cur-size-all-mem-tables"),
+                ),
+                Backend::Memory(map) => (
+                    *id,
+                    map.len() as u64,
+                    map.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum(),
+                ),
+            })
+            .collect()
+    }
+
     /// Closes the partitions not in `assigned`.
     pub(crate) fn retain(&self, assigned: &[i32]) {
         lock(&self.partitions).retain(|id, _| assigned.contains(id));
@@ -407,6 +430,7 @@ impl StateManager {
         client: &ClientConfig,
         committed: &HashMap<String, i64>,
         timeout: Duration,
+        remaining: Option<&prometheus::IntGauge>,
     ) -> Result<RestoreStats, RestoreError> {
         let started = Instant::now();
         if self.dir.is_none() {
@@ -454,7 +478,7 @@ impl StateManager {
         for (store, topic) in self.changelogs.iter().enumerate() {
             let start = checkpoint.changelogs.get(topic).copied().unwrap_or(0);
             let end = replay(
-                db, client, topic, partition, start, store, committed, timeout, &mut stats,
+                db, client, topic, partition, start, store, committed, timeout, &mut stats, remaining,
             )?;
             checkpoint.changelogs.insert(topic.clone(), end);
         }
@@ -503,6 +527,29 @@ pub(crate) enum RestoreError {
     },
 }
 
+/// One replay's share of the remaining-records gauge, given back when it
+/// ends (also when it fails), so the gauge sums the running restores.
+struct Remaining<'a> {
+    gauge: Option<&'a prometheus::IntGauge>,
+    left: i64,
+}
+
+impl Remaining<'_> {
+    fn at(&mut self, left: i64) {
+        let left = left.max(0);
+        if let Some(gauge) = self.gauge {
+            gauge.add(left - self.left);
+        }
+        self.left = left;
+    }
+}
+
+impl Drop for Remaining<'_> {
+    fn drop(&mut self) {
+        self.at(0);
+    }
+}
+
 /// Applies changelog `topic`[`partition`] from `start` to its end; returns the
 /// offset to continue from next time.
 #[allow(clippy::too_many_arguments)]
@@ -516,6 +563,7 @@ fn replay(
     committed: &HashMap<String, i64>,
     timeout: Duration,
     stats: &mut RestoreStats,
+    remaining: Option<&prometheus::IntGauge>,
 ) -> Result<i64, RestoreError> {
     let kafka = |source| RestoreError::Kafka {
         topic: topic.to_string(),
@@ -549,6 +597,11 @@ fn replay(
         to = high,
         "restoring store from its changelog"
     );
+    let mut left = Remaining {
+        gauge: remaining,
+        left: 0,
+    };
+    left.at(high - start);
     let mut next = start;
     let mut batch = WriteBatch::default();
     let mut last_progress = Instant::now();
@@ -558,6 +611,7 @@ fn replay(
             Some(Ok(m)) => {
                 last_progress = Instant::now();
                 next = m.offset() + 1;
+                left.at(high - next);
                 let source = m.headers().and_then(|h| {
                     let mut topic = None;
                     let mut offset = None;
