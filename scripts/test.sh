@@ -8,6 +8,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 . scripts/env.sh
 export CARGO_TARGET_DIR
+# Incremental compilation caches take gigabytes per build of the workspace and
+# a clean clone gains little from them.
+export CARGO_INCREMENTAL=0
 mkdir -p "$MESHKIT_CACHE"
 
 bash scripts/toolchain.sh
