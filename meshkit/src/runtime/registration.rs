@@ -112,14 +112,14 @@ pub(crate) struct Registration {
     shared: Arc<Shared>,
     publisher: Option<Arc<Publisher>>,
     lineage: Option<(LineageEmitter, LineageRun)>,
-    heartbeat: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    heartbeat: (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>),
     instance_id: String,
 }
 
 impl Registration {
-    /// Publishes the product's record (unless the catalog is off), emits
-    /// START (when lineage is on) and starts the heartbeat.
-    pub(crate) async fn start(
+    /// Emits START (when lineage is on) and starts the heartbeat, whose
+    /// first beat publishes the product's record (unless the catalog is off).
+    pub(crate) fn start(
         descriptor: &ProductDescriptor,
         settled: &[SettledSchema],
         config: &Config,
@@ -162,18 +162,6 @@ impl Registration {
         } else {
             None
         };
-        if let Some(publisher) = &publisher {
-            match publisher.update(|_, _| {}).await {
-                Ok(record) => {
-                    tracing::info!(topic = %publisher.topic, key = %record.key(), "registered in the catalog");
-                    shared.set_product(record);
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not register in the catalog; trying again at the next heartbeat")
-                }
-            }
-        }
-
         let lineage = match &config.openlineage_url {
             Some(url) => {
                 let mut lineage_config = LineageConfig::new(url.clone());
@@ -200,25 +188,36 @@ impl Registration {
             let running = lineage
                 .as_ref()
                 .map(|(emitter, run)| (emitter.sender(), run.clone()));
+            // The first tick is at once: the first registration runs here, off
+            // the start-up path, so a slow catalog never delays processing.
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut first = true;
+                let mut listed = false;
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}
                         _ = stopped.changed() => return,
                     }
-                    if let Some((sender, run)) = &running {
+                    if let (false, Some((sender, run))) = (first, &running) {
                         sender.emit(run.running(Timestamp::now()));
                     }
                     if let Some(publisher) = &publisher {
                         match publisher.update(|_, _| {}).await {
-                            Ok(record) => shared.set_product(record),
+                            Ok(record) => {
+                                if !listed {
+                                    listed = true;
+                                    tracing::info!(topic = %publisher.topic, key = %record.key(), "registered in the catalog");
+                                }
+                                shared.set_product(record);
+                            }
                             Err(err) => {
-                                tracing::warn!(error = %err, "catalog heartbeat failed; trying again at the next one")
+                                tracing::warn!(error = %err, "catalog update failed; trying again at the next heartbeat")
                             }
                         }
                     }
+                    first = false;
                 }
             })
         };
@@ -226,21 +225,25 @@ impl Registration {
             shared,
             publisher,
             lineage,
-            heartbeat: Some((stop, task)),
+            heartbeat: (stop, task),
             instance_id: instance_id.to_string(),
         })
     }
 
     /// Marks this instance stopped (or failed, with `error`) in the catalog
     /// and ends the lineage run with COMPLETE (or FAIL).
-    pub(crate) async fn finish(mut self, error: Option<&Error>) {
-        if let Some((stop, task)) = self.heartbeat.take() {
-            stop.send_replace(true);
-            let _ = task.await;
-        }
-        let id = self.instance_id.clone();
+    pub(crate) async fn finish(self, error: Option<&Error>) {
+        let Self {
+            shared,
+            publisher,
+            lineage,
+            heartbeat: (stop, task),
+            instance_id: id,
+        } = self;
+        stop.send_replace(true);
+        let _ = task.await;
         let reason = error.map(|e| super::processor::error_chain(e));
-        if let Some(publisher) = &self.publisher {
+        if let Some(publisher) = &publisher {
             let outcome = publisher
                 .update(|record, now| {
                     match &reason {
@@ -252,13 +255,13 @@ impl Registration {
             match outcome {
                 Ok(record) => {
                     tracing::info!(status = %record.status, "catalog entry marked {}", if reason.is_some() { "failed" } else { "stopped" });
-                    self.shared.set_product(record);
+                    shared.set_product(record);
                 }
                 Err(err) => tracing::warn!(error = %err, "could not mark the catalog entry"),
             }
             let _ = crate::runtime::blocking(|| publisher.producer.flush(Duration::from_secs(5)));
         }
-        if let Some((emitter, run)) = self.lineage.take() {
+        if let Some((emitter, run)) = lineage {
             let now = Timestamp::now();
             emitter.emit(match &reason {
                 Some(reason) => run.fail(now, reason.clone()),
