@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -90,29 +90,4 @@ async fn receive(State(events): State<Events>, Json(event): Json<Value>) -> Stat
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(event);
     StatusCode::CREATED
-}
-
-/// `GET http://{addr}{path}`'s status and body, over a plain TCP connection.
-pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes())
-        .await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let (head, body) = response.split_once("\r\n\r\n").context("no HTTP head")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status")?;
-    Ok((status, body.to_string()))
-}
-
-/// A loopback address with a port free at the time of the call.
-pub fn free_addr() -> anyhow::Result<std::net::SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }

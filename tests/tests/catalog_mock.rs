@@ -10,9 +10,10 @@ use meshkit::catalog::{CatalogRecord, InstanceStatus, ProductStatus};
 use meshkit::schema::registry::EmbeddedRegistry;
 use meshkit::{Config, EmbeddedCluster, Error, ErrorPolicy};
 use meshkit_tests::broker::{produce_ids, read_topic, unique_name};
-use meshkit_tests::lineage::{free_addr, http_get, LineageSink};
+use meshkit_tests::lineage::LineageSink;
 use meshkit_tests::product::Relay;
 use meshkit_tests::run::{spawn, spawn_with_registry};
+use meshkit_tests::scrape::{free_addr, http_get};
 use meshkit_tests::typed::OrdersEnricher;
 use serde_json::Value;
 
@@ -117,7 +118,10 @@ async fn a_run_registers_reports_start_running_complete_and_is_marked_stopped() 
     assert_eq!(inputs, [product.orders.clone(), product.payments.clone()]);
 
     // `/product` serves the same document.
-    let (status, body) = http_get(endpoint, "/product").await.expect("GET /product");
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(endpoint, "/product"))
+        .await
+        .expect("join")
+        .expect("GET /product");
     assert_eq!(status, 200, "{body}");
     let served = CatalogRecord::decode(b"tests/orders-enricher", body.as_bytes()).expect("an ODPS document");
     assert_eq!(served.outputs, record.outputs);

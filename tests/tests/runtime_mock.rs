@@ -12,6 +12,7 @@ use meshkit::{dlq_headers, Config, Error, ErrorPolicy, Status};
 use meshkit_tests::broker::{input_id, produce_ids, read_topic};
 use meshkit_tests::product::{id_number, Relay};
 use meshkit_tests::run;
+use meshkit_tests::scrape::{free_addr, http_get};
 
 const IN: &str = "mock.in";
 const OUT: &str = "mock.out";
@@ -246,26 +247,10 @@ fn a_product_that_reads_its_own_output_is_refused() {
     );
 }
 
-fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    (
-        head.lines().next().unwrap_or_default().to_string(),
-        body.to_string(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_serves_metrics_and_health() {
     let state = tempfile::tempdir().expect("temp dir");
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr");
+    let addr = free_addr().expect("free port");
     let config = config(&state).metrics_addr(addr).build().expect("config");
     let mut running = run::spawn(Relay::new(IN, OUT), config).expect("runtime");
     let brokers = running
@@ -280,8 +265,9 @@ async fn the_endpoint_serves_metrics_and_health() {
 
     let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
         .await
-        .expect("join");
-    assert!(status.contains("200"), "{status}");
+        .expect("join")
+        .expect("GET /metrics");
+    assert_eq!(status, 200, "{body}");
     assert!(
         body.lines()
             .any(|l| l.starts_with("meshkit_records_consumed_total{")
@@ -291,15 +277,14 @@ async fn the_endpoint_serves_metrics_and_health() {
     );
     let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/readyz"))
         .await
-        .expect("join");
-    assert!(
-        status.contains("200") && body.contains("\"running\""),
-        "{status} {body}"
-    );
-    let (status, _) = tokio::task::spawn_blocking(move || http_get(addr, "/nope"))
+        .expect("join")
+        .expect("GET /readyz");
+    assert!(status == 200 && body.contains("\"running\""), "{status} {body}");
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/nope"))
         .await
-        .expect("join");
-    assert!(status.contains("404"), "{status}");
+        .expect("join")
+        .expect("GET /nope");
+    assert_eq!(status, 404, "{body}");
     running.stop().await.expect("join").expect("clean stop");
 }
 

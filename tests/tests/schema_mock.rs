@@ -16,6 +16,7 @@ use meshkit::schema::{SchemaGateError, SchemaRegistry};
 use meshkit::{dlq_headers, Config, Error};
 use meshkit_tests::broker::read_topic;
 use meshkit_tests::run::spawn_with_registry;
+use meshkit_tests::scrape::free_addr;
 use meshkit_tests::typed::{
     band, framed, poison_records, produce_raw, register, unframe, EnrichedOrder, Order, OrderV1,
     OrderWithStringId, OrdersEnricher, Payment, PoisonIds, Raw, Switchable,
@@ -361,11 +362,7 @@ async fn the_gate_refuses_an_input_type_that_cannot_read_its_writers() {
 async fn a_registry_down_at_start_is_a_clear_retriable_error() {
     let state = tempfile::tempdir().expect("temp dir");
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_addr().expect("free port").port();
     let config = config(&state)
         .schema_registry_url(format!("http://127.0.0.1:{port}"))
         .build()
