@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# Installs the Kafka-API test broker (Nisshi, formerly Tansu) once into a cache
-# directory outside the clone. Nisshi 0.7.0 is the version measured to support
-# Kafka transactions with librdkafka 2.12 (see ../shared/kafka/README.md); it
-# needs a nightly toolchain to build.
+# Installs the test broker, Apache Kafka, once per machine: the jars that
+# scripts/kafka/pom.xml names (the broker, its SLF4J binding and log4j2),
+# resolved with Maven and copied to $MESHKIT_CACHE/kafka-VERSION/lib, outside
+# the clone. A no-op when they are there. Needs Java 17+ and Maven.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/env.sh"
 
-if [ -x "$NISSHI_BIN" ]; then
-  echo "broker: nisshi $NISSHI_VERSION already installed at $NISSHI_BIN"
+if [ -f "$KAFKA_LIB/.complete" ]; then
+  echo "broker: Apache Kafka $KAFKA_VERSION already installed in $KAFKA_LIB"
   exit 0
 fi
-if ! rustup toolchain list | grep -q '^nightly'; then
-  echo "broker: the nightly Rust toolchain is missing; nisshi $NISSHI_VERSION only builds with nightly." >&2
-  echo "broker: install it with 'rustup toolchain install nightly' and run this script again." >&2
+for tool in java mvn; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "broker: '$tool' not found; the test broker needs Java 17 or newer and Maven" >&2
+    exit 1
+  fi
+done
+java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
+  echo "broker: Java $java_major found; Apache Kafka $KAFKA_VERSION needs Java 17 or newer" >&2
   exit 1
 fi
-mkdir -p "$NISSHI_ROOT"
-echo "broker: building nisshi $NISSHI_VERSION into $NISSHI_ROOT (about 17 minutes on 2 cores, once per machine)"
-# Its own target dir, so that a failed build resumes instead of starting over.
-CARGO_TARGET_DIR="$MESHKIT_CACHE/nisshi-build" \
-  cargo +nightly install nisshi --version "$NISSHI_VERSION" --locked \
-  --features dynostore,libsql --root "$NISSHI_ROOT"
-echo "broker: installed $NISSHI_BIN"
+echo "broker: resolving Apache Kafka $KAFKA_VERSION's jars with Maven into $KAFKA_LIB (once per machine)"
+start=$(date +%s)
+# Copied into a scratch directory first, so that an interrupted install is
+# never taken for a complete one.
+staging="$KAFKA_HOME/lib.partial"
+rm -rf "$staging"
+mkdir -p "$staging"
+mvn -B -q -f "$here/kafka/pom.xml" \
+  org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+  -DincludeScope=runtime -DoutputDirectory="$staging"
+if ! ls "$staging"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1; then
+  echo "broker: Maven finished but kafka_2.13-$KAFKA_VERSION.jar is not in $staging" >&2
+  exit 1
+fi
+touch "$staging/.complete"
+rm -rf "$KAFKA_LIB"
+mv "$staging" "$KAFKA_LIB"
+echo "broker: installed $(ls "$KAFKA_LIB" | wc -l) jars ($(du -sh "$KAFKA_LIB" | cut -f1)) in $(( $(date +%s) - start )) s"

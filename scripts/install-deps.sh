@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs, only those missing: a C/C++
 # toolchain and OpenSSL for librdkafka, libclang for the RocksDB bindings,
-# and prometheus for `promtool check metrics` (the metrics lint test).
+# prometheus for `promtool check metrics` (the metrics lint test), and Java
+# and Maven for the test broker (Apache Kafka, assembled from its jars).
 set -euo pipefail
-packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 python3-venv libclang-dev prometheus)
+packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 python3-venv libclang-dev prometheus
+  openjdk-17-jre-headless maven)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Stops the test broker that scripts/start-broker.sh started last (or the one on
-# the port given as the first argument).
+# Stops every node of the test broker that scripts/start-broker.sh started
+# (the one in the run directory given, else the last one started): SIGTERM,
+# then SIGKILL after 30 s. Removes its data directories and keeps its logs
+# ($DIR/node-*/broker.log) until the next start-broker.sh.
+# Usage: bash scripts/stop-broker.sh [DIR]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/env.sh"
-port="${1:-$(cat "$MESHKIT_CACHE/run/current-port" 2>/dev/null || true)}"
-[ -n "$port" ] || { echo "broker: none started" >&2; exit 0; }
-pid_file="$MESHKIT_CACHE/run/broker-$port/pid"
-if [ -f "$pid_file" ]; then
-  pid="$(cat "$pid_file")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pid_file"
-  echo "broker: stopped (port $port)" >&2
-fi
+run_dir="${1:-$(cat "$MESHKIT_CACHE/run/current" 2>/dev/null || true)}"
+[ -n "$run_dir" ] && [ -d "$run_dir" ] || { echo "broker: none started" >&2; exit 0; }
+pids=()
+for node_dir in "$run_dir"/node-*; do
+  [ -d "$node_dir" ] || continue
+  bash "$here/broker-node.sh" stop "$run_dir" "${node_dir##*-}" &
+  pids+=($!)
+done
+for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" || true; done
+rm -rf "$run_dir"/node-*/data "$run_dir"/node-*/pid
+echo "broker: stopped; logs kept in $run_dir/node-*/broker.log" >&2

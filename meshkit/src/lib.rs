@@ -40,11 +40,12 @@
 //! ## Which brokers give full exactly-once
 //!
 //! Exactly-once needs a broker that implements Kafka transactions: Apache
-//! Kafka (and compatible brokers that implement KIP-98 and KIP-447 fully).
-//! The embedded local cluster does not (it is for running examples), and the
-//! test broker used in meshkit's CI does not hide aborted records from
-//! read_committed readers, so meshkit's tests judge exactly-once by reading
-//! the raw log and applying the transaction markers themselves.
+//! Kafka (and compatible brokers that implement KIP-98 and KIP-447 fully),
+//! which is the broker meshkit's tests run on. The embedded local cluster
+//! does not (it is for running examples). meshkit's tests judge exactly-once
+//! by reading the raw log and applying the transaction markers themselves, an
+//! oracle independent of the broker's own read_committed filtering (and
+//! tested to agree with it).
 
 pub mod catalog;
 mod config;
@@ -56,6 +57,8 @@ mod record;
 mod runtime;
 pub mod schema;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 
 pub use config::{Config, ConfigBuilder};
 pub use error::{ConfigError, DescriptorError, EmitError, Error, TransformError};

@@ -16,16 +16,32 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 /// The environment variable that names the test broker (`host:port`).
 pub const BROKERS_ENV: &str = "MESHKIT_TEST_BROKERS";
 
+/// Set (to anything but `0`) where a broker test must not skip: CI sets it,
+/// so that a missing broker fails the run instead of passing it emptily.
+pub const REQUIRE_BROKER_ENV: &str = "MESHKIT_TEST_REQUIRE_BROKER";
+
 /// The test broker's address, or `None` (and a line saying the test is
 /// skipped) when `MESHKIT_TEST_BROKERS` is not set.
+///
+/// # Panics
+/// When `MESHKIT_TEST_REQUIRE_BROKER` is set and no broker is.
 pub fn test_brokers(test: &str) -> Option<String> {
     match std::env::var(BROKERS_ENV) {
         Ok(brokers) if !brokers.trim().is_empty() => Some(brokers),
+        _ if broker_required() => panic!(
+            "{test} needs the test broker: {BROKERS_ENV} is not set and {REQUIRE_BROKER_ENV} is \
+             (start one with: eval \"$(bash scripts/start-broker.sh)\")"
+        ),
         _ => {
             eprintln!("skipped {test}: {BROKERS_ENV} is not set (scripts/start-broker.sh starts a broker)");
             None
         }
     }
+}
+
+/// Whether `MESHKIT_TEST_REQUIRE_BROKER` asks broker tests never to skip.
+pub fn broker_required() -> bool {
+    std::env::var(REQUIRE_BROKER_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// A topic name no other test uses.
@@ -35,11 +51,24 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Creates `topic` with `partitions` partitions, every setting explicit.
 pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    create_replicated_topic(brokers, topic, partitions, 1).await
+}
+
+/// Creates `topic` with `partitions` partitions of `replication` replicas,
+/// of which a write needs all but one (`min.insync.replicas`, at least 1).
+pub async fn create_replicated_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+    let min_isr = (replication - 1).max(1).to_string();
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))
         .set("cleanup.policy", "delete")
-        .set("retention.ms", "-1");
+        .set("retention.ms", "-1")
+        .set("min.insync.replicas", &min_isr);
     let results = admin
         .create_topics(
             [&new],

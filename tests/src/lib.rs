@@ -2,11 +2,13 @@
 //! committed-view oracle, and the product the tests run.
 
 pub mod broker;
+pub mod cluster;
 pub mod crash;
 pub mod lineage;
 pub mod oracle;
 pub mod process;
 pub mod product;
+pub mod python;
 pub mod run;
 pub mod scrape;
 pub mod typed;

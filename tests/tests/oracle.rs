@@ -2,7 +2,8 @@
 //!
 //! Each test creates its own topic, writes transactional and plain records with rdkafka, and
 //! checks `meshkit_tests::oracle::committed_view` against what was written and against what an
-//! rdkafka read_committed consumer delivers. Without `MESHKIT_TEST_BROKERS` every test is skipped.
+//! rdkafka read_committed consumer delivers, on committed, aborted and open transactions. Without
+//! `MESHKIT_TEST_BROKERS` every test is skipped (and fails where `MESHKIT_TEST_REQUIRE_BROKER` is set).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -21,13 +22,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 const OP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn brokers() -> Option<String> {
-    match std::env::var("MESHKIT_TEST_BROKERS") {
-        Ok(b) if !b.trim().is_empty() => Some(b),
-        _ => {
-            println!("skipped: MESHKIT_TEST_BROKERS is not set");
-            None
-        }
-    }
+    meshkit_tests::broker::test_brokers("oracle")
 }
 
 async fn create_topic(brokers: &str, prefix: &str, partitions: i32) -> String {
@@ -390,36 +385,108 @@ async fn aborted_transaction_is_not_committed() {
     );
 }
 
-/// Documents the broker's gap: its read_committed consumers see aborted records. When a broker
-/// hides them, this test fails and should be updated (and the README's table with it).
+/// The oracle and the broker's own read_committed filtering agree on aborted transactions: a
+/// read_committed consumer delivers exactly the oracle's committed records (same partitions,
+/// offsets, keys, values) and none of its aborted ones, while a read_uncommitted consumer sees
+/// the aborted ones too (so the topic really holds them).
 #[tokio::test]
-async fn broker_gap_read_committed_consumer_sees_aborted_records() {
+async fn oracle_agrees_with_read_committed_on_aborted_transactions() {
     let Some(brokers) = brokers() else { return };
-    let topic = aborted_then_committed(&brokers, "gap").await;
+    let topic = aborted_then_committed(&brokers, "agree-aborted").await;
     let view = view_of(&brokers, &topic).await;
-    let consumed = consume_all(&brokers, &topic, 2, "read_committed");
-    let consumed_keys: BTreeSet<String> = consumed.iter().filter_map(|s| s.key.clone()).collect();
-    let aborted = keys(&view.aborted);
-    let leaked = consumed_keys.intersection(&aborted).count();
-    if leaked == 0 && consumed_keys == keys(&view.committed) {
-        panic!(
-            "the broker now filters aborted records from read_committed consumers (it delivered \
-             only the {} committed records): the broker gap is fixed, update this test and \
-             /work/shared/kafka/README.md",
-            consumed.len()
-        );
-    }
+    let summary = describe(&view);
+    assert_eq!(view.aborted.len(), 100, "{summary}");
+    let committed = consume_all(&brokers, &topic, 2, "read_committed");
+    let oracle: Vec<Seen> = view.committed.iter().map(seen_from_oracle).collect();
     assert_eq!(
-        (consumed.len(), leaked),
-        (110, 100),
-        "expected the known gap: a read_committed consumer sees all 100 aborted + 10 committed \
-         records; it saw {} records of which {leaked} aborted",
-        consumed.len()
+        committed, oracle,
+        "the read_committed consumer and the oracle disagree: {summary}"
     );
+    let consumed_keys: BTreeSet<String> = committed.iter().filter_map(|s| s.key.clone()).collect();
     assert!(
-        consumed_keys.is_superset(&keys(&view.committed)),
-        "the read_committed consumer missed committed records"
+        consumed_keys.is_disjoint(&keys(&view.aborted)),
+        "the read_committed consumer delivered aborted records"
     );
+    let uncommitted = consume_all(&brokers, &topic, 2, "read_uncommitted");
+    assert_eq!(
+        uncommitted.len(),
+        110,
+        "a read_uncommitted consumer sees the 100 aborted and 10 committed records"
+    );
+}
+
+/// While a transaction is open, a read_committed consumer stops at each partition's last stable
+/// offset: it delivers exactly the oracle's committed records below the first pending one, and
+/// none of the pending ones nor the plain records written after them. Once the transaction is
+/// aborted, it delivers exactly the oracle's committed records.
+#[tokio::test]
+async fn oracle_agrees_with_read_committed_on_open_transactions() {
+    let Some(brokers) = brokers() else { return };
+    let topic = create_topic(&brokers, "agree-open", 2).await;
+    let txn = txn_producer(&brokers);
+    txn.begin_transaction().expect("begin_transaction");
+    for i in 0..10 {
+        send(&txn, &topic, i % 2, &format!("committed-{i}"), "c", None);
+    }
+    txn.commit_transaction(OP_TIMEOUT).expect("commit_transaction");
+    txn.begin_transaction().expect("begin_transaction");
+    for i in 0..50 {
+        send(&txn, &topic, i % 2, &format!("open-{i}"), "o", None);
+    }
+    flush(&txn);
+    let plain = plain_producer(&brokers);
+    for i in 0..6 {
+        send(&plain, &topic, i % 2, &format!("plain-{i}"), "p", None);
+    }
+    flush(&plain);
+
+    let view = view_of(&brokers, &topic).await;
+    let summary = describe(&view);
+    assert_eq!(keys(&view.pending), expected_keys("open", 50), "{summary}");
+    // The last stable offset of each partition: its first pending record.
+    let mut stable: BTreeMap<i32, i64> = BTreeMap::new();
+    for r in &view.pending {
+        let lso = stable.entry(r.partition).or_insert(r.offset);
+        *lso = (*lso).min(r.offset);
+    }
+    let below_lso: Vec<Seen> = view
+        .committed
+        .iter()
+        .filter(|r| stable.get(&r.partition).is_none_or(|lso| r.offset < *lso))
+        .map(seen_from_oracle)
+        .collect();
+    assert_eq!(
+        keys_of(&below_lso),
+        expected_keys("committed", 10),
+        "below the open transaction only the committed transaction's records: {summary}"
+    );
+    let consumed = consume_all(&brokers, &topic, 2, "read_committed");
+    assert_eq!(
+        consumed, below_lso,
+        "with a transaction open, the read_committed consumer and the oracle disagree: {summary}"
+    );
+
+    txn.abort_transaction(OP_TIMEOUT).expect("abort_transaction");
+    let view = view_of(&brokers, &topic).await;
+    let summary = describe(&view);
+    let oracle: Vec<Seen> = view.committed.iter().map(seen_from_oracle).collect();
+    assert_eq!(
+        keys_of(&oracle),
+        expected_keys("committed", 10)
+            .into_iter()
+            .chain(expected_keys("plain", 6))
+            .collect(),
+        "{summary}"
+    );
+    let consumed = consume_all(&brokers, &topic, 2, "read_committed");
+    assert_eq!(
+        consumed, oracle,
+        "after the abort, the read_committed consumer and the oracle disagree: {summary}"
+    );
+}
+
+fn keys_of(seen: &[Seen]) -> BTreeSet<String> {
+    seen.iter().filter_map(|s| s.key.clone()).collect()
 }
 
 /// Records of a transaction that is still open are pending, not committed; once aborted, they

@@ -1,11 +1,10 @@
 //! Schema enforcement on the real broker: Confluent's own Python client
 //! writes a product's input and reads its output through meshkit's registry
 //! served over HTTP, and poison records are dead-lettered exactly once.
-//! Judged on the committed view (the oracle), not on what a read_committed
-//! reader of the test broker shows.
+//! Judged on the committed view (the oracle), independent of the broker's
+//! own read_committed filtering.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use meshkit::schema::SchemaRegistry;
 use meshkit::{dlq_headers, Config};
 use meshkit_tests::broker::{test_brokers, unique_name};
 use meshkit_tests::oracle::committed_view;
+use meshkit_tests::python::{run_script, venv_python};
 use meshkit_tests::run;
 use meshkit_tests::typed::{
     band, framed, poison_records, produce_raw, register, unframe, EnrichedOrder, Order, OrderV1,
@@ -30,50 +30,15 @@ fn config(brokers: &str, state: &std::path::Path, app: &str) -> meshkit::ConfigB
         .kafka_property("session.timeout.ms", "6000")
 }
 
-/// The venv's Python with confluent-kafka, from scripts/install-python.sh.
-fn python(test: &str) -> Option<PathBuf> {
-    let cache = std::env::var_os("MESHKIT_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/meshkit")))?;
-    let python = cache.join("venv/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("MESHKIT_TEST_REQUIRE_PYTHON").is_none(),
-        "{test}: no Python venv at {} although MESHKIT_TEST_REQUIRE_PYTHON is set",
-        python.display()
-    );
-    eprintln!("skipped {test}: no Python venv (scripts/install-python.sh makes it)");
-    None
-}
-
 async fn run_python(python: &std::path::Path, args: Vec<String>) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/data_interop.py");
-    let python = python.to_path_buf();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .arg(script)
-            .args(&args)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "data_interop.py failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    run_script(python, "data_interop.py", args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluents_python_client_writes_a_products_input_and_reads_its_output() {
     let test = "confluents_python_client_writes_a_products_input_and_reads_its_output";
     let Some(brokers) = test_brokers(test) else { return };
-    let Some(python) = python(test) else { return };
+    let Some(python) = venv_python(test) else { return };
 
     // meshkit's registry on its topic, served over HTTP; the product reaches
     // it through the HTTP client, as it would reach Confluent's.

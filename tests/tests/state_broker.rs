@@ -289,15 +289,12 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
     s.check_totals(N).await;
 }
 
-/// Fails on the test broker (Nisshi 0.7.0), measured: after the takeover
-/// the survivor's first transactional offset commit fails in the broker's
-/// storage ("UNIQUE constraint failed: txn_offset_commit.txn_detail,
-/// consumer_group") and the broker drops every connection that retries it,
-/// so the survivor never commits again. The same scenario with a clean
-/// handover passes (`partitions_handed_over_on_rebalance_arrive_with_exact_state`).
-/// Run it by hand with `--ignored` against Apache Kafka.
+/// Two instances share the input's partitions; one is SIGKILLed mid-run
+/// (its transaction left open), and the survivor takes its partitions over
+/// once the group evicts it: the broker aborts the dead instance's open
+/// transaction, the survivor restores the moved partitions' stores from
+/// their changelogs, and every key's totals stay exact on the committed view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the test broker fails the survivor's transactional offset commits after a kill (see the doc comment)"]
 async fn a_survivor_restores_the_partitions_of_a_killed_instance() {
     let Some(s) = setup("a_survivor_restores_the_partitions_of_a_killed_instance").await else {
         return;

@@ -68,6 +68,16 @@ pub struct Health {
     pub transactions_aborted: u64,
     /// The error the runtime stopped on, if it failed.
     pub last_error: Option<String>,
+    /// Errors librdkafka reported on the connections to the brokers since
+    /// start: a broker that went away or cannot be reached, all brokers
+    /// down. The runtime rides through them (librdkafka reconnects); they
+    /// say why progress paused.
+    pub broker_errors: u64,
+    /// The latest of those errors.
+    pub last_broker_error: Option<String>,
+    /// Whether every broker was reported down and no transaction has
+    /// committed since: the product is waiting for the brokers to return.
+    pub brokers_down: bool,
 }
 
 impl Default for Health {
@@ -83,6 +93,9 @@ impl Default for Health {
             transactions_committed: 0,
             transactions_aborted: 0,
             last_error: None,
+            broker_errors: 0,
+            last_broker_error: None,
+            brokers_down: false,
         }
     }
 }
@@ -119,6 +132,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Notes a connection error librdkafka reported (it retries them
+    /// itself): they reach the health as well as the log, the only sign an
+    /// embedding service gets of why progress paused.
+    pub(crate) fn broker_error(&self, error: &rdkafka::error::KafkaError, reason: &str) {
+        let all_down = error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown);
+        tracing::warn!(error = %error, reason, "broker connection error");
+        self.update_health(|h| {
+            h.broker_errors += 1;
+            h.last_broker_error = Some(reason.to_string());
+            h.brokers_down |= all_down;
+        });
+    }
+
     pub(crate) fn set_product(&self, record: CatalogRecord) {
         *self
             .product

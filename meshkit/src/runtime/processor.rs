@@ -17,7 +17,7 @@ use tracing::Instrument;
 use super::context::Context;
 use super::policy::ErrorPolicy;
 use super::registration::Registration;
-use super::txn::{Delivered, DeliveryContext, Outcome, RebalanceContext, Tp, Txn};
+use super::txn::{Delivered, DeliveryContext, Outcome, ProducerFactory, RebalanceContext, Tp, Txn};
 use super::{blocking, Shared, Status};
 use crate::config::Config;
 use crate::error::Error;
@@ -260,17 +260,24 @@ pub(crate) async fn run<P: DataProduct>(
         let instance_id = instance_id(&config, &application_id)?;
         let transactional_id = format!("{application_id}-{instance_id}");
         tracing::info!(%application_id, %transactional_id, %brokers, "starting");
-        let producer = kafka::producer_config(&brokers, &config, &transactional_id)
-            .create_with_context(DeliveryContext {
-                changelogs: state.iter().flat_map(|s| s.changelogs().iter().cloned()).collect(),
-                delivered: delivered.clone(),
+        let producer_config = kafka::producer_config(&brokers, &config, &transactional_id);
+        let changelogs: std::collections::HashSet<String> =
+            state.iter().flat_map(|s| s.changelogs().iter().cloned()).collect();
+        let make_producer: ProducerFactory = {
+            let (delivered, shared) = (delivered.clone(), shared.clone());
+            Box::new(move || {
+                producer_config.create_with_context(DeliveryContext {
+                    changelogs: changelogs.clone(),
+                    delivered: delivered.clone(),
+                    shared: shared.clone(),
+                })
             })
-            .map_err(|e| Error::kafka("creating the producer", e))?;
+        };
         let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.name.as_str()).collect();
         let outputs: Vec<&str> = descriptor.outputs.iter().map(|p| p.name.as_str()).collect();
         let ports = PortMetrics::new(&metrics, &inputs, &outputs);
         let txn = Arc::new(Txn::new(
-            producer,
+            make_producer,
             transactional_id,
             config.transaction_timeout.max(Duration::from_secs(5)),
             metrics.clone(),
@@ -278,7 +285,7 @@ pub(crate) async fn run<P: DataProduct>(
             shared.clone(),
             state.clone(),
             delivered,
-        ));
+        )?);
         blocking(|| txn.init())?;
         let consumer: StreamConsumer<RebalanceContext> = kafka::consumer_config(&brokers, &config, &application_id)
             .create_with_context(RebalanceContext { txn: txn.clone() })
@@ -801,7 +808,7 @@ impl Loop<'_> {
         let mut since_input = None;
         for (index, topic, record) in self.ctx.drain_to_topics() {
             let timestamp = record.timestamp.or(input_timestamp);
-            send(&txn.producer, topic, None, &record, timestamp).await?;
+            send(&txn.producer(), topic, None, &record, timestamp).await?;
             txn.count_produced(index);
             if let (true, Some(input), Some(histogram)) =
                 (ports.enabled, input_timestamp, ports.end_to_end.get(index))
@@ -824,7 +831,7 @@ impl Loop<'_> {
                     timestamp: None,
                 };
                 send(
-                    &self.txn.producer,
+                    &self.txn.producer(),
                     stores.changelog(write.store),
                     Some(write.partition),
                     &record,
@@ -905,7 +912,7 @@ impl Loop<'_> {
             "dead-lettering record"
         );
         send(
-            &self.txn.producer,
+            &self.txn.producer(),
             self.dead_letter_topic,
             None,
             &record,

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
@@ -32,15 +32,23 @@ pub(crate) type Tp = (String, i32);
 /// Delivered changelog offsets: the highest per topic and partition.
 pub(crate) type Delivered = Arc<Mutex<HashMap<Tp, i64>>>;
 
-/// Logs deliveries that failed (a failed delivery fails the commit too) and
-/// notes how far each changelog was written, for the stores' checkpoints.
-#[derive(Debug, Default)]
+/// Logs deliveries that failed (a failed delivery fails the commit too),
+/// notes how far each changelog was written, for the stores' checkpoints,
+/// and reports connection errors to the health.
+#[derive(Debug)]
 pub(crate) struct DeliveryContext {
     pub(crate) changelogs: std::collections::HashSet<String>,
     pub(crate) delivered: Delivered,
+    pub(crate) shared: Arc<Shared>,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    /// The producer's own thread serves these at once, even while the
+    /// processing loop waits in a commit that the outage holds up.
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.shared.broker_error(&error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = ();
@@ -67,6 +75,11 @@ impl ProducerContext for DeliveryContext {
 }
 
 pub(crate) type TxnProducer = ThreadedProducer<DeliveryContext>;
+
+/// Makes the instance's transactional producer: once at start, and again
+/// when the brokers aborted its transaction after an outage (which leaves
+/// the old one fenced for good).
+pub(crate) type ProducerFactory = Box<dyn Fn() -> Result<TxnProducer, KafkaError> + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct State {
@@ -129,7 +142,8 @@ enum Failure {
 }
 
 pub(crate) struct Txn {
-    pub(crate) producer: TxnProducer,
+    producer: RwLock<Arc<TxnProducer>>,
+    make_producer: ProducerFactory,
     pub(crate) transactional_id: String,
     timeout: Duration,
     state: Mutex<State>,
@@ -162,7 +176,7 @@ impl Txn {
     // would only repeat these fields.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        producer: TxnProducer,
+        make_producer: ProducerFactory,
         transactional_id: String,
         timeout: Duration,
         metrics: Metrics,
@@ -170,12 +184,14 @@ impl Txn {
         shared: Arc<Shared>,
         stores: Option<Arc<StateManager>>,
         delivered: Delivered,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, Error> {
+        let producer = make_producer().map_err(|e| Error::kafka("creating the producer", e))?;
+        Ok(Self {
             ports,
             stores,
             delivered,
-            producer,
+            producer: RwLock::new(Arc::new(producer)),
+            make_producer,
             transactional_id,
             timeout,
             state: Mutex::new(State::default()),
@@ -184,17 +200,29 @@ impl Txn {
             fatal: Mutex::new(None),
             rewind: Mutex::new(HashMap::new()),
             assignment_changed: AtomicBool::new(false),
-        }
+        })
+    }
+
+    /// The transactional producer in use; outputs go through it.
+    pub(crate) fn producer(&self) -> Arc<TxnProducer> {
+        self.producer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Registers the producer's transactional id with the coordinator, which
     /// aborts a transaction a previous incarnation left open and fences it.
     pub(crate) fn init(&self) -> Result<(), Error> {
+        self.init_producer(&self.producer())
+    }
+
+    fn init_producer(&self, producer: &TxnProducer) -> Result<(), Error> {
         let mut attempts = 0;
         loop {
-            match self.producer.init_transactions(self.timeout) {
+            match producer.init_transactions(self.timeout) {
                 Ok(()) => return Ok(()),
-                Err(err) => match self.classify(err) {
+                Err(err) => match self.classify(producer, err) {
                     Failure::Retry(err) | Failure::Abort(err) if attempts < 5 => {
                         attempts += 1;
                         tracing::warn!(error = %err, attempt = attempts, "initialising transactions failed; retrying");
@@ -214,9 +242,10 @@ impl Txn {
     pub(crate) fn begin_for(&self, tp: &Tp, offset: i64) -> Result<(), Error> {
         let mut state = lock(&self.state);
         if !state.open {
-            self.producer
+            let producer = self.producer();
+            producer
                 .begin_transaction()
-                .map_err(|err| match self.classify(err) {
+                .map_err(|err| match self.classify(&producer, err) {
                     Failure::Fatal(err) => err,
                     Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
                 })?;
@@ -328,24 +357,35 @@ impl Txn {
                 KafkaError::Global(RDKafkaErrorCode::State),
             )
         })?;
+        // librdkafka's contract: a retriable error (a timeout, brokers
+        // unreachable) leaves the call resumable, so only the step that
+        // failed is called again, for as long as it stays retriable; an
+        // abortable one aborts; a fatal one stops the instance.
+        let producer = self.producer();
+        let mut offsets_sent = offsets.count() == 0;
         let mut attempts = 0u32;
         let result = loop {
-            let step = if offsets.count() > 0 {
-                self.producer
-                    .send_offsets_to_transaction(&offsets, &group, self.timeout)
+            let committing = offsets_sent;
+            let step = if committing {
+                producer.commit_transaction(self.timeout)
             } else {
-                Ok(())
-            }
-            .and_then(|()| self.producer.commit_transaction(self.timeout));
+                producer.send_offsets_to_transaction(&offsets, &group, self.timeout)
+            };
             match step {
-                Ok(()) => break Ok(()),
-                Err(err) => match self.classify(err) {
-                    Failure::Retry(err) if attempts < 5 => {
+                Ok(()) if committing => break Ok(()),
+                Ok(()) => offsets_sent = true,
+                Err(err) => match self.classify(&producer, err) {
+                    Failure::Retry(err) => {
                         attempts += 1;
-                        tracing::warn!(error = %err, attempt = attempts, "commit failed; retrying");
-                        std::thread::sleep(Duration::from_millis(100 * u64::from(attempts)));
+                        if let Err(err) = self.wait_to_retry("committing a transaction", err, attempts) {
+                            state.open = false;
+                            return Err(err);
+                        }
                     }
-                    Failure::Retry(err) | Failure::Abort(err) => break Err(Some(err)),
+                    Failure::Abort(err) => break Err(err),
+                    Failure::Fatal(err) if self.expired(&state, &err) => {
+                        return self.recover(&mut state, err)
+                    }
                     Failure::Fatal(err) => {
                         state.open = false;
                         return Err(err);
@@ -386,13 +426,13 @@ impl Txn {
                 self.shared.update_health(|h| {
                     h.transactions_committed += 1;
                     h.records_committed += records as u64;
+                    // A commit proves the brokers answer again.
+                    h.brokers_down = false;
                 });
                 Ok(Outcome::Committed(records))
             }
-            Err(cause) => {
-                if let Some(err) = cause {
-                    tracing::warn!(error = %err, "commit failed; aborting the transaction and rewinding");
-                }
+            Err(err) => {
+                tracing::warn!(error = %err, "commit failed; aborting the transaction and rewinding");
                 drop(state);
                 drop(_entered);
                 self.abort()
@@ -408,19 +448,21 @@ impl Txn {
         }
         let span = state.span.clone().unwrap_or_else(tracing::Span::none);
         let _entered = span.enter();
+        let producer = self.producer();
         let mut attempts = 0;
         loop {
-            match self.producer.abort_transaction(self.timeout) {
+            match producer.abort_transaction(self.timeout) {
                 Ok(()) => break,
-                Err(err) => match self.classify(err) {
-                    Failure::Retry(err) | Failure::Abort(err) if attempts < 5 => {
-                        attempts += 1;
-                        tracing::warn!(error = %err, attempt = attempts, "abort failed; retrying");
-                        std::thread::sleep(Duration::from_millis(100 * attempts));
-                    }
+                Err(err) => match self.classify(&producer, err) {
                     Failure::Retry(err) | Failure::Abort(err) => {
-                        state.open = false;
-                        return Err(Error::kafka("aborting a transaction", err));
+                        attempts += 1;
+                        if let Err(err) = self.wait_to_retry("aborting a transaction", err, attempts) {
+                            state.open = false;
+                            return Err(err);
+                        }
+                    }
+                    Failure::Fatal(err) if self.expired(&state, &err) => {
+                        return self.recover(&mut state, err)
                     }
                     Failure::Fatal(err) => {
                         state.open = false;
@@ -429,22 +471,85 @@ impl Txn {
                 },
             }
         }
+        Ok(self.aborted(&mut state))
+    }
+
+    /// Ends the bookkeeping of an aborted transaction: its store writes are
+    /// dropped, its counts with them; says where to rewind its inputs.
+    fn aborted(&self, state: &mut State) -> Outcome {
         if let Some(stores) = &self.stores {
             stores.discard();
             lock(&self.delivered).clear();
         }
         let rewind = std::mem::take(&mut state.first);
-        span.record("records", state.records);
-        span.record("outcome", "aborted");
+        if let Some(span) = &state.span {
+            span.record("records", state.records);
+            span.record("outcome", "aborted");
+        }
         state.reset();
         if self.ports.enabled {
             self.metrics.transactions_aborted.inc();
         }
         self.shared.update_health(|h| h.transactions_aborted += 1);
-        Ok(Outcome::Aborted(rewind))
+        Outcome::Aborted(rewind)
     }
 
-    fn classify(&self, err: KafkaError) -> Failure {
+    /// Whether a fatal `err` is the brokers aborting this instance's own
+    /// transaction after its timeout, rather than another instance taking
+    /// over its transactional id: librdkafka reports both as "fenced", but
+    /// only a transaction open for longer than the timeout can have been
+    /// aborted by the coordinator (after an outage of the brokers, or a
+    /// commit that waited that long).
+    fn expired(&self, state: &State, err: &Error) -> bool {
+        matches!(err, Error::Fenced { .. }) && state.started.is_some_and(|s| s.elapsed() >= self.timeout)
+    }
+
+    /// Recovers from the brokers having aborted the open transaction after
+    /// its timeout: a new producer with the same transactional id (whose
+    /// initialisation fences any true zombie), and the transaction's inputs
+    /// are processed again from where it began, as after any abort.
+    fn recover(&self, state: &mut State, cause: Error) -> Result<Outcome, Error> {
+        let age = state.started.map(|s| s.elapsed());
+        tracing::warn!(
+            error = %cause, ?age, timeout = ?self.timeout,
+            "the brokers aborted the open transaction after its timeout; \
+             starting a new producer and processing its input again"
+        );
+        let fresh =
+            Arc::new((self.make_producer)().map_err(|e| Error::kafka("creating the producer again", e))?);
+        if let Err(err) = self.init_producer(&fresh) {
+            state.open = false;
+            return Err(err);
+        }
+        let old = std::mem::replace(
+            &mut *self.producer.write().unwrap_or_else(PoisonError::into_inner),
+            fresh,
+        );
+        // The old producer is fenced for good: drop what it still holds
+        // rather than wait for it.
+        old.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+        Ok(self.aborted(state))
+    }
+
+    /// Waits before calling a resumable transaction step again: a back-off
+    /// that doubles up to 5 s, so that an outage of the brokers is ridden
+    /// through without a crash loop. Gives up only when the runtime is asked
+    /// to stop meanwhile; the broker then aborts the open transaction after
+    /// its timeout, and the uncommitted input is processed again on restart.
+    fn wait_to_retry(&self, operation: &'static str, err: KafkaError, attempts: u32) -> Result<(), Error> {
+        if *self.shared.stop.borrow() {
+            return Err(Error::kafka(operation, err));
+        }
+        let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempts.min(6)).min(5_000));
+        tracing::warn!(
+            error = %err, attempt = attempts, retry_in = ?backoff,
+            "{operation} did not complete; retrying it"
+        );
+        std::thread::sleep(backoff);
+        Ok(())
+    }
+
+    fn classify(&self, producer: &TxnProducer, err: KafkaError) -> Failure {
         let fenced = |code: RDKafkaErrorCode| {
             matches!(
                 code,
@@ -455,8 +560,7 @@ impl Txn {
             )
         };
         let fatal = |err: KafkaError| {
-            let code = self
-                .producer
+            let code = producer
                 .client()
                 .fatal_error()
                 .map(|(code, _)| code)
@@ -510,6 +614,10 @@ pub(crate) struct RebalanceContext {
 }
 
 impl ClientContext for RebalanceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.txn.shared.broker_error(&error, reason);
+    }
+
     /// Consumer lag per assigned partition, from the statistics librdkafka
     /// emits every `statistics.interval.ms`: no broker round trip of ours.
     fn stats(&self, statistics: Statistics) {

@@ -18,12 +18,13 @@
 //!   lost write, or a partition another instance processed meanwhile): the
 //!   changelog is replayed from the checkpoint's position to its end. No local
 //!   state: from the beginning.
-//! - The replay applies a changelog record only if the input record that wrote
-//!   it is below the group's committed offset (each record carries its source
-//!   in headers). On a broker that hides aborted transactions this drops
-//!   nothing; on one that does not (the test broker), it drops the writes of
-//!   transactions that never committed, and later re-processing overwrites the
-//!   writes of aborted attempts, as a store holds absolute values.
+//! - The replay reads the changelog at read_committed and applies a record
+//!   only if the input record that wrote it is below the group's committed
+//!   offset (each record carries its source in headers). On Apache Kafka the
+//!   second check drops nothing; it keeps the restore exact on a broker that
+//!   shows aborted writes to read_committed readers, where later
+//!   re-processing overwrites the writes of aborted attempts, as a store
+//!   holds absolute values.
 //!
 //! Unlike Kafka Streams under exactly-once, a crash does not wipe local state.
 

@@ -17,7 +17,7 @@
 //!
 //! Cost: every call (reads too) first catches up with the topic, which takes
 //! one ListOffsets round trip plus a ~20 ms poll; a change adds one produce
-//! and reading it back (~30 ms on the test broker).
+//! and reading it back (tens of milliseconds on a local broker).
 //!
 //! End of log: the broker's high watermark is read, records are consumed up
 //! to it, and a final short poll must return nothing before the state counts
@@ -639,20 +639,7 @@ mod tests {
 
     use super::*;
 
-    const BROKERS_ENV: &str = "MESHKIT_TEST_BROKERS";
-
-    /// The test broker, or `None` (with a notice) when it is not configured.
-    fn brokers(test: &str) -> Option<String> {
-        match std::env::var(BROKERS_ENV) {
-            Ok(b) if !b.is_empty() => Some(b),
-            _ => {
-                eprintln!(
-                    "{test}: skipped: {BROKERS_ENV} is not set (start a broker with scripts/start-broker.sh)"
-                );
-                None
-            }
-        }
-    }
+    use crate::test_support::test_brokers as brokers;
 
     fn unique_topic(test: &str) -> String {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();

@@ -1112,11 +1112,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn confluents_python_client_is_happy_on_kafka() {
         let test = "confluents_python_client_is_happy_on_kafka";
-        let Some(brokers) = std::env::var("MESHKIT_TEST_BROKERS")
-            .ok()
-            .filter(|b| !b.is_empty())
-        else {
-            eprintln!("{test}: skipped: MESHKIT_TEST_BROKERS is not set (start a broker with scripts/start-broker.sh)");
+        let Some(brokers) = crate::test_support::test_brokers(test) else {
             return;
         };
         let nanos = std::time::SystemTime::now()

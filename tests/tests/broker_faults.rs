@@ -1,0 +1,300 @@
+//! Faults of the broker itself, on brokers of the tests' own (started by
+//! `scripts/start-broker.sh`, so that crashing them disturbs no other test):
+//! the single broker SIGKILLed and restarted mid-run; the leader of the
+//! input, output and changelog partitions SIGKILLed on a three-node cluster;
+//! the broker away for longer than the transaction timeout. Each run is
+//! judged on the committed view of the `totals` product's output (every
+//! input exactly once, each key's running totals exact) and on what the
+//! product's own health said during the outage and after it.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use meshkit::{Config, Health, Status};
+use meshkit_tests::broker::{create_replicated_topic, input_key, produce_keyed, test_brokers, unique_name};
+use meshkit_tests::cluster::OwnBroker;
+use meshkit_tests::oracle::committed_view;
+use meshkit_tests::product::Totals;
+use meshkit_tests::run::{self, Running};
+use meshkit_tests::verify::totals_exact;
+
+const PARTITIONS: i32 = 4;
+const KEYS: usize = 300;
+
+struct Run {
+    broker: OwnBroker,
+    input: String,
+    output: String,
+    app: String,
+    state: tempfile::TempDir,
+}
+
+impl Run {
+    /// A broker of `nodes` nodes with an input topic replicated on all of them.
+    async fn start(test: &str, nodes: usize) -> Option<Self> {
+        // Skipped (or failed, in CI) like every broker test without a broker:
+        // the scripts need the installed broker that comes with one.
+        test_brokers(test)?;
+        let broker = OwnBroker::start(test, nodes).await.expect("own broker");
+        let input = unique_name("faults-in");
+        create_replicated_topic(&broker.brokers, &input, PARTITIONS, nodes as i32)
+            .await
+            .expect("input topic");
+        Some(Self {
+            broker,
+            input,
+            output: unique_name("faults-out"),
+            app: unique_name("faults-app"),
+            state: tempfile::tempdir().expect("state dir"),
+        })
+    }
+
+    async fn produce(&self, ids: std::ops::Range<usize>) {
+        let (brokers, input) = (self.broker.brokers.clone(), self.input.clone());
+        tokio::task::spawn_blocking(move || produce_keyed(&brokers, &input, ids, KEYS))
+            .await
+            .expect("join")
+            .expect("inputs");
+    }
+
+    fn spawn(&self, replication: i32, transaction_timeout: Duration) -> Running {
+        let config = Config::builder()
+            .brokers(&self.broker.brokers)
+            .application_id(&self.app)
+            .state_dir(self.state.path())
+            .topic_partitions(PARTITIONS)
+            .replication_factor(replication)
+            .transaction_timeout(transaction_timeout)
+            // Small transactions, so that a crash finds one open.
+            .commit_records(500)
+            .catalog(false)
+            .build()
+            .expect("config");
+        run::spawn(
+            Totals {
+                input: self.input.clone(),
+                output: self.output.clone(),
+            },
+            config,
+        )
+        .expect("runtime")
+    }
+
+    async fn check_totals(&self, n: usize) {
+        let view = committed_view(&self.broker.brokers, &self.output)
+            .await
+            .expect("oracle");
+        let problems = totals_exact(&view, (0..n).map(|i| (input_key(i, KEYS), i)));
+        assert!(problems.is_empty(), "not exactly once: {problems:#?}");
+    }
+}
+
+/// Polls the product's health until `what` holds, or panics after `timeout`
+/// (a liveness bound, not a measurement); returns that health.
+async fn until(running: &Running, timeout: Duration, what: &str, holds: impl Fn(&Health) -> bool) -> Health {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let health = running.handle.health();
+        if holds(&health) {
+            return health;
+        }
+        assert!(
+            !running.task.is_finished(),
+            "the product stopped while waiting for {what}: {health:?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {timeout:?}: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The single broker is SIGKILLed mid-run and restarted on the same data
+/// directory and port: the product keeps running (no crash, no restart of
+/// its own), its health says the brokers are down meanwhile, and it resumes
+/// and finishes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_product_rides_through_a_broker_crash_and_restart() {
+    let Some(r) = Run::start("broker-crash", 1).await else {
+        return;
+    };
+    const N: usize = 40_000;
+    r.produce(0..N).await;
+    let mut running = r.spawn(1, Duration::from_secs(10));
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    until(&running, Duration::from_secs(120), "progress", |h| {
+        h.records_committed >= (N / 4) as u64
+    })
+    .await;
+
+    r.broker.kill(1).await.expect("kill the broker");
+    let killed = Instant::now();
+    let down = until(
+        &running,
+        Duration::from_secs(30),
+        "the outage in the health",
+        |h| h.brokers_down,
+    )
+    .await;
+    let during = down.records_committed;
+    assert_eq!(down.status, Status::Running, "{down:?}");
+    assert!(
+        down.broker_errors > 0 && down.last_broker_error.is_some(),
+        "{down:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let still = running.handle.health();
+    assert_eq!(
+        still.records_committed, during,
+        "nothing commits with the broker down: {still:?}"
+    );
+
+    r.broker.restart(1).await.expect("restart the broker");
+    let restarted = Instant::now();
+    let back = until(
+        &running,
+        Duration::from_secs(120),
+        "a commit after the restart",
+        |h| h.records_committed > during && !h.brokers_down,
+    )
+    .await;
+    eprintln!(
+        "broker down for {:.1} s; first commit {:.1} s after its restart; health then: {back:?}",
+        (restarted - killed).as_secs_f64(),
+        restarted.elapsed().as_secs_f64()
+    );
+    running
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("all committed");
+    let end = running.handle.health();
+    assert_eq!(end.status, Status::Running, "{end:?}");
+    assert!(end.last_error.is_none(), "{end:?}");
+    running.stop().await.expect("join").expect("clean stop");
+    r.check_totals(N).await;
+}
+
+/// On a three-node cluster (every topic replicated three times,
+/// `min.insync.replicas=2`), the node leading input partition 0 (and, as
+/// leaders spread over the nodes, partitions of the output and changelog
+/// too) is SIGKILLed mid-run and stays down: the product goes on with the
+/// two others, exactly once, its state exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_product_continues_when_a_partition_leader_dies() {
+    let Some(r) = Run::start("leader-crash", 3).await else {
+        return;
+    };
+    const N: usize = 40_000;
+    r.produce(0..N).await;
+    let mut running = r.spawn(3, Duration::from_secs(10));
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    until(&running, Duration::from_secs(120), "progress", |h| {
+        h.records_committed >= (N / 4) as u64
+    })
+    .await;
+
+    let input_leaders = r.broker.leaders(&r.input).expect("input leaders");
+    let victim = input_leaders[0].1;
+    let changelog = meshkit::changelog_topic(&r.app, "totals");
+    let mut led = BTreeSet::new();
+    for topic in [&r.input, &r.output, &changelog] {
+        let leaders = r.broker.leaders(topic).expect("leaders");
+        if leaders.iter().any(|(_, leader)| *leader == victim) {
+            led.insert(topic.clone());
+        }
+    }
+    eprintln!("killing node {victim}, which leads partitions of {led:?}");
+    assert_eq!(
+        led.len(),
+        3,
+        "node {victim} leads partitions of the input, output and changelog"
+    );
+
+    let before = running.handle.health();
+    r.broker.kill(victim).await.expect("kill the leader");
+    let killed = Instant::now();
+    let hurt = until(
+        &running,
+        Duration::from_secs(60),
+        "the lost broker in the health",
+        |h| h.broker_errors > before.broker_errors,
+    )
+    .await;
+    let resumed = until(
+        &running,
+        Duration::from_secs(120),
+        "a commit after the leader died",
+        |h| h.transactions_committed > hurt.transactions_committed,
+    )
+    .await;
+    eprintln!(
+        "first commit {:.1} s after node {victim} died; health then: {resumed:?}",
+        killed.elapsed().as_secs_f64()
+    );
+    running
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("all committed");
+    assert!(
+        r.broker
+            .leaders(&r.input)
+            .expect("leaders")
+            .iter()
+            .all(|(_, l)| *l != victim),
+        "new leaders were elected"
+    );
+    running.stop().await.expect("join").expect("clean stop");
+    r.check_totals(N).await;
+}
+
+/// The broker is stopped for longer than the product's transaction timeout
+/// (its open transaction cannot complete in time), then comes back: the
+/// product resumes by itself and finishes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout() {
+    let Some(r) = Run::start("long-outage", 1).await else {
+        return;
+    };
+    const N: usize = 30_000;
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    r.produce(0..N).await;
+    let mut running = r.spawn(1, TIMEOUT);
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    until(&running, Duration::from_secs(120), "progress", |h| {
+        h.records_committed >= (N / 4) as u64
+    })
+    .await;
+
+    r.broker.stop_node(1).await.expect("stop the broker");
+    let down = until(
+        &running,
+        Duration::from_secs(30),
+        "the outage in the health",
+        |h| h.brokers_down,
+    )
+    .await;
+    tokio::time::sleep(TIMEOUT * 3).await;
+    let still = running.handle.health();
+    assert_eq!(still.status, Status::Running, "{still:?}");
+    assert_eq!(still.records_committed, down.records_committed, "{still:?}");
+
+    r.broker.restart(1).await.expect("restart the broker");
+    running
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("all committed after the outage");
+    let end = running.handle.health();
+    assert!(!end.brokers_down && end.last_error.is_none(), "{end:?}");
+    running.stop().await.expect("join").expect("clean stop");
+    r.check_totals(N).await;
+}
