@@ -229,8 +229,7 @@ struct PartitionLeader {
 }
 
 async fn read_view(bootstrap: &str, topic: &str, progress: &Mutex<String>) -> Result<CommittedView> {
-    note(progress, format!("connecting to {bootstrap}"));
-    let mut bootstrap_conn = Connection::connect(bootstrap).await?;
+    let mut bootstrap_conn = connect_any(bootstrap, progress).await?;
     let leaders = partition_leaders(&mut bootstrap_conn, topic, progress).await?;
 
     let mut connections: HashMap<String, Connection> = HashMap::new();
@@ -256,6 +255,20 @@ async fn read_view(bootstrap: &str, topic: &str, progress: &Mutex<String>) -> Re
     }
     view.sort();
     Ok(view)
+}
+
+/// A connection to the first of the comma-separated `bootstrap` servers that
+/// answers (a test may have killed the others).
+async fn connect_any(bootstrap: &str, progress: &Mutex<String>) -> Result<Connection> {
+    let mut failures = Vec::new();
+    for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        note(progress, format!("connecting to {addr}"));
+        match Connection::connect(addr).await {
+            Ok(conn) => return Ok(conn),
+            Err(err) => failures.push(format!("{addr}: {err:#}")),
+        }
+    }
+    bail!("no bootstrap server answered: {}", failures.join("; "))
 }
 
 /// Finds the topic's partitions and the address of each one's leader.
