@@ -99,9 +99,10 @@ impl OwnBroker {
         Ok(leaders)
     }
 
-    /// Where node `node`'s log is, for a failing test to point at.
-    pub fn log(&self, node: i32) -> PathBuf {
-        self.dir.join(format!("node-{node}/broker.log"))
+    /// Where the nodes' logs are (`node-N/broker.log`), for a failing test
+    /// to point at; they stay until the next `start-broker.sh`.
+    pub fn logs(&self) -> String {
+        format!("{}/node-*/broker.log", self.dir.display())
     }
 }
 

@@ -87,26 +87,35 @@ impl Run {
         let problems = totals_exact(&view, (0..n).map(|i| (input_key(i, KEYS), i)));
         assert!(problems.is_empty(), "not exactly once: {problems:#?}");
     }
-}
 
-/// Polls the product's health until `what` holds, or panics after `timeout`
-/// (a liveness bound, not a measurement); returns that health.
-async fn until(running: &Running, timeout: Duration, what: &str, holds: impl Fn(&Health) -> bool) -> Health {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let health = running.handle.health();
-        if holds(&health) {
-            return health;
+    /// Polls the product's health until `what` holds, or panics after
+    /// `timeout` (a liveness bound, not a measurement), pointing at the
+    /// broker's logs; returns that health.
+    async fn until(
+        &self,
+        running: &Running,
+        timeout: Duration,
+        what: &str,
+        holds: impl Fn(&Health) -> bool,
+    ) -> Health {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let health = running.handle.health();
+            if holds(&health) {
+                return health;
+            }
+            assert!(
+                !running.task.is_finished(),
+                "the product stopped while waiting for {what}: {health:?} (broker logs: {})",
+                self.broker.logs()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {timeout:?}: {health:?} (broker logs: {})",
+                self.broker.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(
-            !running.task.is_finished(),
-            "the product stopped while waiting for {what}: {health:?}"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "no {what} within {timeout:?}: {health:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -126,20 +135,21 @@ async fn the_product_rides_through_a_broker_crash_and_restart() {
         .until_running(Duration::from_secs(60))
         .await
         .expect("running");
-    until(&running, Duration::from_secs(120), "progress", |h| {
+    r.until(&running, Duration::from_secs(120), "progress", |h| {
         h.records_committed >= (N / 4) as u64
     })
     .await;
 
     r.broker.kill(1).await.expect("kill the broker");
     let killed = Instant::now();
-    let down = until(
-        &running,
-        Duration::from_secs(30),
-        "the outage in the health",
-        |h| h.brokers_down,
-    )
-    .await;
+    let down = r
+        .until(
+            &running,
+            Duration::from_secs(30),
+            "the outage in the health",
+            |h| h.brokers_down,
+        )
+        .await;
     let during = down.records_committed;
     assert_eq!(down.status, Status::Running, "{down:?}");
     assert!(
@@ -155,13 +165,14 @@ async fn the_product_rides_through_a_broker_crash_and_restart() {
 
     r.broker.restart(1).await.expect("restart the broker");
     let restarted = Instant::now();
-    let back = until(
-        &running,
-        Duration::from_secs(120),
-        "a commit after the restart",
-        |h| h.records_committed > during && !h.brokers_down,
-    )
-    .await;
+    let back = r
+        .until(
+            &running,
+            Duration::from_secs(120),
+            "a commit after the restart",
+            |h| h.records_committed > during && !h.brokers_down,
+        )
+        .await;
     eprintln!(
         "broker down for {:.1} s; first commit {:.1} s after its restart; health then: {back:?}",
         (restarted - killed).as_secs_f64(),
@@ -195,7 +206,7 @@ async fn the_product_continues_when_a_partition_leader_dies() {
         .until_running(Duration::from_secs(60))
         .await
         .expect("running");
-    until(&running, Duration::from_secs(120), "progress", |h| {
+    r.until(&running, Duration::from_secs(120), "progress", |h| {
         h.records_committed >= (N / 4) as u64
     })
     .await;
@@ -220,20 +231,22 @@ async fn the_product_continues_when_a_partition_leader_dies() {
     let before = running.handle.health();
     r.broker.kill(victim).await.expect("kill the leader");
     let killed = Instant::now();
-    let hurt = until(
-        &running,
-        Duration::from_secs(60),
-        "the lost broker in the health",
-        |h| h.broker_errors > before.broker_errors,
-    )
-    .await;
-    let resumed = until(
-        &running,
-        Duration::from_secs(120),
-        "a commit after the leader died",
-        |h| h.transactions_committed > hurt.transactions_committed,
-    )
-    .await;
+    let hurt = r
+        .until(
+            &running,
+            Duration::from_secs(60),
+            "the lost broker in the health",
+            |h| h.broker_errors > before.broker_errors,
+        )
+        .await;
+    let resumed = r
+        .until(
+            &running,
+            Duration::from_secs(120),
+            "a commit after the leader died",
+            |h| h.transactions_committed > hurt.transactions_committed,
+        )
+        .await;
     eprintln!(
         "first commit {:.1} s after node {victim} died; health then: {resumed:?}",
         killed.elapsed().as_secs_f64()
@@ -270,19 +283,20 @@ async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout
         .until_running(Duration::from_secs(60))
         .await
         .expect("running");
-    until(&running, Duration::from_secs(120), "progress", |h| {
+    r.until(&running, Duration::from_secs(120), "progress", |h| {
         h.records_committed >= (N / 4) as u64
     })
     .await;
 
     r.broker.stop_node(1).await.expect("stop the broker");
-    let down = until(
-        &running,
-        Duration::from_secs(30),
-        "the outage in the health",
-        |h| h.brokers_down,
-    )
-    .await;
+    let down = r
+        .until(
+            &running,
+            Duration::from_secs(30),
+            "the outage in the health",
+            |h| h.brokers_down,
+        )
+        .await;
     tokio::time::sleep(TIMEOUT * 3).await;
     let still = running.handle.health();
     assert_eq!(still.status, Status::Running, "{still:?}");
@@ -295,6 +309,13 @@ async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout
         .expect("all committed after the outage");
     let end = running.handle.health();
     assert!(!end.brokers_down && end.last_error.is_none(), "{end:?}");
+    // Which way it resumed depends on a race the test does not control:
+    // whether the coordinator's periodic check aborted the open transaction
+    // (outlived its timeout) before the producer's commit reached it.
+    eprintln!(
+        "resumed after the outage with {} transaction(s) aborted: {end:?}",
+        end.transactions_aborted - down.transactions_aborted
+    );
     running.stop().await.expect("join").expect("clean stop");
     r.check_totals(N).await;
 }

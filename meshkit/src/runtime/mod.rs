@@ -136,7 +136,25 @@ impl Shared {
     /// itself): they reach the health as well as the log, the only sign an
     /// embedding service gets of why progress paused.
     pub(crate) fn broker_error(&self, error: &rdkafka::error::KafkaError, reason: &str) {
-        let all_down = error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown);
+        use rdkafka::types::RDKafkaErrorCode;
+        let code = error.rdkafka_error_code();
+        // The client's own fatal error arrives here too, with its underlying
+        // code (fenced, …): not the brokers'; the call that meets it reports
+        // it.
+        if matches!(
+            code,
+            Some(
+                RDKafkaErrorCode::Fatal
+                    | RDKafkaErrorCode::Fenced
+                    | RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::TransactionCoordinatorFenced
+            )
+        ) {
+            tracing::error!(error = %error, reason, "the Kafka client reported a fatal error");
+            return;
+        }
+        let all_down = code == Some(RDKafkaErrorCode::AllBrokersDown);
         tracing::warn!(error = %error, reason, "broker connection error");
         self.update_health(|h| {
             h.broker_errors += 1;

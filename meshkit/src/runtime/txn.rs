@@ -98,6 +98,9 @@ struct State {
     dead_letters: HashMap<String, u64>,
     /// The open transaction's span, parent of its sampled record spans.
     span: Option<tracing::Span>,
+    /// The count of broker connection errors when it began: more at its
+    /// end means it lived through an outage.
+    broker_errors_at_begin: u64,
 }
 
 impl State {
@@ -251,6 +254,7 @@ impl Txn {
                 })?;
             state.open = true;
             state.started = Some(Instant::now());
+            state.broker_errors_at_begin = self.broker_errors();
             // Filled in when it ends: `records`, the input records done in
             // it (an abort discards them); `outcome`, committed or aborted.
             state.span = Some(tracing::info_span!(
@@ -496,12 +500,19 @@ impl Txn {
 
     /// Whether a fatal `err` is the brokers aborting this instance's own
     /// transaction after its timeout, rather than another instance taking
-    /// over its transactional id: librdkafka reports both as "fenced", but
-    /// only a transaction open for longer than the timeout can have been
-    /// aborted by the coordinator (after an outage of the brokers, or a
-    /// commit that waited that long).
+    /// over its transactional id: librdkafka reports both as "fenced". Only
+    /// a transaction that lived through an outage of the brokers (connection
+    /// errors reported while it was open) and longer than its timeout is
+    /// taken for the first; anything else stays fatal, so that two instances
+    /// given one identity do not fence each other in turn.
     fn expired(&self, state: &State, err: &Error) -> bool {
-        matches!(err, Error::Fenced { .. }) && state.started.is_some_and(|s| s.elapsed() >= self.timeout)
+        matches!(err, Error::Fenced { .. })
+            && state.started.is_some_and(|s| s.elapsed() >= self.timeout)
+            && self.broker_errors() > state.broker_errors_at_begin
+    }
+
+    fn broker_errors(&self) -> u64 {
+        lock(&self.shared.health).broker_errors
     }
 
     /// Recovers from the brokers having aborted the open transaction after
@@ -614,8 +625,12 @@ pub(crate) struct RebalanceContext {
 }
 
 impl ClientContext for RebalanceContext {
+    /// Logged only: the consumer's events wait in its queue while the loop
+    /// is held up (in a commit the outage stalls), so they would reach the
+    /// health late, after the recovery. The producer's thread reports the
+    /// same outage at once.
     fn error(&self, error: KafkaError, reason: &str) {
-        self.txn.shared.broker_error(&error, reason);
+        tracing::warn!(error = %error, reason, "consumer: broker connection error");
     }
 
     /// Consumer lag per assigned partition, from the statistics librdkafka
