@@ -29,9 +29,15 @@ start=$(date +%s)
 staging="$KAFKA_HOME/lib.partial"
 rm -rf "$staging"
 mkdir -p "$staging"
-mvn -B -q -f "$here/kafka/pom.xml" \
+# Maven's own output (only errors with -q, plus terminal resets) goes to a
+# log that is shown when it fails.
+if ! mvn -B -q -f "$here/kafka/pom.xml" \
   org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-  -DincludeScope=runtime -DoutputDirectory="$staging"
+  -DincludeScope=runtime -DoutputDirectory="$staging" >"$KAFKA_HOME/maven.log" 2>&1; then
+  cat "$KAFKA_HOME/maven.log" >&2
+  echo "broker: Maven could not resolve Apache Kafka $KAFKA_VERSION's jars (log above)" >&2
+  exit 1
+fi
 if ! ls "$staging"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1; then
   echo "broker: Maven finished but kafka_2.13-$KAFKA_VERSION.jar is not in $staging" >&2
   exit 1
