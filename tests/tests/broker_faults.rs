@@ -80,6 +80,43 @@ impl Run {
         .expect("runtime")
     }
 
+    /// Produces `n` inputs, starts the product on them, and waits until a
+    /// quarter are committed: the fault comes mid-run.
+    async fn run_until_a_quarter(
+        &self,
+        n: usize,
+        replication: i32,
+        transaction_timeout: Duration,
+    ) -> Running {
+        self.produce(0..n).await;
+        let mut running = self.spawn(replication, transaction_timeout);
+        running
+            .until_running(Duration::from_secs(60))
+            .await
+            .expect("running");
+        self.until(&running, Duration::from_secs(120), "progress", |h| {
+            h.records_committed >= (n / 4) as u64
+        })
+        .await;
+        running
+    }
+
+    /// Waits until all `n` inputs are committed, checks the product is
+    /// healthy again (running, no error, brokers not down), stops it
+    /// cleanly and judges the output; returns its last health.
+    async fn finish(&self, running: Running, n: usize) -> Health {
+        running
+            .until_committed(n as u64, Duration::from_secs(300))
+            .await
+            .unwrap_or_else(|e| panic!("{e:#} (broker logs: {})", self.broker.logs()));
+        let end = running.handle.health();
+        assert_eq!(end.status, Status::Running, "{end:?}");
+        assert!(end.last_error.is_none() && !end.brokers_down, "{end:?}");
+        running.stop().await.expect("join").expect("clean stop");
+        self.check_totals(n).await;
+        end
+    }
+
     async fn check_totals(&self, n: usize) {
         let view = committed_view(&self.broker.brokers, &self.output)
             .await
@@ -129,16 +166,7 @@ async fn the_product_rides_through_a_broker_crash_and_restart() {
         return;
     };
     const N: usize = 40_000;
-    r.produce(0..N).await;
-    let mut running = r.spawn(1, Duration::from_secs(10));
-    running
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("running");
-    r.until(&running, Duration::from_secs(120), "progress", |h| {
-        h.records_committed >= (N / 4) as u64
-    })
-    .await;
+    let running = r.run_until_a_quarter(N, 1, Duration::from_secs(10)).await;
 
     r.broker.kill(1).await.expect("kill the broker");
     let killed = Instant::now();
@@ -178,15 +206,7 @@ async fn the_product_rides_through_a_broker_crash_and_restart() {
         (restarted - killed).as_secs_f64(),
         restarted.elapsed().as_secs_f64()
     );
-    running
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("all committed");
-    let end = running.handle.health();
-    assert_eq!(end.status, Status::Running, "{end:?}");
-    assert!(end.last_error.is_none(), "{end:?}");
-    running.stop().await.expect("join").expect("clean stop");
-    r.check_totals(N).await;
+    r.finish(running, N).await;
 }
 
 /// On a three-node cluster (every topic replicated three times,
@@ -200,16 +220,7 @@ async fn the_product_continues_when_a_partition_leader_dies() {
         return;
     };
     const N: usize = 40_000;
-    r.produce(0..N).await;
-    let mut running = r.spawn(3, Duration::from_secs(10));
-    running
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("running");
-    r.until(&running, Duration::from_secs(120), "progress", |h| {
-        h.records_committed >= (N / 4) as u64
-    })
-    .await;
+    let running = r.run_until_a_quarter(N, 3, Duration::from_secs(10)).await;
 
     let input_leaders = r.broker.leaders(&r.input).expect("input leaders");
     let victim = input_leaders[0].1;
@@ -251,10 +262,7 @@ async fn the_product_continues_when_a_partition_leader_dies() {
         "first commit {:.1} s after node {victim} died; health then: {resumed:?}",
         killed.elapsed().as_secs_f64()
     );
-    running
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("all committed");
+    r.finish(running, N).await;
     assert!(
         r.broker
             .leaders(&r.input)
@@ -263,8 +271,6 @@ async fn the_product_continues_when_a_partition_leader_dies() {
             .all(|(_, l)| *l != victim),
         "new leaders were elected"
     );
-    running.stop().await.expect("join").expect("clean stop");
-    r.check_totals(N).await;
 }
 
 /// The broker is stopped for longer than the product's transaction timeout
@@ -277,16 +283,7 @@ async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout
     };
     const N: usize = 30_000;
     const TIMEOUT: Duration = Duration::from_secs(5);
-    r.produce(0..N).await;
-    let mut running = r.spawn(1, TIMEOUT);
-    running
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("running");
-    r.until(&running, Duration::from_secs(120), "progress", |h| {
-        h.records_committed >= (N / 4) as u64
-    })
-    .await;
+    let running = r.run_until_a_quarter(N, 1, TIMEOUT).await;
 
     r.broker.stop_node(1).await.expect("stop the broker");
     let down = r
@@ -303,12 +300,7 @@ async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout
     assert_eq!(still.records_committed, down.records_committed, "{still:?}");
 
     r.broker.restart(1).await.expect("restart the broker");
-    running
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("all committed after the outage");
-    let end = running.handle.health();
-    assert!(!end.brokers_down && end.last_error.is_none(), "{end:?}");
+    let end = r.finish(running, N).await;
     // Which way it resumed depends on a race the test does not control:
     // whether the coordinator's periodic check aborted the open transaction
     // (outlived its timeout) before the producer's commit reached it.
@@ -316,6 +308,4 @@ async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout
         "resumed after the outage with {} transaction(s) aborted: {end:?}",
         end.transactions_aborted - down.transactions_aborted
     );
-    running.stop().await.expect("join").expect("clean stop");
-    r.check_totals(N).await;
 }
