@@ -337,9 +337,9 @@ async fn a_survivor_restores_the_partitions_of_a_killed_instance() {
     // held all partitions for a moment, before b joined).
     let held = |log: &str| {
         log.lines()
+            .rev()
             .filter(|l| l.contains("partition assignment changed"))
-            .filter_map(|l| l.rsplit("assigned=").next()?.trim().parse::<usize>().ok())
-            .last()
+            .find_map(|l| l.rsplit("assigned=").next()?.trim().parse::<usize>().ok())
             .unwrap_or(0)
     };
     assert!(
