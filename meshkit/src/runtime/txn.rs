@@ -379,6 +379,9 @@ impl Txn {
                 Ok(()) if committing => break Ok(()),
                 Ok(()) => offsets_sent = true,
                 Err(err) => match self.classify(&producer, err) {
+                    // With the brokers reachable, a step that stays retriable
+                    // is not an outage to wait out: abort and rewind.
+                    Failure::Retry(err) if attempts >= 5 && !self.outage(&state) => break Err(err),
                     Failure::Retry(err) => {
                         attempts += 1;
                         if let Err(err) = self.wait_to_retry("committing a transaction", err, attempts) {
@@ -458,6 +461,10 @@ impl Txn {
             match producer.abort_transaction(self.timeout) {
                 Ok(()) => break,
                 Err(err) => match self.classify(&producer, err) {
+                    Failure::Retry(err) | Failure::Abort(err) if attempts >= 5 && !self.outage(&state) => {
+                        state.open = false;
+                        return Err(Error::kafka("aborting a transaction", err));
+                    }
                     Failure::Retry(err) | Failure::Abort(err) => {
                         attempts += 1;
                         if let Err(err) = self.wait_to_retry("aborting a transaction", err, attempts) {
@@ -508,7 +515,13 @@ impl Txn {
     fn expired(&self, state: &State, err: &Error) -> bool {
         matches!(err, Error::Fenced { .. })
             && state.started.is_some_and(|s| s.elapsed() >= self.timeout)
-            && self.broker_errors() > state.broker_errors_at_begin
+            && self.outage(state)
+    }
+
+    /// Whether connection errors were reported since the open transaction
+    /// began: the brokers went away while it was open.
+    fn outage(&self, state: &State) -> bool {
+        self.broker_errors() > state.broker_errors_at_begin
     }
 
     fn broker_errors(&self) -> u64 {
