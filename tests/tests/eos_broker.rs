@@ -158,12 +158,63 @@ async fn failing_records_abort_their_transaction_and_are_dead_lettered() {
     assert!(verdict.is_exactly_once(), "dead letters: {verdict:?}");
 }
 
+/// An abort that follows its transaction's first output within moments can
+/// overtake that output's registration with the coordinator, which then
+/// rejects the abort as an invalid transaction state, fatally for the
+/// producer (librdkafka issue 4849). Every second record fails here, so every
+/// transaction aborts right after its first output; the product must ride through
+/// every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborts_right_after_the_first_output_keep_the_product_running() {
+    let Some(s) = setup("aborts_right_after_the_first_output_keep_the_product_running").await else {
+        return;
+    };
+    const N: usize = 1_000;
+    const EVERY: usize = 2;
+    s.produce(1..N + 1).await;
+
+    let mut relay = s.relay();
+    relay.fail_every = Some(EVERY);
+    // Two records a transaction: each abort comes right after a commit and
+    // one output, while the coordinator may still be completing that commit.
+    let config = s.config().commit_records(2).build().expect("config");
+    let mut running = run::spawn(relay, config).expect("runtime");
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    running
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("all committed");
+    let health = running.handle.health();
+    running.stop().await.expect("join").expect("clean stop");
+    assert!(
+        health.transactions_aborted >= (N / EVERY) as u64,
+        "each failure aborted a transaction: {health:?}"
+    );
+
+    let view = committed_view(&s.brokers, &s.output).await.expect("oracle");
+    let expected = (1..=N)
+        .filter(|i| i % EVERY != 0)
+        .map(|i| Relay::output_value(&input_id(i)));
+    let verdict = exactly_once(&view, expected);
+    assert!(verdict.is_exactly_once(), "outputs: {verdict:?}");
+    let dlq = committed_view(&s.brokers, &s.dlq)
+        .await
+        .expect("oracle on the dead-letter topic");
+    let failing = (1..=N).filter(|i| i % EVERY == 0).map(input_id);
+    let verdict = exactly_once(&dlq, failing);
+    assert!(verdict.is_exactly_once(), "dead letters: {verdict:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_instance_with_the_same_identity_fences_the_first() {
     let Some(s) = setup("a_second_instance_with_the_same_identity_fences_the_first").await else {
         return;
     };
     const N: usize = 40_000;
+    const FRESH: usize = 2_000;
     s.produce(0..N / 2).await;
 
     let config = || s.config().instance_id("same-instance").build().expect("config");
@@ -182,6 +233,10 @@ async fn a_second_instance_with_the_same_identity_fences_the_first() {
         .until_running(Duration::from_secs(60))
         .await
         .expect("second running");
+    // A fenced producer learns it is fenced from its next transaction: the
+    // first may have finished its input before the second started, so give
+    // every partition (whoever holds it now) more records.
+    s.produce(N / 2..N / 2 + FRESH).await;
     let result = tokio::time::timeout(Duration::from_secs(120), &mut first.task)
         .await
         .expect("the first instance stops by itself")
@@ -194,7 +249,7 @@ async fn a_second_instance_with_the_same_identity_fences_the_first() {
         other => panic!("the first instance should be fenced, got {other:?}"),
     }
 
-    s.produce(N / 2..N).await;
+    s.produce(N / 2 + FRESH..N).await;
     let ends = end_offsets(&s.brokers, &s.input).expect("ends");
     wait_for_group(&s, &ends, Duration::from_secs(300)).await;
     second.stop().await.expect("join").expect("clean stop");

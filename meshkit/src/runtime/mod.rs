@@ -138,20 +138,19 @@ impl Shared {
     pub(crate) fn broker_error(&self, error: &rdkafka::error::KafkaError, reason: &str) {
         use rdkafka::types::RDKafkaErrorCode;
         let code = error.rdkafka_error_code();
-        // The client's own fatal error arrives here too, with its underlying
-        // code (fenced, …): not the brokers'; the call that meets it reports
-        // it.
-        if matches!(
+        // Only the connections' own errors count: the client's fatal error
+        // arrives here too, with its underlying code (fenced, an invalid
+        // transaction state, …), and is the call's to report, not an outage.
+        if !matches!(
             code,
             Some(
-                RDKafkaErrorCode::Fatal
-                    | RDKafkaErrorCode::Fenced
-                    | RDKafkaErrorCode::ProducerFenced
-                    | RDKafkaErrorCode::InvalidProducerEpoch
-                    | RDKafkaErrorCode::TransactionCoordinatorFenced
+                RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::Resolve
+                    | RDKafkaErrorCode::Authentication
             )
         ) {
-            tracing::error!(error = %error, reason, "the Kafka client reported a fatal error");
+            tracing::error!(error = %error, reason, "the Kafka client reported an error");
             return;
         }
         let all_down = code == Some(RDKafkaErrorCode::AllBrokersDown);
@@ -400,6 +399,56 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    fn shared() -> Shared {
+        let descriptor = ProductDescriptor::builder("tests", "health")
+            .version("0.1.0")
+            .owner("tests")
+            .description("health")
+            .input("in", "in")
+            .output("out", "out")
+            .build()
+            .expect("descriptor");
+        Shared {
+            health: Mutex::new(Health::default()),
+            stop: tokio::sync::watch::channel(false).0,
+            product: Mutex::new(registration::initial_record(&descriptor)),
+        }
+    }
+
+    #[test]
+    fn connection_errors_count_as_broker_errors_and_all_down_marks_the_outage() {
+        let shared = shared();
+        shared.broker_error(
+            &KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure),
+            "127.0.0.1:9092/1: Connection refused",
+        );
+        shared.broker_error(
+            &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        let health = shared.health.lock().unwrap().clone();
+        assert_eq!(health.broker_errors, 2);
+        assert!(health.brokers_down);
+        assert_eq!(health.last_broker_error.as_deref(), Some("1/1 brokers are down"));
+    }
+
+    #[test]
+    fn the_clients_own_fatal_errors_are_not_broker_errors() {
+        let shared = shared();
+        for code in [
+            RDKafkaErrorCode::InvalidTransactionalState,
+            RDKafkaErrorCode::ProducerFenced,
+            RDKafkaErrorCode::Fatal,
+        ] {
+            shared.broker_error(&KafkaError::Global(code), "Fatal error");
+        }
+        let health = shared.health.lock().unwrap().clone();
+        assert_eq!(health.broker_errors, 0, "{health:?}");
+        assert!(!health.brokers_down);
+    }
 
     #[test]
     fn ready_only_when_running_joined_and_not_restoring() {

@@ -76,6 +76,9 @@ impl ProducerContext for DeliveryContext {
 
 pub(crate) type TxnProducer = ThreadedProducer<DeliveryContext>;
 
+/// How long an abort waits for the transaction's outputs in flight at most.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Makes the instance's transactional producer: once at start, and again
 /// when the brokers aborted its transaction after an outage (which leaves
 /// the old one fenced for good).
@@ -456,6 +459,7 @@ impl Txn {
         let span = state.span.clone().unwrap_or_else(tracing::Span::none);
         let _entered = span.enter();
         let producer = self.producer();
+        self.settle(&producer, &state);
         let mut attempts = 0;
         loop {
             match producer.abort_transaction(self.timeout) {
@@ -483,6 +487,25 @@ impl Txn {
             }
         }
         Ok(self.aborted(&mut state))
+    }
+
+    /// Waits, briefly, until the open transaction's outputs are delivered,
+    /// which proves the coordinator has registered their partitions.
+    ///
+    /// librdkafka sends the abort as soon as it has *sent* a partition's
+    /// registration. When that registration waits behind the completion of
+    /// the previous commit, the abort can reach the coordinator first, find
+    /// the previous transaction complete and no new one, and be rejected as
+    /// an invalid transaction state: fatal for the producer (librdkafka
+    /// issue 4849). A delivered output cannot overtake its registration.
+    /// Skipped while the brokers are away: nothing would be delivered.
+    fn settle(&self, producer: &TxnProducer, state: &State) {
+        if self.outage(state) {
+            return;
+        }
+        if let Err(err) = producer.flush(self.timeout.min(SETTLE_LIMIT)) {
+            tracing::debug!(error = %err, "outputs still in flight before the abort");
+        }
     }
 
     /// Ends the bookkeeping of an aborted transaction: its store writes are
@@ -695,11 +718,18 @@ impl ConsumerContext for RebalanceContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Error(err) = rebalance {
             tracing::warn!(error = %err, "rebalance error");
         }
-        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        // The eager protocol hands over the whole assignment, and a revoke or
+        // an error leaves none. Asking the consumer instead would wait on its
+        // group's queue, which a closing consumer no longer serves: the
+        // revoke delivered while it is dropped then hangs the drop forever.
+        let assigned = match rebalance {
+            Rebalance::Assign(partitions) => partitions.count(),
+            Rebalance::Revoke(_) | Rebalance::Error(_) => 0,
+        };
         tracing::info!(assigned, "partition assignment changed");
         let joined = matches!(rebalance, Rebalance::Assign(_));
         // Until the loop has restored them, the stores of assigned partitions
