@@ -135,7 +135,7 @@ pub enum ConfigError {
         property: String,
         /// The value given.
         value: String,
-        /// librdkafka's own explanation.
+        /// Why: librdkafka's own explanation, or the runtime's.
         reason: String,
     },
     /// A Kafka client property that meshkit sets itself, because exactly-once
