@@ -368,6 +368,18 @@ pub enum Error {
         #[source]
         source: KafkaError,
     },
+    /// Another running instance holds the state directory: two instances
+    /// on one directory would share its instance id and stores, and fence
+    /// each other.
+    #[error(
+        "state directory {} is in use by another running instance: give each instance its own \
+         state directory (`state_dir`, MESHKIT_STATE_DIR) or its own `instance_id`",
+        dir.display()
+    )]
+    StateDirInUse {
+        /// The directory, `<state_dir>/<application id>`.
+        dir: std::path::PathBuf,
+    },
     /// A local file operation failed (state directory, metrics endpoint).
     #[error("{operation} failed: {source}")]
     Io {

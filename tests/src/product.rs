@@ -18,7 +18,38 @@ pub struct Relay {
     /// `(every, times)`: ids that are multiples of `every` fail with a
     /// retriable error on their first `times` attempts, then pass.
     pub flaky: Option<(usize, u32)>,
+    /// Pauses the instance that first meets the chosen id (once, for
+    /// every `Relay` sharing it): a transform stuck past the consumer's
+    /// `max.poll.interval.ms`.
+    pub pause: Option<Pause>,
     attempts: std::collections::HashMap<String, u32>,
+}
+
+/// A one-time pause, shared by the relays of several instances.
+#[derive(Debug, Clone)]
+pub struct Pause {
+    /// The id number to pause on.
+    pub at: usize,
+    /// How long.
+    pub duration: std::time::Duration,
+    /// Set by the instance that paused, when the pause begins.
+    pub taken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Pause {
+    /// A pause of `duration` on id number `at`, not yet taken.
+    pub fn new(at: usize, duration: std::time::Duration) -> Self {
+        Self {
+            at,
+            duration,
+            taken: Default::default(),
+        }
+    }
+
+    /// Whether an instance has begun the pause.
+    pub fn is_taken(&self) -> bool {
+        self.taken.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Relay {
@@ -30,6 +61,7 @@ impl Relay {
             fail_every: None,
             fan_out: 1,
             flaky: None,
+            pause: None,
             attempts: std::collections::HashMap::new(),
         }
     }
@@ -72,6 +104,13 @@ impl DataProduct for Relay {
                 format!("{}#{n}", Relay::output_value(id))
             };
             ctx.emit("out", record.key().map(<[u8]>::to_vec), value)?;
+        }
+        if let (Some(pause), Some(n)) = (&self.pause, id_number(id)) {
+            if n == pause.at && !pause.taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                // Blocks the processing loop, as a stuck transform would:
+                // the consumer is not polled meanwhile.
+                std::thread::sleep(pause.duration);
+            }
         }
         if let (Some((every, times)), Some(n)) = (self.flaky, id_number(id)) {
             let attempts = self.attempts.entry(id.to_string()).or_insert(0);

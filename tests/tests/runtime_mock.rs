@@ -490,3 +490,45 @@ async fn windowed_counts_match_an_independent_computation_and_late_records_are_d
     assert_eq!(dlq[0].header(dlq_headers::REASON).as_deref(), Some("late-record"));
     running.stop().await.expect("join").expect("clean stop");
 }
+
+/// Issue 12, finding 10: two instances started on one state directory
+/// would share the instance id kept there (and so the transactional id)
+/// and the stores, and fence each other. The second is refused with an
+/// error that says what to change; once the first stops, the directory is
+/// free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_on_the_same_state_directory_is_refused() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let mut first = run::spawn(Relay::new(IN, OUT), config(&state).build().expect("config")).expect("first");
+    first
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("first running");
+
+    let second = run::spawn(Relay::new(IN, OUT), config(&state).build().expect("config")).expect("second");
+    let result = tokio::time::timeout(Duration::from_secs(60), second.task)
+        .await
+        .expect("the second fails fast")
+        .expect("join");
+    match result {
+        Err(err @ Error::StateDirInUse { .. }) => {
+            let text = err.to_string();
+            assert!(text.contains(&state.path().display().to_string()), "{text}");
+            assert!(
+                text.contains("MESHKIT_STATE_DIR") && text.contains("instance_id"),
+                "{text}"
+            );
+            assert!(!err.is_retriable());
+        }
+        other => panic!("expected StateDirInUse, got {other:?}"),
+    }
+    assert_eq!(first.handle.health().status, Status::Running, "the first goes on");
+    first.stop().await.expect("join").expect("clean stop");
+
+    let mut third = run::spawn(Relay::new(IN, OUT), config(&state).build().expect("config")).expect("third");
+    third
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("the directory is free once the first stopped");
+    third.stop().await.expect("join").expect("clean stop");
+}

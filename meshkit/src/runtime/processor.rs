@@ -97,23 +97,43 @@ fn verdict(policy: &ErrorPolicy, poison: Option<&Poison>) -> Verdict {
 
 /// Keeps one instance's id across restarts, so a restarted instance reuses
 /// its transactional id and the coordinator aborts what it left open.
-fn instance_id(config: &Config, application_id: &str) -> Result<String, Error> {
+///
+/// An id kept in the state directory belongs to one running instance at a
+/// time: the returned lock on that directory is held while the instance runs
+/// (the OS drops it when the process dies, so a crash never leaves it held).
+/// A second instance started on the same directory would share the id and
+/// the stores, and fence the first: it is refused instead.
+fn claim_instance(config: &Config, application_id: &str) -> Result<(String, Option<std::fs::File>), Error> {
     if let Some(id) = &config.instance_id {
-        return Ok(id.clone());
+        return Ok((id.clone(), None));
     }
     let dir = config.state_dir.join(application_id);
-    let file = dir.join("instance.id");
     let io = |operation: String| move |source| Error::Io { operation, source };
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating state directory {}", dir.display())))?;
+    let lock_path = dir.join("instance.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(format!("opening {}", lock_path.display())))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StateDirInUse { dir }),
+        Err(std::fs::TryLockError::Error(err)) => {
+            return Err(io(format!("locking {}", lock_path.display()))(err))
+        }
+    }
+    let file = dir.join("instance.id");
     match std::fs::read_to_string(&file) {
-        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(id) if !id.trim().is_empty() => return Ok((id.trim().to_string(), Some(lock))),
         Ok(_) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(io(format!("reading {}", file.display()))(err)),
     }
-    std::fs::create_dir_all(&dir).map_err(io(format!("creating state directory {}", dir.display())))?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     write_atomically(&file, id.as_bytes()).map_err(io(format!("writing {}", file.display())))?;
-    Ok(id)
+    Ok((id, Some(lock)))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -257,7 +277,7 @@ pub(crate) async fn run<P: DataProduct>(
         }
         let delivered: Delivered = Arc::default();
 
-        let instance_id = instance_id(&config, &application_id)?;
+        let (instance_id, _state_dir_lock) = claim_instance(&config, &application_id)?;
         let transactional_id = format!("{application_id}-{instance_id}");
         tracing::info!(%application_id, %transactional_id, %brokers, "starting");
         let producer_config = kafka::producer_config(&brokers, &config, &transactional_id);
@@ -446,13 +466,6 @@ impl Loop<'_> {
                 self.sync_state(consumer, shared)?;
             }
             let tp: Tp = (message.topic().to_string(), message.partition());
-            let rewind = self.txn.take_rewind();
-            if !rewind.is_empty() {
-                seek(consumer, &rewind);
-                if rewind.contains_key(&tp) {
-                    continue;
-                }
-            }
             let port = port_of.get(message.topic()).copied().unwrap_or_default();
             self.handle(product, consumer, &message, port, tp).await?;
             if self.txn.due(interval, self.config.commit_records) {
@@ -1037,4 +1050,49 @@ async fn open_registry(
         config.kafka.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let registry = EmbeddedRegistry::connect(brokers, &config.schema_topic, properties).await?;
     Ok(Arc::new(registry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        Config::builder().state_dir(dir).build().expect("config")
+    }
+
+    #[test]
+    fn a_second_instance_on_the_same_state_directory_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (id, lock) = claim_instance(&config(dir.path()), "app").expect("first");
+        assert!(lock.is_some());
+        let err = claim_instance(&config(dir.path()), "app").expect_err("second");
+        assert!(matches!(err, Error::StateDirInUse { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&dir.path().join("app").display().to_string()),
+            "{err}"
+        );
+        assert!(!err.is_retriable());
+        // Another application on the same directory has its own.
+        claim_instance(&config(dir.path()), "other").expect("another application");
+        // Once the first is gone, a restart takes its id back.
+        drop(lock);
+        let (again, _lock) = claim_instance(&config(dir.path()), "app").expect("restart");
+        assert_eq!(again, id);
+    }
+
+    #[test]
+    fn an_explicit_instance_id_takes_no_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = || {
+            Config::builder()
+                .state_dir(dir.path())
+                .instance_id("a")
+                .build()
+                .expect("config")
+        };
+        let (id, lock) = claim_instance(&config(), "app").expect("first");
+        assert_eq!((id.as_str(), lock.is_none()), ("a", true));
+        claim_instance(&config(), "app").expect("an explicit id is the operator's to keep unique");
+    }
 }

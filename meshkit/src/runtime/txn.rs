@@ -158,8 +158,6 @@ pub(crate) struct Txn {
     shared: Arc<Shared>,
     /// An error met inside the rebalance callback, for the loop to return.
     fatal: Mutex<Option<Error>>,
-    /// Partitions to seek back after an abort inside the rebalance callback.
-    rewind: Mutex<HashMap<Tp, i64>>,
     assignment_changed: AtomicBool,
     stores: Option<Arc<StateManager>>,
     delivered: Delivered,
@@ -204,7 +202,6 @@ impl Txn {
             metrics,
             shared,
             fatal: Mutex::new(None),
-            rewind: Mutex::new(HashMap::new()),
             assignment_changed: AtomicBool::new(false),
         })
     }
@@ -643,11 +640,6 @@ impl Txn {
         lock(&self.fatal).take()
     }
 
-    /// Takes the partitions the rebalance callback's abort left to rewind.
-    pub(crate) fn take_rewind(&self) -> HashMap<Tp, i64> {
-        std::mem::take(&mut *lock(&self.rewind))
-    }
-
     /// Whether the assignment changed since the last call.
     pub(crate) fn take_assignment_changed(&self) -> bool {
         self.assignment_changed.swap(false, Ordering::AcqRel)
@@ -703,17 +695,28 @@ impl ClientContext for RebalanceContext {
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
+            // Lost partitions (the session timed out, or the loop did not
+            // poll within `max.poll.interval.ms`) may already be another
+            // member's: their offsets are no longer this member's to commit.
+            let lost = consumer.assignment_lost();
             tracing::info!(
                 partitions = partitions.count(),
+                lost,
                 "partitions revoked; finishing the open transaction"
             );
-            match self.txn.commit(consumer) {
-                Ok(Outcome::Aborted(rewind)) => lock(&self.txn.rewind).extend(rewind),
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot finish the transaction on revocation");
-                    lock(&self.txn.fatal).get_or_insert(err);
-                }
+            let ended = if lost {
+                self.txn.abort()
+            } else {
+                self.txn.commit(consumer)
+            };
+            // An abort's rewind is dropped: the partitions are given up, and
+            // whoever is assigned them next (this member too) starts from
+            // the group's committed offsets. Seeking back to where the
+            // aborted transaction began would process again what another
+            // member committed meanwhile.
+            if let Err(err) = ended {
+                tracing::error!(error = %err, "cannot finish the transaction on revocation");
+                lock(&self.txn.fatal).get_or_insert(err);
             }
         }
     }
