@@ -32,7 +32,7 @@ const END_TO_END_BUCKETS: &[f64] = &[
 /// |---|---|---|---|
 /// | `meshkit_records_consumed_total` | counter | `port` | input records processed, in committed transactions |
 /// | `meshkit_records_produced_total` | counter | `port` | output records produced, in committed transactions |
-/// | `meshkit_dead_letters_total` | counter | `reason` | records dead-lettered, in committed transactions |
+/// | `meshkit_dead_letters_total` | counter | `reason` | records dead-lettered, in committed transactions (the first 32 distinct reasons; later ones count as `other`) |
 /// | `meshkit_transactions_committed_total` | counter | | |
 /// | `meshkit_transactions_aborted_total` | counter | | |
 /// | `meshkit_commit_duration_seconds` | histogram | | time to commit one transaction |
@@ -100,7 +100,16 @@ pub struct Metrics {
     pub restoring_partitions: IntGauge,
     /// Changelog records the running restores have left to read.
     pub restore_remaining: IntGauge,
+    /// The dead-letter reasons that have a series: a product chooses its
+    /// own (`Context::dead_letter`), so they are bounded.
+    reasons: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
+
+/// How many distinct dead-letter reasons get a series of their own.
+pub(crate) const MAX_DEAD_LETTER_REASONS: usize = 32;
+
+/// The `reason` label of dead letters past [`MAX_DEAD_LETTER_REASONS`].
+pub(crate) const OTHER_REASON: &str = "other";
 
 impl Metrics {
     /// Registers meshkit's metrics, labelled with `identity`, in a new registry.
@@ -263,7 +272,28 @@ impl Metrics {
             state_bytes,
             restoring_partitions,
             restore_remaining,
+            reasons: Default::default(),
         }
+    }
+
+    /// The `reason` label to count a dead letter under: `reason` itself
+    /// while fewer than [`MAX_DEAD_LETTER_REASONS`] distinct ones were seen,
+    /// then `other` for any new one, so that a product that puts ids or
+    /// messages in its reasons cannot grow the registry without bound. The
+    /// dead letter's own header keeps the full reason.
+    pub(crate) fn dead_letter_label<'a>(&self, reason: &'a str) -> &'a str {
+        let mut seen = self
+            .reasons
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(reason) {
+            return reason;
+        }
+        if seen.len() < MAX_DEAD_LETTER_REASONS {
+            seen.insert(reason.to_string());
+            return reason;
+        }
+        OTHER_REASON
     }
 
     /// Whether the runtime records these metrics (see
@@ -412,6 +442,35 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("meshkit_last_record_timestamp_seconds"), "{text}");
+    }
+
+    #[test]
+    fn dead_letter_reasons_are_bounded() {
+        let metrics = Metrics::new(&identity());
+        for n in 0..100 {
+            let reason = format!("reason-{n}");
+            let label = metrics.dead_letter_label(&reason);
+            metrics.dead_letters.with_label_values(&[label]).inc();
+        }
+        // A reason seen before keeps its series.
+        assert_eq!(metrics.dead_letter_label("reason-3"), "reason-3");
+        let rendered = metrics.render();
+        let series = rendered
+            .lines()
+            .filter(|l| l.starts_with("meshkit_dead_letters_total{"))
+            .count();
+        assert_eq!(series, MAX_DEAD_LETTER_REASONS + 1, "{rendered}");
+        let other = rendered
+            .lines()
+            .find(|l| {
+                l.starts_with("meshkit_dead_letters_total{")
+                    && l.contains(&format!("reason=\"{OTHER_REASON}\""))
+            })
+            .expect("an `other` series");
+        assert!(
+            other.ends_with(&format!(" {}", 100 - MAX_DEAD_LETTER_REASONS)),
+            "{other}"
+        );
     }
 
     #[test]

@@ -109,7 +109,8 @@ pub fn produce_keyed(
     produce_with_keys(brokers, topic, range, |i| input_key(i, keys))
 }
 
-fn produce_with_keys(
+/// Produces ids `range` to `topic`, input `i` keyed `key(i)`.
+pub fn produce_with_keys(
     brokers: &str,
     topic: &str,
     range: std::ops::Range<usize>,

@@ -230,3 +230,31 @@ impl DataProduct for WindowCounts {
         Ok(())
     }
 }
+
+/// Wraps a product whose output port is `out`: for every id that is a
+/// multiple of `every`, after the inner product processed it, emits one more
+/// output larger than the Kafka client accepts (`message.max.bytes`), which
+/// the client rejects when it is sent: a record whose output is refused
+/// after its transform succeeded and wrote to its stores.
+#[derive(Debug, Clone)]
+pub struct RejectedOutputs<P> {
+    /// The wrapped product.
+    pub inner: P,
+    /// Ids that are multiples of this get the oversized output.
+    pub every: usize,
+}
+
+impl<P: DataProduct + Sync> DataProduct for RejectedOutputs<P> {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        self.inner.descriptor()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        self.inner.process(record, ctx).await?;
+        let id = std::str::from_utf8(record.value().unwrap_or_default()).unwrap_or_default();
+        if id_number(id).is_some_and(|n| n % self.every == 0) {
+            ctx.emit("out", None, vec![b'x'; 2_000_000])?;
+        }
+        Ok(())
+    }
+}

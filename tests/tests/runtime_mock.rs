@@ -532,3 +532,73 @@ async fn a_second_instance_on_the_same_state_directory_is_refused() {
         .expect("the directory is free once the first stopped");
     third.stop().await.expect("join").expect("clean stop");
 }
+
+/// The coordinator refusing to end a transaction as an invalid state is
+/// fatal for librdkafka's producer, and leaves the transaction's outcome
+/// unknown to it (seen on Apache Kafka when the coordinator's broker was
+/// killed during a commit). The runtime settles it with a new producer of
+/// the same transactional id, reads the outcome from the group's offsets,
+/// and goes on. The refusal is injected here: the mock cluster's own
+/// transactions are not faithful, so only the plumbing is judged (the
+/// product keeps running and every input gets its output), not
+/// exactly-once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_commit_is_settled_and_the_product_goes_on() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    const INPUT: &str = "mock.refused.in";
+    const OUTPUT: &str = "mock.refused.out";
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    let brokers = mock.bootstrap_servers();
+    // The mock has no admin API: every topic the runtime uses exists first.
+    for topic in [INPUT, OUTPUT, "mock-refused.dlq", "_meshkit.catalog"] {
+        mock.create_topic(topic, 3, 1).expect("topic");
+    }
+    let state = tempfile::tempdir().expect("temp dir");
+    let config = config(&state)
+        .brokers(&brokers)
+        .application_id("mock-refused")
+        .auto_create_topics(false)
+        .build()
+        .expect("config");
+    let mut running = run::spawn(Relay::new(INPUT, OUTPUT), config).expect("runtime");
+    running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    produce_ids(&brokers, INPUT, 0..1_000).expect("inputs");
+    running
+        .until_committed(1_000, Duration::from_secs(60))
+        .await
+        .expect("first inputs committed");
+    let before = running.handle.health();
+
+    mock.request_errors(
+        RDKafkaApiKey::EndTxn,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_TXN_STATE],
+    );
+    produce_ids(&brokers, INPUT, 1_000..2_000).expect("inputs");
+    running
+        .until_committed(2_000, Duration::from_secs(60))
+        .await
+        .expect("the product goes on after the refusal");
+    let after = running.handle.health();
+    assert_eq!(after.status, Status::Running, "{after:?}");
+    assert!(after.last_error.is_none(), "{after:?}");
+    assert!(
+        after.transactions_committed > before.transactions_committed,
+        "{before:?} {after:?}"
+    );
+    running.stop().await.expect("join").expect("clean stop");
+
+    let out = read_topic(&brokers, OUTPUT, "read_committed", 2_000, Duration::from_secs(30)).expect("read");
+    let values: BTreeSet<String> = out
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    for i in 0..2_000 {
+        assert!(
+            values.contains(&Relay::output_value(&input_id(i))),
+            "no output for input {i}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 
 mod context;
 mod endpoint;
+mod poison;
 mod policy;
 mod processor;
 mod registration;

@@ -15,6 +15,7 @@ use rdkafka::Offset;
 use tracing::Instrument;
 
 use super::context::Context;
+use super::poison::{PoisonBook, Verdict};
 use super::policy::ErrorPolicy;
 use super::registration::Registration;
 use super::txn::{Delivered, DeliveryContext, Outcome, ProducerFactory, RebalanceContext, Tp, Txn};
@@ -58,41 +59,6 @@ pub mod dlq_headers {
     pub const ATTEMPTS: &str = "meshkit.dlq.attempts";
     /// The writer schema id in the record's header, when it could be read.
     pub const SCHEMA_ID: &str = "meshkit.dlq.schema.id";
-}
-
-/// A record whose processing failed, met again after the rewind.
-#[derive(Debug)]
-struct Poison {
-    attempts: u32,
-    reason: &'static str,
-    message: String,
-    retriable: bool,
-    /// Written to the dead-letter topic in the open transaction. The entry is
-    /// kept until that transaction commits: if it aborts, the rewind brings
-    /// the record back, and it must be dead-lettered again, not retried.
-    dead_lettered: bool,
-}
-
-/// Failed records by partition and offset.
-type PoisonMap = HashMap<Tp, std::collections::BTreeMap<i64, Poison>>;
-
-enum Verdict {
-    Process,
-    Retry(Duration),
-    DeadLetter,
-}
-
-fn verdict(policy: &ErrorPolicy, poison: Option<&Poison>) -> Verdict {
-    match poison {
-        Some(p) => match policy {
-            ErrorPolicy::Retry { attempts } if p.retriable && p.attempts <= *attempts => {
-                let backoff = 100u64.saturating_mul(1 << p.attempts.min(6)).min(5_000);
-                Verdict::Retry(Duration::from_millis(backoff))
-            }
-            _ => Verdict::DeadLetter,
-        },
-        _ => Verdict::Process,
-    }
 }
 
 /// Keeps one instance's id across restarts, so a restarted instance reuses
@@ -337,7 +303,7 @@ pub(crate) async fn run<P: DataProduct>(
             registry_backoff: Duration::ZERO,
             state: state.clone(),
             restore_client: kafka::base_config(&brokers, &config),
-            poison: HashMap::new(),
+            poison: PoisonBook::default(),
             newest: vec![i64::MIN; descriptor.inputs.len()],
             seen: 0,
             state_sampled: None,
@@ -387,7 +353,7 @@ struct Loop<'a> {
     ctx: Context,
     state: Option<Arc<StateManager>>,
     restore_client: rdkafka::ClientConfig,
-    poison: PoisonMap,
+    poison: PoisonBook,
     /// The newest input record timestamp seen, by input port index.
     newest: Vec<i64>,
     /// Input records seen, for sampling their spans.
@@ -587,18 +553,9 @@ impl Loop<'_> {
     /// Keeps the failed-record book in step with the transaction's outcome.
     fn after(&mut self, consumer: &StreamConsumer<RebalanceContext>, outcome: &Outcome) {
         match outcome {
-            Outcome::Committed(_) => {
-                for entries in self.poison.values_mut() {
-                    entries.retain(|_, p| !p.dead_lettered);
-                }
-                self.poison.retain(|_, entries| !entries.is_empty());
-            }
+            Outcome::Committed(_) => self.poison.committed(),
             Outcome::Aborted(rewind) => {
-                for entries in self.poison.values_mut() {
-                    for p in entries.values_mut() {
-                        p.dead_lettered = false;
-                    }
-                }
+                self.poison.aborted();
                 seek(consumer, rewind);
             }
             Outcome::Nothing => {}
@@ -640,22 +597,15 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let offset = message.offset();
         self.ctx.bind(tp.1);
-        let poison = self.poison.get(&tp).and_then(|entries| entries.get(&offset));
-        match verdict(&self.config.error_policy, poison) {
+        match self.poison.verdict(&self.config.error_policy, &tp, offset) {
             Verdict::DeadLetter => {
-                if let Some(p) = poison {
+                if let Some(p) = self.poison.get(&tp, offset) {
                     let (reason, error, attempts) = (p.reason, p.message.clone(), p.attempts);
                     self.dead_letter(message, reason, &error, attempts)
                         .await
                         .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
                 }
-                if let Some(p) = self
-                    .poison
-                    .get_mut(&tp)
-                    .and_then(|entries| entries.get_mut(&offset))
-                {
-                    p.dead_lettered = true;
-                }
+                self.poison.dead_lettered(&tp, offset);
                 self.txn.done(&tp, offset);
                 return Ok(());
             }
@@ -777,6 +727,7 @@ impl Loop<'_> {
         };
         match failure {
             None => {
+                self.poison.passed(&tp, offset);
                 if let Some((reason, text)) = self.ctx.take_dead_letter() {
                     self.dead_letter(message, &reason, &text, 1)
                         .await
@@ -786,22 +737,17 @@ impl Loop<'_> {
                 self.txn.done(&tp, offset);
             }
             Some((reason, message_text, retriable)) => {
-                let entries = self.poison.entry(tp.clone()).or_default();
-                let attempts = entries.get(&offset).map_or(0, |p| p.attempts) + 1;
+                // What the transform emitted and wrote for the record goes
+                // with it: a refused output leaves the rest of its outputs,
+                // its changelog writes and its dead-letter request behind,
+                // which the next record would otherwise send as its own.
+                self.ctx.discard();
                 tracing::warn!(
-                    topic = %tp.0, partition = tp.1, offset, attempts, error = %message_text,
+                    topic = %tp.0, partition = tp.1, offset, error = %message_text,
+                    attempts = self.poison.get(&tp, offset).map_or(0, |p| p.attempts) + 1,
                     "record failed; aborting its transaction and rewinding"
                 );
-                entries.insert(
-                    offset,
-                    Poison {
-                        attempts,
-                        reason,
-                        message: message_text,
-                        retriable,
-                        dead_lettered: false,
-                    },
-                );
+                self.poison.failed(&tp, offset, reason, message_text, retriable);
                 self.abort(consumer)?;
             }
         }

@@ -144,6 +144,11 @@ pub(crate) enum Outcome {
 enum Failure {
     Retry(KafkaError),
     Abort(KafkaError),
+    /// The coordinator refused the call as an invalid transaction state:
+    /// fatal for the producer, but the transactional id is still this
+    /// instance's (no other instance fenced it), so a new producer can
+    /// settle the transaction and go on.
+    Refused(Error),
     Fatal(Error),
 }
 
@@ -234,7 +239,7 @@ impl Txn {
                     Failure::Retry(err) | Failure::Abort(err) => {
                         return Err(Error::kafka("initialising transactions", err))
                     }
-                    Failure::Fatal(err) => return Err(err),
+                    Failure::Refused(err) | Failure::Fatal(err) => return Err(err),
                 },
             }
         }
@@ -249,7 +254,7 @@ impl Txn {
             producer
                 .begin_transaction()
                 .map_err(|err| match self.classify(&producer, err) {
-                    Failure::Fatal(err) => err,
+                    Failure::Refused(err) | Failure::Fatal(err) => err,
                     Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
                 })?;
             state.open = true;
@@ -390,6 +395,9 @@ impl Txn {
                         }
                     }
                     Failure::Abort(err) => break Err(err),
+                    Failure::Refused(err) => {
+                        return self.resolve(&mut state, consumer, &offsets, started, &span, err)
+                    }
                     Failure::Fatal(err) if self.expired(&state, &err) => {
                         return self.recover(&mut state, err)
                     }
@@ -401,48 +409,111 @@ impl Txn {
             }
         };
         match result {
-            Ok(()) => {
-                let records = state.records;
-                if let Some(stores) = &self.stores {
-                    let ends: HashMap<Tp, i64> = lock(&self.delivered)
-                        .drain()
-                        .map(|(tp, last)| (tp, last + 1))
-                        .collect();
-                    // Kafka has committed: a failure here leaves the local
-                    // store one batch behind, which the next restore replays.
-                    stores.persist(&state.next, &ends).map_err(Error::State)?;
-                }
-                if self.ports.enabled {
-                    for (counter, n) in self.ports.consumed.iter().zip(&state.consumed) {
-                        counter.inc_by(*n);
-                    }
-                    for (counter, n) in self.ports.produced.iter().zip(&state.produced) {
-                        counter.inc_by(*n);
-                    }
-                    for (reason, n) in &state.dead_letters {
-                        self.metrics.dead_letters.with_label_values(&[reason]).inc_by(*n);
-                    }
-                    self.metrics.transactions_committed.inc();
-                    self.metrics
-                        .commit_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                }
-                state.reset();
-                span.record("records", records);
-                span.record("outcome", "committed");
-                self.shared.update_health(|h| {
-                    h.transactions_committed += 1;
-                    h.records_committed += records as u64;
-                    // A commit proves the brokers answer again.
-                    h.brokers_down = false;
-                });
-                Ok(Outcome::Committed(records))
-            }
+            Ok(()) => self.committed(&mut state, started, &span),
             Err(err) => {
                 tracing::warn!(error = %err, "commit failed; aborting the transaction and rewinding");
                 drop(state);
                 drop(_entered);
                 self.abort()
+            }
+        }
+    }
+
+    /// Ends the bookkeeping of a committed transaction: its store writes
+    /// are persisted, its counts reach the metrics and the health.
+    fn committed(&self, state: &mut State, started: Instant, span: &tracing::Span) -> Result<Outcome, Error> {
+        let records = state.records;
+        if let Some(stores) = &self.stores {
+            let ends: HashMap<Tp, i64> = lock(&self.delivered)
+                .drain()
+                .map(|(tp, last)| (tp, last + 1))
+                .collect();
+            // Kafka has committed: a failure here leaves the local
+            // store one batch behind, which the next restore replays.
+            stores.persist(&state.next, &ends).map_err(Error::State)?;
+        }
+        if self.ports.enabled {
+            for (counter, n) in self.ports.consumed.iter().zip(&state.consumed) {
+                counter.inc_by(*n);
+            }
+            for (counter, n) in self.ports.produced.iter().zip(&state.produced) {
+                counter.inc_by(*n);
+            }
+            for (reason, n) in &state.dead_letters {
+                let label = self.metrics.dead_letter_label(reason);
+                self.metrics.dead_letters.with_label_values(&[label]).inc_by(*n);
+            }
+            self.metrics.transactions_committed.inc();
+            self.metrics
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        state.reset();
+        span.record("records", records);
+        span.record("outcome", "committed");
+        self.shared.update_health(|h| {
+            h.transactions_committed += 1;
+            h.records_committed += records as u64;
+            // A commit proves the brokers answer again.
+            h.brokers_down = false;
+        });
+        Ok(Outcome::Committed(records))
+    }
+
+    /// Settles a transaction whose commit the coordinator refused as an
+    /// invalid state, with an outcome librdkafka cannot tell. A new producer
+    /// with the same transactional id makes the coordinator finish it
+    /// (completing a commit it had prepared, aborting one still open) and
+    /// fences the old producer; the group's committed offsets then say which
+    /// it was: all at the transaction's ends, committed; none, aborted.
+    fn resolve<C: ConsumerContext>(
+        &self,
+        state: &mut State,
+        consumer: &impl Consumer<C>,
+        offsets: &TopicPartitionList,
+        started: Instant,
+        span: &tracing::Span,
+        cause: Error,
+    ) -> Result<Outcome, Error> {
+        tracing::warn!(
+            error = %cause,
+            "the coordinator refused to end the transaction; starting a new producer to settle it"
+        );
+        if let Err(err) = self.replace_producer() {
+            state.open = false;
+            return Err(err);
+        }
+        let stored = match consumer.committed_offsets(offsets.clone(), self.timeout) {
+            Ok(stored) => stored,
+            Err(err) => {
+                state.open = false;
+                return Err(Error::kafka(
+                    "reading the group's offsets to settle a transaction",
+                    err,
+                ));
+            }
+        };
+        let elements = offsets.elements();
+        let at_end = elements
+            .iter()
+            .filter(|e| {
+                stored
+                    .find_partition(e.topic(), e.partition())
+                    .is_some_and(|s| s.offset() == e.offset())
+            })
+            .count();
+        match at_end {
+            n if n == elements.len() && n > 0 => {
+                tracing::info!("the refused transaction had committed");
+                self.committed(state, started, span)
+            }
+            0 => {
+                tracing::info!("the refused transaction was aborted; processing its input again");
+                Ok(self.aborted(state))
+            }
+            _ => {
+                state.open = false;
+                Err(cause)
             }
         }
     }
@@ -473,6 +544,7 @@ impl Txn {
                             return Err(err);
                         }
                     }
+                    Failure::Refused(err) => return self.recover(&mut state, err),
                     Failure::Fatal(err) if self.expired(&state, &err) => {
                         return self.recover(&mut state, err)
                     }
@@ -548,23 +620,30 @@ impl Txn {
         lock(&self.shared.health).broker_errors
     }
 
-    /// Recovers from the brokers having aborted the open transaction after
-    /// its timeout: a new producer with the same transactional id (whose
-    /// initialisation fences any true zombie), and the transaction's inputs
-    /// are processed again from where it began, as after any abort.
+    /// Recovers from a transaction the brokers ended or refused to end (it
+    /// outlived its timeout, or its abort was refused): a new producer with
+    /// the same transactional id (whose initialisation aborts what is still
+    /// open and fences the old one), and the transaction's inputs are
+    /// processed again from where it began, as after any abort.
     fn recover(&self, state: &mut State, cause: Error) -> Result<Outcome, Error> {
         let age = state.started.map(|s| s.elapsed());
         tracing::warn!(
             error = %cause, ?age, timeout = ?self.timeout,
-            "the brokers aborted the open transaction after its timeout; \
-             starting a new producer and processing its input again"
+            "the brokers ended the open transaction; starting a new producer and processing its input again"
         );
-        let fresh =
-            Arc::new((self.make_producer)().map_err(|e| Error::kafka("creating the producer again", e))?);
-        if let Err(err) = self.init_producer(&fresh) {
+        if let Err(err) = self.replace_producer() {
             state.open = false;
             return Err(err);
         }
+        Ok(self.aborted(state))
+    }
+
+    /// Replaces the producer with a new one of the same transactional id,
+    /// initialised: the coordinator settles what the old one left open.
+    fn replace_producer(&self) -> Result<(), Error> {
+        let fresh =
+            Arc::new((self.make_producer)().map_err(|e| Error::kafka("creating the producer again", e))?);
+        self.init_producer(&fresh)?;
         let old = std::mem::replace(
             &mut *self.producer.write().unwrap_or_else(PoisonError::into_inner),
             fresh,
@@ -572,7 +651,7 @@ impl Txn {
         // The old producer is fenced for good: drop what it still holds
         // rather than wait for it.
         old.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
-        Ok(self.aborted(state))
+        Ok(())
     }
 
     /// Waits before calling a resumable transaction step again: a back-off
@@ -613,6 +692,8 @@ impl Txn {
                 Failure::Fatal(Error::Fenced {
                     transactional_id: self.transactional_id.clone(),
                 })
+            } else if code == Some(RDKafkaErrorCode::InvalidTransactionalState) {
+                Failure::Refused(Error::kafka("ending a transaction", err))
             } else {
                 Failure::Fatal(Error::kafka("a transaction", err))
             }

@@ -1,0 +1,103 @@
+//! What a failing record leaves behind, on the real broker, judged by the
+//! committed-view oracle and by state restored from the changelogs.
+
+use std::time::Duration;
+
+use meshkit::Config;
+use meshkit_tests::broker::{create_topic, input_id, produce_with_keys, test_brokers, unique_name};
+use meshkit_tests::oracle::committed_view;
+use meshkit_tests::product::{RejectedOutputs, Totals};
+use meshkit_tests::run;
+use meshkit_tests::verify::totals_exact;
+
+/// One partition: every record after a failure is in the failing record's
+/// partition, so a write it carries along is restored, never filtered out
+/// by the restore's check of its source offset.
+const PARTITIONS: i32 = 1;
+
+/// Issue 12, finding 2. Every hundredth record's transform succeeds and writes
+/// its store, but one of its outputs is refused by the Kafka client: the
+/// transaction aborts and the record is dead-lettered. Its store write must
+/// go with it, from RocksDB and from the changelog alike. Each id is its own
+/// key here, so a write left behind is never overwritten: a second instance
+/// that restores the stores from the changelogs and counts every key once
+/// more would count the refused records' keys twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_output_leaves_no_store_write_behind() {
+    let Some(brokers) = test_brokers("a_refused_output_leaves_no_store_write_behind") else {
+        return;
+    };
+    const N: usize = 2_000;
+    // Sparse enough that the transaction after each failure commits.
+    const EVERY: usize = 100;
+    let (input, output, app) = (unique_name("in"), unique_name("out"), unique_name("app"));
+    create_topic(&brokers, &input, PARTITIONS)
+        .await
+        .expect("input topic");
+    let produce = |range: std::ops::Range<usize>| {
+        let (brokers, input) = (brokers.clone(), input.clone());
+        // Ids past N reuse the keys of ids 1..=N.
+        tokio::task::spawn_blocking(move || {
+            produce_with_keys(&brokers, &input, range, |i| input_id((i - 1) % N + 1))
+        })
+    };
+    let config = |state: &tempfile::TempDir| {
+        Config::builder()
+            .brokers(&brokers)
+            .application_id(&app)
+            .state_dir(state.path())
+            .topic_partitions(PARTITIONS)
+            .startup_timeout(Duration::from_secs(30))
+            .build()
+            .expect("config")
+    };
+    let totals = || Totals {
+        input: input.clone(),
+        output: output.clone(),
+    };
+
+    produce(1..N + 1).await.expect("join").expect("inputs");
+    let first_state = tempfile::tempdir().expect("temp dir");
+    let product = RejectedOutputs {
+        inner: totals(),
+        every: EVERY,
+    };
+    let mut first = run::spawn(product, config(&first_state)).expect("first");
+    first
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("first running");
+    first
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("first: all committed");
+    let health = first.handle.health();
+    first.stop().await.expect("join").expect("clean stop");
+    assert!(
+        health.transactions_aborted >= (N / EVERY) as u64,
+        "each refused output aborted a transaction: {health:?}"
+    );
+
+    // A fresh state directory: the second instance restores the stores
+    // from their changelogs, then counts every key once more.
+    produce(N + 1..2 * N + 1).await.expect("join").expect("inputs");
+    let second_state = tempfile::tempdir().expect("temp dir");
+    let mut second = run::spawn(totals(), config(&second_state)).expect("second");
+    second
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("second running");
+    second
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("second: all committed");
+    let health = second.handle.health();
+    second.stop().await.expect("join").expect("clean stop");
+    assert!(health.records_restored > 0, "the second restored: {health:?}");
+
+    let view = committed_view(&brokers, &output).await.expect("oracle");
+    let first_run = (1..=N).filter(|i| i % EVERY != 0).map(|i| (input_id(i), i));
+    let second_run = (N + 1..=2 * N).map(|i| (input_id(i - N), i));
+    let problems = totals_exact(&view, first_run.chain(second_run));
+    assert!(problems.is_empty(), "state and outputs disagree: {problems:#?}");
+}
