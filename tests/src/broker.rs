@@ -62,13 +62,33 @@ pub async fn create_replicated_topic(
     partitions: i32,
     replication: i32,
 ) -> anyhow::Result<()> {
+    let min_isr = (replication - 1).max(1).to_string();
+    create_topic_with(
+        brokers,
+        topic,
+        partitions,
+        replication,
+        &[("min.insync.replicas", &min_isr)],
+    )
+    .await
+}
+
+/// Creates `topic` with these settings besides the tests' usual ones.
+pub async fn create_topic_with(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let min_isr = (replication - 1).max(1).to_string();
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))
+    let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))
         .set("cleanup.policy", "delete")
-        .set("retention.ms", "-1")
-        .set("min.insync.replicas", &min_isr);
+        .set("retention.ms", "-1");
+    for (name, value) in settings {
+        new = new.set(name, value);
+    }
     let results = admin
         .create_topics(
             [&new],

@@ -233,15 +233,19 @@ impl DataProduct for WindowCounts {
 
 /// Wraps a product whose output port is `out`: for every id that is a
 /// multiple of `every`, after the inner product processed it, emits one more
-/// output larger than the Kafka client accepts (`message.max.bytes`), which
-/// the client rejects when it is sent: a record whose output is refused
-/// after its transform succeeded and wrote to its stores.
+/// output of `size` bytes. Above the Kafka client's `message.max.bytes`
+/// (1,000,000 by default) the client rejects it when it is sent; above only
+/// the topic's `max.message.bytes`, the broker refuses it in its delivery
+/// report: a record whose output is refused after its transform succeeded
+/// and wrote to its stores.
 #[derive(Debug, Clone)]
 pub struct RejectedOutputs<P> {
     /// The wrapped product.
     pub inner: P,
     /// Ids that are multiples of this get the oversized output.
     pub every: usize,
+    /// The oversized output's size in bytes.
+    pub size: usize,
 }
 
 impl<P: DataProduct + Sync> DataProduct for RejectedOutputs<P> {
@@ -253,7 +257,7 @@ impl<P: DataProduct + Sync> DataProduct for RejectedOutputs<P> {
         self.inner.process(record, ctx).await?;
         let id = std::str::from_utf8(record.value().unwrap_or_default()).unwrap_or_default();
         if id_number(id).is_some_and(|n| n % self.every == 0) {
-            ctx.emit("out", None, vec![b'x'; 2_000_000])?;
+            ctx.emit("out", None, vec![b'x'; self.size])?;
         }
         Ok(())
     }

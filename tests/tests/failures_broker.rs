@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use meshkit::Config;
-use meshkit_tests::broker::{create_topic, input_id, produce_with_keys, test_brokers, unique_name};
+use meshkit_tests::broker::{
+    create_topic, create_topic_with, input_id, produce_ids, produce_with_keys, test_brokers, unique_name,
+};
 use meshkit_tests::oracle::committed_view;
-use meshkit_tests::product::{RejectedOutputs, Totals};
+use meshkit_tests::product::{RejectedOutputs, Relay, Totals};
 use meshkit_tests::run;
-use meshkit_tests::verify::totals_exact;
+use meshkit_tests::verify::{exactly_once, totals_exact};
 
 /// One partition: every record after a failure is in the failing record's
 /// partition, so a write it carries along is restored, never filtered out
@@ -61,6 +63,7 @@ async fn a_refused_output_leaves_no_store_write_behind() {
     let product = RejectedOutputs {
         inner: totals(),
         every: EVERY,
+        size: 2_000_000,
     };
     let mut first = run::spawn(product, config(&first_state)).expect("first");
     first
@@ -100,4 +103,72 @@ async fn a_refused_output_leaves_no_store_write_behind() {
     let second_run = (N + 1..=2 * N).map(|i| (input_id(i - N), i));
     let problems = totals_exact(&view, first_run.chain(second_run));
     assert!(problems.is_empty(), "state and outputs disagree: {problems:#?}");
+}
+
+/// Issue 12, finding 3. The broker refuses an output of every 1,000th record
+/// (above the output topic's `max.message.bytes`, below the client's
+/// limit): the refusal comes late, in a delivery report, and fails the whole
+/// batch it was in; meanwhile the transaction needs an abort and every
+/// output sent in it fails with a state error. Neither may be blamed on the
+/// record being processed: only the refused record is dead-lettered, found
+/// by replaying its transaction one record at a time; every other record's
+/// output is committed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_delivery_dead_letters_its_own_record_only() {
+    let Some(brokers) = test_brokers("a_refused_delivery_dead_letters_its_own_record_only") else {
+        return;
+    };
+    const N: usize = 2_000;
+    const EVERY: usize = 1_000;
+    let (input, output, app) = (unique_name("in"), unique_name("out"), unique_name("app"));
+    create_topic(&brokers, &input, 4).await.expect("input topic");
+    create_topic_with(&brokers, &output, 4, 1, &[("max.message.bytes", "100000")])
+        .await
+        .expect("output topic");
+    {
+        let (brokers, input) = (brokers.clone(), input.clone());
+        tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 1..N + 1))
+            .await
+            .expect("join")
+            .expect("inputs");
+    }
+    let state = tempfile::tempdir().expect("temp dir");
+    let config = Config::builder()
+        .brokers(&brokers)
+        .application_id(&app)
+        .state_dir(state.path())
+        .topic_partitions(4)
+        .startup_timeout(Duration::from_secs(30))
+        // Batches of good outputs stay under the topic's limit.
+        .kafka_property("batch.size", "50000")
+        .build()
+        .expect("config");
+    let product = RejectedOutputs {
+        inner: Relay::new(&input, &output),
+        every: EVERY,
+        size: 200_000,
+    };
+    let mut running = run::spawn(product, config).expect("runtime");
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    running
+        .until_committed(N as u64, Duration::from_secs(300))
+        .await
+        .expect("all committed");
+    running.stop().await.expect("join").expect("clean stop");
+
+    let view = committed_view(&brokers, &output).await.expect("oracle");
+    let expected = (1..=N)
+        .filter(|i| i % EVERY != 0)
+        .map(|i| Relay::output_value(&input_id(i)));
+    let verdict = exactly_once(&view, expected);
+    assert!(verdict.is_exactly_once(), "outputs: {verdict:?}");
+    let dlq = committed_view(&brokers, &format!("{app}.dlq"))
+        .await
+        .expect("oracle on the dead-letter topic");
+    let refused = (1..=N).filter(|i| i % EVERY == 0).map(input_id);
+    let verdict = exactly_once(&dlq, refused);
+    assert!(verdict.is_exactly_once(), "dead letters: {verdict:?}");
 }

@@ -18,7 +18,9 @@ use super::context::Context;
 use super::poison::{PoisonBook, Verdict};
 use super::policy::ErrorPolicy;
 use super::registration::Registration;
-use super::txn::{Delivered, DeliveryContext, Outcome, ProducerFactory, RebalanceContext, Tp, Txn};
+use super::txn::{
+    refuses_the_record, Delivered, DeliveryContext, Outcome, ProducerFactory, RebalanceContext, Tp, Txn,
+};
 use super::{blocking, Shared, Status};
 use crate::config::Config;
 use crate::error::Error;
@@ -60,6 +62,10 @@ pub mod dlq_headers {
     /// The writer schema id in the record's header, when it could be read.
     pub const SCHEMA_ID: &str = "meshkit.dlq.schema.id";
 }
+
+/// The pause before processing again the records of a transaction aborted
+/// for the transaction's own fault, so that a fault that lasts is no hot loop.
+const TRANSACTION_RETRY: Duration = Duration::from_millis(100);
 
 /// Keeps one instance's id across restarts, so a restarted instance reuses
 /// its transactional id and the coordinator aborts what it left open.
@@ -556,6 +562,10 @@ impl Loop<'_> {
             Outcome::Committed(_) => self.poison.committed(),
             Outcome::Aborted(rewind) => {
                 self.poison.aborted();
+                if let Some((tp, offset, refusal)) = self.txn.take_culprit() {
+                    let message = format!("an output was refused by the brokers: {refusal}");
+                    self.poison.failed(&tp, offset, "output-rejected", message, false);
+                }
                 seek(consumer, rewind);
             }
             Outcome::Nothing => {}
@@ -601,9 +611,9 @@ impl Loop<'_> {
             Verdict::DeadLetter => {
                 if let Some(p) = self.poison.get(&tp, offset) {
                     let (reason, error, attempts) = (p.reason, p.message.clone(), p.attempts);
-                    self.dead_letter(message, reason, &error, attempts)
-                        .await
-                        .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                    if let Err(err) = self.dead_letter(message, reason, &error, attempts).await {
+                        return self.dead_letter_failed(consumer, err).await;
+                    }
                 }
                 self.poison.dead_lettered(&tp, offset);
                 self.txn.done(&tp, offset);
@@ -662,9 +672,9 @@ impl Loop<'_> {
                     } else {
                         error.to_string()
                     };
-                    self.dead_letter_with(message, &reason, &text, 0, schema_id)
-                        .await
-                        .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                    if let Err(err) = self.dead_letter_with(message, &reason, &text, 0, schema_id).await {
+                        return self.dead_letter_failed(consumer, err).await;
+                    }
                     self.txn.done(&tp, offset);
                     return Ok(());
                 }
@@ -704,11 +714,24 @@ impl Loop<'_> {
         let failure = match processed {
             Ok(()) => match self.produce_outputs(record.timestamp(), &tp, offset).await {
                 Ok(()) => None,
-                Err(err) => Some((
+                Err(err) if err.rdkafka_error_code().is_some_and(refuses_the_record) => Some((
                     "output-rejected",
                     format!("an output was rejected by the Kafka client: {err}"),
                     false,
                 )),
+                Err(err) => {
+                    // The transaction's fault, not the record's (it needs an
+                    // abort, the producer is in a bad state): this record and
+                    // the transaction's others are processed again.
+                    self.ctx.discard();
+                    tracing::warn!(
+                        topic = %tp.0, partition = tp.1, offset, error = %err,
+                        "an output could not be sent in the open transaction; aborting it and processing its records again"
+                    );
+                    self.abort(consumer)?;
+                    tokio::time::sleep(TRANSACTION_RETRY).await;
+                    return Ok(());
+                }
             },
             Err(err) => {
                 self.ctx.discard();
@@ -729,9 +752,9 @@ impl Loop<'_> {
             None => {
                 self.poison.passed(&tp, offset);
                 if let Some((reason, text)) = self.ctx.take_dead_letter() {
-                    self.dead_letter(message, &reason, &text, 1)
-                        .await
-                        .map_err(|e| Error::kafka("producing to the dead-letter topic", e))?;
+                    if let Err(err) = self.dead_letter(message, &reason, &text, 1).await {
+                        return self.dead_letter_failed(consumer, err).await;
+                    }
                 }
                 self.txn.count_consumed(index);
                 self.txn.done(&tp, offset);
@@ -751,6 +774,26 @@ impl Loop<'_> {
                 self.abort(consumer)?;
             }
         }
+        Ok(())
+    }
+
+    /// A dead letter could not be sent. Refused for what it is (too large
+    /// for the dead-letter topic), nothing sending it again can change:
+    /// the runtime stops rather than lose the record. Otherwise the fault
+    /// is the transaction's: it aborts, and its records, this one included,
+    /// are processed again.
+    async fn dead_letter_failed(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceContext>,
+        err: KafkaError,
+    ) -> Result<(), Error> {
+        if err.rdkafka_error_code().is_some_and(refuses_the_record) {
+            return Err(Error::kafka("producing to the dead-letter topic", err));
+        }
+        self.ctx.discard();
+        tracing::warn!(error = %err, "a dead letter could not be sent in the open transaction; aborting it and processing its records again");
+        self.abort(consumer)?;
+        tokio::time::sleep(TRANSACTION_RETRY).await;
         Ok(())
     }
 

@@ -29,8 +29,38 @@ use crate::state::StateManager;
 /// A topic and partition.
 pub(crate) type Tp = (String, i32);
 
-/// Delivered changelog offsets: the highest per topic and partition.
-pub(crate) type Delivered = Arc<Mutex<HashMap<Tp, i64>>>;
+/// What the producer's delivery reports tell the transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Deliveries {
+    /// Delivered changelog offsets: the highest per topic and partition.
+    ends: Mutex<HashMap<Tp, i64>>,
+    /// Outputs the brokers refused for what they are (too large, invalid):
+    /// the fault of the record that emitted them, not of the transaction.
+    refused: std::sync::atomic::AtomicU64,
+    /// The latest such refusal, for the dead letter.
+    last_refusal: Mutex<Option<String>>,
+}
+
+/// Shared by the producer's delivery reports and the transaction.
+pub(crate) type Delivered = Arc<Deliveries>;
+
+/// Whether `code`, refusing one output, is that output's own fault (so
+/// sending it again cannot help), rather than the transaction's or the
+/// connection's.
+pub(crate) fn refuses_the_record(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::MessageBatchTooLarge
+            | RDKafkaErrorCode::InvalidMessage
+            | RDKafkaErrorCode::InvalidRecord
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::InvalidArgument
+            | RDKafkaErrorCode::UnknownPartition
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+    )
+}
 
 /// Logs deliveries that failed (a failed delivery fails the commit too),
 /// notes how far each changelog was written, for the stores' checkpoints,
@@ -57,7 +87,7 @@ impl ProducerContext for DeliveryContext {
         if let Ok(message) = result {
             use rdkafka::message::Message;
             if self.changelogs.contains(message.topic()) {
-                let mut delivered = lock(&self.delivered);
+                let mut delivered = lock(&self.delivered.ends);
                 let entry = delivered
                     .entry((message.topic().to_string(), message.partition()))
                     .or_insert(-1);
@@ -68,6 +98,10 @@ impl ProducerContext for DeliveryContext {
             // Records purged by an abort are expected; anything else fails the commit.
             if err.rdkafka_error_code() == Some(RDKafkaErrorCode::PurgeQueue) {
                 return;
+            }
+            if err.rdkafka_error_code().is_some_and(refuses_the_record) {
+                *lock(&self.delivered.last_refusal) = Some(err.to_string());
+                self.delivered.refused.fetch_add(1, Ordering::AcqRel);
             }
             tracing::warn!(error = %err, "an output record was not delivered; its transaction will abort");
         }
@@ -104,6 +138,17 @@ struct State {
     /// The count of broker connection errors when it began: more at its
     /// end means it lived through an outage.
     broker_errors_at_begin: u64,
+    /// The count of outputs refused for what they are when it began.
+    refused_at_begin: u64,
+    /// After a transaction aborted on a refused output: where its inputs
+    /// ended, per partition. Until they are passed, transactions hold at
+    /// most `isolate_limit` records, halved at each refusal, so that a
+    /// refusal in a transaction of one record names the record at fault.
+    isolate: HashMap<Tp, i64>,
+    isolate_limit: usize,
+    /// The record an isolated transaction held, when an output of it was
+    /// refused: for the loop to dead-letter.
+    culprit: Option<(Tp, i64)>,
 }
 
 impl State {
@@ -260,6 +305,7 @@ impl Txn {
             state.open = true;
             state.started = Some(Instant::now());
             state.broker_errors_at_begin = self.broker_errors();
+            state.refused_at_begin = self.delivered.refused.load(Ordering::Acquire);
             // Filled in when it ends: `records`, the input records done in
             // it (an abort discards them); `outcome`, committed or aborted.
             state.span = Some(tracing::info_span!(
@@ -277,6 +323,9 @@ impl Txn {
     /// Marks input `tp` at `offset` as done in the open transaction.
     pub(crate) fn done(&self, tp: &Tp, offset: i64) {
         let mut state = lock(&self.state);
+        if state.isolate.get(tp).is_some_and(|end| offset + 1 >= *end) {
+            state.isolate.remove(tp);
+        }
         match state.next.get_mut(tp) {
             Some(next) => *next = offset + 1,
             None => {
@@ -335,6 +384,11 @@ impl Txn {
     /// Whether the open transaction should commit now.
     pub(crate) fn due(&self, interval: Duration, max_records: usize) -> bool {
         let state = lock(&self.state);
+        let max_records = if state.isolate.is_empty() {
+            max_records
+        } else {
+            state.isolate_limit.max(1)
+        };
         state.open && (state.records >= max_records || state.started.is_some_and(|s| s.elapsed() >= interval))
     }
 
@@ -424,7 +478,7 @@ impl Txn {
     fn committed(&self, state: &mut State, started: Instant, span: &tracing::Span) -> Result<Outcome, Error> {
         let records = state.records;
         if let Some(stores) = &self.stores {
-            let ends: HashMap<Tp, i64> = lock(&self.delivered)
+            let ends: HashMap<Tp, i64> = lock(&self.delivered.ends)
                 .drain()
                 .map(|(tp, last)| (tp, last + 1))
                 .collect();
@@ -449,6 +503,11 @@ impl Txn {
                 .observe(started.elapsed().as_secs_f64());
         }
         state.reset();
+        // A replay after a refusal that commits grows again: the refused
+        // record is elsewhere, or already found.
+        if !state.isolate.is_empty() {
+            state.isolate_limit = state.isolate_limit.saturating_mul(2);
+        }
         span.record("records", records);
         span.record("outcome", "committed");
         self.shared.update_health(|h| {
@@ -582,7 +641,10 @@ impl Txn {
     fn aborted(&self, state: &mut State) -> Outcome {
         if let Some(stores) = &self.stores {
             stores.discard();
-            lock(&self.delivered).clear();
+            lock(&self.delivered.ends).clear();
+        }
+        if self.delivered.refused.load(Ordering::Acquire) > state.refused_at_begin {
+            self.isolate_refusal(state);
         }
         let rewind = std::mem::take(&mut state.first);
         if let Some(span) = &state.span {
@@ -595,6 +657,43 @@ impl Txn {
         }
         self.shared.update_health(|h| h.transactions_aborted += 1);
         Outcome::Aborted(rewind)
+    }
+
+    /// An output of the aborted transaction was refused for what it is.
+    /// Delivery reports come late and a refused batch fails every output
+    /// in it, so the record at fault is found by bisection: the
+    /// transaction's inputs are replayed in transactions of half its size,
+    /// halved again at each refusal, until a refusal in a transaction of one
+    /// record names it (about log2 of the transaction's records aborts).
+    fn isolate_refusal(&self, state: &mut State) {
+        let single = state.records == 1 && state.first.len() == 1;
+        match state.first.iter().next() {
+            Some((tp, offset)) if single => {
+                tracing::warn!(topic = %tp.0, partition = tp.1, offset, "an output of this record was refused by the brokers");
+                state.culprit = Some((tp.clone(), *offset));
+            }
+            _ => {
+                state.isolate_limit = (state.records / 2).max(1);
+                tracing::warn!(
+                    records = state.records, replay_by = state.isolate_limit,
+                    "an output was refused by the brokers; replaying the transaction in smaller ones to find its record"
+                );
+                for (tp, next) in &state.next {
+                    let end = state.isolate.entry(tp.clone()).or_insert(*next);
+                    *end = (*end).max(*next);
+                }
+            }
+        }
+    }
+
+    /// Takes the record whose output the brokers refused, found by an
+    /// isolated transaction, with the refusal.
+    pub(crate) fn take_culprit(&self) -> Option<(Tp, i64, String)> {
+        let (tp, offset) = lock(&self.state).culprit.take()?;
+        let refusal = lock(&self.delivered.last_refusal)
+            .clone()
+            .unwrap_or_else(|| "refused by the brokers".to_string());
+        Some((tp, offset, refusal))
     }
 
     /// Whether a fatal `err` is the brokers aborting this instance's own
@@ -833,6 +932,8 @@ impl ConsumerContext for RebalanceContext {
             h.joined |= joined;
             h.restoring |= restore_pending;
         });
+        // Marks of partitions given up would never be passed.
+        lock(&self.txn.state).isolate.clear();
         self.txn.assignment_changed.store(true, Ordering::Release);
     }
 }
