@@ -119,6 +119,15 @@ pub fn produce_ids(brokers: &str, topic: &str, range: std::ops::Range<usize>) ->
     produce_with_keys(brokers, topic, range, input_id)
 }
 
+/// [`produce_ids`] on a blocking thread, for async tests; panics if it fails.
+pub async fn produce_ids_off_thread(brokers: &str, topic: &str, range: std::ops::Range<usize>) {
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || produce_ids(&brokers, &topic, range))
+        .await
+        .expect("join")
+        .expect("inputs");
+}
+
 /// Produces ids `range` to `topic`, keyed `k-<i % keys>`.
 pub fn produce_keyed(
     brokers: &str,

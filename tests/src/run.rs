@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use meshkit::{Config, DataProduct, Error, Runtime, RuntimeHandle, Status};
+use meshkit::{Config, DataProduct, Error, Health, Runtime, RuntimeHandle, Status};
 use tokio::task::JoinHandle;
 
 /// A product running in this process.
@@ -26,6 +26,29 @@ pub fn spawn_with_registry<P: DataProduct>(
     registry: std::sync::Arc<dyn meshkit::schema::SchemaRegistry>,
 ) -> Result<Running, Error> {
     spawn_runtime(Runtime::new(product, config)?.with_registry(registry))
+}
+
+/// Starts `product` with `config`, waits until it runs and has committed
+/// `records` inputs (at most `timeout`), and stops it cleanly; returns its
+/// health just before the stop. Panics, saying which step failed, otherwise.
+pub async fn run_until_committed<P: DataProduct>(
+    product: P,
+    config: Config,
+    records: usize,
+    timeout: Duration,
+) -> Health {
+    let mut running = spawn(product, config).expect("runtime");
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    running
+        .until_committed(records as u64, timeout)
+        .await
+        .expect("all committed");
+    let health = running.handle.health();
+    running.stop().await.expect("join").expect("clean stop");
+    health
 }
 
 fn spawn_runtime<P: DataProduct>(runtime: Runtime<P>) -> Result<Running, Error> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use meshkit::{Config, Error};
 use meshkit_tests::broker::{
-    committed_offsets, create_topic, end_offsets, input_id, produce_ids, test_brokers, unique_name,
+    committed_offsets, create_topic, end_offsets, input_id, produce_ids_off_thread, test_brokers, unique_name,
 };
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::product::{id_number, Relay};
@@ -53,11 +53,7 @@ impl Setup {
     }
 
     async fn produce(&self, ids: std::ops::Range<usize>) {
-        let (brokers, input) = (self.brokers.clone(), self.input.clone());
-        tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, ids))
-            .await
-            .expect("join")
-            .expect("inputs");
+        produce_ids_off_thread(&self.brokers, &self.input, ids).await;
     }
 
     fn relay(&self) -> Relay {
@@ -105,36 +101,7 @@ async fn failing_records_abort_their_transaction_and_are_dead_lettered() {
     let Some(s) = setup("failing_records_abort_their_transaction_and_are_dead_lettered").await else {
         return;
     };
-    const N: usize = 20_000;
-    const EVERY: usize = 1_000;
-    s.produce(1..N + 1).await;
-
-    let mut relay = s.relay();
-    relay.fail_every = Some(EVERY);
-    let mut running = run::spawn(relay, s.config().build().expect("config")).expect("runtime");
-    running
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("running");
-    running
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("all committed");
-    let health = running.handle.health();
-    running.stop().await.expect("join").expect("clean stop");
-
-    let failing: Vec<usize> = (1..=N).filter(|i| i % EVERY == 0).collect();
-    assert!(
-        health.transactions_aborted >= failing.len() as u64,
-        "each failure aborted a transaction: {health:?}"
-    );
-
-    let view = committed_view(&s.brokers, &s.output).await.expect("oracle");
-    let expected = (1..=N)
-        .filter(|i| i % EVERY != 0)
-        .map(|i| Relay::output_value(&input_id(i)));
-    let verdict = exactly_once(&view, expected);
-    assert!(verdict.is_exactly_once(), "outputs: {verdict:?}");
+    let view = fail_every(&s, 20_000, 1_000, s.config()).await;
     assert!(
         !view.aborted.is_empty(),
         "the aborted transactions' outputs are in the raw log, marked aborted"
@@ -146,66 +113,60 @@ async fn failing_records_abort_their_transaction_and_are_dead_lettered() {
             .and_then(id_number)
             .expect("an output value");
         assert!(
-            !id.is_multiple_of(EVERY),
+            !id.is_multiple_of(1_000),
             "a failing record's own output never reaches the log: {value}"
         );
     }
-
-    let dlq = committed_view(&s.brokers, &s.dlq)
-        .await
-        .expect("oracle on the dead-letter topic");
-    let verdict = exactly_once(&dlq, failing.iter().map(|i| input_id(*i)));
-    assert!(verdict.is_exactly_once(), "dead letters: {verdict:?}");
 }
 
 /// An abort that follows its transaction's first output within moments can
 /// overtake that output's registration with the coordinator, which then
 /// rejects the abort as an invalid transaction state, fatally for the
-/// producer (librdkafka issue 4849). Every second record fails here, so every
-/// transaction aborts right after its first output; the product must ride through
-/// every one of them.
+/// producer (librdkafka issue 4849). Every second record fails here, and
+/// transactions hold two records, so each abort comes right after a commit
+/// and one output, while the coordinator may still be completing that
+/// commit; the product must ride through every one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborts_right_after_the_first_output_keep_the_product_running() {
     let Some(s) = setup("aborts_right_after_the_first_output_keep_the_product_running").await else {
         return;
     };
-    const N: usize = 1_000;
-    const EVERY: usize = 2;
-    s.produce(1..N + 1).await;
+    fail_every(&s, 1_000, 2, s.config().commit_records(2)).await;
+}
 
+/// Relays ids 1..=`n`, of which every multiple of `every` fails: each
+/// failure aborts a transaction, every other id's output is committed
+/// exactly once and every failing id is dead-lettered exactly once. Returns
+/// the output's committed view.
+async fn fail_every(
+    s: &Setup,
+    n: usize,
+    every: usize,
+    config: meshkit::ConfigBuilder,
+) -> meshkit_tests::oracle::CommittedView {
+    s.produce(1..n + 1).await;
     let mut relay = s.relay();
-    relay.fail_every = Some(EVERY);
-    // Two records a transaction: each abort comes right after a commit and
-    // one output, while the coordinator may still be completing that commit.
-    let config = s.config().commit_records(2).build().expect("config");
-    let mut running = run::spawn(relay, config).expect("runtime");
-    running
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("running");
-    running
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("all committed");
-    let health = running.handle.health();
-    running.stop().await.expect("join").expect("clean stop");
+    relay.fail_every = Some(every);
+    let config = config.build().expect("config");
+    let health = run::run_until_committed(relay, config, n, Duration::from_secs(300)).await;
     assert!(
-        health.transactions_aborted >= (N / EVERY) as u64,
+        health.transactions_aborted >= (n / every) as u64,
         "each failure aborted a transaction: {health:?}"
     );
 
     let view = committed_view(&s.brokers, &s.output).await.expect("oracle");
-    let expected = (1..=N)
-        .filter(|i| i % EVERY != 0)
+    let expected = (1..=n)
+        .filter(|i| i % every != 0)
         .map(|i| Relay::output_value(&input_id(i)));
     let verdict = exactly_once(&view, expected);
     assert!(verdict.is_exactly_once(), "outputs: {verdict:?}");
     let dlq = committed_view(&s.brokers, &s.dlq)
         .await
         .expect("oracle on the dead-letter topic");
-    let failing = (1..=N).filter(|i| i % EVERY == 0).map(input_id);
+    let failing = (1..=n).filter(|i| i % every == 0).map(input_id);
     let verdict = exactly_once(&dlq, failing);
     assert!(verdict.is_exactly_once(), "dead letters: {verdict:?}");
+    view
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,17 +65,7 @@ async fn a_refused_output_leaves_no_store_write_behind() {
         every: EVERY,
         size: 2_000_000,
     };
-    let mut first = run::spawn(product, config(&first_state)).expect("first");
-    first
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("first running");
-    first
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("first: all committed");
-    let health = first.handle.health();
-    first.stop().await.expect("join").expect("clean stop");
+    let health = run::run_until_committed(product, config(&first_state), N, Duration::from_secs(300)).await;
     assert!(
         health.transactions_aborted >= (N / EVERY) as u64,
         "each refused output aborted a transaction: {health:?}"
@@ -85,17 +75,7 @@ async fn a_refused_output_leaves_no_store_write_behind() {
     // from their changelogs, then counts every key once more.
     produce(N + 1..2 * N + 1).await.expect("join").expect("inputs");
     let second_state = tempfile::tempdir().expect("temp dir");
-    let mut second = run::spawn(totals(), config(&second_state)).expect("second");
-    second
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("second running");
-    second
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("second: all committed");
-    let health = second.handle.health();
-    second.stop().await.expect("join").expect("clean stop");
+    let health = run::run_until_committed(totals(), config(&second_state), N, Duration::from_secs(300)).await;
     assert!(health.records_restored > 0, "the second restored: {health:?}");
 
     let view = committed_view(&brokers, &output).await.expect("oracle");
@@ -148,16 +128,7 @@ async fn a_refused_delivery_dead_letters_its_own_record_only() {
         every: EVERY,
         size: 200_000,
     };
-    let mut running = run::spawn(product, config).expect("runtime");
-    running
-        .until_running(Duration::from_secs(60))
-        .await
-        .expect("running");
-    running
-        .until_committed(N as u64, Duration::from_secs(300))
-        .await
-        .expect("all committed");
-    running.stop().await.expect("join").expect("clean stop");
+    run::run_until_committed(product, config, N, Duration::from_secs(300)).await;
 
     let view = committed_view(&brokers, &output).await.expect("oracle");
     let expected = (1..=N)

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use meshkit::{Config, ConfigBuilder};
-use meshkit_tests::broker::{committed_offsets, create_topic, produce_ids, test_brokers, unique_name};
+use meshkit_tests::broker::{
+    committed_offsets, create_topic, produce_ids_off_thread, test_brokers, unique_name,
+};
 use meshkit_tests::broker::{end_offsets, input_id};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::product::{Pause, Relay};
@@ -51,11 +53,7 @@ impl Setup {
     }
 
     async fn produce(&self, ids: std::ops::Range<usize>) {
-        let (brokers, input) = (self.brokers.clone(), self.input.clone());
-        tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, ids))
-            .await
-            .expect("join")
-            .expect("inputs");
+        produce_ids_off_thread(&self.brokers, &self.input, ids).await;
     }
 
     /// Waits until the group's committed offsets reach the input's ends.
