@@ -188,6 +188,77 @@ async fn clean_restart_replays_nothing_and_lost_state_is_rebuilt_from_the_change
     s.check_totals(3 * STEP).await;
 }
 
+/// Issue 12, finding 9. A transaction left open on a changelog partition
+/// (a previous owner fenced mid-transaction, here a producer of the test's
+/// own) holds read-committed readers at its first offset, though the
+/// partition's owner committed more after it. A store restored from that
+/// changelog must wait until the transaction ends, not stop there: the
+/// restore of a fresh instance is started while the transaction is open,
+/// which the test aborts two seconds after the instance got its partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_waits_for_a_transaction_left_open_on_the_changelog() {
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    let Some(s) = setup("a_restore_waits_for_a_transaction_left_open_on_the_changelog").await else {
+        return;
+    };
+    const STEP: usize = 4_000;
+    let first_state = tempfile::tempdir().expect("state");
+    s.run_in_process(first_state.path(), 0..STEP).await;
+
+    let changelog = meshkit::changelog_topic(&s.app, "totals");
+    let zombie: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &s.brokers)
+        .set("transactional.id", unique_name("zombie"))
+        .set("transaction.timeout.ms", "60000")
+        .create()
+        .expect("zombie producer");
+    let zombie = std::sync::Arc::new(zombie);
+    {
+        let (zombie, changelog) = (zombie.clone(), changelog.clone());
+        tokio::task::spawn_blocking(move || {
+            zombie.init_transactions(Duration::from_secs(30))?;
+            zombie.begin_transaction()?;
+            for partition in 0..PARTITIONS {
+                zombie
+                    .send(
+                        BaseRecord::<str, str>::to(&changelog)
+                            .partition(partition)
+                            .key("zombie")
+                            .payload("left open"),
+                    )
+                    .map_err(|(e, _)| e)?;
+            }
+            zombie.flush(Duration::from_secs(30))
+        })
+        .await
+        .expect("join")
+        .expect("a transaction left open on every changelog partition");
+    }
+    // The owner commits more after the open transaction began.
+    s.run_in_process(first_state.path(), STEP..2 * STEP).await;
+
+    // A fresh instance restores from the changelog while it is still open.
+    let second_state = tempfile::tempdir().expect("state");
+    let running = run::spawn(s.totals(), s.config(second_state.path())).expect("runtime");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while running.handle.health().assigned_partitions == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no assignment");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::spawn_blocking(move || zombie.abort_transaction(Duration::from_secs(30)))
+        .await
+        .expect("join")
+        .expect("abort the open transaction");
+    s.produce(2 * STEP..3 * STEP).await;
+    running
+        .until_committed(STEP as u64, Duration::from_secs(300))
+        .await
+        .expect("all committed");
+    running.stop().await.expect("join").expect("clean stop");
+    s.check_totals(3 * STEP).await;
+}
+
 /// `/readyz` answers 503 until the group is joined and every assigned
 /// partition's store is restored, then 200: polled from the start of a
 /// product whose local state was deleted, so its start must restore the

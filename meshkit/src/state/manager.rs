@@ -584,8 +584,13 @@ fn replay(
     tpl.add_partition_offset(topic, partition, Offset::Offset(start))
         .map_err(kafka)?;
     consumer.assign(&tpl).map_err(kafka)?;
-    let (_, high) = consumer
-        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+    // The high watermark, not the last stable offset a read-committed
+    // client would be told: the restore reads up to it.
+    let (_, high) = config
+        .clone()
+        .set("isolation.level", "read_uncommitted")
+        .create::<BaseConsumer>()
+        .and_then(|c| c.fetch_watermarks(topic, partition, Duration::from_secs(10)))
         .map_err(kafka)?;
     if high <= start {
         return Ok(start);
@@ -606,6 +611,7 @@ fn replay(
     let mut batch = WriteBatch::default();
     let mut last_progress = Instant::now();
     let mut last_log = Instant::now();
+    let mut waiting = false;
     loop {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
@@ -666,7 +672,23 @@ fn replay(
                         next = next.max(o);
                     }
                 }
-                break;
+                if next >= high {
+                    break;
+                }
+                // Read-committed ends at the last stable offset: a transaction
+                // still open on the changelog (a fenced previous owner's, say)
+                // hides what was committed after it began. Wait until it ends,
+                // as far as the high watermark seen at the start.
+                if !waiting {
+                    tracing::info!(
+                        topic,
+                        partition,
+                        at = next,
+                        to = high,
+                        "an open transaction on the changelog holds the restore back; waiting for it to end"
+                    );
+                    waiting = true;
+                }
             }
             Some(Err(err)) => return Err(kafka(err)),
             None if last_progress.elapsed() > timeout => {
