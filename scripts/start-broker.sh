@@ -28,10 +28,13 @@ if [ ! -f "$KAFKA_LIB/.complete" ]; then
 fi
 
 # Data directories of brokers no longer running are removed (their logs are
-# kept until the next start, for a failed test to point at).
+# kept until the next start, for a failed test to point at), once nothing in
+# them changed for an hour: a node a test stopped on purpose, to restart it
+# on the same data, is not running either.
 mkdir -p "$MESHKIT_CACHE/run"
 for old in "$MESHKIT_CACHE"/run/kafka-*; do
   [ -d "$old" ] || continue
+  [ -z "$(find "$old" -newermt '-60 minutes' -print -quit)" ] || continue
   alive=""
   for pid_file in "$old"/node-*/pid; do
     [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null && alive=1
