@@ -211,6 +211,13 @@ pub fn committed_offsets(brokers: &str, group: &str, topic: &str) -> anyhow::Res
         tpl.add_partition(topic, *partition);
     }
     let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
+    // A partition's own error (an offset commit not yet stable, say) comes
+    // with no offset: not "nothing committed".
+    for element in committed.elements() {
+        element
+            .error()
+            .with_context(|| format!("committed offset of partition {}", element.partition()))?;
+    }
     Ok(committed
         .elements()
         .iter()

@@ -9,15 +9,18 @@
 use std::time::Duration;
 
 use meshkit_tests::broker::{create_topic, end_offsets, input_id, produce_ids, test_brokers, unique_name};
-use meshkit_tests::crash::{kill_at_random_points, run_to_end};
+use meshkit_tests::crash::{kill_at_random_points_with, run_to_end};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::product::Relay;
 use meshkit_tests::python::{run_script, venv_python};
 use meshkit_tests::verify::exactly_once;
 
-// Large enough that five incarnations, each killed up to 0.8 s after its
-// first commit, cannot finish it at Apache Kafka's ~90,000 records/s.
+// Inputs to start with; more are added before an incarnation starts
+// whenever fewer than `AHEAD` are left, so that every kill lands before the
+// end however fast the machine (one incarnation reached 155,000 records
+// before its kill in a CI run, the progress reads being slow).
 const N: usize = 500_000;
+const AHEAD: usize = 250_000;
 const KILLS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,8 +41,8 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
             .expect("join")
             .expect("inputs");
     }
-    let total: i64 = end_offsets(&brokers, &input).expect("ends").values().sum();
-    assert_eq!(total, N as i64);
+    let produced: i64 = end_offsets(&brokers, &input).expect("ends").values().sum();
+    assert_eq!(produced, N as i64);
 
     let state = tempfile::tempdir().expect("state dir");
     let logs = tempfile::tempdir().expect("log dir");
@@ -54,9 +57,19 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     ];
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
     let group = (brokers.as_str(), app.as_str(), input.as_str());
-    let points = kill_at_random_points(&binary, &envs, logs.path(), group, KILLS)
+    let mut total = N;
+    let top_up = |committed: i64| -> anyhow::Result<()> {
+        if total - usize::try_from(committed)? < AHEAD {
+            produce_ids(&brokers, &input, total..total + AHEAD)?;
+            total += AHEAD;
+        }
+        Ok(())
+    };
+    let points = kill_at_random_points_with(&binary, &envs, logs.path(), group, KILLS, top_up)
         .await
         .expect("kills");
+    let inputs = total;
+    let total = total as i64;
     assert!(
         points.iter().all(|at| *at < total),
         "every kill must land before the end: {points:?} of {total}"
@@ -80,7 +93,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     );
 
     let view = committed_view(&brokers, &output).await.expect("oracle");
-    let verdict = exactly_once(&view, (0..N).map(|i| Relay::output_value(&input_id(i))));
+    let verdict = exactly_once(&view, (0..inputs).map(|i| Relay::output_value(&input_id(i))));
     eprintln!(
         "committed {} outputs; raw log also holds {} aborted and {} never-committed records of killed transactions",
         verdict.committed,
@@ -125,8 +138,8 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     oracle.sort();
     assert_eq!(
         python_read.len(),
-        N,
-        "Confluent's read_committed consumer read {} records for {N} inputs",
+        inputs,
+        "Confluent's read_committed consumer read {} records for {inputs} inputs",
         python_read.len()
     );
     assert!(
