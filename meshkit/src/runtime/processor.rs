@@ -719,19 +719,7 @@ impl Loop<'_> {
                     format!("an output was rejected by the Kafka client: {err}"),
                     false,
                 )),
-                Err(err) => {
-                    // The transaction's fault, not the record's (it needs an
-                    // abort, the producer is in a bad state): this record and
-                    // the transaction's others are processed again.
-                    self.ctx.discard();
-                    tracing::warn!(
-                        topic = %tp.0, partition = tp.1, offset, error = %err,
-                        "an output could not be sent in the open transaction; aborting it and processing its records again"
-                    );
-                    self.abort(consumer)?;
-                    tokio::time::sleep(TRANSACTION_RETRY).await;
-                    return Ok(());
-                }
+                Err(err) => return self.replay_transaction(consumer, "an output", &err).await,
             },
             Err(err) => {
                 self.ctx.discard();
@@ -765,12 +753,12 @@ impl Loop<'_> {
                 // its changelog writes and its dead-letter request behind,
                 // which the next record would otherwise send as its own.
                 self.ctx.discard();
+                let attempts = self.poison.failed(&tp, offset, reason, message_text, retriable);
                 tracing::warn!(
-                    topic = %tp.0, partition = tp.1, offset, error = %message_text,
-                    attempts = self.poison.get(&tp, offset).map_or(0, |p| p.attempts) + 1,
+                    topic = %tp.0, partition = tp.1, offset, attempts,
+                    error = self.poison.get(&tp, offset).map_or("", |p| p.message.as_str()),
                     "record failed; aborting its transaction and rewinding"
                 );
-                self.poison.failed(&tp, offset, reason, message_text, retriable);
                 self.abort(consumer)?;
             }
         }
@@ -790,8 +778,24 @@ impl Loop<'_> {
         if err.rdkafka_error_code().is_some_and(refuses_the_record) {
             return Err(Error::kafka("producing to the dead-letter topic", err));
         }
+        self.replay_transaction(consumer, "a dead letter", &err).await
+    }
+
+    /// `what` could not be sent for the transaction's fault, not the
+    /// record's (it needs an abort, the producer is in a bad state): the
+    /// record's pending writes are dropped, the transaction aborts, and its
+    /// records, this one included, are processed again after a pause.
+    async fn replay_transaction(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceContext>,
+        what: &str,
+        err: &KafkaError,
+    ) -> Result<(), Error> {
         self.ctx.discard();
-        tracing::warn!(error = %err, "a dead letter could not be sent in the open transaction; aborting it and processing its records again");
+        tracing::warn!(
+            error = %err,
+            "{what} could not be sent in the open transaction; aborting it and processing its records again"
+        );
         self.abort(consumer)?;
         tokio::time::sleep(TRANSACTION_RETRY).await;
         Ok(())
