@@ -309,43 +309,29 @@ impl CatalogReader {
             skipped: Vec::new(),
         };
 
-        let metadata = consumer
-            .fetch_metadata(Some(self.topic.as_str()), remaining())
-            .map_err(|source| CatalogReadError::BrokerUnreachable {
-                brokers: self.brokers.clone(),
-                timeout: self.timeout,
-                source: Box::new(source),
-            })?;
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
+        let Some(partitions) = self.describe(&consumer, deadline)? else {
             snapshot.topic_exists = false;
             return Ok(snapshot);
         };
-        match topic.error() {
-            None => {}
-            Some(err) if RDKafkaErrorCode::from(err) == RDKafkaErrorCode::UnknownTopicOrPartition => {
-                snapshot.topic_exists = false;
-                return Ok(snapshot);
-            }
-            Some(err) => {
-                return Err(kafka(
-                    "describing the topic",
-                    KafkaError::MetadataFetch(RDKafkaErrorCode::from(err)),
-                ))
-            }
-        }
 
         // The end of each partition as of now; records written later are
         // not waited for, so the read finishes on a busy topic too.
         let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
         let mut assignment = TopicPartitionList::new();
-        for partition in topic.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(&self.topic, partition.id(), remaining())
-                .map_err(|source| kafka("reading the partition ends", source))?;
-            if high > low {
-                ends.insert(partition.id(), high);
+        for partition in partitions {
+            // Only the high watermark is used: when librdkafka retries one of
+            // the two offset queries itself (a leader moving), the answers
+            // can come back in an order that reports the low watermark as
+            // the high one, and starting there would skip the partition.
+            // The log's start is asked for by name instead.
+            let (_, high) = asking_again(deadline, |wait| {
+                consumer.fetch_watermarks(&self.topic, partition, wait)
+            })
+            .map_err(|source| kafka("reading the partition ends", source))?;
+            if high > 0 {
+                ends.insert(partition, high);
                 assignment
-                    .add_partition_offset(&self.topic, partition.id(), Offset::Offset(low))
+                    .add_partition_offset(&self.topic, partition, Offset::Beginning)
                     .map_err(|source| kafka("assigning partitions", source))?;
             }
         }
@@ -402,6 +388,53 @@ impl CatalogReader {
         Ok(snapshot)
     }
 
+    /// The topic's partitions, or `None` when it does not exist. A topic
+    /// whose leaders are still being elected (just created by a product
+    /// starting beside this read, or a broker restarting) is asked again
+    /// until the deadline.
+    fn describe(
+        &self,
+        consumer: &BaseConsumer,
+        deadline: Instant,
+    ) -> Result<Option<Vec<i32>>, CatalogReadError> {
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let metadata = consumer
+                .fetch_metadata(Some(self.topic.as_str()), wait)
+                .map_err(|source| CatalogReadError::BrokerUnreachable {
+                    brokers: self.brokers.clone(),
+                    timeout: self.timeout,
+                    source: Box::new(source),
+                })?;
+            let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
+                return Ok(None);
+            };
+            let error = topic.error().map(RDKafkaErrorCode::from).or_else(|| {
+                topic
+                    .partitions()
+                    .iter()
+                    .find_map(|p| p.error().map(RDKafkaErrorCode::from))
+            });
+            match error {
+                None => return Ok(Some(topic.partitions().iter().map(|p| p.id()).collect())),
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) if topic.partitions().is_empty() => {
+                    return Ok(None)
+                }
+                Some(code) if leader_moving(code) && Instant::now() + RETRY_PAUSE < deadline => {
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                Some(code) => {
+                    return Err(CatalogReadError::Kafka {
+                        topic: self.topic.clone(),
+                        brokers: self.brokers.clone(),
+                        operation: "describing the topic",
+                        source: Box::new(KafkaError::MetadataFetch(code)),
+                    })
+                }
+            }
+        }
+    }
+
     fn consumer(&self) -> Result<BaseConsumer, CatalogReadError> {
         let mut client = rdkafka::ClientConfig::new();
         client.set("bootstrap.servers", &self.brokers);
@@ -454,6 +487,41 @@ impl CatalogReader {
                     reason,
                 });
             }
+        }
+    }
+}
+
+/// How long a read waits before asking again about a partition whose leader
+/// is moving.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Answers a broker gives while a partition has no leader it knows of yet:
+/// the topic was just created, or its leader is moving. Asking again helps.
+fn leader_moving(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::LeaderNotAvailable
+            | RDKafkaErrorCode::NotLeaderForPartition
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+    )
+}
+
+/// Runs `ask` with the time left until `deadline`, again after a short
+/// pause while the answer is that a leader is moving.
+fn asking_again<T>(
+    deadline: Instant,
+    mut ask: impl FnMut(Duration) -> rdkafka::error::KafkaResult<T>,
+) -> rdkafka::error::KafkaResult<T> {
+    loop {
+        match ask(deadline.saturating_duration_since(Instant::now())) {
+            Err(err)
+                if err.rdkafka_error_code().is_some_and(leader_moving)
+                    && Instant::now() + RETRY_PAUSE < deadline =>
+            {
+                tracing::debug!(error = %err, "catalog read: a leader is moving; asking again");
+                std::thread::sleep(RETRY_PAUSE);
+            }
+            answer => return answer,
         }
     }
 }
@@ -560,6 +628,71 @@ mod tests {
         );
         let orders = catalog.get(&ProductKey::new("sales", "orders")).expect("orders");
         assert_eq!(orders, &stopped, "the latest record of a key wins");
+    }
+
+    /// A catalog topic created a moment ago (by a product starting beside
+    /// the read) answers "not leader" until its leader is elected; the read
+    /// asks again instead of failing (it failed the CLI in CI), and a query
+    /// librdkafka retried itself does not make it skip the partition (it
+    /// read nothing here before).
+    #[test]
+    fn a_partition_whose_leader_is_moving_is_asked_again() {
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+        let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        let brokers = mock.bootstrap_servers();
+        mock.create_topic(CATALOG_TOPIC, 1, 1).expect("topic");
+        let a = record("sales", "orders", "team-sales");
+        let (key, value) = (a.key().to_bytes(), a.encode().expect("encode"));
+        produce(
+            &brokers,
+            CATALOG_TOPIC,
+            &[(0, Some(key.as_slice()), Some(value.as_slice()))],
+        );
+        use RDKafkaRespErr::{
+            RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        };
+        mock.request_errors(
+            RDKafkaApiKey::ListOffsets,
+            &[
+                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            ],
+        );
+        let snapshot = reader(&brokers).read().expect("read");
+        assert_eq!(snapshot.records_read(), 1);
+        let keys: Vec<String> = snapshot.catalog().list().map(|r| r.key().to_string()).collect();
+        assert_eq!(keys, ["sales/orders"]);
+    }
+
+    /// An error that asking again cannot fix is reported at once.
+    #[test]
+    fn a_refusal_that_lasts_is_reported() {
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+        let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        let brokers = mock.bootstrap_servers();
+        mock.create_topic(CATALOG_TOPIC, 1, 1).expect("topic");
+        mock.request_errors(
+            RDKafkaApiKey::ListOffsets,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 2],
+        );
+        let started = Instant::now();
+        let err = reader(&brokers).read().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CatalogReadError::Kafka {
+                    operation: "reading the partition ends",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_retriable(), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not retried to the deadline"
+        );
     }
 
     #[test]
