@@ -21,6 +21,7 @@ const RESERVED_PROPERTIES: &[&str] = &[
     "isolation.level",
     "enable.auto.commit",
     "enable.auto.offset.store",
+    "group.instance.id",
 ];
 
 /// Why a consumer group setting is refused, if it is: the runtime finishes
@@ -59,6 +60,7 @@ impl std::fmt::Debug for Secret {
 /// | `brokers` | `MESHKIT_BROKERS` | none: start the embedded local cluster |
 /// | `application_id` | `MESHKIT_APPLICATION_ID` | `domain.name` of the product |
 /// | `instance_id` | `MESHKIT_INSTANCE_ID` | generated once, kept in the state directory |
+/// | `static_membership` | `MESHKIT_STATIC_MEMBERSHIP` (the instance id is the group member's `group.instance.id`) | `true` |
 /// | `commit_interval` | `MESHKIT_COMMIT_INTERVAL_MS` | 100 ms |
 /// | `commit_records` | `MESHKIT_COMMIT_RECORDS` | 10,000 records |
 /// | `state_dir` | `MESHKIT_STATE_DIR` | `<temp dir>/meshkit` |
@@ -114,6 +116,7 @@ pub struct Config {
     pub(crate) brokers: Option<String>,
     pub(crate) application_id: Option<String>,
     pub(crate) instance_id: Option<String>,
+    pub(crate) static_membership: bool,
     pub(crate) commit_interval: Duration,
     pub(crate) commit_records: usize,
     pub(crate) state_dir: PathBuf,
@@ -150,6 +153,7 @@ impl Default for Config {
             brokers: None,
             application_id: None,
             instance_id: None,
+            static_membership: true,
             commit_interval: Duration::from_millis(100),
             commit_records: 10_000,
             state_dir: std::env::temp_dir().join("meshkit"),
@@ -300,6 +304,11 @@ impl Config {
         self.max_record_bytes
     }
 
+    /// Whether the instance is a static member of its consumer group.
+    pub fn static_membership(&self) -> bool {
+        self.static_membership
+    }
+
     /// Whether the product's descriptor is published to the catalog topic.
     pub fn catalog(&self) -> bool {
         self.catalog
@@ -384,6 +393,33 @@ impl ConfigBuilder {
             return self.fail(invalid("instance_id", "MESHKIT_INSTANCE_ID", &id, reason));
         }
         self.config.instance_id = Some(id);
+        self
+    }
+
+    /// Whether the instance joins its consumer group as a static member
+    /// (KIP-345), its [`instance_id`](Self::instance_id) as its
+    /// `group.instance.id` (default `true`).
+    ///
+    /// A static member that restarts within the session timeout
+    /// (`session.timeout.ms`, librdkafka's default 45 s) takes its own
+    /// partitions back at once, without a rebalance: a crash costs a
+    /// restart, not a session timeout. A clean stop still leaves the group
+    /// (the runtime unsubscribes before it closes), so its partitions move
+    /// to the other instances at once. The price: an instance that crashed
+    /// and does not come back keeps its partitions, unprocessed, until its
+    /// session times out; and a second process started with the same
+    /// instance id replaces the first in the group, which then stops with
+    /// [`Error::Fenced`](crate::Error::Fenced).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = meshkit::Config::builder().static_membership(false).build()?;
+    /// assert!(!config.static_membership());
+    /// # Ok::<(), meshkit::ConfigError>(())
+    /// ```
+    pub fn static_membership(mut self, on: bool) -> Self {
+        self.config.static_membership = on;
         self
     }
 
@@ -799,6 +835,7 @@ impl ConfigBuilder {
                 parsed!("max_record_bytes", number::<usize>, Self::max_record_bytes)
             }
             "MESHKIT_CATALOG" => parsed!("catalog", boolean, Self::catalog),
+            "MESHKIT_STATIC_MEMBERSHIP" => parsed!("static_membership", boolean, Self::static_membership),
             "MESHKIT_CATALOG_TOPIC" => self.catalog_topic(value),
             "MESHKIT_CATALOG_HEARTBEAT_MS" => parsed!("catalog_heartbeat", millis, Self::catalog_heartbeat),
             "MESHKIT_OPENLINEAGE_URL" => self.openlineage_url(value.trim()),

@@ -417,6 +417,35 @@ pub enum Error {
     /// The embedded local cluster could not be started.
     #[error("the embedded local Kafka cluster failed: {0}")]
     Embedded(String),
+    /// A stateful product's input topics have different partition counts.
+    ///
+    /// A store partition (a *task*, as Kafka Streams calls it) holds one
+    /// partition number of every input, so each input must have as many
+    /// partitions as the others.
+    #[error(
+        "the input topics of a stateful product must have equal partition counts, and they have {}:          a store partition holds the same partition number of every input; give the topics equal          counts (repartition one into a topic of the right width)",
+        counts.iter().map(|(topic, n)| format!("`{topic}` {n}")).collect::<Vec<_>>().join(", ")
+    )]
+    InputsNotCoPartitioned {
+        /// Each input topic with its partition count.
+        counts: Vec<(String, i32)>,
+    },
+    /// The group's assignment gave this instance some, not all, of the
+    /// input partitions with one partition number: another member owns the
+    /// rest of that task's inputs, and both would write its stores.
+    #[error(
+        "the group split task {task} (partition {task} of every input): this instance was assigned {}          but not {}; every member of a stateful product's group must use the `range` assignor          (`partition.assignment.strategy`)",
+        assigned.join(", "),
+        missing.join(", ")
+    )]
+    TaskSplit {
+        /// The partition number.
+        task: i32,
+        /// The input topics of that number this instance was assigned.
+        assigned: Vec<String>,
+        /// The input topics of that number it was not.
+        missing: Vec<String>,
+    },
 }
 
 impl Error {

@@ -180,6 +180,40 @@ impl DataProduct for Totals {
     }
 }
 
+/// `tests/co-totals`: [`Totals`] over two inputs co-partitioned into one
+/// store: a key's records, from either input, add to one running count and
+/// sum. Ids must be unique across both inputs; the output is
+/// [`Totals::output_value`].
+#[derive(Debug, Clone)]
+pub struct CoTotals {
+    /// The two input topics (equal partition counts, keyed alike).
+    pub inputs: [String; 2],
+    /// The output topic.
+    pub output: String,
+}
+
+impl DataProduct for CoTotals {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        ProductDescriptor::builder("tests", "co-totals")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .description("Running count and sum of ids per key over two inputs")
+            .input("left", &self.inputs[0])
+            .input("right", &self.inputs[1])
+            .output("out", &self.output)
+            .store("totals")
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        let mut totals = Totals {
+            input: String::new(),
+            output: String::new(),
+        };
+        totals.process(record, ctx).await
+    }
+}
+
 /// `tests/window-counts`: counts records per key and event-time window (the
 /// record's timestamp), emitting `<key>|<window start>|<count>` on every
 /// update, and dead-letters records too late for every window.

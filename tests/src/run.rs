@@ -51,6 +51,26 @@ pub async fn run_until_committed<P: DataProduct>(
     health
 }
 
+/// Starts `product` with `config` on a current-thread tokio runtime of its
+/// own, in a thread of its own: what a service under
+/// `#[tokio::main(flavor = "current_thread")]` does. The thread's result is
+/// how the product stopped.
+pub fn spawn_on_current_thread<P: DataProduct>(
+    product: P,
+    config: Config,
+) -> Result<(RuntimeHandle, std::thread::JoinHandle<Result<(), Error>>), Error> {
+    let runtime = Runtime::new(product, config)?;
+    let handle = runtime.handle();
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("current-thread runtime")
+            .block_on(runtime.run())
+    });
+    Ok((handle, thread))
+}
+
 fn spawn_runtime<P: DataProduct>(runtime: Runtime<P>) -> Result<Running, Error> {
     let handle = runtime.handle();
     Ok(Running {

@@ -360,6 +360,72 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
     s.check_totals(N).await;
 }
 
+/// A service on a current-thread tokio runtime keeps answering `/healthz`
+/// while its product restores lost state (blocking librdkafka and RocksDB
+/// work): answers come between one partition's restore and the next, with
+/// part of the changelog applied. Before the loop ran on a thread of its
+/// own, the restore held the only thread and no answer came until it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_during_a_restore_on_a_current_thread_runtime() {
+    use meshkit_tests::scrape::{free_addr, http_get};
+    let Some(s) = setup("healthz_answers_during_a_restore_on_a_current_thread_runtime").await else {
+        return;
+    };
+    const N: usize = 40_000;
+    let state = tempfile::tempdir().expect("state");
+    s.run_in_process(state.path(), 0..N).await;
+    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
+
+    let addr = free_addr().expect("free port");
+    let config = s
+        .config_builder(state.path())
+        .metrics_addr(addr)
+        .build()
+        .expect("config");
+    let (handle, thread) = run::spawn_on_current_thread(s.totals(), config).expect("runtime");
+    let poll = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let mut mid_restore = Vec::new();
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not restored after 120 s: {:?}",
+                handle.health()
+            );
+            let Ok((code, body)) = http_get(addr, "/healthz") else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            assert_eq!(code, 200, "{body}");
+            let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+            let restored = health["records_restored"].as_u64().expect("records_restored");
+            if health["restoring"] == true && restored > 0 {
+                mid_restore.push(restored);
+            }
+            if health["restoring"] == false && restored == N as u64 {
+                return (mid_restore, handle);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let (mid_restore, handle) = poll.await.expect("poll");
+    let distinct: std::collections::BTreeSet<u64> = mid_restore.iter().copied().collect();
+    eprintln!(
+        "/healthz answered {} times with part of the changelog applied (records restored: {distinct:?} of {N})",
+        mid_restore.len()
+    );
+    assert!(
+        distinct.iter().any(|&r| r < N as u64),
+        "/healthz answered only after the restore: {distinct:?}"
+    );
+    handle.stop();
+    let stopped = tokio::task::spawn_blocking(move || thread.join().expect("runtime thread"))
+        .await
+        .expect("join");
+    stopped.expect("clean stop");
+    s.check_totals(N).await;
+}
+
 /// Two instances share the input's partitions; one is SIGKILLed mid-run
 /// (its transaction left open), and the survivor takes its partitions over
 /// once the group evicts it: the broker aborts the dead instance's open

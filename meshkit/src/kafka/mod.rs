@@ -35,8 +35,17 @@ pub(crate) fn durable_producer_config(mut client: ClientConfig) -> ClientConfig 
 
 /// The consumer: in the product's group, reading only committed records, and
 /// never committing offsets itself (they commit inside each transaction).
-pub(crate) fn consumer_config(brokers: &str, config: &Config, group: &str) -> ClientConfig {
+/// With static membership, `instance_id` is its `group.instance.id`.
+pub(crate) fn consumer_config(
+    brokers: &str,
+    config: &Config,
+    group: &str,
+    instance_id: &str,
+) -> ClientConfig {
     let mut client = base_config(brokers, config);
+    if config.static_membership {
+        client.set("group.instance.id", instance_id);
+    }
     client
         .set("group.id", group)
         .set("isolation.level", "read_committed")

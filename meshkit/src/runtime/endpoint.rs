@@ -11,20 +11,34 @@ use super::{Health, Shared, Status};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
-/// Binds `addr` and serves until the returned task is aborted.
-pub(crate) async fn serve(
+/// Binds `addr` and serves on the runtime entered by the caller until the
+/// returned task is aborted.
+///
+/// The socket is bound here, synchronously, and registered with the
+/// reactor inside the task: the endpoint belongs wholly to the runtime it is
+/// spawned on, which need not be the one the processing loop runs on.
+pub(crate) fn serve(
     addr: SocketAddr,
     shared: Arc<Shared>,
     metrics: Metrics,
 ) -> Result<tokio::task::JoinHandle<()>, Error> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         operation: format!(
             "binding the metrics endpoint on {addr} (setting `metrics_addr`, env MESHKIT_METRICS_ADDR)"
         ),
         source,
-    })?;
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(io)?;
+    listener.set_nonblocking(true).map_err(io)?;
     tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
     Ok(tokio::spawn(async move {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::error!(error = %err, %addr, "the metrics endpoint cannot serve");
+                return;
+            }
+        };
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;

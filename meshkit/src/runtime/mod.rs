@@ -10,6 +10,7 @@ mod poison;
 mod policy;
 mod processor;
 mod registration;
+mod tasks;
 mod txn;
 
 use std::future::{Future, IntoFuture};
@@ -357,15 +358,21 @@ impl<P: DataProduct> Runtime<P> {
     /// again, once, after a restart. Use [`RuntimeHandle::stop`] to stop cleanly.
     pub async fn run(self) -> Result<(), Error> {
         let shared = self.shared.clone();
-        let result = processor::run(
+        let services = tokio::runtime::Handle::current();
+        let thread_name = format!("meshkit-{}", self.descriptor.identity.name);
+        let work = processor::run(
             self.product,
             self.descriptor,
             self.config,
             self.shared,
             self.metrics,
             self.registry,
-        )
-        .await;
+            services.clone(),
+        );
+        let result = match services.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::CurrentThread => on_own_thread(work, thread_name).await,
+            _ => work.await,
+        };
         shared.update_health(|h| match &result {
             Ok(()) => h.status = Status::Stopped,
             Err(err) => {
@@ -386,8 +393,65 @@ impl<P: DataProduct> IntoFuture for Runtime<P> {
     }
 }
 
+/// Runs the processing loop on a thread of its own, with a current-thread
+/// runtime of its own, for a caller on a current-thread runtime.
+///
+/// The loop makes blocking librdkafka calls (transaction commits, the commit
+/// inside a rebalance, restores). A multi-threaded runtime moves its other
+/// tasks off the worker that blocks (`block_in_place`); a current-thread
+/// runtime cannot, so the loop leaves it instead, and the caller's runtime
+/// keeps serving the endpoint, the catalog heartbeat and the service's own
+/// tasks. Dropping the returned future drops the loop (on its thread), as on
+/// any other runtime; a panic in the loop is resumed in the caller.
+async fn on_own_thread(
+    work: impl Future<Output = Result<(), Error>> + Send + 'static,
+    name: String,
+) -> Result<(), Error> {
+    type Ended = std::thread::Result<Option<Result<(), Error>>>;
+    let (done, ended) = tokio::sync::oneshot::channel::<Ended>();
+    // Never sent: dropped with this future, which tells the loop to stop.
+    let (_abandon, abandoned) = tokio::sync::oneshot::channel::<()>();
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let loop_thread = move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let runtime = runtime.map_err(|source| Error::Io {
+                operation: "building the processing thread's runtime".to_string(),
+                source,
+            })?;
+            Ok(tracing::dispatcher::with_default(&dispatch, || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        result = work => Some(result),
+                        _ = abandoned => None,
+                    }
+                })
+            }))
+        }));
+        let _ = done.send(ended.map(|r| r.unwrap_or_else(|err| Some(Err(err)))));
+    };
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(loop_thread)
+        .map_err(|source| Error::Io {
+            operation: "starting the processing thread".to_string(),
+            source,
+        })?;
+    match ended.await {
+        Ok(Ok(Some(result))) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        // Abandoned, or the thread ended without a word: neither happens
+        // while this future is awaited.
+        Ok(Ok(None)) | Err(_) => Err(Error::Io {
+            operation: "running the processing thread".to_string(),
+            source: std::io::Error::other("it ended without a result"),
+        }),
+    }
+}
+
 /// Runs a blocking librdkafka call without stalling other tasks on a
-/// multi-threaded runtime; on a current-thread runtime it just runs it.
+/// multi-threaded runtime; on a current-thread runtime (the processing
+/// thread's own, see [`on_own_thread`]) it just runs it.
 pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {

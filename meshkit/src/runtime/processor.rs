@@ -130,6 +130,7 @@ pub(crate) async fn run<P: DataProduct>(
     shared: Arc<Shared>,
     metrics: Metrics,
     registry: Option<Arc<dyn SchemaRegistry>>,
+    services: tokio::runtime::Handle,
 ) -> Result<(), Error> {
     let identity = descriptor.identity.clone();
     let application_id = config
@@ -143,8 +144,14 @@ pub(crate) async fn run<P: DataProduct>(
             .clone()
             .unwrap_or_else(|| format!("{application_id}.dlq"));
         // Serving starts first so that /healthz answers during start-up.
+        // The endpoint and the catalog heartbeat run on `services`, the
+        // caller's runtime, so they answer while this loop is in a blocking
+        // librdkafka call or a restore (see `Runtime::run`).
         let endpoint = match config.metrics_addr {
-            Some(addr) => Some(AbortOnDrop(super::endpoint::serve(addr, shared.clone(), metrics.clone()).await?)),
+            Some(addr) => {
+                let _services = services.enter();
+                Some(AbortOnDrop(super::endpoint::serve(addr, shared.clone(), metrics.clone())?))
+            }
             None => None,
         };
         let embedded = match &config.brokers {
@@ -223,13 +230,12 @@ pub(crate) async fn run<P: DataProduct>(
             ))
         });
         if let Some(stores) = &state {
-            let width = descriptor
+            let counts: Vec<(String, i32)> = descriptor
                 .inputs
                 .iter()
-                .filter_map(|p| partitions.get(&p.topic))
-                .max()
-                .copied()
-                .unwrap_or(1);
+                .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
+                .collect();
+            let width = super::tasks::co_partitioned(&counts)?;
             let changelogs: Vec<(String, TopicRole)> = stores
                 .changelogs()
                 .iter()
@@ -239,7 +245,7 @@ pub(crate) async fn run<P: DataProduct>(
                         topic.clone(),
                         TopicRole::Changelog {
                             store: store.name.clone(),
-                            partitions: i32::try_from(width).unwrap_or(i32::MAX),
+                            partitions: width,
                         },
                     )
                 })
@@ -279,7 +285,11 @@ pub(crate) async fn run<P: DataProduct>(
             delivered,
         )?);
         blocking(|| txn.init())?;
-        let consumer: StreamConsumer<RebalanceContext> = kafka::consumer_config(&brokers, &config, &application_id)
+        let mut consumer_config = kafka::consumer_config(&brokers, &config, &application_id, &instance_id);
+        if state.is_some() {
+            consumer_config.set("partition.assignment.strategy", super::tasks::assignor(&config)?);
+        }
+        let consumer: StreamConsumer<RebalanceContext> = consumer_config
             .create_with_context(RebalanceContext { txn: txn.clone() })
             .map_err(|e| Error::kafka("creating the consumer", e))?;
         let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.topic.as_str()).collect();
@@ -290,8 +300,10 @@ pub(crate) async fn run<P: DataProduct>(
             h.status = Status::Running;
             h.brokers = Some(brokers.clone());
         });
-        let registration =
-            Registration::start(&descriptor, &settled, &config, &brokers, &instance_id, shared.clone())?;
+        let registration = {
+            let _services = services.enter();
+            Registration::start(&descriptor, &settled, &config, &brokers, &instance_id, shared.clone())?
+        };
 
         let mut loop_state = Loop {
             descriptor: &descriptor,
@@ -423,6 +435,21 @@ impl Loop<'_> {
                         "consuming",
                         KafkaError::MessageConsumptionFatal(code),
                     ))
+                }
+                // A static member replaced by another process with the same
+                // instance id: that process also shares the transactional id.
+                Err(_)
+                    if consumer
+                        .client()
+                        .fatal_error()
+                        .is_some_and(|(code, _)| code == RDKafkaErrorCode::FencedInstanceId) =>
+                {
+                    return Err(Error::Fenced {
+                        transactional_id: self.txn.transactional_id.clone(),
+                    })
+                }
+                Err(err) if consumer.client().fatal_error().is_some() => {
+                    return Err(Error::kafka("consuming", err))
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "consumer error; retrying");

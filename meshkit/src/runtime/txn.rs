@@ -932,6 +932,14 @@ impl ConsumerContext for RebalanceContext {
             h.joined |= joined;
             h.restoring |= restore_pending;
         });
+        if let (Rebalance::Assign(partitions), Some(stores)) = (rebalance, &self.txn.stores) {
+            let elements = partitions.elements();
+            let assigned = elements.iter().map(|e| (e.topic(), e.partition()));
+            if let Some(err) = super::tasks::split(assigned, stores.inputs()) {
+                tracing::error!(error = %err, "the assignment splits a task");
+                lock(&self.txn.fatal).get_or_insert(err);
+            }
+        }
         // Marks of partitions given up would never be passed.
         lock(&self.txn.state).isolate.clear();
         self.txn.assignment_changed.store(true, Ordering::Release);

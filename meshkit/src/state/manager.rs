@@ -184,6 +184,11 @@ impl StateManager {
         &self.changelogs[store]
     }
 
+    /// The input topics whose partition numbers are the store partitions.
+    pub(crate) fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
     pub(crate) fn changelogs(&self) -> &[String] {
         &self.changelogs
     }
