@@ -90,6 +90,7 @@ share.coordinator.state.topic.min.isr=$min_isr
 default.replication.factor=$replication
 min.insync.replicas=$min_isr
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=1000
 num.network.threads=2
 num.io.threads=2
 background.threads=2

@@ -41,6 +41,7 @@ const END_TO_END_BUCKETS: &[f64] = &[
 /// | `meshkit_last_record_timestamp_seconds` | gauge | `port` | timestamp of the newest input record processed (freshness: `time() - …`) |
 /// | `meshkit_consumer_lag_records` | gauge | `topic`, `partition` | last stable offset minus the consumer's position, per assigned partition, from the client's statistics |
 /// | `meshkit_assigned_partitions` | gauge | | input partitions assigned |
+/// | `meshkit_assignments_lost_total` | counter | | times the instance lost its partitions without handing them over (it did not poll within `max.poll.interval.ms`, or its session timed out) |
 /// | `meshkit_state_keys` | gauge | `partition` | estimated keys in the partition's state database (all of the product's stores) |
 /// | `meshkit_state_bytes` | gauge | `partition` | estimated bytes of live data and memtables in that database |
 /// | `meshkit_restored_records_total` | counter | | changelog records applied by restores |
@@ -81,6 +82,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Input partitions assigned to this instance.
     pub assigned_partitions: IntGauge,
+    /// Times the instance lost its partitions without handing them over.
+    pub assignments_lost: IntCounter,
     /// Changelog records applied by restores.
     pub records_restored: IntCounter,
     /// Time in the transform, by input port.
@@ -211,6 +214,11 @@ impl Metrics {
             "assigned_partitions",
             "Input partitions assigned to this instance.",
         );
+        let assignments_lost = counter(
+            "assignments_lost_total",
+            "Times the instance lost its partitions without handing them over (max.poll.interval.ms \
+             exceeded, or its session timed out).",
+        );
         let transform_seconds = histogram_vec(
             "transform_duration_seconds",
             "Time in the transform per input record, every call (also calls whose transaction aborted).",
@@ -263,6 +271,7 @@ impl Metrics {
             transactions_aborted,
             commit_seconds,
             assigned_partitions,
+            assignments_lost,
             records_restored,
             transform_seconds,
             end_to_end_seconds,

@@ -360,6 +360,68 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
     s.check_totals(N).await;
 }
 
+/// A restore that takes longer than `max.poll.interval.ms` runs in slices
+/// between the consumer's polls, so the instance keeps its partitions.
+/// Before, the restore ran in one go without polling: the member overran
+/// the interval, lost its partitions as soon as it polled again, and had
+/// to rejoin (the lost assignment was counted once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_longer_than_the_poll_interval_keeps_the_partitions() {
+    let Some(s) = setup("a_restore_longer_than_the_poll_interval_keeps_the_partitions").await else {
+        return;
+    };
+    const N: usize = 800_000;
+    // librdkafka wants the poll interval no shorter than the session timeout.
+    const POLL_INTERVAL_MS: u64 = 3_000;
+    let state = tempfile::tempdir().expect("state");
+    s.run_in_process(state.path(), 0..N).await;
+    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
+
+    let config = s
+        .config_builder(state.path())
+        .kafka_property("max.poll.interval.ms", POLL_INTERVAL_MS.to_string())
+        .kafka_property("session.timeout.ms", POLL_INTERVAL_MS.to_string())
+        .kafka_property("heartbeat.interval.ms", "500")
+        .build()
+        .expect("config");
+    let mut running = run::spawn(s.totals(), config).expect("runtime");
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    let mut started = None;
+    loop {
+        let health = running.handle.health();
+        if health.joined && health.restoring {
+            started.get_or_insert_with(std::time::Instant::now);
+        }
+        if health.joined && !health.restoring && health.records_restored == N as u64 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && !running.task.is_finished(),
+            "not restored: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let restore = started.expect("a restore was seen").elapsed();
+    eprintln!("restored {N} changelog records in {restore:?} (poll interval {POLL_INTERVAL_MS} ms)");
+    assert!(
+        restore > Duration::from_millis(POLL_INTERVAL_MS),
+        "the restore ({restore:?}) was shorter than the poll interval: nothing was tested"
+    );
+    s.produce(N..N + 1_000).await;
+    running
+        .until_committed(1_000, Duration::from_secs(120))
+        .await
+        .expect("inputs after the restore committed");
+    let health = running.handle.health();
+    assert_eq!(health.assignments_lost, 0, "{health:?}");
+    running.stop().await.expect("join").expect("clean stop");
+    s.check_totals(N + 1_000).await;
+}
+
 /// A service on a current-thread tokio runtime keeps answering `/healthz`
 /// while its product restores lost state (blocking librdkafka and RocksDB
 /// work): answers come between one partition's restore and the next, with

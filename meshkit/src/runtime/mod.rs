@@ -54,6 +54,11 @@ pub struct Health {
     pub brokers: Option<String>,
     /// Input partitions assigned to this instance.
     pub assigned_partitions: usize,
+    /// Times this instance lost its partitions without handing them over:
+    /// it did not poll within `max.poll.interval.ms`, or its session timed
+    /// out. Its open transaction was aborted, and whoever got them next
+    /// went on from the group's committed offsets.
+    pub assignments_lost: u64,
     /// Whether the consumer group was joined: an assignment (perhaps of no
     /// partition) was received.
     pub joined: bool,
@@ -88,6 +93,7 @@ impl Default for Health {
             status: Status::Starting,
             brokers: None,
             assigned_partitions: 0,
+            assignments_lost: 0,
             joined: false,
             restoring: false,
             records_restored: 0,

@@ -14,6 +14,8 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::Offset;
 use tracing::Instrument;
 
+mod restoring;
+
 use super::context::Context;
 use super::poison::{PoisonBook, Verdict};
 use super::policy::ErrorPolicy;
@@ -321,6 +323,8 @@ pub(crate) async fn run<P: DataProduct>(
             registry_backoff: Duration::ZERO,
             state: state.clone(),
             restore_client: kafka::base_config(&brokers, &config),
+            restoring: Vec::new(),
+            held_back: HashMap::new(),
             poison: PoisonBook::default(),
             newest: vec![i64::MIN; descriptor.inputs.len()],
             seen: 0,
@@ -371,6 +375,11 @@ struct Loop<'a> {
     ctx: Context,
     state: Option<Arc<StateManager>>,
     restore_client: rdkafka::ClientConfig,
+    /// Restores of assigned tasks' stores in progress, run one slice per
+    /// loop turn; their input partitions are paused.
+    restoring: Vec<crate::state::manager::Restoration>,
+    /// The first offset of each paused partition that arrived anyway.
+    held_back: HashMap<Tp, i64>,
     poison: PoisonBook,
     /// The newest input record timestamp seen, by input port index.
     newest: Vec<i64>,
@@ -407,6 +416,14 @@ impl Loop<'_> {
             if *stop.borrow_and_update() {
                 return Ok(());
             }
+            // A restore runs a slice per turn, between polls: the member
+            // keeps polling (max.poll.interval.ms) and restored tasks flow.
+            self.restore_step(consumer, shared)?;
+            let idle = if self.restoring.is_empty() {
+                IDLE_TICK
+            } else {
+                Duration::ZERO
+            };
             let deadline = self.txn.deadline(interval).map(tokio::time::Instant::from_std);
             let message = tokio::select! {
                 biased;
@@ -419,7 +436,7 @@ impl Loop<'_> {
                 // Rebalances are served while `recv` waits; without this, a
                 // partition assigned while no record arrives would only be
                 // restored when its first record comes.
-                () = tokio::time::sleep(IDLE_TICK) => {
+                () = tokio::time::sleep(idle) => {
                     if self.txn.take_assignment_changed() {
                         self.poison.clear();
                         self.sync_state(consumer, shared)?;
@@ -465,6 +482,10 @@ impl Loop<'_> {
                 self.sync_state(consumer, shared)?;
             }
             let tp: Tp = (message.topic().to_string(), message.partition());
+            if self.is_restoring(tp.1) {
+                self.hold_back(tp, message.offset());
+                continue;
+            }
             let port = port_of.get(message.topic()).copied().unwrap_or_default();
             self.handle(product, consumer, &message, port, tp).await?;
             if self.txn.due(interval, self.config.commit_records) {
@@ -473,73 +494,6 @@ impl Loop<'_> {
         }
     }
 
-    /// Opens the stores of newly assigned partitions and brings them up to
-    /// the group's committed offsets before any of their records is processed;
-    /// closes those of partitions given up.
-    fn sync_state(
-        &mut self,
-        consumer: &StreamConsumer<RebalanceContext>,
-        shared: &Shared,
-    ) -> Result<(), Error> {
-        let Some(stores) = &self.state else { return Ok(()) };
-        let timeout = self.config.startup_timeout;
-        let committed = blocking(|| consumer.committed(timeout))
-            .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
-        let mut by_partition: HashMap<i32, HashMap<String, i64>> = HashMap::new();
-        for element in committed.elements() {
-            let entry = by_partition.entry(element.partition()).or_default();
-            if let Offset::Offset(next) = element.offset() {
-                entry.insert(element.topic().to_string(), next);
-            }
-        }
-        let assigned: Vec<i32> = by_partition.keys().copied().collect();
-        stores.retain(&assigned);
-        shared.update_health(|h| h.restoring = true);
-        let metrics = self.txn.metrics();
-        let remaining = metrics.is_enabled().then_some(&metrics.restore_remaining);
-        if metrics.is_enabled() {
-            metrics.restoring_partitions.set(assigned.len() as i64);
-        }
-        // Restoring is synchronous: the span is entered across no await.
-        let span = tracing::info_span!("restore", partitions = assigned.len());
-        let _entered = span.enter();
-        let mut result = Ok(());
-        for (partition, committed) in &by_partition {
-            let restored =
-                blocking(|| stores.restore(*partition, &self.restore_client, committed, timeout, remaining));
-            if metrics.is_enabled() {
-                metrics.restoring_partitions.dec();
-            }
-            match restored {
-                Ok(stats) => {
-                    if stats.restored > 0 || stats.skipped > 0 {
-                        tracing::info!(
-                            partition, restored = stats.restored, skipped = stats.skipped,
-                            from_checkpoint = stats.from_checkpoint, elapsed = ?stats.elapsed, "partition restored"
-                        );
-                    }
-                    self.txn.record_restored(stats.restored);
-                }
-                Err(err) => {
-                    result = Err(Error::Restore {
-                        partition: *partition,
-                        message: err.to_string(),
-                    });
-                    break;
-                }
-            }
-        }
-        if metrics.is_enabled() {
-            metrics.restoring_partitions.set(0);
-        }
-        shared.update_health(|h| h.restoring = false);
-        self.sample_state(true);
-        result
-    }
-
-    /// Reads the state size gauges from the stores, at most every
-    /// [`STATE_SAMPLE_EVERY`] unless `now` (after a change of assignment,
-    /// which also drops the series of partitions given up).
     fn sample_state(&mut self, now: bool) {
         let Some(stores) = &self.state else { return };
         let metrics = self.txn.metrics();

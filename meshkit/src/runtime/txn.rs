@@ -884,6 +884,12 @@ impl ConsumerContext for RebalanceContext {
                 lost,
                 "partitions revoked; finishing the open transaction"
             );
+            if lost {
+                if self.txn.metrics.is_enabled() {
+                    self.txn.metrics.assignments_lost.inc();
+                }
+                self.txn.shared.update_health(|h| h.assignments_lost += 1);
+            }
             let ended = if lost {
                 self.txn.abort()
             } else {

@@ -5,16 +5,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use rocksdb::{WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 
 use super::StateError;
+
+mod restore;
+pub(crate) use restore::Restoration;
 
 /// Headers every changelog record carries: the input record that wrote it.
 pub(crate) const SOURCE_TOPIC: &str = "meshkit.source.topic";
@@ -426,83 +426,6 @@ impl StateManager {
         );
         Ok(())
     }
-
-    /// Opens `partition`'s local store, if not open, and brings it up to the
-    /// group's `committed` input offsets (by input topic) from the changelogs.
-    pub(crate) fn restore(
-        &self,
-        partition: i32,
-        client: &ClientConfig,
-        committed: &HashMap<String, i64>,
-        timeout: Duration,
-        remaining: Option<&prometheus::IntGauge>,
-    ) -> Result<RestoreStats, RestoreError> {
-        let started = Instant::now();
-        if self.dir.is_none() {
-            return Ok(RestoreStats::default());
-        }
-        self.open_local(partition)?;
-        let mut partitions = lock(&self.partitions);
-        let Some(p) = partitions.get_mut(&partition) else {
-            return Err(RestoreError::State(StateError::NoState));
-        };
-        let mut stats = RestoreStats {
-            partition,
-            from_checkpoint: !p.checkpoint.inputs.is_empty(),
-            ..RestoreStats::default()
-        };
-        let up_to_date = self.inputs.iter().all(|t| {
-            p.checkpoint.inputs.get(t).copied().unwrap_or(0) == committed.get(t).copied().unwrap_or(0)
-        });
-        if up_to_date && (stats.from_checkpoint || committed.is_empty()) {
-            stats.elapsed = started.elapsed();
-            return Ok(stats);
-        }
-        let ahead = self.inputs.iter().any(|t| {
-            p.checkpoint.inputs.get(t).copied().unwrap_or(0) > committed.get(t).copied().unwrap_or(0)
-        });
-        if ahead {
-            // Local state claims more than Kafka committed: not ours to trust.
-            tracing::warn!(
-                partition,
-                "local state is ahead of the group's committed offsets; rebuilding it"
-            );
-            if let Backend::Rocks(db) = &p.backend {
-                let mut batch = WriteBatch::default();
-                batch.delete_range(&[DATA][..], &[DATA + 1][..]);
-                batch.delete(CHECKPOINT_KEY);
-                db.write(batch).map_err(db_error("clearing stale state"))?;
-            }
-            p.checkpoint = Checkpoint::default();
-            stats.from_checkpoint = false;
-        }
-        let Backend::Rocks(db) = &p.backend else {
-            return Ok(stats);
-        };
-        let mut checkpoint = p.checkpoint.clone();
-        for (store, topic) in self.changelogs.iter().enumerate() {
-            let start = checkpoint.changelogs.get(topic).copied().unwrap_or(0);
-            let end = replay(
-                db, client, topic, partition, start, store, committed, timeout, &mut stats, remaining,
-            )?;
-            checkpoint.changelogs.insert(topic.clone(), end);
-        }
-        for topic in &self.inputs {
-            if let Some(next) = committed.get(topic) {
-                checkpoint.inputs.insert(topic.clone(), *next);
-            }
-        }
-        let mut batch = WriteBatch::default();
-        batch.put(
-            CHECKPOINT_KEY,
-            serde_json::to_vec(&checkpoint).unwrap_or_default(),
-        );
-        db.write(batch)
-            .map_err(db_error("writing the restored checkpoint"))?;
-        p.checkpoint = checkpoint;
-        stats.elapsed = started.elapsed();
-        Ok(stats)
-    }
 }
 
 /// Why a restore failed.
@@ -530,192 +453,6 @@ pub(crate) enum RestoreError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// One replay's share of the remaining-records gauge, given back when it
-/// ends (also when it fails), so the gauge sums the running restores.
-struct Remaining<'a> {
-    gauge: Option<&'a prometheus::IntGauge>,
-    left: i64,
-}
-
-impl Remaining<'_> {
-    fn at(&mut self, left: i64) {
-        let left = left.max(0);
-        if let Some(gauge) = self.gauge {
-            gauge.add(left - self.left);
-        }
-        self.left = left;
-    }
-}
-
-impl Drop for Remaining<'_> {
-    fn drop(&mut self) {
-        self.at(0);
-    }
-}
-
-/// Applies changelog `topic`[`partition`] from `start` to its end; returns the
-/// offset to continue from next time.
-#[allow(clippy::too_many_arguments)]
-fn replay(
-    db: &DB,
-    client: &ClientConfig,
-    topic: &str,
-    partition: i32,
-    start: i64,
-    store: usize,
-    committed: &HashMap<String, i64>,
-    timeout: Duration,
-    stats: &mut RestoreStats,
-    remaining: Option<&prometheus::IntGauge>,
-) -> Result<i64, RestoreError> {
-    let kafka = |source| RestoreError::Kafka {
-        topic: topic.to_string(),
-        partition,
-        source,
-    };
-    let mut config = client.clone();
-    config
-        .set(
-            "group.id",
-            format!("meshkit-restore-{}", uuid::Uuid::new_v4().simple()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed");
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(start))
-        .map_err(kafka)?;
-    consumer.assign(&tpl).map_err(kafka)?;
-    // The high watermark, not the last stable offset a read-committed
-    // client would be told: the restore reads up to it.
-    let (_, high) = config
-        .clone()
-        .set("isolation.level", "read_uncommitted")
-        .create::<BaseConsumer>()
-        .and_then(|c| c.fetch_watermarks(topic, partition, Duration::from_secs(10)))
-        .map_err(kafka)?;
-    if high <= start {
-        return Ok(start);
-    }
-    tracing::info!(
-        topic,
-        partition,
-        from = start,
-        to = high,
-        "restoring store from its changelog"
-    );
-    let mut left = Remaining {
-        gauge: remaining,
-        left: 0,
-    };
-    left.at(high - start);
-    let mut next = start;
-    let mut batch = WriteBatch::default();
-    let mut last_progress = Instant::now();
-    let mut last_log = Instant::now();
-    let mut waiting = false;
-    loop {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                last_progress = Instant::now();
-                next = m.offset() + 1;
-                left.at(high - next);
-                let source = m.headers().and_then(|h| {
-                    let mut topic = None;
-                    let mut offset = None;
-                    for header in h.iter() {
-                        match header.key {
-                            SOURCE_TOPIC => {
-                                topic = header.value.map(|v| String::from_utf8_lossy(v).into_owned())
-                            }
-                            SOURCE_OFFSET => {
-                                offset = header
-                                    .value
-                                    .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-                            }
-                            _ => {}
-                        }
-                    }
-                    Some((topic?, offset?))
-                });
-                let committed_write = source.is_some_and(|(t, o)| committed.get(&t).is_some_and(|c| o < *c));
-                if !committed_write {
-                    stats.skipped += 1;
-                    continue;
-                }
-                let key = data_key(store, m.key().unwrap_or_default());
-                match m.payload() {
-                    Some(v) => batch.put(&key, v),
-                    None => batch.delete(&key),
-                }
-                stats.restored += 1;
-                if batch.len() >= 10_000 {
-                    db.write(std::mem::take(&mut batch))
-                        .map_err(db_error("writing restored records"))?;
-                }
-                if last_log.elapsed() > Duration::from_secs(5) {
-                    tracing::info!(
-                        topic,
-                        partition,
-                        at = next,
-                        to = high,
-                        restored = stats.restored,
-                        "restoring"
-                    );
-                    last_log = Instant::now();
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => {
-                // Past the last record: trailing transaction markers count too.
-                if let Ok(position) = consumer.position() {
-                    if let Some(Offset::Offset(o)) =
-                        position.find_partition(topic, partition).map(|e| e.offset())
-                    {
-                        next = next.max(o);
-                    }
-                }
-                if next >= high {
-                    break;
-                }
-                // Read-committed ends at the last stable offset: a transaction
-                // still open on the changelog (a fenced previous owner's, say)
-                // hides what was committed after it began. Wait until it ends,
-                // as far as the high watermark seen at the start.
-                if !waiting {
-                    tracing::info!(
-                        topic,
-                        partition,
-                        at = next,
-                        to = high,
-                        "an open transaction on the changelog holds the restore back; waiting for it to end"
-                    );
-                    waiting = true;
-                }
-            }
-            Some(Err(err)) => return Err(kafka(err)),
-            None if last_progress.elapsed() > timeout => {
-                return Err(RestoreError::Timeout {
-                    topic: topic.to_string(),
-                    partition,
-                    timeout,
-                    at: next,
-                })
-            }
-            None => {}
-        }
-    }
-    db.write(batch).map_err(db_error("writing restored records"))?;
-    tracing::info!(
-        topic,
-        partition,
-        restored = stats.restored,
-        skipped = stats.skipped,
-        "restored"
-    );
-    Ok(next)
 }
 
 #[cfg(test)]
