@@ -78,6 +78,30 @@ impl OwnBroker {
         self.node("start", node).await
     }
 
+    /// Freezes node `node` (SIGSTOP): it keeps its connections but answers
+    /// nothing until [`thaw`](Self::thaw), a broker stalled (a long GC pause,
+    /// a frozen VM).
+    pub fn freeze(&self, node: i32) -> anyhow::Result<()> {
+        self.signal(node, "-STOP")
+    }
+
+    /// Lets a frozen node go on (SIGCONT).
+    pub fn thaw(&self, node: i32) -> anyhow::Result<()> {
+        self.signal(node, "-CONT")
+    }
+
+    fn signal(&self, node: i32, signal: &str) -> anyhow::Result<()> {
+        let pid_file = self.dir.join(format!("node-{node}/pid"));
+        let pid =
+            std::fs::read_to_string(&pid_file).with_context(|| format!("reading {}", pid_file.display()))?;
+        let status = std::process::Command::new("kill")
+            .args([signal, pid.trim()])
+            .status()
+            .context("kill")?;
+        anyhow::ensure!(status.success(), "kill {signal} {} failed: {status}", pid.trim());
+        Ok(())
+    }
+
     async fn node(&self, action: &str, node: i32) -> anyhow::Result<()> {
         let dir = self.dir.display().to_string();
         run_script(&["broker-node.sh", action, &dir, &node.to_string()]).await?;

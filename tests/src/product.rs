@@ -214,6 +214,99 @@ impl DataProduct for CoTotals {
     }
 }
 
+/// `tests/soak`: the exactly-once soak's product. Two inputs co-partitioned
+/// into one store: each record adds to its key's running totals ([`Totals`],
+/// port `out`) and to its key's count in the 1-second event-time window of
+/// its timestamp (window store, port `windows`: `<key>|<window start>|<count>`
+/// on every update; the grace outlasts any run, so no record is late).
+///
+/// When `stall_file` exists, the instance that sees it removes it and stalls
+/// its transform for `stall`: a member stuck past `max.poll.interval.ms`.
+#[derive(Debug, Clone)]
+pub struct Soak {
+    /// The two input topics (equal partition counts, keyed alike).
+    pub inputs: [String; 2],
+    /// The totals output topic.
+    pub output: String,
+    /// The window counts output topic.
+    pub windows: String,
+    /// A file whose appearance stalls the transform once.
+    pub stall_file: Option<std::path::PathBuf>,
+    /// How long a stall lasts.
+    pub stall: std::time::Duration,
+    seen: u64,
+}
+
+impl Soak {
+    /// The soak product over `inputs`, writing `output` and `windows`.
+    pub fn new(inputs: [String; 2], output: String, windows: String) -> Self {
+        Self {
+            inputs,
+            output,
+            windows,
+            stall_file: None,
+            stall: std::time::Duration::ZERO,
+            seen: 0,
+        }
+    }
+
+    /// The window size.
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+}
+
+impl DataProduct for Soak {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        ProductDescriptor::builder("tests", "soak")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .description("Running totals and windowed counts per key over two inputs")
+            .input("left", &self.inputs[0])
+            .input("right", &self.inputs[1])
+            .output("out", &self.output)
+            .output("windows", &self.windows)
+            .store("totals")
+            .window_store(
+                "per_window",
+                meshkit::state::Windows::tumbling(Self::WINDOW).grace(std::time::Duration::from_secs(86_400)),
+            )
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        self.seen += 1;
+        if self.seen.is_multiple_of(500) {
+            if let Some(file) = &self.stall_file {
+                if std::fs::remove_file(file).is_ok() {
+                    eprintln!("soak: stalling the transform for {:?}", self.stall);
+                    tokio::time::sleep(self.stall).await;
+                }
+            }
+        }
+        let mut totals = Totals {
+            input: String::new(),
+            output: String::new(),
+        };
+        totals.process(record, ctx).await?;
+        let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+        let ts = record
+            .timestamp()
+            .ok_or_else(|| TransformError::new("no timestamp"))?;
+        let mut store = ctx.window_store::<String, u64>("per_window")?;
+        let update = store.update(&key, ts, |n| n.unwrap_or(0) + 1)?;
+        if update.late {
+            return Err(TransformError::new(format!("late record at {ts}")));
+        }
+        for (window, count) in update.updated {
+            ctx.emit(
+                "windows",
+                Some(key.clone().into_bytes()),
+                format!("{key}|{}|{count}", window.start),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// `tests/window-counts`: counts records per key and event-time window (the
 /// record's timestamp), emitting `<key>|<window start>|<count>` on every
 /// update, and dead-letters records too late for every window.

@@ -314,3 +314,89 @@ async fn the_product_resumes_after_an_outage_longer_than_the_transaction_timeout
         end.transactions_aborted - down.transactions_aborted
     );
 }
+
+/// A service on a current-thread tokio runtime keeps answering `/healthz`
+/// while its product waits in a transaction commit: the broker is frozen
+/// (SIGSTOP) for 4 s mid-run, so the commit blocks until it thaws. Answers
+/// that came back while it was frozen are counted; before the processing
+/// loop ran on a thread of its own, the blocked commit held the service's
+/// only thread and none came back until the broker thawed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_during_a_blocked_commit_on_a_current_thread_runtime() {
+    use meshkit_tests::scrape::{free_addr, http_get};
+    const N: usize = 200_000;
+    let Some(r) = Run::start(
+        "healthz_answers_during_a_blocked_commit_on_a_current_thread_runtime",
+        1,
+    )
+    .await
+    else {
+        return;
+    };
+    r.produce(0..N).await;
+    let addr = free_addr().expect("free port");
+    let config = Config::builder()
+        .brokers(&r.broker.brokers)
+        .application_id(&r.app)
+        .state_dir(r.state.path())
+        .topic_partitions(PARTITIONS)
+        .metrics_addr(addr)
+        .catalog(false)
+        .build()
+        .expect("config");
+    let product = Totals {
+        input: r.input.clone(),
+        output: r.output.clone(),
+    };
+    let (handle, thread) = run::spawn_on_current_thread(product, config).expect("runtime");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while handle.health().records_committed < 10_000 {
+        assert!(Instant::now() < deadline, "no progress: {:?}", handle.health());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    r.broker.freeze(1).expect("freeze the broker");
+    let frozen = Instant::now();
+    // Requests from 1 s into the freeze (the loop is in its commit by then)
+    // until the thaw; each answer is timed.
+    let watcher = handle.clone();
+    let (answers, committed_while_frozen) = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        let committed_then = watcher.health().records_committed;
+        let mut during = 0u32;
+        while frozen.elapsed() < Duration::from_secs(4) {
+            if let Ok((200, _)) = http_get(addr, "/healthz") {
+                if frozen.elapsed() < Duration::from_secs(4) {
+                    during += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (during, watcher.health().records_committed - committed_then)
+    })
+    .await
+    .expect("join");
+    r.broker.thaw(1).expect("thaw the broker");
+    eprintln!(
+        "/healthz answered {answers} times while the broker was frozen; {committed_while_frozen} records committed meanwhile"
+    );
+    assert_eq!(committed_while_frozen, 0, "the broker was not frozen");
+    assert!(
+        answers >= 10,
+        "/healthz answered {answers} times while the commit was blocked"
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while handle.health().records_committed < N as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "not all committed: {:?}",
+            handle.health()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.stop();
+    tokio::task::spawn_blocking(move || thread.join().expect("runtime thread"))
+        .await
+        .expect("join")
+        .expect("clean stop");
+    r.check_totals(N).await;
+}

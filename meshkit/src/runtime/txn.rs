@@ -323,7 +323,8 @@ impl Txn {
     /// Marks input `tp` at `offset` as done in the open transaction.
     pub(crate) fn done(&self, tp: &Tp, offset: i64) {
         let mut state = lock(&self.state);
-        if state.isolate.get(tp).is_some_and(|end| offset + 1 >= *end) {
+        // Isolation is rare: skip hashing the partition on the hot path.
+        if !state.isolate.is_empty() && state.isolate.get(tp).is_some_and(|end| offset + 1 >= *end) {
             state.isolate.remove(tp);
         }
         match state.next.get_mut(tp) {

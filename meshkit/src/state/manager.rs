@@ -102,11 +102,17 @@ fn db_error(operation: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> Stat
 
 fn data_key(store: usize, key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + 2);
+    data_key_into(&mut out, store, key);
+    out
+}
+
+/// [`data_key`] into `out`, replacing what it held.
+fn data_key_into(out: &mut Vec<u8>, store: usize, key: &[u8]) {
+    out.clear();
     out.push(DATA);
     // Store indexes are checked to fit in a byte when the product is declared.
     out.push(u8::try_from(store).unwrap_or(u8::MAX));
     out.extend_from_slice(key);
-    out
 }
 
 impl StateManager {

@@ -1,14 +1,17 @@
 //! Runs the `tests/relay` product as a process, for crash, fencing, rebalance
 //! and configuration tests. Settings come from `MESHKIT_*` variables, plus
 //! `RELAY_INPUT`, `RELAY_OUTPUT`, `RELAY_FAIL_EVERY`, and `RELAY_PRODUCT=totals`
-//! for the stateful `totals` product or `RELAY_PRODUCT=orders` for the Avro
+//! for the stateful `totals` product, `RELAY_PRODUCT=soak` for the soak
+//! product (inputs `RELAY_INPUT.left` and `.right`, outputs `RELAY_OUTPUT.totals`
+//! and `.windows`, stalled by `SOAK_STALL_FILE` for `SOAK_STALL_MS`), or
+//! `RELAY_PRODUCT=orders` for the Avro
 //! `orders-enricher` (topics `RELAY_INPUT.orders`, `.payments`, `.enriched`, `.paid`).
 //!
 //! Exit codes: 0 after a clean stop (SIGTERM / Ctrl-C), 2 for a bad product
 //! or configuration, 3 when fenced, 1 for any other error.
 
 use meshkit::{Config, DataProduct, Error, Runtime};
-use meshkit_tests::product::{Relay, Totals};
+use meshkit_tests::product::{Relay, Soak, Totals};
 use meshkit_tests::typed::OrdersEnricher;
 
 #[tokio::main]
@@ -40,6 +43,18 @@ async fn run() -> Result<(), Error> {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("RELAY_PRODUCT") == "orders" {
         return run_product(OrdersEnricher::new(&var("RELAY_INPUT")), config).await;
+    }
+    if var("RELAY_PRODUCT") == "soak" {
+        let input = var("RELAY_INPUT");
+        let output = var("RELAY_OUTPUT");
+        let mut soak = Soak::new(
+            [format!("{input}.left"), format!("{input}.right")],
+            format!("{output}.totals"),
+            format!("{output}.windows"),
+        );
+        soak.stall_file = std::env::var_os("SOAK_STALL_FILE").map(Into::into);
+        soak.stall = std::time::Duration::from_millis(var("SOAK_STALL_MS").parse().unwrap_or(0));
+        return run_product(soak, config).await;
     }
     if var("RELAY_PRODUCT") == "totals" {
         return run_product(

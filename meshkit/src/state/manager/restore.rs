@@ -14,7 +14,8 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use rocksdb::{WriteBatch, DB};
 
 use super::{
-    data_key, db_error, lock, Backend, Checkpoint, RestoreError, RestoreStats, StateManager, CHECKPOINT_KEY,
+    data_key_into, db_error, lock, Backend, Checkpoint, RestoreError, RestoreStats, StateManager,
+    CHECKPOINT_KEY,
 };
 use super::{SOURCE_OFFSET, SOURCE_TOPIC};
 use crate::state::StateError;
@@ -264,6 +265,8 @@ impl Replay {
         // Per slice: a write batch is not `Sync`, and the loop holding this
         // replay is shared across awaits.
         let mut batch = WriteBatch::default();
+        // One key buffer per slice: the batch copies what it is given.
+        let mut key = Vec::new();
         let done = loop {
             let wait = until.saturating_duration_since(Instant::now());
             match self.consumer.poll(wait.min(Duration::from_millis(200))) {
@@ -274,7 +277,7 @@ impl Replay {
                     if !written_by_committed_input(&m, committed) {
                         stats.skipped += 1;
                     } else {
-                        let key = data_key(self.store, m.key().unwrap_or_default());
+                        data_key_into(&mut key, self.store, m.key().unwrap_or_default());
                         match m.payload() {
                             Some(v) => batch.put(&key, v),
                             None => batch.delete(&key),
