@@ -291,6 +291,11 @@ async fn soak(test: &str, n: usize, kills: usize) {
             }
             Event::Stall => {
                 std::fs::write(&instance.stall_file, b"").expect("stall file");
+                // Records for it to meet the stall on.
+                let more = chunk.min(n - produced);
+                s.produce(produced..produced + more).await;
+                produced += more;
+                let instance = &mut instances[victim];
                 counts.2 += 1;
                 eprintln!(
                     "event {i}: {} stalls its transform past max.poll.interval.ms",
@@ -301,6 +306,9 @@ async fn soak(test: &str, n: usize, kills: usize) {
                     assert!(std::time::Instant::now() < deadline, "the stall was never taken");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+                // Let the stall run its course (no kill of the stalled
+                // instance before it polls again and finds its loss).
+                tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS + 1_500 + 2_000)).await;
             }
         }
         let more = if i + 1 == events.len() {
