@@ -10,6 +10,17 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
+/// The `MESHKIT_*` settings, on the embedded local cluster when
+/// `MESHKIT_BROKERS` is unset: the examples run with nothing installed, and
+/// say so. (A product of one's own gets an error instead, naming the variable.)
+pub fn config_from_env() -> anyhow::Result<meshkit::Config> {
+    let mut builder = meshkit::Config::builder().env();
+    if std::env::var_os("MESHKIT_BROKERS").is_none() {
+        builder = builder.embedded_cluster();
+    }
+    Ok(builder.build()?)
+}
+
 /// Waits until the runtime runs; returns the brokers it uses.
 pub async fn wait_until_running(
     handle: &meshkit::RuntimeHandle,

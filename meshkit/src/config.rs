@@ -13,6 +13,9 @@ use crate::schema::SubjectNameStrategy;
 
 /// Kafka client properties that meshkit sets itself because exactly-once
 /// depends on them; passing one through is a [`ConfigError`].
+/// The `brokers` value that asks for the embedded local cluster.
+const EMBEDDED: &str = "embedded";
+
 const RESERVED_PROPERTIES: &[&str] = &[
     "bootstrap.servers",
     "group.id",
@@ -57,7 +60,7 @@ impl std::fmt::Debug for Secret {
 ///
 /// | builder method | environment variable | default |
 /// |---|---|---|
-/// | `brokers` | `MESHKIT_BROKERS` | none: start the embedded local cluster |
+/// | `brokers` | `MESHKIT_BROKERS` (`embedded`: the embedded local cluster) | none: an error at start |
 /// | `application_id` | `MESHKIT_APPLICATION_ID` | `domain.name` of the product |
 /// | `instance_id` | `MESHKIT_INSTANCE_ID` | generated once, kept in the state directory |
 /// | `static_membership` | `MESHKIT_STATIC_MEMBERSHIP` (the instance id is the group member's `group.instance.id`) | `true` |
@@ -114,6 +117,7 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) brokers: Option<String>,
+    pub(crate) embedded_cluster: bool,
     pub(crate) application_id: Option<String>,
     pub(crate) instance_id: Option<String>,
     pub(crate) static_membership: bool,
@@ -151,6 +155,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             brokers: None,
+            embedded_cluster: false,
             application_id: None,
             instance_id: None,
             static_membership: true,
@@ -219,9 +224,14 @@ impl Config {
         Config::builder().env_iter(vars).build()
     }
 
-    /// Bootstrap brokers, or `None` for the embedded local cluster.
+    /// Bootstrap brokers, if set.
     pub fn brokers(&self) -> Option<&str> {
         self.brokers.as_deref()
+    }
+
+    /// Whether the embedded local cluster was asked for (and no brokers set).
+    pub fn embedded_cluster(&self) -> bool {
+        self.embedded_cluster && self.brokers.is_none()
     }
 
     /// The application id, if set (otherwise the product's `domain.name`).
@@ -359,7 +369,10 @@ impl ConfigBuilder {
         self
     }
 
-    /// Bootstrap brokers, `host:port[,host:port…]`. Unset: the embedded local cluster.
+    /// Bootstrap brokers, `host:port[,host:port…]`; `embedded` asks for the
+    /// embedded local cluster ([`embedded_cluster`](Self::embedded_cluster)).
+    /// Unset, the runtime refuses to start: a product meant for real brokers
+    /// never runs on the in-process cluster by mistake.
     pub fn brokers(mut self, brokers: impl Into<String>) -> Self {
         let brokers = brokers.into();
         if brokers.trim().is_empty() {
@@ -370,7 +383,31 @@ impl ConfigBuilder {
                 "empty broker list",
             ));
         }
+        if brokers.trim() == EMBEDDED {
+            return self.embedded_cluster();
+        }
         self.config.brokers = Some(brokers);
+        self.config.embedded_cluster = false;
+        self
+    }
+
+    /// Runs on the embedded local Kafka cluster (librdkafka's mock cluster,
+    /// inside the process) instead of brokers: for demos and examples with
+    /// nothing installed. It does not implement transactions faithfully, so
+    /// exactly-once holds only on real brokers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = meshkit::Config::builder().embedded_cluster().build()?;
+    /// assert!(config.embedded_cluster());
+    /// let from_env = meshkit::Config::from_env_iter([("MESHKIT_BROKERS", "embedded")])?;
+    /// assert!(from_env.embedded_cluster() && from_env.brokers().is_none());
+    /// # Ok::<(), meshkit::ConfigError>(())
+    /// ```
+    pub fn embedded_cluster(mut self) -> Self {
+        self.config.brokers = None;
+        self.config.embedded_cluster = true;
         self
     }
 

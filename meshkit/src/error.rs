@@ -417,6 +417,14 @@ pub enum Error {
     /// The embedded local cluster could not be started.
     #[error("the embedded local Kafka cluster failed: {0}")]
     Embedded(String),
+    /// No brokers were configured and the embedded local cluster was not
+    /// asked for.
+    #[error(
+        "no Kafka brokers configured: set `brokers` (env MESHKIT_BROKERS=host:port[,host:port…]); \
+         for a demo with nothing installed, ask for the embedded local cluster \
+         (MESHKIT_BROKERS=embedded, or `ConfigBuilder::embedded_cluster`)"
+    )]
+    NoBrokers,
     /// A stateful product's input topics have different partition counts.
     ///
     /// A store partition (a *task*, as Kafka Streams calls it) holds one

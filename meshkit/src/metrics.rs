@@ -33,8 +33,8 @@ const END_TO_END_BUCKETS: &[f64] = &[
 /// | `meshkit_records_consumed_total` | counter | `port` | input records processed, in committed transactions |
 /// | `meshkit_records_produced_total` | counter | `port` | output records produced, in committed transactions |
 /// | `meshkit_dead_letters_total` | counter | `reason` | records dead-lettered, in committed transactions (the first 32 distinct reasons; later ones count as `other`) |
-/// | `meshkit_transactions_committed_total` | counter | | |
-/// | `meshkit_transactions_aborted_total` | counter | | |
+/// | `meshkit_product_info` | gauge | `product`, `domain`, `version` | 1: the product's identity, once (join it on the instance's target labels) |
+/// | `meshkit_transactions_total` | counter | `outcome` (`committed`, `aborted`) | Kafka transactions ended |
 /// | `meshkit_commit_duration_seconds` | histogram | | time to commit one transaction |
 /// | `meshkit_transform_duration_seconds` | histogram | `port` | time in the transform, every call (also calls whose transaction aborted) |
 /// | `meshkit_end_to_end_latency_seconds` | histogram | `port` | from the input record's timestamp to its output's produce |
@@ -145,16 +145,11 @@ impl Metrics {
     }
 
     fn build(identity: &ProductIdentity, enabled: bool) -> Self {
-        let labels = [
-            ("product".to_string(), identity.name.clone()),
-            ("domain".to_string(), identity.domain.clone()),
-            ("version".to_string(), identity.version.to_string()),
-        ]
-        .into_iter()
-        .collect();
         // A fresh registry cannot hold these names already, so registration
-        // and construction with these fixed, valid names cannot fail.
-        let registry = Registry::new_custom(Some("meshkit".into()), Some(labels)).unwrap_or_default();
+        // and construction with these fixed, valid names cannot fail. The
+        // product's identity is one info series, not labels on every series
+        // (Prometheus' advice on target labels).
+        let registry = Registry::new_custom(Some("meshkit".into()), None).unwrap_or_default();
         let register = |metric: Box<dyn Collector>| {
             if enabled {
                 let _ = registry.register(metric);
@@ -198,8 +193,25 @@ impl Metrics {
             "Records written to the dead-letter topic.",
             "reason",
         );
-        let transactions_committed = counter("transactions_committed_total", "Kafka transactions committed.");
-        let transactions_aborted = counter("transactions_aborted_total", "Kafka transactions aborted.");
+        let product_info = gauge_vec(
+            "product_info",
+            "The data product this instance runs (always 1).",
+            &["product", "domain", "version"],
+        );
+        product_info
+            .with_label_values(&[
+                identity.name.as_str(),
+                identity.domain.as_str(),
+                &identity.version.to_string(),
+            ])
+            .set(1);
+        let transactions = counter_vec(
+            "transactions_total",
+            "Kafka transactions ended, by outcome.",
+            "outcome",
+        );
+        let transactions_committed = transactions.with_label_values(&["committed"]);
+        let transactions_aborted = transactions.with_label_values(&["aborted"]);
         let records_restored = counter(
             "restored_records_total",
             "Changelog records applied by store restores.",

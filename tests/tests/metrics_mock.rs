@@ -15,6 +15,7 @@ const OUT: &str = "metrics.out";
 
 fn config(state: &tempfile::TempDir, addr: std::net::SocketAddr) -> meshkit::ConfigBuilder {
     Config::builder()
+        .embedded_cluster()
         .state_dir(state.path())
         .commit_interval(Duration::from_millis(50))
         .topic_partitions(3)
@@ -103,8 +104,14 @@ async fn scraped_metrics_count_exactly_the_traffic() {
         FAILING as f64
     );
     // Each failure aborts its own transaction once; every record then commits in one.
-    assert_eq!(value("meshkit_transactions_aborted_total", &[]), FAILING as f64);
-    assert_eq!(value("meshkit_transactions_committed_total", &[]), TOTAL as f64);
+    assert_eq!(
+        value("meshkit_transactions_total", &[("outcome", "aborted")]),
+        FAILING as f64
+    );
+    assert_eq!(
+        value("meshkit_transactions_total", &[("outcome", "committed")]),
+        TOTAL as f64
+    );
     assert_eq!(health.transactions_committed, TOTAL);
     assert_eq!(value("meshkit_commit_duration_seconds_count", &[]), TOTAL as f64);
     // The transform ran once per record: the failing ones failed once and
@@ -139,12 +146,19 @@ async fn scraped_metrics_count_exactly_the_traffic() {
         "{before} <= {newest} <= {now}"
     );
     assert_eq!(value("meshkit_assigned_partitions", &[]), 3.0);
-    // Const labels on every sample.
-    assert!(s.samples.keys().all(
-        |(_, labels)| labels.get("product").map(String::as_str) == Some("relay")
-            && labels.get("domain").map(String::as_str) == Some("tests")
-            && labels.get("version").map(String::as_str) == Some("0.1.0")
-    ));
+    // The identity once, as an info series; on no other series.
+    assert_eq!(
+        value(
+            "meshkit_product_info",
+            &[("product", "relay"), ("domain", "tests"), ("version", "0.1.0")]
+        ),
+        1.0
+    );
+    assert!(s
+        .samples
+        .keys()
+        .filter(|(name, _)| name != "meshkit_product_info")
+        .all(|(_, labels)| !labels.contains_key("product")));
 
     let (code, _) = tokio::task::spawn_blocking(move || http_get(addr, "/readyz"))
         .await

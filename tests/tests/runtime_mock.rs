@@ -19,9 +19,30 @@ const OUT: &str = "mock.out";
 
 fn config(state: &tempfile::TempDir) -> meshkit::ConfigBuilder {
     Config::builder()
+        .embedded_cluster()
         .state_dir(state.path())
         .commit_interval(Duration::from_millis(50))
         .topic_partitions(3)
+}
+
+/// With no brokers configured the runtime refuses to start, naming the
+/// variable; before, it ran on the in-process mock cluster, silently in
+/// production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_brokers_is_an_error_naming_the_variable_unless_the_embedded_cluster_is_asked_for() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let config = Config::builder().state_dir(state.path()).build().expect("config");
+    let running = run::spawn(Relay::new(IN, OUT), config).expect("runtime");
+    let stopped = tokio::time::timeout(Duration::from_secs(30), running.task)
+        .await
+        .expect("refused at once")
+        .expect("join");
+    let err = stopped.expect_err("no brokers");
+    assert!(matches!(err, Error::NoBrokers), "{err:?}");
+    assert!(err.to_string().contains("MESHKIT_BROKERS=embedded"), "{err}");
+    assert!(!err.is_retriable());
+    let from_env = Config::from_env_iter([("MESHKIT_BROKERS", "embedded")]).expect("config");
+    assert!(from_env.embedded_cluster());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +77,9 @@ async fn every_record_is_relayed_once_and_counted() {
     let metrics = running.handle.metrics().clone();
     assert_eq!(metrics.records_consumed.with_label_values(&["in"]).get(), 2_000);
     assert_eq!(metrics.records_produced.with_label_values(&["out"]).get(), 2_000);
-    assert!(metrics.render().contains("meshkit_transactions_committed_total"));
+    assert!(metrics
+        .render()
+        .contains("meshkit_transactions_total{outcome=\"committed\"}"));
 
     running.stop().await.expect("join").expect("clean stop");
 }

@@ -24,6 +24,7 @@ use meshkit_tests::typed::{
 
 fn config(state: &tempfile::TempDir) -> meshkit::ConfigBuilder {
     Config::builder()
+        .embedded_cluster()
         .state_dir(state.path())
         .commit_interval(Duration::from_millis(50))
         .topic_partitions(2)

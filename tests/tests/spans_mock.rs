@@ -52,6 +52,7 @@ async fn spans_cover_transactions_and_one_record_in_n() {
     let mut relay = Relay::new("spans.in", "spans.out");
     relay.fail_every = Some(10);
     let config = Config::builder()
+        .embedded_cluster()
         .state_dir(state.path())
         .commit_interval(Duration::from_millis(50))
         .topic_partitions(3)

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use meshkit::{Config, Runtime};
+use meshkit::Runtime;
 use meshkit_examples::demo::{
-    init_tracing, print_topic, produce_timed, spawn_until_signal, wait_until_running,
+    config_from_env, init_tracing, print_topic, produce_timed, spawn_until_signal, wait_until_running,
 };
 use meshkit_examples::orders::Order;
 use meshkit_examples::spend::CustomerSpendProduct;
@@ -19,8 +19,8 @@ use meshkit_examples::spend::CustomerSpendProduct;
 async fn main() -> anyhow::Result<()> {
     init_tracing();
 
-    let config = Config::from_env().context("reading MESHKIT_* settings")?;
-    let demo = config.brokers().is_none();
+    let config = config_from_env().context("reading MESHKIT_* settings")?;
+    let demo = config.embedded_cluster();
     let runtime = Runtime::new(CustomerSpendProduct, config)?;
     let (handle, task) = spawn_until_signal(runtime);
     if !demo {

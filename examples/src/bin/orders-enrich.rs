@@ -15,9 +15,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use meshkit::schema::registry::EmbeddedRegistry;
 use meshkit::schema::{codec_for, wire, SchemaRegistry};
-use meshkit::{Config, Runtime};
+use meshkit::Runtime;
 use meshkit_examples::demo::{
-    init_tracing, print_topic, produce_inputs, spawn_until_signal, wait_until_running,
+    config_from_env, init_tracing, print_topic, produce_inputs, spawn_until_signal, wait_until_running,
 };
 use meshkit_examples::orders::{Order, OrdersEnriched};
 
@@ -25,8 +25,8 @@ use meshkit_examples::orders::{Order, OrdersEnriched};
 async fn main() -> anyhow::Result<()> {
     init_tracing();
 
-    let config = Config::from_env().context("reading MESHKIT_* settings")?;
-    let demo = config.brokers().is_none();
+    let config = config_from_env().context("reading MESHKIT_* settings")?;
+    let demo = config.embedded_cluster();
     let mut runtime = Runtime::new(OrdersEnriched { verbose: demo }, config)?;
     // The demo plays the upstream producer too, so it holds the registry
     // (otherwise the runtime opens the one its configuration names).

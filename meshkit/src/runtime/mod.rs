@@ -45,7 +45,11 @@ pub enum Status {
 }
 
 /// A snapshot of a runtime's health, from [`RuntimeHandle::health`].
+///
+/// It grows as the runtime learns to say more: read its fields, start
+/// from [`Health::default`] to make one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Health {
     /// Where the runtime is in its life.
     pub status: Status,

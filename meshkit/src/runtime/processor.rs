@@ -158,11 +158,12 @@ pub(crate) async fn run<P: DataProduct>(
         };
         let embedded = match &config.brokers {
             Some(_) => None,
+            None if !config.embedded_cluster => return Err(Error::NoBrokers),
             None => {
                 let cluster = EmbeddedCluster::start()?;
                 tracing::warn!(
                     brokers = cluster.bootstrap_servers(),
-                    "no brokers configured (MESHKIT_BROKERS): running on the embedded local Kafka cluster. \
+                    "running on the embedded local Kafka cluster (MESHKIT_BROKERS=embedded). \
                      It does not implement transactions faithfully (it does not hide aborted records from \
                      read_committed readers, does not store offsets sent in a transaction, and does not fence \
                      a zombie producer), so exactly-once holds only on a real broker"
@@ -923,8 +924,13 @@ pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        // An error whose message already ends with its source's (the
+        // `"{context}: {source}"` style) does not get it twice.
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text
@@ -1029,6 +1035,28 @@ async fn open_registry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_chain_says_each_message_once() {
+        let io = std::io::Error::other("disk full");
+        let transform = crate::TransformError::new("cannot save").with_source(io);
+        assert_eq!(error_chain(&transform), "cannot save: disk full");
+        // A message that shows its source itself, as most of this crate's do.
+        let stopped = Error::Io {
+            operation: "writing".to_string(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(stopped.to_string(), "writing failed: disk full");
+        assert_eq!(error_chain(&stopped), "writing failed: disk full");
+        // A store or emit error made a transform error keeps its message and
+        // its source: the dead-letter header said it twice before.
+        let emit = crate::EmitError::UnknownPort {
+            port: "nope".to_string(),
+            known: vec!["out".to_string()],
+        };
+        let said = emit.to_string();
+        assert_eq!(error_chain(&crate::TransformError::from(emit)), said);
+    }
 
     fn config(dir: &Path) -> Config {
         Config::builder().state_dir(dir).build().expect("config")
