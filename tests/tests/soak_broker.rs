@@ -130,14 +130,19 @@ impl Soak {
             assert!(
                 std::time::Instant::now() < deadline,
                 "no progress past {than} within 180 s; logs:\n{}",
-                instances
-                    .iter()
-                    .map(|i| format!("== {}\n{}", i.name, i.log_text()))
-                    .collect::<String>()
+                logs(instances)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The current logs of `instances`, for a failure to show.
+fn logs(instances: &[Instance]) -> String {
+    instances
+        .iter()
+        .map(|i| format!("== {}\n{}", i.name, i.log_text()))
+        .collect()
 }
 
 /// Checks the window counts on the committed view: for every key and
@@ -325,10 +330,7 @@ async fn soak(test: &str, n: usize, kills: usize) {
         assert!(
             std::time::Instant::now() < deadline,
             "not all committed within 600 s; logs:\n{}",
-            instances
-                .iter()
-                .map(|i| format!("== {}\n{}", i.name, i.log_text()))
-                .collect::<String>()
+            logs(&instances)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

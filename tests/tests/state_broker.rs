@@ -88,6 +88,23 @@ impl Setup {
         assert!(problems.is_empty(), "state is not exact: {problems:#?}");
     }
 
+    /// A state directory whose product processed inputs `0..n` and then lost
+    /// its local state: the next start restores the whole changelog.
+    async fn state_then_lost(&self, n: usize) -> tempfile::TempDir {
+        let state = tempfile::tempdir().expect("state");
+        self.run_in_process(state.path(), 0..n).await;
+        std::fs::remove_dir_all(state.path().join(&self.app)).expect("delete the state directory");
+        state
+    }
+
+    /// The configuration, serving the HTTP endpoint on `addr`.
+    fn config_serving(&self, state: &std::path::Path, addr: std::net::SocketAddr) -> Config {
+        self.config_builder(state)
+            .metrics_addr(addr)
+            .build()
+            .expect("config")
+    }
+
     /// Runs the product in this process over inputs `more`, then stops it cleanly.
     async fn run_in_process(&self, state: &std::path::Path, more: std::ops::Range<usize>) -> meshkit::Health {
         let mut running = run::spawn(self.totals(), self.config(state)).expect("runtime");
@@ -270,17 +287,9 @@ async fn readyz_is_unavailable_until_lost_state_is_restored() {
         return;
     };
     const N: usize = 20_000;
-    let state = tempfile::tempdir().expect("state");
-    s.run_in_process(state.path(), 0..N).await;
-    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
-
+    let state = s.state_then_lost(N).await;
     let addr = free_addr().expect("free port");
-    let config = s
-        .config_builder(state.path())
-        .metrics_addr(addr)
-        .build()
-        .expect("config");
-    let running = run::spawn(s.totals(), config).expect("runtime");
+    let running = run::spawn(s.totals(), s.config_serving(state.path(), addr)).expect("runtime");
     let handle = running.handle.clone();
     // Polls /readyz as fast as it answers until it says ready; notes what
     // each 503 said, and the restored count the first 200 came with.
@@ -373,10 +382,7 @@ async fn a_restore_longer_than_the_poll_interval_keeps_the_partitions() {
     const N: usize = 800_000;
     // librdkafka wants the poll interval no shorter than the session timeout.
     const POLL_INTERVAL_MS: u64 = 3_000;
-    let state = tempfile::tempdir().expect("state");
-    s.run_in_process(state.path(), 0..N).await;
-    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
-
+    let state = s.state_then_lost(N).await;
     let config = s
         .config_builder(state.path())
         .kafka_property("max.poll.interval.ms", POLL_INTERVAL_MS.to_string())
@@ -434,17 +440,10 @@ async fn healthz_answers_during_a_restore_on_a_current_thread_runtime() {
         return;
     };
     const N: usize = 40_000;
-    let state = tempfile::tempdir().expect("state");
-    s.run_in_process(state.path(), 0..N).await;
-    std::fs::remove_dir_all(state.path().join(&s.app)).expect("delete the state directory");
-
+    let state = s.state_then_lost(N).await;
     let addr = free_addr().expect("free port");
-    let config = s
-        .config_builder(state.path())
-        .metrics_addr(addr)
-        .build()
-        .expect("config");
-    let (handle, thread) = run::spawn_on_current_thread(s.totals(), config).expect("runtime");
+    let (handle, thread) =
+        run::spawn_on_current_thread(s.totals(), s.config_serving(state.path(), addr)).expect("runtime");
     let poll = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         let mut mid_restore = Vec::new();

@@ -838,8 +838,18 @@ impl ClientContext for RebalanceContext {
     /// is held up (in a commit the outage stalls), so they would reach the
     /// health late, after the recovery. The producer's thread reports the
     /// same outage at once.
+    /// The consumer's connection errors count as the producer's do (a
+    /// leader that dies was not always seen by the producer, and its health
+    /// then showed no error), except "all brokers down": the consumer's
+    /// errors wait in its queue while the loop is in a blocking commit, and
+    /// one served after the brokers came back would mark them down again.
+    /// The producer, polled by its own thread, says that one in time.
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(error = %error, reason, "consumer: broker connection error");
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            tracing::warn!(error = %error, reason, "consumer: all brokers down");
+            return;
+        }
+        self.txn.shared.broker_error(&error, reason);
     }
 
     /// Consumer lag per assigned partition, from the statistics librdkafka

@@ -97,13 +97,7 @@ impl Loop<'_> {
                 "restoring the stores of assigned tasks; their inputs wait"
             );
         }
-        if metrics.is_enabled() {
-            metrics.restoring_partitions.set(self.restoring.len() as i64);
-        }
-        if self.restoring.is_empty() {
-            shared.update_health(|h| h.restoring = false);
-            self.sample_state(true);
-        }
+        self.restores_left(shared);
         Ok(())
     }
 
@@ -130,6 +124,13 @@ impl Loop<'_> {
         );
         self.txn.record_restored(stats.restored);
         self.resume(consumer, partition)?;
+        self.restores_left(shared);
+        Ok(())
+    }
+
+    /// Says how many restores are left (metrics), and that the instance is
+    /// ready once none is (health).
+    fn restores_left(&mut self, shared: &Shared) {
         let metrics = self.txn.metrics();
         if metrics.is_enabled() {
             metrics.restoring_partitions.set(self.restoring.len() as i64);
@@ -138,7 +139,6 @@ impl Loop<'_> {
             shared.update_health(|h| h.restoring = false);
             self.sample_state(true);
         }
-        Ok(())
     }
 
     fn resume(&mut self, consumer: &StreamConsumer<RebalanceContext>, partition: i32) -> Result<(), Error> {
