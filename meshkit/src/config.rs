@@ -229,9 +229,10 @@ impl Config {
         self.brokers.as_deref()
     }
 
-    /// Whether the embedded local cluster was asked for (and no brokers set).
+    /// Whether the embedded local cluster was asked for (then no brokers
+    /// are set: the builder keeps one or the other).
     pub fn embedded_cluster(&self) -> bool {
-        self.embedded_cluster && self.brokers.is_none()
+        self.embedded_cluster
     }
 
     /// The application id, if set (otherwise the product's `domain.name`).

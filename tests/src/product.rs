@@ -162,22 +162,28 @@ impl DataProduct for Totals {
     }
 
     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
-        let id = std::str::from_utf8(record.value().unwrap_or_default())
-            .map_err(|e| TransformError::new("input is not UTF-8").with_source(e))?
-            .to_string();
-        let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
-        let n = id_number(&id).ok_or_else(|| TransformError::new(format!("`{id}` is not an id")))? as u64;
-        let mut totals = ctx.store::<String, (u64, u64)>("totals")?;
-        let (count, sum) = totals.get(&key)?.unwrap_or((0, 0));
-        let (count, sum) = (count + 1, sum + n);
-        totals.put(&key, &(count, sum))?;
-        ctx.emit(
-            "out",
-            Some(key.into_bytes()),
-            Totals::output_value(&id, count, sum),
-        )?;
-        Ok(())
+        add_to_totals(record, ctx)
     }
+}
+
+/// What [`Totals`] does with a record, in store `totals` and port `out`
+/// (shared by the products built on it).
+fn add_to_totals(record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+    let id = std::str::from_utf8(record.value().unwrap_or_default())
+        .map_err(|e| TransformError::new("input is not UTF-8").with_source(e))?
+        .to_string();
+    let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+    let n = id_number(&id).ok_or_else(|| TransformError::new(format!("`{id}` is not an id")))? as u64;
+    let mut totals = ctx.store::<String, (u64, u64)>("totals")?;
+    let (count, sum) = totals.get(&key)?.unwrap_or((0, 0));
+    let (count, sum) = (count + 1, sum + n);
+    totals.put(&key, &(count, sum))?;
+    ctx.emit(
+        "out",
+        Some(key.into_bytes()),
+        Totals::output_value(&id, count, sum),
+    )?;
+    Ok(())
 }
 
 /// `tests/co-totals`: [`Totals`] over two inputs co-partitioned into one
@@ -206,11 +212,7 @@ impl DataProduct for CoTotals {
     }
 
     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
-        let mut totals = Totals {
-            input: String::new(),
-            output: String::new(),
-        };
-        totals.process(record, ctx).await
+        add_to_totals(record, ctx)
     }
 }
 
@@ -282,11 +284,7 @@ impl DataProduct for Soak {
                 }
             }
         }
-        let mut totals = Totals {
-            input: String::new(),
-            output: String::new(),
-        };
-        totals.process(record, ctx).await?;
+        add_to_totals(record, ctx)?;
         let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
         let ts = record
             .timestamp()

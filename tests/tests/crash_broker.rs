@@ -161,13 +161,8 @@ async fn restart_to_first_commit(
 ) -> (process::ChildProduct, Duration) {
     let started = std::time::Instant::now();
     let child = process::spawn(binary, envs, log).expect("relay");
-    let (brokers, app, input) = (group.0.to_string(), group.1.to_string(), group.2.to_string());
     loop {
-        let (b, a, i) = (brokers.clone(), app.clone(), input.clone());
-        let now = tokio::task::spawn_blocking(move || progress(&b, &a, &i))
-            .await
-            .expect("join");
-        if now > from {
+        if committed_now(group).await > from {
             return (child, started.elapsed());
         }
         assert!(
@@ -283,13 +278,9 @@ async fn a_restart_after_sigkill_takes_its_partitions_back_without_waiting_for_t
 
 /// Waits until the group has committed `n` input offsets.
 async fn run_to_end_of(group: (&str, &str, &str), n: i64) {
-    let (brokers, app, input) = (group.0.to_string(), group.1.to_string(), group.2.to_string());
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let (b, a, i) = (brokers.clone(), app.clone(), input.clone());
-        let now = tokio::task::spawn_blocking(move || progress(&b, &a, &i))
-            .await
-            .expect("join");
+        let now = committed_now(group).await;
         if now >= n {
             return;
         }
@@ -299,4 +290,12 @@ async fn run_to_end_of(group: (&str, &str, &str), n: i64) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// [`progress`] of `(brokers, group, topic)`, read on a blocking thread.
+async fn committed_now(group: (&str, &str, &str)) -> i64 {
+    let (brokers, app, input) = (group.0.to_string(), group.1.to_string(), group.2.to_string());
+    tokio::task::spawn_blocking(move || progress(&brokers, &app, &input))
+        .await
+        .expect("join")
 }

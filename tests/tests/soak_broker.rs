@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use meshkit_tests::broker::{
-    committed_offsets, create_topic, input_id, input_key, send_with_backpressure, test_brokers, unique_name,
+    create_topic, input_id, input_key, send_with_backpressure, test_brokers, unique_name,
 };
+use meshkit_tests::crash::progress;
 use meshkit_tests::oracle::{committed_view_with_timeout, CommittedView};
 use meshkit_tests::process::{self, ChildProduct};
 use meshkit_tests::verify::totals_exact;
@@ -29,6 +30,8 @@ const KEYS: usize = 200;
 const STEP_MS: i64 = 1;
 const PARTITIONS: i32 = 4;
 const POLL_INTERVAL_MS: u64 = 3_000;
+/// A stall outlasts the poll interval by this much.
+const STALL_MS: u64 = POLL_INTERVAL_MS + 1_500;
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -53,6 +56,13 @@ impl Instance {
         self.child = Some(process::spawn(binary, &self.envs, &log).expect("start"));
     }
 
+    /// Stops it with SIGTERM; it must exit cleanly.
+    fn stop_cleanly(&mut self) {
+        let child = self.child.as_mut().expect("running");
+        let status = child.terminate(Duration::from_secs(60)).expect("stops");
+        assert!(status.success(), "{} did not stop cleanly: {status:?}", self.name);
+    }
+
     fn log_text(&self) -> String {
         self.child
             .as_ref()
@@ -71,25 +81,10 @@ struct Soak {
 impl Soak {
     /// Input offsets the group has committed, over both inputs.
     async fn progress(&self) -> i64 {
-        let mut sum = 0;
-        for topic in &self.inputs {
-            let (brokers, app, topic) = (self.brokers.clone(), self.app.clone(), topic.clone());
-            let read = tokio::task::spawn_blocking(move || {
-                let deadline = std::time::Instant::now() + Duration::from_secs(30);
-                loop {
-                    match committed_offsets(&brokers, &app, &topic) {
-                        Ok(c) => return c.values().sum::<i64>(),
-                        Err(err) if std::time::Instant::now() < deadline => {
-                            eprintln!("reading committed offsets: {err:#}; trying again");
-                            std::thread::sleep(Duration::from_millis(200));
-                        }
-                        Err(err) => panic!("cannot read the group's committed offsets: {err:#}"),
-                    }
-                }
-            });
-            sum += read.await.expect("join");
-        }
-        sum
+        let (brokers, app, inputs) = (self.brokers.clone(), self.app.clone(), self.inputs.clone());
+        tokio::task::spawn_blocking(move || inputs.iter().map(|topic| progress(&brokers, &app, topic)).sum())
+            .await
+            .expect("join")
     }
 
     /// Produces inputs `ids`: even ids to the left input, odd to the right,
@@ -232,7 +227,7 @@ async fn soak(test: &str, n: usize, kills: usize) {
                     ("RELAY_INPUT", prefix.clone()),
                     ("RELAY_OUTPUT", format!("{prefix}-out")),
                     ("SOAK_STALL_FILE", stall_file.display().to_string()),
-                    ("SOAK_STALL_MS", (POLL_INTERVAL_MS + 1_500).to_string()),
+                    ("SOAK_STALL_MS", STALL_MS.to_string()),
                 ],
                 logs: dirs.path().to_path_buf(),
                 stall_file,
@@ -274,17 +269,7 @@ async fn soak(test: &str, n: usize, kills: usize) {
                 instance.start(&binary);
             }
             Event::LeaveAndJoin => {
-                let status = instance
-                    .child
-                    .as_mut()
-                    .expect("running")
-                    .terminate(Duration::from_secs(60))
-                    .expect("stops");
-                assert!(
-                    status.success(),
-                    "{} did not stop cleanly: {status:?}",
-                    instance.name
-                );
+                instance.stop_cleanly();
                 counts.1 += 1;
                 eprintln!("event {i}: {} left the group ({last} committed)", instance.name);
                 s.produce(produced..produced + chunk / 2).await;
@@ -313,7 +298,7 @@ async fn soak(test: &str, n: usize, kills: usize) {
                 }
                 // Let the stall run its course (no kill of the stalled
                 // instance before it polls again and finds its loss).
-                tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS + 1_500 + 2_000)).await;
+                tokio::time::sleep(Duration::from_millis(STALL_MS + 2_000)).await;
             }
         }
         let more = if i + 1 == events.len() {
@@ -336,17 +321,7 @@ async fn soak(test: &str, n: usize, kills: usize) {
     }
     let elapsed = started.elapsed();
     for instance in &mut instances {
-        let status = instance
-            .child
-            .as_mut()
-            .expect("running")
-            .terminate(Duration::from_secs(60))
-            .expect("stops");
-        assert!(
-            status.success(),
-            "{} did not stop cleanly: {status:?}",
-            instance.name
-        );
+        instance.stop_cleanly();
     }
     eprintln!(
         "soak: {n} inputs over two instances in {elapsed:?}: {} SIGKILLs, {} leave-and-join, {} stall past max.poll.interval.ms",

@@ -8,9 +8,8 @@
 use std::time::Duration;
 
 use meshkit::{Config, ConfigError, Error};
-use meshkit_tests::broker::{
-    committed_offsets, create_topic, input_key, produce_keyed, test_brokers, unique_name,
-};
+use meshkit_tests::broker::{create_topic, input_key, produce_keyed, test_brokers, unique_name};
+use meshkit_tests::crash::progress;
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::product::CoTotals;
 use meshkit_tests::run;
@@ -63,16 +62,14 @@ impl Setup {
 
     /// Input offsets the group has committed, over both inputs.
     async fn committed(&self) -> i64 {
-        let mut sum = 0;
-        for topic in &self.product.inputs {
-            let (brokers, app, topic) = (self.brokers.clone(), self.app.clone(), topic.clone());
-            sum += tokio::task::spawn_blocking(move || committed_offsets(&brokers, &app, &topic))
-                .await
-                .expect("join")
-                .map(|c| c.values().sum::<i64>())
-                .unwrap_or(0);
-        }
-        sum
+        let (brokers, app, inputs) = (
+            self.brokers.clone(),
+            self.app.clone(),
+            self.product.inputs.clone(),
+        );
+        tokio::task::spawn_blocking(move || inputs.iter().map(|topic| progress(&brokers, &app, topic)).sum())
+            .await
+            .expect("join")
     }
 }
 

@@ -324,7 +324,7 @@ impl CatalogReader {
             // can come back in an order that reports the low watermark as
             // the high one, and starting there would skip the partition.
             // The log's start is asked for by name instead.
-            let (_, high) = asking_again(deadline, |wait| {
+            let (_, high) = asking_again(deadline, KafkaError::rdkafka_error_code, |wait| {
                 consumer.fetch_watermarks(&self.topic, partition, wait)
             })
             .map_err(|source| kafka("reading the partition ends", source))?;
@@ -397,41 +397,45 @@ impl CatalogReader {
         consumer: &BaseConsumer,
         deadline: Instant,
     ) -> Result<Option<Vec<i32>>, CatalogReadError> {
-        loop {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let metadata = consumer
-                .fetch_metadata(Some(self.topic.as_str()), wait)
-                .map_err(|source| CatalogReadError::BrokerUnreachable {
-                    brokers: self.brokers.clone(),
-                    timeout: self.timeout,
-                    source: Box::new(source),
-                })?;
-            let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
-                return Ok(None);
-            };
-            let error = topic.error().map(RDKafkaErrorCode::from).or_else(|| {
-                topic
-                    .partitions()
-                    .iter()
-                    .find_map(|p| p.error().map(RDKafkaErrorCode::from))
-            });
-            match error {
-                None => return Ok(Some(topic.partitions().iter().map(|p| p.id()).collect())),
-                Some(RDKafkaErrorCode::UnknownTopicOrPartition) if topic.partitions().is_empty() => {
-                    return Ok(None)
-                }
-                Some(code) if leader_moving(code) && Instant::now() + RETRY_PAUSE < deadline => {
-                    std::thread::sleep(RETRY_PAUSE);
-                }
-                Some(code) => {
-                    return Err(CatalogReadError::Kafka {
-                        topic: self.topic.clone(),
-                        brokers: self.brokers.clone(),
-                        operation: "describing the topic",
-                        source: Box::new(KafkaError::MetadataFetch(code)),
-                    })
-                }
-            }
+        let code = |err: &CatalogReadError| match err {
+            CatalogReadError::Kafka { source, .. } => source.rdkafka_error_code(),
+            _ => None,
+        };
+        asking_again(deadline, code, |wait| self.describe_once(consumer, wait))
+    }
+
+    /// One metadata request for the topic: its partitions, `None` when it
+    /// does not exist, or the error it or one of its partitions reports.
+    fn describe_once(
+        &self,
+        consumer: &BaseConsumer,
+        wait: Duration,
+    ) -> Result<Option<Vec<i32>>, CatalogReadError> {
+        let metadata = consumer
+            .fetch_metadata(Some(self.topic.as_str()), wait)
+            .map_err(|source| CatalogReadError::BrokerUnreachable {
+                brokers: self.brokers.clone(),
+                timeout: self.timeout,
+                source: Box::new(source),
+            })?;
+        let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
+            return Ok(None);
+        };
+        let error = topic.error().map(RDKafkaErrorCode::from).or_else(|| {
+            topic
+                .partitions()
+                .iter()
+                .find_map(|p| p.error().map(RDKafkaErrorCode::from))
+        });
+        match error {
+            None => Ok(Some(topic.partitions().iter().map(|p| p.id()).collect())),
+            Some(RDKafkaErrorCode::UnknownTopicOrPartition) if topic.partitions().is_empty() => Ok(None),
+            Some(code) => Err(CatalogReadError::Kafka {
+                topic: self.topic.clone(),
+                brokers: self.brokers.clone(),
+                operation: "describing the topic",
+                source: Box::new(KafkaError::MetadataFetch(code)),
+            }),
         }
     }
 
@@ -507,17 +511,16 @@ fn leader_moving(code: RDKafkaErrorCode) -> bool {
 }
 
 /// Runs `ask` with the time left until `deadline`, again after a short
-/// pause while the answer is that a leader is moving.
-fn asking_again<T>(
+/// pause while the answer is an error whose broker code (`code`) says that
+/// a leader is moving.
+fn asking_again<T, E: std::fmt::Display>(
     deadline: Instant,
-    mut ask: impl FnMut(Duration) -> rdkafka::error::KafkaResult<T>,
-) -> rdkafka::error::KafkaResult<T> {
+    code: impl Fn(&E) -> Option<RDKafkaErrorCode>,
+    mut ask: impl FnMut(Duration) -> Result<T, E>,
+) -> Result<T, E> {
     loop {
         match ask(deadline.saturating_duration_since(Instant::now())) {
-            Err(err)
-                if err.rdkafka_error_code().is_some_and(leader_moving)
-                    && Instant::now() + RETRY_PAUSE < deadline =>
-            {
+            Err(err) if code(&err).is_some_and(leader_moving) && Instant::now() + RETRY_PAUSE < deadline => {
                 tracing::debug!(error = %err, "catalog read: a leader is moving; asking again");
                 std::thread::sleep(RETRY_PAUSE);
             }

@@ -454,26 +454,21 @@ impl Loop<'_> {
                         KafkaError::MessageConsumptionFatal(code),
                     ))
                 }
-                // A static member replaced by another process with the same
-                // instance id: that process also shares the transactional id.
-                Err(_)
-                    if consumer
-                        .client()
-                        .fatal_error()
-                        .is_some_and(|(code, _)| code == RDKafkaErrorCode::FencedInstanceId) =>
-                {
-                    return Err(Error::Fenced {
-                        transactional_id: self.txn.transactional_id.clone(),
-                    })
-                }
-                Err(err) if consumer.client().fatal_error().is_some() => {
-                    return Err(Error::kafka("consuming", err))
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "consumer error; retrying");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+                Err(err) => match consumer.client().fatal_error() {
+                    // A static member replaced by another process with the same
+                    // instance id: that process also shares the transactional id.
+                    Some((RDKafkaErrorCode::FencedInstanceId, _)) => {
+                        return Err(Error::Fenced {
+                            transactional_id: self.txn.transactional_id.clone(),
+                        })
+                    }
+                    Some(_) => return Err(Error::kafka("consuming", err)),
+                    None => {
+                        tracing::warn!(error = %err, "consumer error; retrying");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
             };
             if let Some(err) = self.txn.take_fatal() {
                 return Err(err);

@@ -14,6 +14,7 @@ use super::super::txn::{RebalanceContext, Tp};
 use super::super::{blocking, Shared};
 use super::Loop;
 use crate::error::Error;
+use crate::state::StateManager;
 
 /// The longest one restore slice blocks the loop.
 const SLICE: Duration = Duration::from_millis(50);
@@ -51,13 +52,8 @@ impl Loop<'_> {
         let committed = blocking(|| consumer.committed(timeout))
             .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
         let mut by_partition: HashMap<i32, HashMap<String, i64>> = HashMap::new();
-        let mut inputs: HashMap<i32, Vec<String>> = HashMap::new();
         for element in committed.elements() {
             let entry = by_partition.entry(element.partition()).or_default();
-            inputs
-                .entry(element.partition())
-                .or_default()
-                .push(element.topic().to_string());
             if let Offset::Offset(next) = element.offset() {
                 entry.insert(element.topic().to_string(), next);
             }
@@ -82,7 +78,9 @@ impl Loop<'_> {
                 message: err.to_string(),
             })?;
             if let Some(job) = job {
-                for topic in &inputs[partition] {
+                // A task is partition n of every input (checked at each
+                // assignment), so its partitions are named, not looked up.
+                for topic in stores.inputs() {
                     paused.add_partition(topic, *partition);
                 }
                 self.restoring.push(job);
@@ -123,7 +121,7 @@ impl Loop<'_> {
             from_checkpoint = stats.from_checkpoint, elapsed = ?stats.elapsed, "partition restored"
         );
         self.txn.record_restored(stats.restored);
-        self.resume(consumer, partition)?;
+        self.resume(consumer, &stores, partition)?;
         self.restores_left(shared);
         Ok(())
     }
@@ -141,22 +139,20 @@ impl Loop<'_> {
         }
     }
 
-    fn resume(&mut self, consumer: &StreamConsumer<RebalanceContext>, partition: i32) -> Result<(), Error> {
-        let assignment = consumer
-            .assignment()
-            .map_err(|e| Error::kafka("reading the assignment", e))?;
+    fn resume(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceContext>,
+        stores: &StateManager,
+        partition: i32,
+    ) -> Result<(), Error> {
         let mut tpl = TopicPartitionList::new();
-        for element in assignment
-            .elements()
-            .iter()
-            .filter(|e| e.partition() == partition)
-        {
-            let tp: Tp = (element.topic().to_string(), partition);
+        for topic in stores.inputs() {
+            let tp: Tp = (topic.clone(), partition);
             if let Some(offset) = self.held_back.remove(&tp) {
-                blocking(|| consumer.seek(&tp.0, partition, Offset::Offset(offset), Duration::from_secs(10)))
+                blocking(|| consumer.seek(topic, partition, Offset::Offset(offset), Duration::from_secs(10)))
                     .map_err(|e| Error::kafka("reading a held-back record again", e))?;
             }
-            tpl.add_partition(element.topic(), partition);
+            tpl.add_partition(topic, partition);
         }
         consumer
             .resume(&tpl)
