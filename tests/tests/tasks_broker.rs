@@ -140,6 +140,18 @@ async fn two_instances_keep_each_task_whole_and_totals_exact() {
         .expect("a committed the first half");
     let mut b = run::spawn(s.product.clone(), s.config("b").build().expect("config")).expect("b");
     b.until_running(Duration::from_secs(60)).await.expect("b running");
+    // Running is not joined: the second half must come after the rebalance
+    // (a fast `a` took all of it before `b` had joined, in CI).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while a.handle.health().assigned_partitions == 0 || b.handle.health().assigned_partitions == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no split: a {:?}, b {:?}",
+            a.handle.health(),
+            b.handle.health()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     s.produce(0, N / 2..3 * N / 4).await;
     s.produce(1, 3 * N / 4..N).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
