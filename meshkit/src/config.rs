@@ -8,14 +8,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::runtime::ErrorPolicy;
+use crate::kafka::KafkaSettings;
+use crate::policy::ErrorPolicy;
 use crate::schema::SubjectNameStrategy;
 
-/// Kafka client properties that meshkit sets itself because exactly-once
-/// depends on them; passing one through is a [`ConfigError`].
+/// The default catalog topic (compacted, keyed `domain/name`).
+pub const CATALOG_TOPIC: &str = "_meshkit.catalog";
+
+/// The default OpenLineage job namespace.
+pub const DEFAULT_JOB_NAMESPACE: &str = "meshkit";
+
 /// The `brokers` value that asks for the embedded local cluster.
 const EMBEDDED: &str = "embedded";
 
+/// Kafka client properties that meshkit sets itself because exactly-once
+/// depends on them; passing one through is a [`ConfigError`].
 const RESERVED_PROPERTIES: &[&str] = &[
     "bootstrap.servers",
     "group.id",
@@ -120,21 +127,15 @@ pub struct Config {
     pub(crate) embedded_cluster: bool,
     pub(crate) application_id: Option<String>,
     pub(crate) instance_id: Option<String>,
-    pub(crate) static_membership: bool,
     pub(crate) commit_interval: Duration,
     pub(crate) commit_records: usize,
     pub(crate) state_dir: PathBuf,
     pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) metrics: bool,
     pub(crate) trace_sample_every: u32,
-    pub(crate) auto_create_topics: bool,
-    pub(crate) topic_partitions: i32,
-    pub(crate) replication_factor: i32,
     pub(crate) dead_letter_topic: Option<String>,
     pub(crate) error_policy: ErrorPolicy,
-    pub(crate) startup_timeout: Duration,
-    pub(crate) transaction_timeout: Duration,
-    pub(crate) kafka: BTreeMap<String, String>,
+    pub(crate) kafka: KafkaSettings,
     pub(crate) schema_registry_url: Option<String>,
     pub(crate) schema_registry_auth: Option<(String, Secret)>,
     pub(crate) schema_registry_ca_file: Option<PathBuf>,
@@ -158,21 +159,15 @@ impl Default for Config {
             embedded_cluster: false,
             application_id: None,
             instance_id: None,
-            static_membership: true,
             commit_interval: Duration::from_millis(100),
             commit_records: 10_000,
             state_dir: std::env::temp_dir().join("meshkit"),
             metrics_addr: None,
             metrics: true,
             trace_sample_every: 100,
-            auto_create_topics: true,
-            topic_partitions: 4,
-            replication_factor: 1,
             dead_letter_topic: None,
             error_policy: ErrorPolicy::default(),
-            startup_timeout: Duration::from_secs(30),
-            transaction_timeout: Duration::from_secs(10),
-            kafka: BTreeMap::new(),
+            kafka: KafkaSettings::default(),
             schema_registry_url: None,
             schema_registry_auth: None,
             schema_registry_ca_file: None,
@@ -182,10 +177,10 @@ impl Default for Config {
             subject_name_strategy: SubjectNameStrategy::default(),
             max_record_bytes: 1024 * 1024,
             catalog: true,
-            catalog_topic: crate::catalog::CATALOG_TOPIC.to_string(),
+            catalog_topic: CATALOG_TOPIC.to_string(),
             catalog_heartbeat: Duration::from_secs(30),
             openlineage_url: None,
-            openlineage_namespace: crate::catalog::lineage::DEFAULT_JOB_NAMESPACE.to_string(),
+            openlineage_namespace: DEFAULT_JOB_NAMESPACE.to_string(),
             openlineage_api_key: None,
         }
     }
@@ -277,7 +272,7 @@ impl Config {
 
     /// Whether missing topics are created at start.
     pub fn auto_create_topics(&self) -> bool {
-        self.auto_create_topics
+        self.kafka.auto_create_topics
     }
 
     /// The error policy for records whose transform fails.
@@ -287,7 +282,7 @@ impl Config {
 
     /// The Kafka properties passed through.
     pub fn kafka_properties(&self) -> &BTreeMap<String, String> {
-        &self.kafka
+        &self.kafka.properties
     }
 
     /// The schema registry's URL, or `None` for the embedded registry.
@@ -317,7 +312,7 @@ impl Config {
 
     /// Whether the instance is a static member of its consumer group.
     pub fn static_membership(&self) -> bool {
-        self.static_membership
+        self.kafka.static_membership
     }
 
     /// Whether the product's descriptor is published to the catalog topic.
@@ -416,7 +411,7 @@ impl ConfigBuilder {
     /// and of internal topics.
     pub fn application_id(mut self, id: impl Into<String>) -> Self {
         let id = id.into();
-        if let Err(reason) = crate::product::check_topic_name(&id) {
+        if let Err(reason) = crate::kafka::check_topic_name(&id) {
             return self.fail(invalid("application_id", "MESHKIT_APPLICATION_ID", &id, reason));
         }
         self.config.application_id = Some(id);
@@ -427,7 +422,7 @@ impl ConfigBuilder {
     /// with one id fence each other: the older stops.
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         let id = id.into();
-        if let Err(reason) = crate::product::check_topic_name(&id) {
+        if let Err(reason) = crate::kafka::check_topic_name(&id) {
             return self.fail(invalid("instance_id", "MESHKIT_INSTANCE_ID", &id, reason));
         }
         self.config.instance_id = Some(id);
@@ -457,7 +452,7 @@ impl ConfigBuilder {
     /// # Ok::<(), meshkit::ConfigError>(())
     /// ```
     pub fn static_membership(mut self, on: bool) -> Self {
-        self.config.static_membership = on;
+        self.config.kafka.static_membership = on;
         self
     }
 
@@ -543,7 +538,7 @@ impl ConfigBuilder {
 
     /// Whether missing topics are created at start (default `true`).
     pub fn auto_create_topics(mut self, on: bool) -> Self {
-        self.config.auto_create_topics = on;
+        self.config.kafka.auto_create_topics = on;
         self
     }
 
@@ -557,7 +552,7 @@ impl ConfigBuilder {
                 "must be at least 1",
             ));
         }
-        self.config.topic_partitions = partitions;
+        self.config.kafka.topic_partitions = partitions;
         self
     }
 
@@ -571,14 +566,14 @@ impl ConfigBuilder {
                 "must be at least 1",
             ));
         }
-        self.config.replication_factor = factor;
+        self.config.kafka.replication_factor = factor;
         self
     }
 
     /// The dead-letter topic (default `<application id>.dlq`).
     pub fn dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
         let topic = topic.into();
-        if let Err(reason) = crate::product::check_topic_name(&topic) {
+        if let Err(reason) = crate::kafka::check_topic_name(&topic) {
             return self.fail(invalid(
                 "dead_letter_topic",
                 "MESHKIT_DEAD_LETTER_TOPIC",
@@ -598,14 +593,14 @@ impl ConfigBuilder {
 
     /// How long start-up may wait for the brokers (default 30 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
-        self.config.startup_timeout = timeout;
+        self.config.kafka.startup_timeout = timeout;
         self
     }
 
     /// The Kafka transaction timeout (default 10 s): how long the broker
     /// waits before aborting the open transaction of an instance that died.
     pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
-        self.config.transaction_timeout = timeout;
+        self.config.kafka.transaction_timeout = timeout;
         self
     }
 
@@ -644,7 +639,7 @@ impl ConfigBuilder {
     /// The compacted topic the embedded registry keeps its schemas in (default `_schemas`).
     pub fn schema_topic(mut self, topic: impl Into<String>) -> Self {
         let topic = topic.into();
-        if let Err(reason) = crate::product::check_topic_name(&topic) {
+        if let Err(reason) = crate::kafka::check_topic_name(&topic) {
             return self.fail(invalid("schema_topic", "MESHKIT_SCHEMA_TOPIC", &topic, reason));
         }
         self.config.schema_topic = topic;
@@ -688,7 +683,7 @@ impl ConfigBuilder {
     /// Passes a librdkafka property through (SASL, TLS, tuning). Checked by
     /// [`build`](ConfigBuilder::build).
     pub fn kafka_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config.kafka.insert(name.into(), value.into());
+        self.config.kafka.properties.insert(name.into(), value.into());
         self
     }
 
@@ -703,7 +698,7 @@ impl ConfigBuilder {
     /// The compacted topic the catalog lives in (default `_meshkit.catalog`).
     pub fn catalog_topic(mut self, topic: impl Into<String>) -> Self {
         let topic = topic.into();
-        if let Err(reason) = crate::product::check_topic_name(&topic) {
+        if let Err(reason) = crate::kafka::check_topic_name(&topic) {
             return self.fail(invalid("catalog_topic", "MESHKIT_CATALOG_TOPIC", &topic, reason));
         }
         self.config.catalog_topic = topic;
@@ -918,7 +913,7 @@ impl ConfigBuilder {
         }
         let config = self.config;
         let mut probe = rdkafka::ClientConfig::new();
-        for (name, value) in &config.kafka {
+        for (name, value) in &config.kafka.properties {
             if RESERVED_PROPERTIES.contains(&name.as_str()) {
                 return Err(ConfigError::ReservedKafkaProperty {
                     property: name.clone(),

@@ -47,34 +47,94 @@
 //! oracle independent of the broker's own read_committed filtering (and
 //! tested to agree with it).
 
-pub mod catalog;
-mod config;
+// The layers, each importing only those above it in this list (checked by
+// the `layers` test in meshkit/tests):
+//
+// 1. core types: leaf errors, records, the error policy;
+// 2. Kafka I/O: client settings, topic administration, the embedded cluster;
+// 3. codecs (`schema`: Avro, the wire format, registries, the start-up gate)
+//    and state (`stores`: RocksDB stores and their changelogs);
+// 4. the product's descriptor (identity, ports with their codecs, stores);
+// 5. the runtime's settings (`config`) and its metrics;
+// 6. the catalog: records, contracts, lineage, the catalog reader;
+// 7. the runtime, with the user contract (`DataProduct`, `Context`, store
+//    handles) it serves;
+// 8. this file: the public paths, re-exported from the layers.
 mod error;
-pub mod kafka;
-mod metrics;
-mod product;
+mod policy;
 mod record;
-mod runtime;
+
+pub mod kafka;
+
 pub mod schema;
-pub mod state;
+mod stores;
+
+mod product;
+
+mod config;
+mod metrics;
+
+pub mod catalog;
+
+mod runtime;
+
 #[cfg(test)]
 mod test_support;
 
 pub use config::{Config, ConfigBuilder};
-pub use error::{ConfigError, DescriptorError, EmitError, Error, TransformError};
+pub use error::{ConfigError, DescriptorError, TransformError};
 pub use kafka::EmbeddedCluster;
 pub use metrics::Metrics;
+pub use policy::ErrorPolicy;
 pub use product::{
-    DataProduct, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo,
-    StoreDescriptor,
+    DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo, StoreDescriptor,
 };
 pub use record::{OutputRecord, Record};
-pub use runtime::{dlq_headers, Context, ErrorPolicy, Health, Runtime, RuntimeHandle, Status};
+pub use runtime::{
+    dlq_headers, Context, DataProduct, EmitError, Error, Health, Runtime, RuntimeHandle, Status,
+};
 pub use schema::{AvroType, PortSchema};
 pub use state::{changelog_topic, StateError, Store};
 
 pub use meshkit_macros as macros;
 pub use meshkit_macros::{product, transform};
+
+pub mod state {
+    //! State: typed key-value stores kept in RocksDB, one per declared store name
+    //! and input partition, backed by a compacted changelog topic, and exactly as
+    //! consistent as the outputs.
+    //!
+    //! # How a store stays exact
+    //!
+    //! - A transform's writes go to an **overlay** that its reads see. They are
+    //!   also produced to the store's changelog topic, in the same Kafka
+    //!   transaction as the outputs and the input offsets.
+    //! - When the transaction **commits**, the overlay is applied to RocksDB in one
+    //!   atomic write batch, together with a checkpoint: the input offsets it
+    //!   committed and the changelog's end. When it **aborts**, the overlay is
+    //!   dropped. So after a SIGKILL the local store holds the last committed state,
+    //!   or the one before it if the process died between the Kafka commit and the
+    //!   local write.
+    //! - When a partition is **assigned**, its checkpoint is compared with the
+    //!   group's committed offsets. Equal: nothing to replay. Behind (that one
+    //!   lost write, or a partition another instance processed meanwhile): the
+    //!   changelog is replayed from the checkpoint's position to its end. No local
+    //!   state: from the beginning.
+    //! - The replay reads the changelog at read_committed and applies a record
+    //!   only if the input record that wrote it is below the group's committed
+    //!   offset (each record carries its source in headers). On Apache Kafka the
+    //!   second check drops nothing; it keeps the restore exact on a broker that
+    //!   shows aborted writes to read_committed readers, where later
+    //!   re-processing overwrites the writes of aborted attempts, as a store
+    //!   holds absolute values.
+    //!
+    //! Unlike Kafka Streams under exactly-once, a crash does not wipe local state.
+
+    pub use crate::runtime::{LocalState, StoreRef, WindowStoreRef};
+    pub use crate::stores::{
+        changelog_topic, Emit, RestoreStats, StateError, Store, Window, WindowStore, WindowUpdate, Windows,
+    };
+}
 
 /// Not public API: what the `meshkit-macros` DSL generates code against, so
 /// that generated code names the runtime through one path (overridable with

@@ -1,16 +1,14 @@
-//! What a data product is: its descriptor (identity and ports) and the
-//! [`DataProduct`] trait through which the runtime drives its transform.
+//! What a data product is: its descriptor (identity, ports and stores). The
+//! [`DataProduct`](crate::DataProduct) trait through which the runtime drives
+//! its transform is in the runtime's layer, beside the context it is handed.
 //!
 //! Everything here can be written by hand; the `meshkit-macros` DSL only
 //! generates these same items.
 
-use std::future::Future;
-
 use serde::Serialize;
 
-use crate::error::{DescriptorError, TransformError};
-use crate::record::Record;
-use crate::runtime::Context;
+use crate::error::DescriptorError;
+use crate::kafka::check_topic_name;
 use crate::schema::{AvroType, PortSchema};
 
 /// Who a data product is: the identity it is published and discovered under.
@@ -83,7 +81,7 @@ pub struct StoreDescriptor {
     /// The store's name, e.g. `spend`.
     pub name: String,
     /// For a windowed store, its windows.
-    pub window: Option<crate::state::Windows>,
+    pub window: Option<crate::stores::Windows>,
 }
 
 /// A data product's full declaration: identity, input ports, output ports
@@ -224,26 +222,6 @@ impl ProductDescriptor {
     }
 }
 
-/// Kafka's own rule for topic names.
-pub(crate) fn check_topic_name(topic: &str) -> Result<(), &'static str> {
-    if topic.is_empty() {
-        return Err("it is empty");
-    }
-    if topic.len() > 249 {
-        return Err("it is longer than 249 characters");
-    }
-    if topic == "." || topic == ".." {
-        return Err("`.` and `..` are not allowed");
-    }
-    if !topic
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err("only ASCII letters, digits, `.`, `_` and `-` are allowed");
-    }
-    Ok(())
-}
-
 /// Builds a [`ProductDescriptor`]; see there for an example.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -375,7 +353,7 @@ impl DescriptorBuilder {
 
     /// Declares windowed store `name` (reached with
     /// [`Context::window_store`](crate::Context::window_store)).
-    pub fn window_store(mut self, name: impl Into<String>, windows: crate::state::Windows) -> Self {
+    pub fn window_store(mut self, name: impl Into<String>, windows: crate::stores::Windows) -> Self {
         self.stores.push(StoreDescriptor {
             name: name.into(),
             window: Some(windows),
@@ -414,58 +392,4 @@ impl DescriptorBuilder {
         descriptor.validate()?;
         Ok(descriptor)
     }
-}
-
-/// A data product: its declaration and its transform.
-///
-/// The runtime calls [`process`](DataProduct::process) once per input record,
-/// in offset order within each input partition. Outputs go through the
-/// [`Context`]; they become visible to read_committed readers only when the
-/// transaction that carries the input's offset commits, so a record is
-/// processed exactly once however the product crashes.
-///
-/// # Examples
-///
-/// A stateless product that upper-cases every value:
-///
-/// ```
-/// use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
-///
-/// struct Shout {
-///     descriptor: ProductDescriptor,
-/// }
-///
-/// impl DataProduct for Shout {
-///     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
-///         Ok(self.descriptor.clone())
-///     }
-///
-///     async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
-///         let value = record.value().unwrap_or_default().to_ascii_uppercase();
-///         ctx.emit("loud", record.key().map(<[u8]>::to_vec), value)?;
-///         Ok(())
-///     }
-/// }
-/// ```
-pub trait DataProduct: Send + 'static {
-    /// The product's identity and ports. Called once, by
-    /// [`Runtime::new`](crate::Runtime::new), which checks it again.
-    ///
-    /// # Errors
-    ///
-    /// A [`DescriptorError`] if the declaration breaks a rule (typically the
-    /// one [`DescriptorBuilder::build`] returns).
-    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError>;
-
-    /// Processes one input record, emitting outputs through `ctx`.
-    ///
-    /// # Errors
-    ///
-    /// A [`TransformError`] makes the runtime abort the open transaction,
-    /// rewind, and apply the [`ErrorPolicy`](crate::ErrorPolicy) to this record.
-    fn process(
-        &mut self,
-        record: &Record<'_>,
-        ctx: &mut Context,
-    ) -> impl Future<Output = Result<(), TransformError>> + Send;
 }

@@ -32,8 +32,7 @@ pub const RUN_EVENT_SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLi
 /// The default `producer` URI (meshkit's repository).
 pub const DEFAULT_PRODUCER: &str = "https://example.invalid/meshkit";
 
-/// The default job namespace.
-pub const DEFAULT_JOB_NAMESPACE: &str = "meshkit";
+pub use crate::config::DEFAULT_JOB_NAMESPACE;
 
 const OWNERSHIP_SCHEMA_URL: &str =
     "https://openlineage.io/spec/facets/1-0-0/OwnershipJobFacet.json#/$defs/OwnershipJobFacet";

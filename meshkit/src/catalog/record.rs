@@ -58,8 +58,7 @@ use serde::{Deserialize, Serialize};
 use super::input::{DescriptorInput, PortInput, SchemaInput};
 use super::Timestamp;
 
-/// The default catalog topic (compacted, keyed `domain/name`).
-pub const CATALOG_TOPIC: &str = "_meshkit.catalog";
+pub use crate::config::CATALOG_TOPIC;
 
 /// The ODPS version the record follows.
 pub const ODPS_API_VERSION: &str = "v1.0.0";

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 
 use rdkafka::mocking::MockCluster;
 
-use crate::error::Error;
+use super::ClusterError;
 
 enum Command {
     CreateTopic {
@@ -46,8 +46,8 @@ impl EmbeddedCluster {
     ///
     /// # Errors
     ///
-    /// [`Error::Embedded`] if librdkafka cannot start it.
-    pub fn start() -> Result<Self, Error> {
+    /// [`ClusterError::Embedded`] if librdkafka cannot start it.
+    pub fn start() -> Result<Self, ClusterError> {
         let (commands, receiver) = mpsc::channel::<Command>();
         let (ready, started) = mpsc::channel::<Result<String, String>>();
         let thread = std::thread::Builder::new()
@@ -77,11 +77,11 @@ impl EmbeddedCluster {
                     }
                 }
             })
-            .map_err(|e| Error::Embedded(format!("cannot start its thread: {e}")))?;
+            .map_err(|e| ClusterError::Embedded(format!("cannot start its thread: {e}")))?;
         let bootstrap = started
             .recv()
-            .map_err(|_| Error::Embedded("its thread stopped at start".into()))?
-            .map_err(Error::Embedded)?;
+            .map_err(|_| ClusterError::Embedded("its thread stopped at start".into()))?
+            .map_err(ClusterError::Embedded)?;
         Ok(Self {
             bootstrap,
             commands: Some(commands),
@@ -98,22 +98,22 @@ impl EmbeddedCluster {
     ///
     /// # Errors
     ///
-    /// [`Error::Embedded`] with librdkafka's reason.
-    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), Error> {
+    /// [`ClusterError::Embedded`] with librdkafka's reason.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ClusterError> {
         let (reply, answer) = mpsc::channel();
         self.commands
             .as_ref()
-            .ok_or_else(|| Error::Embedded("stopped".into()))?
+            .ok_or_else(|| ClusterError::Embedded("stopped".into()))?
             .send(Command::CreateTopic {
                 name: name.to_string(),
                 partitions,
                 reply,
             })
-            .map_err(|_| Error::Embedded("its thread has stopped".into()))?;
+            .map_err(|_| ClusterError::Embedded("its thread has stopped".into()))?;
         answer
             .recv()
-            .map_err(|_| Error::Embedded("its thread has stopped".into()))?
-            .map_err(|e| Error::Embedded(format!("cannot create topic `{name}`: {e}")))
+            .map_err(|_| ClusterError::Embedded("its thread has stopped".into()))?
+            .map_err(|e| ClusterError::Embedded(format!("cannot create topic `{name}`: {e}")))
     }
 }
 

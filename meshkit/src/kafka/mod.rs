@@ -2,21 +2,24 @@
 //! cluster, and the topics a product needs.
 
 mod embedded;
+mod error;
+mod settings;
 mod topics;
 
 pub use embedded::EmbeddedCluster;
-pub(crate) use topics::{check_changelogs, ensure_topics, TopicRole};
+pub(crate) use error::kafka_retriable;
+pub use error::ClusterError;
+pub(crate) use settings::KafkaSettings;
+pub(crate) use topics::{check_changelogs, check_topic_name, ensure_topics, TopicRole};
 
 use rdkafka::ClientConfig;
 
-use crate::config::Config;
-
 /// Settings every client shares: the bootstrap list and the properties the
 /// user passed through.
-pub(crate) fn base_config(brokers: &str, config: &Config) -> ClientConfig {
+pub(crate) fn base_config(brokers: &str, settings: &KafkaSettings) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", brokers);
-    for (name, value) in &config.kafka {
+    for (name, value) in &settings.properties {
         client.set(name, value);
     }
     client
@@ -35,15 +38,18 @@ pub(crate) fn durable_producer_config(mut client: ClientConfig) -> ClientConfig 
 
 /// The consumer: in the product's group, reading only committed records, and
 /// never committing offsets itself (they commit inside each transaction).
-/// With static membership, `instance_id` is its `group.instance.id`.
+/// With static membership, `instance_id` is its `group.instance.id`. With
+/// `statistics`, librdkafka reports its statistics (the consumer lag gauge is
+/// read from them).
 pub(crate) fn consumer_config(
     brokers: &str,
-    config: &Config,
+    settings: &KafkaSettings,
     group: &str,
     instance_id: &str,
+    statistics: bool,
 ) -> ClientConfig {
-    let mut client = base_config(brokers, config);
-    if config.static_membership {
+    let mut client = base_config(brokers, settings);
+    if settings.static_membership {
         client.set("group.instance.id", instance_id);
     }
     client
@@ -52,28 +58,43 @@ pub(crate) fn consumer_config(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false");
-    if !config.kafka.contains_key("auto.offset.reset") {
+    if !settings.properties.contains_key("auto.offset.reset") {
         client.set("auto.offset.reset", "earliest");
     }
-    // The consumer lag gauge is read from the client's statistics.
-    if config.metrics && !config.kafka.contains_key("statistics.interval.ms") {
+    if statistics && !settings.properties.contains_key("statistics.interval.ms") {
         client.set("statistics.interval.ms", "5000");
     }
     client
 }
 
 /// The transactional producer of one instance.
-pub(crate) fn producer_config(brokers: &str, config: &Config, transactional_id: &str) -> ClientConfig {
-    let mut client = base_config(brokers, config);
+pub(crate) fn producer_config(
+    brokers: &str,
+    settings: &KafkaSettings,
+    transactional_id: &str,
+) -> ClientConfig {
+    let mut client = base_config(brokers, settings);
     client
         .set("transactional.id", transactional_id)
         .set("enable.idempotence", "true")
         .set(
             "transaction.timeout.ms",
-            config.transaction_timeout.as_millis().to_string(),
+            settings.transaction_timeout.as_millis().to_string(),
         );
-    if !config.kafka.contains_key("linger.ms") {
+    if !settings.properties.contains_key("linger.ms") {
         client.set("linger.ms", "5");
     }
     client
+}
+
+/// Runs a blocking librdkafka call: in place on a multi-thread runtime (so
+/// the worker's other tasks move to another thread), directly otherwise (a
+/// current-thread runtime has no other worker, and a plain thread is fine).
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }

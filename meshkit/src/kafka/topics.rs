@@ -8,9 +8,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::EmbeddedCluster;
-use crate::config::Config;
-use crate::error::Error;
+use super::ClusterError;
+use super::{EmbeddedCluster, KafkaSettings};
 
 /// What a topic is for, to name it in errors.
 #[derive(Debug, Clone)]
@@ -30,11 +29,11 @@ pub(crate) enum TopicRole {
 }
 
 impl TopicRole {
-    fn partitions(&self, config: &Config) -> i32 {
+    fn partitions(&self, settings: &KafkaSettings) -> i32 {
         match self {
             TopicRole::Changelog { partitions, .. } => *partitions,
             TopicRole::Catalog => 1,
-            _ => config.topic_partitions,
+            _ => settings.topic_partitions,
         }
     }
 }
@@ -56,14 +55,14 @@ impl std::fmt::Display for TopicRole {
 pub(crate) async fn ensure_topics(
     brokers: &str,
     embedded: Option<&EmbeddedCluster>,
-    config: &Config,
+    settings: &KafkaSettings,
     topics: &[(String, TopicRole)],
-) -> Result<HashMap<String, usize>, Error> {
-    let admin: AdminClient<DefaultClientContext> = super::base_config(brokers, config)
+) -> Result<HashMap<String, usize>, ClusterError> {
+    let admin: AdminClient<DefaultClientContext> = super::base_config(brokers, settings)
         .create()
-        .map_err(|source| Error::kafka("creating the admin client", source))?;
-    let timeout = config.startup_timeout;
-    let unreachable = |source| Error::BrokerUnreachable {
+        .map_err(|source| ClusterError::kafka("creating the admin client", source))?;
+    let timeout = settings.startup_timeout;
+    let unreachable = |source| ClusterError::BrokerUnreachable {
         brokers: brokers.to_string(),
         timeout,
         source,
@@ -76,23 +75,23 @@ pub(crate) async fn ensure_topics(
         return Ok(existing);
     }
     if let Some((topic, role)) = missing.iter().find(|(_, role)| {
-        !config.auto_create_topics && !matches!(role, TopicRole::Changelog { .. } | TopicRole::Catalog)
+        !settings.auto_create_topics && !matches!(role, TopicRole::Changelog { .. } | TopicRole::Catalog)
     }) {
-        return Err(Error::UnknownTopic {
+        return Err(ClusterError::UnknownTopic {
             topic: topic.clone(),
             role: role.to_string(),
         });
     }
     for (topic, role) in &missing {
-        tracing::info!(topic = %topic, role = %role, partitions = role.partitions(config), "creating topic");
+        tracing::info!(topic = %topic, role = %role, partitions = role.partitions(settings), "creating topic");
     }
     if let Some(cluster) = embedded {
         // The mock cluster has no CreateTopics handler.
         for (topic, role) in &missing {
-            cluster.create_topic(topic, role.partitions(config))?;
+            cluster.create_topic(topic, role.partitions(settings))?;
         }
     } else {
-        create_topics(&admin, config, &missing).await?;
+        create_topics(&admin, settings, &missing).await?;
     }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -103,7 +102,7 @@ pub(crate) async fn ensure_topics(
         if tokio::time::Instant::now() >= deadline {
             let (topic, role) = missing[0];
             tracing::error!(topic = %topic, role = %role, "a created topic did not appear in the metadata");
-            return Err(Error::kafka(
+            return Err(ClusterError::kafka(
                 "waiting for created topics to appear",
                 KafkaError::AdminOp(RDKafkaErrorCode::UnknownTopicOrPartition),
             ));
@@ -114,17 +113,17 @@ pub(crate) async fn ensure_topics(
 
 async fn create_topics(
     admin: &AdminClient<DefaultClientContext>,
-    config: &Config,
+    settings: &KafkaSettings,
     missing: &[&(String, TopicRole)],
-) -> Result<(), Error> {
+) -> Result<(), ClusterError> {
     // Settings are given explicitly: some brokers report only explicit settings.
     let new_topics: Vec<NewTopic<'_>> = missing
         .iter()
         .map(|(topic, role)| {
             let topic = NewTopic::new(
                 topic,
-                role.partitions(config),
-                TopicReplication::Fixed(config.replication_factor),
+                role.partitions(settings),
+                TopicReplication::Fixed(settings.replication_factor),
             );
             match role {
                 TopicRole::Changelog { .. } | TopicRole::Catalog => topic.set("cleanup.policy", "compact"),
@@ -134,11 +133,11 @@ async fn create_topics(
             }
         })
         .collect();
-    let options = AdminOptions::new().operation_timeout(Some(config.startup_timeout));
+    let options = AdminOptions::new().operation_timeout(Some(settings.startup_timeout));
     let results = admin
         .create_topics(new_topics.iter(), &options)
         .await
-        .map_err(|source| Error::kafka("creating topics", source))?;
+        .map_err(|source| ClusterError::kafka("creating topics", source))?;
     for result in results {
         match result {
             Ok(_) => {}
@@ -146,7 +145,7 @@ async fn create_topics(
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
                 tracing::error!(topic = %topic, error = %code, "cannot create topic");
-                return Err(Error::kafka("creating topics", KafkaError::AdminOp(code)));
+                return Err(ClusterError::kafka("creating topics", KafkaError::AdminOp(code)));
             }
         }
     }
@@ -159,7 +158,7 @@ async fn fetch_partitions(
 ) -> Result<HashMap<String, usize>, KafkaError> {
     let client = admin.inner();
     // librdkafka's metadata call blocks; keep it off the async worker.
-    let metadata = crate::runtime::blocking(|| client.fetch_metadata(None, timeout))?;
+    let metadata = super::blocking(|| client.fetch_metadata(None, timeout))?;
     Ok(metadata
         .topics()
         .iter()
@@ -173,10 +172,10 @@ async fn fetch_partitions(
 pub(crate) async fn check_changelogs(
     brokers: &str,
     embedded: bool,
-    config: &Config,
+    settings: &KafkaSettings,
     partitions: &HashMap<String, usize>,
     changelogs: &[(String, TopicRole)],
-) -> Result<(), Error> {
+) -> Result<(), ClusterError> {
     for (topic, role) in changelogs {
         let TopicRole::Changelog {
             store,
@@ -187,7 +186,7 @@ pub(crate) async fn check_changelogs(
         };
         let have = partitions.get(topic).copied().unwrap_or_default();
         if have != *want as usize {
-            return Err(Error::ChangelogMismatch {
+            return Err(ClusterError::ChangelogMismatch {
                 topic: topic.clone(),
                 store: store.clone(),
                 reason: format!("it has {have} partitions, the input has {want}"),
@@ -197,18 +196,18 @@ pub(crate) async fn check_changelogs(
     if embedded || changelogs.is_empty() {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = super::base_config(brokers, config)
+    let admin: AdminClient<DefaultClientContext> = super::base_config(brokers, settings)
         .create()
-        .map_err(|source| Error::kafka("creating the admin client", source))?;
+        .map_err(|source| ClusterError::kafka("creating the admin client", source))?;
     let resources: Vec<rdkafka::admin::ResourceSpecifier<'_>> = changelogs
         .iter()
         .map(|(t, _)| rdkafka::admin::ResourceSpecifier::Topic(t))
         .collect();
-    let options = AdminOptions::new().request_timeout(Some(config.startup_timeout));
+    let options = AdminOptions::new().request_timeout(Some(settings.startup_timeout));
     let results = admin
         .describe_configs(resources.iter(), &options)
         .await
-        .map_err(|source| Error::kafka("describing changelog topics", source))?;
+        .map_err(|source| ClusterError::kafka("describing changelog topics", source))?;
     for ((topic, role), result) in changelogs.iter().zip(results) {
         let TopicRole::Changelog { store, .. } = role else {
             continue;
@@ -218,13 +217,33 @@ pub(crate) async fn check_changelogs(
         // then there is nothing to hold against the topic.
         if let Some(policy) = resource.get("cleanup.policy").and_then(|e| e.value.as_deref()) {
             if !policy.split(',').any(|p| p.trim() == "compact") {
-                return Err(Error::ChangelogMismatch {
+                return Err(ClusterError::ChangelogMismatch {
                     topic: topic.clone(),
                     store: store.clone(),
                     reason: format!("its cleanup.policy is `{policy}`, not `compact`"),
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Kafka's own rule for topic names.
+pub(crate) fn check_topic_name(topic: &str) -> Result<(), &'static str> {
+    if topic.is_empty() {
+        return Err("it is empty");
+    }
+    if topic.len() > 249 {
+        return Err("it is longer than 249 characters");
+    }
+    if topic == "." || topic == ".." {
+        return Err("`.` and `..` are not allowed");
+    }
+    if !topic
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("only ASCII letters, digits, `.`, `_` and `-` are allowed");
     }
     Ok(())
 }

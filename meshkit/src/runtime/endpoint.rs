@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::Error;
 use super::{Health, Shared, Status};
-use crate::error::Error;
 use crate::metrics::Metrics;
 
 /// Binds `addr` and serves on the runtime entered by the caller until the

@@ -4,10 +4,10 @@
 //! The library installs no signal handler and no global subscriber; a binary
 //! wires Ctrl-C / SIGTERM to [`RuntimeHandle::stop`] itself.
 
-mod context;
+mod contract;
 mod endpoint;
+mod error;
 mod poison;
-mod policy;
 mod processor;
 mod registration;
 mod tasks;
@@ -17,15 +17,15 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-pub use context::Context;
-pub use policy::ErrorPolicy;
+pub use contract::{Context, DataProduct, EmitError, LocalState, StoreRef, WindowStoreRef};
+pub use error::Error;
 pub use processor::dlq_headers;
 
 use crate::catalog::CatalogRecord;
 use crate::config::Config;
-use crate::error::Error;
+
 use crate::metrics::Metrics;
-use crate::product::{DataProduct, ProductDescriptor};
+use crate::product::ProductDescriptor;
 
 /// Where a runtime is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -456,18 +456,6 @@ async fn on_own_thread(
             operation: "running the processing thread".to_string(),
             source: std::io::Error::other("it ended without a result"),
         }),
-    }
-}
-
-/// Runs a blocking librdkafka call without stalling other tasks on a
-/// multi-threaded runtime; on a current-thread runtime (the processing
-/// thread's own, see [`on_own_thread`]) it just runs it.
-pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
     }
 }
 

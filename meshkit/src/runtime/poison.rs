@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::policy::ErrorPolicy;
 use super::txn::Tp;
+use crate::policy::ErrorPolicy;
 
 /// A record whose processing failed, met again after the rewind.
 #[derive(Debug)]

@@ -16,24 +16,24 @@ use tracing::Instrument;
 
 mod restoring;
 
-use super::context::Context;
+use super::contract::{Context, DataProduct};
 use super::poison::{PoisonBook, Verdict};
-use super::policy::ErrorPolicy;
 use super::registration::Registration;
 use super::txn::{
     refuses_the_record, Delivered, DeliveryContext, Outcome, ProducerFactory, RebalanceContext, Tp, Txn,
 };
-use super::{blocking, Shared, Status};
+use super::Error;
+use super::{Shared, Status};
 use crate::config::Config;
-use crate::error::Error;
-use crate::kafka::{self, EmbeddedCluster, TopicRole};
+use crate::kafka::{self, blocking, EmbeddedCluster, TopicRole};
 use crate::metrics::{Metrics, PortMetrics};
-use crate::product::{DataProduct, ProductDescriptor};
+use crate::policy::ErrorPolicy;
+use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
 use crate::schema::registry::{EmbeddedRegistry, RegistryServer};
 use crate::schema::{self, DecodeFailure, Decoder, HttpRegistry, SchemaRegistry};
-use crate::state::manager::{SOURCE_OFFSET, SOURCE_TOPIC};
-use crate::state::StateManager;
+use crate::stores::manager::{SOURCE_OFFSET, SOURCE_TOPIC};
+use crate::stores::StateManager;
 
 /// How often an idle loop looks for a changed assignment (to restore newly
 /// assigned partitions' stores before any of their records arrives).
@@ -188,7 +188,7 @@ pub(crate) async fn run<P: DataProduct>(
         if config.catalog {
             topics.push((config.catalog_topic.clone(), TopicRole::Catalog));
         }
-        let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &topics).await?;
+        let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
 
         // Schemas: only products with Avro ports need a registry.
         let typed = descriptor.inputs.iter().any(|p| p.schema.is_some())
@@ -210,9 +210,15 @@ pub(crate) async fn run<P: DataProduct>(
                 tracing::info!(addr = %server.local_addr(), "serving the schema registry's REST API");
                 registry_server = Some(server);
             }
+            let port = |name, topic, schema| schema::GatePort { name, topic, schema };
+            let inputs: Vec<_> =
+                (descriptor.inputs.iter()).map(|p| port(&p.name, &p.topic, p.schema.as_ref())).collect();
+            let outputs: Vec<_> =
+                (descriptor.outputs.iter()).map(|p| port(&p.name, &p.topic, p.schema.as_ref())).collect();
             let plan = schema::check_gate(
                 registry.as_ref(),
-                &descriptor,
+                &inputs,
+                &outputs,
                 config.subject_name_strategy,
                 config.auto_register_schemas,
             )
@@ -253,15 +259,15 @@ pub(crate) async fn run<P: DataProduct>(
                     )
                 })
                 .collect();
-            let all = kafka::ensure_topics(&brokers, embedded.as_ref(), &config, &changelogs).await?;
-            kafka::check_changelogs(&brokers, embedded.is_some(), &config, &all, &changelogs).await?;
+            let all = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &changelogs).await?;
+            kafka::check_changelogs(&brokers, embedded.is_some(), &config.kafka, &all, &changelogs).await?;
         }
         let delivered: Delivered = Arc::default();
 
         let (instance_id, _state_dir_lock) = claim_instance(&config, &application_id)?;
         let transactional_id = format!("{application_id}-{instance_id}");
         tracing::info!(%application_id, %transactional_id, %brokers, "starting");
-        let producer_config = kafka::producer_config(&brokers, &config, &transactional_id);
+        let producer_config = kafka::producer_config(&brokers, &config.kafka, &transactional_id);
         let changelogs: std::collections::HashSet<String> =
             state.iter().flat_map(|s| s.changelogs().iter().cloned()).collect();
         let make_producer: ProducerFactory = {
@@ -280,7 +286,7 @@ pub(crate) async fn run<P: DataProduct>(
         let txn = Arc::new(Txn::new(
             make_producer,
             transactional_id,
-            config.transaction_timeout.max(Duration::from_secs(5)),
+            config.kafka.transaction_timeout.max(Duration::from_secs(5)),
             metrics.clone(),
             ports,
             shared.clone(),
@@ -288,7 +294,7 @@ pub(crate) async fn run<P: DataProduct>(
             delivered,
         )?);
         blocking(|| txn.init())?;
-        let mut consumer_config = kafka::consumer_config(&brokers, &config, &application_id, &instance_id);
+        let mut consumer_config = kafka::consumer_config(&brokers, &config.kafka, &application_id, &instance_id, config.metrics);
         if state.is_some() {
             consumer_config.set("partition.assignment.strategy", super::tasks::assignor(&config)?);
         }
@@ -323,7 +329,7 @@ pub(crate) async fn run<P: DataProduct>(
             decoder,
             registry_backoff: Duration::ZERO,
             state: state.clone(),
-            restore_client: kafka::base_config(&brokers, &config),
+            restore_client: kafka::base_config(&brokers, &config.kafka),
             restoring: Vec::new(),
             held_back: HashMap::new(),
             poison: PoisonBook::default(),
@@ -378,7 +384,7 @@ struct Loop<'a> {
     restore_client: rdkafka::ClientConfig,
     /// Restores of assigned tasks' stores in progress, run one slice per
     /// loop turn; their input partitions are paused.
-    restoring: Vec<crate::state::manager::Restoration>,
+    restoring: Vec<crate::stores::manager::Restoration>,
     /// The first offset of each paused partition that arrived anyway.
     held_back: HashMap<Tp, i64>,
     poison: PoisonBook,
@@ -1021,8 +1027,12 @@ async fn open_registry(
     if embedded {
         return Ok(Arc::new(EmbeddedRegistry::in_memory()));
     }
-    let properties: Vec<(String, String)> =
-        config.kafka.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let properties: Vec<(String, String)> = config
+        .kafka
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let registry = EmbeddedRegistry::connect(brokers, &config.schema_topic, properties).await?;
     Ok(Arc::new(registry))
 }

@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
+use super::Error;
 use super::Shared;
 use crate::catalog::{
     CatalogReader, CatalogRecord, DescriptorInput, InstanceRecord, LineageConfig, LineageEmitter, LineageRun,
     SchemaInput, Timestamp,
 };
 use crate::config::Config;
-use crate::error::Error;
 use crate::product::ProductDescriptor;
 use crate::schema::SettledSchema;
 
@@ -137,7 +137,7 @@ impl Registration {
 
         let publisher = if config.catalog {
             let producer: FutureProducer =
-                crate::kafka::durable_producer_config(crate::kafka::base_config(brokers, config))
+                crate::kafka::durable_producer_config(crate::kafka::base_config(brokers, &config.kafka))
                     .create()
                     .map_err(|e| Error::kafka("creating the catalog producer", e))?;
             // The reader takes its brokers from a configuration; the runtime's may
@@ -150,7 +150,7 @@ impl Registration {
                     source: std::io::Error::other(e),
                 })?
                 .topic(config.catalog_topic.clone())
-                .timeout(config.startup_timeout);
+                .timeout(config.kafka.startup_timeout);
             Some(Arc::new(Publisher {
                 producer,
                 reader,
@@ -259,7 +259,7 @@ impl Registration {
                 }
                 Err(err) => tracing::warn!(error = %err, "could not mark the catalog entry"),
             }
-            let _ = crate::runtime::blocking(|| publisher.producer.flush(Duration::from_secs(5)));
+            let _ = crate::kafka::blocking(|| publisher.producer.flush(Duration::from_secs(5)));
         }
         if let Some((emitter, run)) = lineage {
             let now = Timestamp::now();

@@ -10,8 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Error;
 use crate::config::Config;
-use crate::error::{ConfigError, Error};
+use crate::error::ConfigError;
 
 /// The assignor a stateful product's group uses.
 const ASSIGNOR: &str = "range";
@@ -40,7 +41,7 @@ pub(crate) fn co_partitioned(counts: &[(String, i32)]) -> Result<i32, Error> {
 /// [`ConfigError::InvalidKafkaProperty`] for an assignor other than `range`.
 pub(crate) fn assignor(config: &Config) -> Result<&'static str, ConfigError> {
     const NAME: &str = "partition.assignment.strategy";
-    match config.kafka.get(NAME) {
+    match config.kafka.properties.get(NAME) {
         Some(value) if value.trim() != ASSIGNOR => Err(ConfigError::InvalidKafkaProperty {
             property: NAME.to_string(),
             value: value.clone(),

@@ -21,10 +21,10 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::field::Empty;
 
+use super::Error;
 use super::Shared;
-use crate::error::Error;
 use crate::metrics::{Metrics, PortMetrics};
-use crate::state::StateManager;
+use crate::stores::StateManager;
 
 /// A topic and partition.
 pub(crate) type Tp = (String, i32);

@@ -10,7 +10,6 @@ use apache_avro::Schema;
 use super::codec::error_text;
 use super::registry::VersionRef;
 use super::{ErasedCodec, PortSchema, RegistryError, SchemaRegistry, SubjectNameStrategy};
-use crate::product::ProductDescriptor;
 
 /// Why a product's schemas keep it from starting.
 #[derive(Debug, thiserror::Error)]
@@ -118,17 +117,29 @@ fn record_name(codec: &Arc<dyn ErasedCodec>) -> String {
     }
 }
 
-/// Runs the gate for `descriptor` against `registry`.
+/// A port the gate checks: its name (for messages), its topic and what it
+/// carries (`None`: raw bytes, nothing to check).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GatePort<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) topic: &'a str,
+    pub(crate) schema: Option<&'a PortSchema>,
+}
+
+/// Runs the gate for a product's ports against `registry`: `outputs` in
+/// the order of the product's output ports (the plan's outputs keep it).
 pub(crate) async fn check_gate(
     registry: &dyn SchemaRegistry,
-    descriptor: &ProductDescriptor,
+    inputs: &[GatePort<'_>],
+    outputs: &[GatePort<'_>],
     strategy: SubjectNameStrategy,
     auto_register: bool,
 ) -> Result<GatePlan, SchemaGateError> {
-    let mut outputs = Vec::with_capacity(descriptor.outputs.len());
+    let ports = outputs;
+    let mut outputs = Vec::with_capacity(ports.len());
     let mut settled = Vec::new();
-    for port in &descriptor.outputs {
-        let Some(schema) = &port.schema else {
+    for port in ports {
+        let Some(schema) = port.schema else {
             outputs.push(None);
             continue;
         };
@@ -138,7 +149,7 @@ pub(crate) async fn check_gate(
             .chain(schema.key_codec().map(|k| (k, true)))
             .enumerate()
         {
-            let subject = strategy.subject(&port.topic, &record_name(codec), is_key);
+            let subject = strategy.subject(port.topic, &record_name(codec), is_key);
             let answer = if auto_register {
                 registry.register(&subject, codec.schema_json()).await
             } else {
@@ -146,7 +157,7 @@ pub(crate) async fn check_gate(
             };
             let registered = answer.map_err(|e| match e {
                 RegistryError::Incompatible { messages, .. } => SchemaGateError::OutputIncompatible {
-                    port: port.name.clone(),
+                    port: port.name.to_string(),
                     subject: subject.clone(),
                     messages,
                 },
@@ -156,7 +167,7 @@ pub(crate) async fn check_gate(
                     if !auto_register =>
                 {
                     SchemaGateError::OutputNotRegistered {
-                        port: port.name.clone(),
+                        port: port.name.to_string(),
                         subject: subject.clone(),
                     }
                 }
@@ -168,7 +179,7 @@ pub(crate) async fn check_gate(
             tracing::info!(port = %port.name, %subject, id = registered.id, version = registered.version, "output schema registered");
             ids[slot] = Some(registered.id);
             settled.push(SettledSchema {
-                port: port.name.clone(),
+                port: port.name.to_string(),
                 output: true,
                 is_key,
                 subject,
@@ -183,14 +194,15 @@ pub(crate) async fn check_gate(
         }));
     }
 
+    let ports = inputs;
     let mut inputs = HashMap::new();
-    for port in &descriptor.inputs {
-        let Some(schema) = &port.schema else { continue };
+    for port in ports {
+        let Some(schema) = port.schema else { continue };
         for (codec, is_key) in [(schema.value_codec(), false)]
             .into_iter()
             .chain(schema.key_codec().map(|k| (k, true)))
         {
-            let subject = strategy.subject(&port.topic, &record_name(codec), is_key);
+            let subject = strategy.subject(port.topic, &record_name(codec), is_key);
             let latest = match registry.version(&subject, VersionRef::Latest).await {
                 Ok(latest) => latest,
                 Err(RegistryError::SubjectNotFound { .. } | RegistryError::VersionNotFound { .. }) => {
@@ -200,7 +212,7 @@ pub(crate) async fn check_gate(
                 Err(source) => return Err(SchemaGateError::Registry { subject, source }),
             };
             let incompatible = |reason: String| SchemaGateError::InputIncompatible {
-                port: port.name.clone(),
+                port: port.name.to_string(),
                 subject: subject.clone(),
                 type_name: codec.type_name(),
                 version: latest.version,
@@ -216,7 +228,7 @@ pub(crate) async fn check_gate(
             SchemaCompatibility::can_read(&writer, codec.schema())
                 .map_err(|e| incompatible(error_text(&e)))?;
             settled.push(SettledSchema {
-                port: port.name.clone(),
+                port: port.name.to_string(),
                 output: false,
                 is_key,
                 subject,
@@ -224,7 +236,7 @@ pub(crate) async fn check_gate(
                 version: latest.version,
             });
         }
-        inputs.insert(port.topic.clone(), schema.clone());
+        inputs.insert(port.topic.to_string(), schema.clone());
     }
     Ok(GatePlan {
         outputs,

@@ -31,7 +31,7 @@ use serde::{Serialize, Serializer};
 pub use codec::{codec_for, AvroType, Decoded, ErasedCodec};
 pub(crate) use decode::{encode_framed, DecodeFailure, Decoder};
 pub use gate::SchemaGateError;
-pub(crate) use gate::{check_gate, RegisteredPort, SettledSchema};
+pub(crate) use gate::{check_gate, GatePort, RegisteredPort, SettledSchema};
 pub use registry::{HttpRegistry, RegistryError, SchemaRegistry};
 pub use subject::SubjectNameStrategy;
 

@@ -11,10 +11,11 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::super::txn::{RebalanceContext, Tp};
-use super::super::{blocking, Shared};
+use super::super::Shared;
 use super::Loop;
-use crate::error::Error;
-use crate::state::StateManager;
+use crate::kafka::blocking;
+use crate::runtime::Error;
+use crate::stores::StateManager;
 
 /// The longest one restore slice blocks the loop.
 const SLICE: Duration = Duration::from_millis(50);
@@ -48,7 +49,7 @@ impl Loop<'_> {
         // goes on from the store's checkpoint.
         self.restoring.clear();
         self.held_back.clear();
-        let timeout = self.config.startup_timeout;
+        let timeout = self.config.kafka.startup_timeout;
         let committed = blocking(|| consumer.committed(timeout))
             .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
         let mut by_partition: HashMap<i32, HashMap<String, i64>> = HashMap::new();

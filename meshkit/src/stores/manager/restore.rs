@@ -18,7 +18,7 @@ use super::{
     CHECKPOINT_KEY,
 };
 use super::{SOURCE_OFFSET, SOURCE_TOPIC};
-use crate::state::StateError;
+use crate::stores::StateError;
 
 /// Records written to RocksDB in one batch while replaying.
 const BATCH: usize = 10_000;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::EmitError;
+use super::EmitError;
 use crate::product::ProductDescriptor;
 use crate::record::OutputRecord;
 use crate::schema::{encode_framed, AvroType, PortSchema, RegisteredPort};
-use crate::state::{ChangelogWrite, StateError, StateManager, Store, WindowStore, Windows};
+use crate::stores::{ChangelogWrite, StateError, StateManager, Store, WindowStore, Windows};
 
 /// Handed to [`DataProduct::process`](crate::DataProduct::process): the
 /// product emits its outputs through it.

@@ -1,5 +1,6 @@
-//! Typed names of the stores a product declares: what a transform receives
-//! for each store it uses, opened on the context when needed.
+//! Typed names of the stores a product declares (what a transform receives
+//! for each store it uses, opened on the context when needed), and stores on
+//! disk outside the runtime, for tests and benchmarks.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -7,8 +8,9 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{StateError, Store, WindowStore};
-use crate::runtime::Context;
+use super::Context;
+use crate::product::ProductDescriptor;
+use crate::stores::{StateError, StateManager, Store, WindowStore};
 
 /// The typed name of a plain store: opening it on the [`Context`] gives the
 /// partition's [`Store`]. It holds no borrow, so a transform can keep it
@@ -109,5 +111,83 @@ where
     /// As [`Context::window_store`].
     pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<WindowStore<'c, K, V>, StateError> {
         ctx.window_store(self.name)
+    }
+}
+
+/// Stores on disk outside the runtime: to test or benchmark a stateful
+/// transform against real RocksDB, committing when you say.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::state::LocalState;
+/// use meshkit::ProductDescriptor;
+///
+/// let descriptor = ProductDescriptor::builder("sales", "spend")
+///     .version("1.0.0")
+///     .owner("team-sales")
+///     .input("orders", "sales.orders")
+///     .output("totals", "sales.spend")
+///     .store("spend")
+///     .build()?;
+/// let dir = tempfile::tempdir()?;
+/// let state = LocalState::open(dir.path(), &descriptor)?;
+/// let mut ctx = state.context(&descriptor);
+/// ctx.store::<String, u64>("spend")?.put(&"c-1".into(), &5)?;
+/// state.commit()?;
+/// state.abort(); // nothing open: a no-op
+/// assert_eq!(ctx.store::<String, u64>("spend")?.get(&"c-1".into())?, Some(5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct LocalState {
+    manager: std::sync::Arc<StateManager>,
+}
+
+impl LocalState {
+    /// Opens (or creates) `descriptor`'s stores for partition 0 under `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if RocksDB cannot open the directory.
+    pub fn open(dir: &std::path::Path, descriptor: &ProductDescriptor) -> Result<Self, StateError> {
+        let manager = StateManager::local(
+            dir.to_path_buf(),
+            descriptor.stores.iter().map(|s| s.name.clone()).collect(),
+        );
+        manager.open_local(0).map_err(|e| match e {
+            crate::stores::manager::RestoreError::State(e) => e,
+            other => StateError::Codec {
+                store: String::new(),
+                action: "open",
+                what: "store directory",
+                message: other.to_string(),
+            },
+        })?;
+        Ok(Self {
+            manager: std::sync::Arc::new(manager),
+        })
+    }
+
+    /// A context whose stores are these, on partition 0.
+    pub fn context(&self, descriptor: &ProductDescriptor) -> Context {
+        Context::with_state(descriptor, Some(self.manager.clone()))
+    }
+
+    /// Writes what was written since the last commit, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError::Db`] if RocksDB fails.
+    pub fn commit(&self) -> Result<(), StateError> {
+        self.manager.persist(
+            &std::collections::HashMap::new(),
+            &std::collections::HashMap::new(),
+        )
+    }
+
+    /// Drops what was written since the last commit.
+    pub fn abort(&self) {
+        self.manager.discard();
     }
 }

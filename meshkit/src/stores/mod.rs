@@ -1,0 +1,96 @@
+//! Stores kept in RocksDB: the key-value and window stores, their codec,
+//! and the manager that persists, checkpoints and restores them (see
+//! [`crate::state`] for how a store stays exact).
+
+mod codec;
+pub(crate) mod manager;
+mod store;
+mod window;
+
+pub use manager::RestoreStats;
+pub use store::Store;
+pub use window::{Emit, Window, WindowStore, WindowUpdate, Windows};
+
+pub(crate) use manager::{ChangelogWrite, StateManager};
+
+/// A store operation that failed.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::{StateError, TransformError};
+///
+/// let err = StateError::UnknownStore { name: "totals".into(), known: vec!["counts".into()] };
+/// assert!(err.to_string().contains("counts"));
+/// let as_transform_error: TransformError = err.into();
+/// assert!(!as_transform_error.is_retriable());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The product declared no store of that name.
+    #[error("no store `{name}`; the product's stores are: {}", known.join(", "))]
+    UnknownStore {
+        /// The name asked for.
+        name: String,
+        /// The declared stores.
+        known: Vec<String>,
+    },
+    /// Stores are reached through the runtime's context, while it processes a
+    /// record; this context has none (e.g. one made by hand for a unit test
+    /// without [`Context::with_memory_state`](crate::Context::with_memory_state)).
+    #[error("this context has no state: stores are available while the runtime processes a record")]
+    NoState,
+    /// A key or value could not be encoded or decoded.
+    #[error("store `{store}`: cannot {action} a {what}: {message}")]
+    Codec {
+        /// The store.
+        store: String,
+        /// `encode` or `decode`.
+        action: &'static str,
+        /// `key` or `value`.
+        what: &'static str,
+        /// The codec's message.
+        message: String,
+    },
+    /// RocksDB failed.
+    #[error("RocksDB {operation} failed: {source}")]
+    Db {
+        /// What meshkit was doing.
+        operation: String,
+        /// RocksDB's error.
+        #[source]
+        source: rocksdb::Error,
+    },
+}
+
+impl StateError {
+    /// Whether trying again can help: only for RocksDB errors that are not
+    /// corruption (e.g. a full disk freed meanwhile).
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, StateError::Db { source, .. } if source.kind() != rocksdb::ErrorKind::Corruption)
+    }
+}
+
+impl From<StateError> for crate::error::TransformError {
+    fn from(err: StateError) -> Self {
+        let retriable = err.is_retriable();
+        let base = if retriable {
+            crate::error::TransformError::retriable(err.to_string())
+        } else {
+            crate::error::TransformError::new(err.to_string())
+        };
+        base.with_source(err)
+    }
+}
+
+/// The changelog topic of `store` in application `application_id`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(meshkit::changelog_topic("sales.spend", "totals"), "sales.spend-totals-changelog");
+/// ```
+pub fn changelog_topic(application_id: &str, store: &str) -> String {
+    format!("{application_id}-{store}-changelog")
+}
