@@ -103,24 +103,37 @@ fn code_lines(source: &str) -> impl Iterator<Item = &str> {
 /// The first segments of every `crate::` path in `source`, with the second
 /// segment where the first is a facade module of the root (`state::Store`).
 fn crate_paths(source: &str, facades: &[String]) -> Vec<String> {
+    let code: Vec<&str> = code_lines(source).collect();
+    let code = code.join("\n");
     let mut found = Vec::new();
-    for line in code_lines(source) {
-        let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
-            let after = &rest[at + "crate::".len()..];
-            rest = after;
-            if after.starts_with('{') {
-                // `use crate::{a::b, c};`, possibly over several lines: the
-                // group's items are read up to its closing brace on this line.
-                let group = after[1..].split('}').next().unwrap_or_default();
-                for item in group.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-                    found.push(first_segments(item, facades));
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            found.push(first_segments(rest, facades));
+            continue;
+        };
+        // `use crate::{a::{b, c}, d};`, over any number of lines: the
+        // top-level items of the group, each from its first segment.
+        let mut depth = 0;
+        let mut item_start = 0;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    found.push(first_segments(group[item_start..i].trim(), facades));
+                    break;
                 }
-                continue;
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    found.push(first_segments(group[item_start..i].trim(), facades));
+                    item_start = i + 1;
+                }
+                _ => {}
             }
-            found.push(first_segments(after, facades));
         }
     }
+    found.retain(|name| !name.is_empty());
     found
 }
 
@@ -240,6 +253,7 @@ fn an_upward_import_is_found_directly_and_through_the_root() {
         "fn f(ctx: &crate::Context) {}\n",
         "use crate::state::StoreRef;\n",
         "use crate::{error::TransformError, Runtime};\n",
+        "use crate::{\n    error::{ConfigError, TransformError},\n    runtime::Context,\n};\n",
     ] {
         assert_eq!(
             check(&files(source)),
