@@ -193,6 +193,16 @@ fn store_type_checks(stores: &[Store]) -> TokenStream {
     }
 }
 
+/// A check per feature the declaration needs, spanned on the first item
+/// that needs it: a compile error there when meshkit was built without it.
+fn feature_checks(product: &Product) -> TokenStream {
+    let typed = (product.inputs.iter().chain(&product.outputs)).find_map(|p| p.value.as_ref());
+    let avro = typed.map(|value| quote_spanned!(value.span()=> __meshkit::requires_avro!();));
+    let state = (product.stores.first())
+        .map(|store| quote_spanned!(store.name.span()=> __meshkit::requires_state!();));
+    quote!(#avro #state)
+}
+
 fn descriptor_body(product: &Product) -> TokenStream {
     let Product {
         domain,
@@ -215,7 +225,9 @@ fn descriptor_body(product: &Product) -> TokenStream {
     let outputs = product.outputs.iter().map(|p| port_call(p, false));
     let stores = product.stores.iter().map(store_call);
     let checks = store_type_checks(&product.stores);
+    let needs = feature_checks(product);
     quote! {
+        #needs
         #checks
         __meshkit::ProductDescriptor::builder(#domain, #name)
             .version(#version)

@@ -47,10 +47,13 @@
 //! oracle independent of the broker's own read_committed filtering (and
 //! tested to agree with it).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 // The layers, each importing only those above it in this list (checked by
 // the `layers` test in meshkit/tests):
 //
-// 1. core types: leaf errors, records, the error policy;
+// 1. core types: leaf errors, records, the error policy, window
+//    specifications;
 // 2. Kafka I/O: client settings, topic administration, the embedded cluster;
 // 3. codecs (`schema`: Avro, the wire format, registries, the start-up gate)
 //    and state (`stores`: RocksDB stores and their changelogs);
@@ -63,10 +66,12 @@
 mod error;
 mod policy;
 mod record;
+mod window;
 
 pub mod kafka;
 
 pub mod schema;
+#[cfg(feature = "state")]
 mod stores;
 
 mod product;
@@ -83,7 +88,9 @@ mod test_support;
 
 pub use config::{Config, ConfigBuilder};
 pub use error::{ConfigError, DescriptorError, TransformError};
+#[cfg(feature = "embedded-kafka")]
 pub use kafka::EmbeddedCluster;
+#[cfg(feature = "metrics")]
 pub use metrics::Metrics;
 pub use policy::ErrorPolicy;
 pub use product::{
@@ -94,11 +101,14 @@ pub use runtime::{
     dlq_headers, Context, DataProduct, EmitError, Error, Health, Runtime, RuntimeHandle, Status,
 };
 pub use schema::{AvroType, PortSchema};
+#[cfg(feature = "state")]
 pub use state::{changelog_topic, StateError, Store};
 
 pub use meshkit_macros as macros;
 pub use meshkit_macros::{product, transform};
 
+#[cfg(feature = "state")]
+#[cfg_attr(docsrs, doc(cfg(feature = "state")))]
 pub mod state {
     //! State: typed key-value stores kept in RocksDB, one per declared store name
     //! and input partition, backed by a compacted changelog topic, and exactly as
@@ -131,9 +141,8 @@ pub mod state {
     //! Unlike Kafka Streams under exactly-once, a crash does not wipe local state.
 
     pub use crate::runtime::{LocalState, StoreRef, WindowStoreRef};
-    pub use crate::stores::{
-        changelog_topic, Emit, RestoreStats, StateError, Store, Window, WindowStore, WindowUpdate, Windows,
-    };
+    pub use crate::stores::{changelog_topic, RestoreStats, StateError, Store, WindowStore, WindowUpdate};
+    pub use crate::window::{Emit, Window, Windows};
 }
 
 /// Not public API: what the `meshkit-macros` DSL generates code against, so
@@ -142,9 +151,48 @@ pub mod state {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::schema::{AvroType, PortSchema};
+    #[cfg(feature = "state")]
     pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};
+    pub use crate::{__requires_avro as requires_avro, __requires_state as requires_state};
     pub use crate::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
     pub use serde;
+}
+
+// What the DSL generates for a declaration that needs a feature: nothing
+// when the feature is on, a compile error on the declaration when it is off.
+#[cfg(feature = "state")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_state {
+    () => {};
+}
+#[cfg(not(feature = "state"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_state {
+    () => {
+        ::core::compile_error!(
+            "this product declares a store, which needs meshkit's `state` feature: \
+             `meshkit = { features = [\"state\"] }` in Cargo.toml"
+        );
+    };
+}
+#[cfg(feature = "avro")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_avro {
+    () => {};
+}
+#[cfg(not(feature = "avro"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_avro {
+    () => {
+        ::core::compile_error!(
+            "this port carries a typed value, which needs meshkit's `avro` feature: \
+             `meshkit = { features = [\"avro\"] }` in Cargo.toml"
+        );
+    };
 }
 
 /// The README's examples, compiled as doc tests so that they stay true.

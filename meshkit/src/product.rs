@@ -81,7 +81,7 @@ pub struct StoreDescriptor {
     /// The store's name, e.g. `spend`.
     pub name: String,
     /// For a windowed store, its windows.
-    pub window: Option<crate::stores::Windows>,
+    pub window: Option<crate::window::Windows>,
 }
 
 /// A data product's full declaration: identity, input ports, output ports
@@ -353,7 +353,7 @@ impl DescriptorBuilder {
 
     /// Declares windowed store `name` (reached with
     /// [`Context::window_store`](crate::Context::window_store)).
-    pub fn window_store(mut self, name: impl Into<String>, windows: crate::stores::Windows) -> Self {
+    pub fn window_store(mut self, name: impl Into<String>, windows: crate::window::Windows) -> Self {
         self.stores.push(StoreDescriptor {
             name: name.into(),
             window: Some(windows),

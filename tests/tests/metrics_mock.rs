@@ -256,8 +256,18 @@ async fn metrics_switched_off_record_nothing() {
     assert!(s.samples.is_empty(), "{}", s.text);
     let metrics = running.handle.metrics();
     assert!(!metrics.is_enabled());
-    assert_eq!(metrics.records_consumed.with_label_values(&["in"]).get(), 0);
-    assert_eq!(metrics.transactions_committed.get(), 0);
+    assert_eq!(
+        metrics
+            .value("meshkit_records_consumed_total", &[("port", "in")])
+            .unwrap_or_default() as u64,
+        0
+    );
+    assert_eq!(
+        metrics
+            .value("meshkit_transactions_total", &[("outcome", "committed")])
+            .unwrap_or_default() as u64,
+        0
+    );
     assert!(running.handle.health().transactions_committed > 0);
     running.stop().await.expect("join").expect("clean stop");
 }

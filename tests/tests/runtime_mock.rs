@@ -75,8 +75,18 @@ async fn every_record_is_relayed_once_and_counted() {
     assert_eq!(health.transactions_aborted, 0);
     assert_eq!(health.assigned_partitions, 3);
     let metrics = running.handle.metrics().clone();
-    assert_eq!(metrics.records_consumed.with_label_values(&["in"]).get(), 2_000);
-    assert_eq!(metrics.records_produced.with_label_values(&["out"]).get(), 2_000);
+    assert_eq!(
+        metrics
+            .value("meshkit_records_consumed_total", &[("port", "in")])
+            .unwrap_or_default() as u64,
+        2_000
+    );
+    assert_eq!(
+        metrics
+            .value("meshkit_records_produced_total", &[("port", "out")])
+            .unwrap_or_default() as u64,
+        2_000
+    );
     assert!(metrics
         .render()
         .contains("meshkit_transactions_total{outcome=\"committed\"}"));
@@ -145,18 +155,16 @@ async fn failing_records_are_dead_lettered_with_their_reason() {
         running
             .handle
             .metrics()
-            .dead_letters
-            .with_label_values(&["transform-error"])
-            .get(),
+            .value("meshkit_dead_letters_total", &[("reason", "transform-error")])
+            .unwrap_or_default() as u64,
         10
     );
     assert_eq!(
         running
             .handle
             .metrics()
-            .records_consumed
-            .with_label_values(&["in"])
-            .get(),
+            .value("meshkit_records_consumed_total", &[("port", "in")])
+            .unwrap_or_default() as u64,
         990
     );
     running.stop().await.expect("join").expect("clean stop");
@@ -332,9 +340,16 @@ async fn retry_policy_retries_retriable_failures_then_passes() {
         .expect("all committed");
     let metrics = running.handle.metrics().clone();
     // Four flaky ids, each failing twice before passing: nothing dead-lettered.
-    assert_eq!(metrics.records_consumed.with_label_values(&["in"]).get(), 200);
     assert_eq!(
-        metrics.dead_letters.with_label_values(&["transform-error"]).get(),
+        metrics
+            .value("meshkit_records_consumed_total", &[("port", "in")])
+            .unwrap_or_default() as u64,
+        200
+    );
+    assert_eq!(
+        metrics
+            .value("meshkit_dead_letters_total", &[("reason", "transform-error")])
+            .unwrap_or_default() as u64,
         0
     );
     assert!(

@@ -137,7 +137,9 @@ async fn eleven_kinds_of_poison_are_dead_lettered_by_reason_and_the_rest_flows()
     let metrics = running.handle.metrics().clone();
     for reason in &expected_reasons {
         assert_eq!(
-            metrics.dead_letters.with_label_values(&[reason]).get(),
+            metrics
+                .value("meshkit_dead_letters_total", &[("reason", reason)])
+                .unwrap_or_default() as u64,
             1,
             "reason {reason}"
         );
@@ -187,10 +189,17 @@ async fn eleven_kinds_of_poison_are_dead_lettered_by_reason_and_the_rest_flows()
 
     // The rest flowed: v2 orders through the direct path, v1 through resolution.
     assert_eq!(
-        metrics.records_produced.with_label_values(&["enriched"]).get(),
+        metrics
+            .value("meshkit_records_produced_total", &[("port", "enriched")])
+            .unwrap_or_default() as u64,
         300
     );
-    assert_eq!(metrics.records_produced.with_label_values(&["paid"]).get(), 50);
+    assert_eq!(
+        metrics
+            .value("meshkit_records_produced_total", &[("port", "paid")])
+            .unwrap_or_default() as u64,
+        50
+    );
     let out = read_topic(
         &brokers,
         &product.enriched,
@@ -429,7 +438,9 @@ async fn a_registry_that_goes_away_mid_run_loses_nothing() {
     produce_raw(&brokers, &second).expect("produce");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let metrics = running.handle.metrics().clone();
-    let produced = metrics.records_produced.with_label_values(&["enriched"]).get();
+    let produced = metrics
+        .value("meshkit_records_produced_total", &[("port", "enriched")])
+        .unwrap_or_default() as u64;
     assert!(
         produced < 201,
         "the record with the new id waits while the registry is down: {produced}"
@@ -443,7 +454,9 @@ async fn a_registry_that_goes_away_mid_run_loses_nothing() {
         .await
         .expect("all after it is back");
     assert_eq!(
-        metrics.records_produced.with_label_values(&["enriched"]).get(),
+        metrics
+            .value("meshkit_records_produced_total", &[("port", "enriched")])
+            .unwrap_or_default() as u64,
         201
     );
     for reason in [
@@ -452,7 +465,9 @@ async fn a_registry_that_goes_away_mid_run_loses_nothing() {
         "malformed-avro",
     ] {
         assert_eq!(
-            metrics.dead_letters.with_label_values(&[reason]).get(),
+            metrics
+                .value("meshkit_dead_letters_total", &[("reason", reason)])
+                .unwrap_or_default() as u64,
             0,
             "{reason}"
         );

@@ -1,16 +1,26 @@
 //! Everything that talks to Kafka: client settings, the embedded local
 //! cluster, and the topics a product needs.
 
+#[cfg(feature = "embedded-kafka")]
+mod embedded;
+#[cfg(not(feature = "embedded-kafka"))]
+#[path = "no_embedded.rs"]
 mod embedded;
 mod error;
 mod settings;
 mod topics;
 
+#[cfg(feature = "embedded-kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embedded-kafka")))]
 pub use embedded::EmbeddedCluster;
+#[cfg(not(feature = "embedded-kafka"))]
+pub(crate) use embedded::EmbeddedCluster;
 pub(crate) use error::kafka_retriable;
 pub use error::ClusterError;
 pub(crate) use settings::KafkaSettings;
-pub(crate) use topics::{check_changelogs, check_topic_name, ensure_topics, TopicRole};
+#[cfg(feature = "state")]
+pub(crate) use topics::check_changelogs;
+pub(crate) use topics::{check_topic_name, ensure_topics, TopicRole};
 
 use rdkafka::ClientConfig;
 

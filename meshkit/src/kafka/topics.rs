@@ -19,6 +19,7 @@ pub(crate) enum TopicRole {
     DeadLetter,
     /// A store's changelog, with the partition count it must have. Internal:
     /// created whatever `auto_create_topics` says.
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
     Changelog {
         store: String,
         partitions: i32,
@@ -167,6 +168,7 @@ async fn fetch_partitions(
         .collect())
 }
 
+#[cfg(feature = "state")]
 /// Checks that each existing changelog has its store's partition count and is
 /// compacted (the latter only where the broker answers DescribeConfigs).
 pub(crate) async fn check_changelogs(

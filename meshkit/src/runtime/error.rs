@@ -112,6 +112,7 @@ pub enum Error {
     },
     /// A store operation failed outside a transform (writing a committed
     /// batch, opening a store).
+    #[cfg(feature = "state")]
     #[error("state: {0}")]
     State(#[from] crate::stores::StateError),
     /// A store's changelog could not be replayed.
@@ -121,6 +122,18 @@ pub enum Error {
         partition: i32,
         /// What went wrong.
         message: String,
+    },
+    /// The product or the configuration needs a part of meshkit this build
+    /// left out: the Cargo feature that adds it.
+    #[error(
+        "{needed_by} needs meshkit's `{feature}` feature, which this build leaves out: \
+         enable it in Cargo.toml (`meshkit = {{ features = [\"{feature}\"] }}`)"
+    )]
+    MissingFeature {
+        /// The Cargo feature.
+        feature: &'static str,
+        /// What needs it, e.g. `store `totals``.
+        needed_by: String,
     },
     /// An existing changelog topic does not fit its store.
     #[error(
@@ -184,6 +197,7 @@ impl Error {
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::BrokerUnreachable { .. } | Error::Io { .. } | Error::Restore { .. } => true,
+            #[cfg(feature = "state")]
             Error::State(err) => err.is_retriable(),
             Error::Schema(err) => err.is_retriable(),
             Error::Registry(err) => err.is_retriable(),

@@ -5,11 +5,14 @@
 //! wires Ctrl-C / SIGTERM to [`RuntimeHandle::stop`] itself.
 
 mod contract;
+#[cfg(feature = "metrics")]
 mod endpoint;
 mod error;
+mod features;
 mod poison;
 mod processor;
 mod registration;
+#[cfg(feature = "state")]
 mod tasks;
 mod txn;
 
@@ -17,7 +20,9 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-pub use contract::{Context, DataProduct, EmitError, LocalState, StoreRef, WindowStoreRef};
+pub use contract::{Context, DataProduct, EmitError};
+#[cfg(feature = "state")]
+pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
 
@@ -214,6 +219,7 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct RuntimeHandle {
     shared: Arc<Shared>,
+    #[cfg(feature = "metrics")]
     metrics: Metrics,
 }
 
@@ -242,6 +248,8 @@ impl RuntimeHandle {
     }
 
     /// The runtime's metrics.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -292,6 +300,7 @@ impl<P: DataProduct> Runtime<P> {
     pub fn new(product: P, config: Config) -> Result<Self, Error> {
         let descriptor = product.descriptor()?;
         descriptor.validate()?;
+        features::check(&descriptor, &config)?;
         let metrics = if config.metrics {
             Metrics::new(&descriptor.identity)
         } else {
@@ -344,6 +353,7 @@ impl<P: DataProduct> Runtime<P> {
     pub fn handle(&self) -> RuntimeHandle {
         RuntimeHandle {
             shared: self.shared.clone(),
+            #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
         }
     }

@@ -14,7 +14,11 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::Offset;
 use tracing::Instrument;
 
-mod restoring;
+#[cfg(not(feature = "state"))]
+#[path = "processor/no_stores.rs"]
+mod stores;
+#[cfg(feature = "state")]
+mod stores;
 
 use super::contract::{Context, DataProduct};
 use super::poison::{PoisonBook, Verdict};
@@ -32,15 +36,13 @@ use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
 use crate::schema::registry::{EmbeddedRegistry, RegistryServer};
 use crate::schema::{self, DecodeFailure, Decoder, HttpRegistry, SchemaRegistry};
-use crate::stores::manager::{SOURCE_OFFSET, SOURCE_TOPIC};
-use crate::stores::StateManager;
+use stores::{
+    assign_whole_tasks, attach_stores, changelog_topics, context_with_stores, open_stores, LoopStores,
+};
 
 /// How often an idle loop looks for a changed assignment (to restore newly
 /// assigned partitions' stores before any of their records arrives).
 const IDLE_TICK: Duration = Duration::from_millis(100);
-
-/// How often the state size gauges are read from RocksDB's properties.
-const STATE_SAMPLE_EVERY: Duration = Duration::from_secs(2);
 
 /// Headers a dead-lettered record carries, beside its own.
 pub mod dlq_headers {
@@ -116,6 +118,28 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Serves the HTTP endpoint on `services` when the configuration asks for
+/// one (a build without the `metrics` feature has none: the runtime refused
+/// such a configuration at build).
+fn serve_endpoint(
+    config: &Config,
+    services: &tokio::runtime::Handle,
+    shared: &Arc<Shared>,
+    metrics: &Metrics,
+) -> Result<Option<AbortOnDrop>, Error> {
+    #[cfg(feature = "metrics")]
+    if let Some(addr) = config.metrics_addr {
+        let _services = services.enter();
+        return Ok(Some(AbortOnDrop(super::endpoint::serve(
+            addr,
+            shared.clone(),
+            metrics.clone(),
+        )?)));
+    }
+    let _ = (config, services, shared, metrics);
+    Ok(None)
+}
+
 /// Stops the endpoint task with the runtime.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -149,13 +173,7 @@ pub(crate) async fn run<P: DataProduct>(
         // The endpoint and the catalog heartbeat run on `services`, the
         // caller's runtime, so they answer while this loop is in a blocking
         // librdkafka call or a restore (see `Runtime::run`).
-        let endpoint = match config.metrics_addr {
-            Some(addr) => {
-                let _services = services.enter();
-                Some(AbortOnDrop(super::endpoint::serve(addr, shared.clone(), metrics.clone())?))
-            }
-            None => None,
-        };
+        let endpoint = serve_endpoint(&config, &services, &shared, &metrics)?;
         let embedded = match &config.brokers {
             Some(_) => None,
             None if !config.embedded_cluster => return Err(Error::NoBrokers),
@@ -228,48 +246,14 @@ pub(crate) async fn run<P: DataProduct>(
             decoder = Some(Decoder::new(registry, plan.inputs, config.max_record_bytes));
         }
 
-        // Stores: one per name and input partition, each with a changelog of
-        // as many partitions as the widest input.
-        let state = (!descriptor.stores.is_empty()).then(|| {
-            Arc::new(StateManager::new(
-                config.state_dir.join(&application_id),
-                &application_id,
-                descriptor.stores.iter().map(|s| s.name.clone()).collect(),
-                descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
-            ))
-        });
-        if let Some(stores) = &state {
-            let counts: Vec<(String, i32)> = descriptor
-                .inputs
-                .iter()
-                .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
-                .collect();
-            let width = super::tasks::co_partitioned(&counts)?;
-            let changelogs: Vec<(String, TopicRole)> = stores
-                .changelogs()
-                .iter()
-                .zip(&descriptor.stores)
-                .map(|(topic, store)| {
-                    (
-                        topic.clone(),
-                        TopicRole::Changelog {
-                            store: store.name.clone(),
-                            partitions: width,
-                        },
-                    )
-                })
-                .collect();
-            let all = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &changelogs).await?;
-            kafka::check_changelogs(&brokers, embedded.is_some(), &config.kafka, &all, &changelogs).await?;
-        }
+        let state = open_stores(&descriptor, &config, &application_id, &brokers, embedded.as_ref(), &partitions).await?;
         let delivered: Delivered = Arc::default();
 
         let (instance_id, _state_dir_lock) = claim_instance(&config, &application_id)?;
         let transactional_id = format!("{application_id}-{instance_id}");
         tracing::info!(%application_id, %transactional_id, %brokers, "starting");
         let producer_config = kafka::producer_config(&brokers, &config.kafka, &transactional_id);
-        let changelogs: std::collections::HashSet<String> =
-            state.iter().flat_map(|s| s.changelogs().iter().cloned()).collect();
+        let changelogs = changelog_topics(state.as_ref());
         let make_producer: ProducerFactory = {
             let (delivered, shared) = (delivered.clone(), shared.clone());
             Box::new(move || {
@@ -283,21 +267,20 @@ pub(crate) async fn run<P: DataProduct>(
         let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.name.as_str()).collect();
         let outputs: Vec<&str> = descriptor.outputs.iter().map(|p| p.name.as_str()).collect();
         let ports = PortMetrics::new(&metrics, &inputs, &outputs);
-        let txn = Arc::new(Txn::new(
+        let mut txn = Txn::new(
             make_producer,
             transactional_id,
             config.kafka.transaction_timeout.max(Duration::from_secs(5)),
             metrics.clone(),
             ports,
             shared.clone(),
-            state.clone(),
             delivered,
-        )?);
+        )?;
+        attach_stores(&mut txn, state.as_ref());
+        let txn = Arc::new(txn);
         blocking(|| txn.init())?;
         let mut consumer_config = kafka::consumer_config(&brokers, &config.kafka, &application_id, &instance_id, config.metrics);
-        if state.is_some() {
-            consumer_config.set("partition.assignment.strategy", super::tasks::assignor(&config)?);
-        }
+        assign_whole_tasks(&mut consumer_config, state.as_ref(), &config)?;
         let consumer: StreamConsumer<RebalanceContext> = consumer_config
             .create_with_context(RebalanceContext { txn: txn.clone() })
             .map_err(|e| Error::kafka("creating the consumer", e))?;
@@ -320,7 +303,7 @@ pub(crate) async fn run<P: DataProduct>(
             txn: &txn,
             dead_letter_topic: &dead_letter_topic,
             ctx: {
-                let mut ctx = Context::with_state(&descriptor, state.clone());
+                let mut ctx = context_with_stores(&descriptor, state.as_ref());
                 if let Some(encoders) = encoders {
                     ctx.set_encoders(encoders);
                 }
@@ -328,14 +311,10 @@ pub(crate) async fn run<P: DataProduct>(
             },
             decoder,
             registry_backoff: Duration::ZERO,
-            state: state.clone(),
-            restore_client: kafka::base_config(&brokers, &config.kafka),
-            restoring: Vec::new(),
-            held_back: HashMap::new(),
+            stores: LoopStores::new(state.clone(), kafka::base_config(&brokers, &config.kafka)),
             poison: PoisonBook::default(),
             newest: vec![i64::MIN; descriptor.inputs.len()],
             seen: 0,
-            state_sampled: None,
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
         };
         let result = loop_state.run(&mut product, &consumer, &shared).await;
@@ -380,20 +359,14 @@ struct Loop<'a> {
     txn: &'a Arc<Txn>,
     dead_letter_topic: &'a str,
     ctx: Context,
-    state: Option<Arc<StateManager>>,
-    restore_client: rdkafka::ClientConfig,
-    /// Restores of assigned tasks' stores in progress, run one slice per
-    /// loop turn; their input partitions are paused.
-    restoring: Vec<crate::stores::manager::Restoration>,
-    /// The first offset of each paused partition that arrived anyway.
-    held_back: HashMap<Tp, i64>,
+    /// The tasks' stores, their restores and size sampling.
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
+    stores: LoopStores,
     poison: PoisonBook,
     /// The newest input record timestamp seen, by input port index.
     newest: Vec<i64>,
     /// Input records seen, for sampling their spans.
     seen: u64,
-    /// When the state size gauges were last read.
-    state_sampled: Option<Instant>,
     product_label: String,
     decoder: Option<Decoder>,
     /// How long to wait before retrying after the registry failed; zero while it answers.
@@ -426,7 +399,7 @@ impl Loop<'_> {
             // A restore runs a slice per turn, between polls: the member
             // keeps polling (max.poll.interval.ms) and restored tasks flow.
             self.restore_step(consumer, shared)?;
-            let idle = if self.restoring.is_empty() {
+            let idle = if !self.restoring_any() {
                 IDLE_TICK
             } else {
                 Duration::ZERO
@@ -493,36 +466,6 @@ impl Loop<'_> {
             if self.txn.due(interval, self.config.commit_records) {
                 self.commit(consumer)?;
             }
-        }
-    }
-
-    fn sample_state(&mut self, now: bool) {
-        let Some(stores) = &self.state else { return };
-        let metrics = self.txn.metrics();
-        if !metrics.is_enabled()
-            || !(now
-                || self
-                    .state_sampled
-                    .is_none_or(|t| t.elapsed() >= STATE_SAMPLE_EVERY))
-        {
-            return;
-        }
-        self.state_sampled = Some(Instant::now());
-        if now {
-            metrics.state_keys.reset();
-            metrics.state_bytes.reset();
-        }
-        for (partition, keys, bytes) in stores.sizes() {
-            let partition = partition.to_string();
-            let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-            metrics
-                .state_keys
-                .with_label_values(&[&partition])
-                .set(as_i64(keys));
-            metrics
-                .state_bytes
-                .with_label_values(&[&partition])
-                .set(as_i64(bytes));
         }
     }
 
@@ -806,29 +749,7 @@ impl Loop<'_> {
                 histogram.observe(latency);
             }
         }
-        let writes = self.ctx.take_changelog();
-        if let Some(stores) = self.state.as_ref().filter(|_| !writes.is_empty()) {
-            let offset_text = offset.to_string();
-            for write in writes {
-                let record = OutputRecord {
-                    key: Some(write.key),
-                    value: write.value,
-                    headers: vec![
-                        (SOURCE_TOPIC.to_string(), source.0.as_bytes().to_vec()),
-                        (SOURCE_OFFSET.to_string(), offset_text.as_bytes().to_vec()),
-                    ],
-                    timestamp: None,
-                };
-                send(
-                    &self.txn.producer(),
-                    stores.changelog(write.store),
-                    Some(write.partition),
-                    &record,
-                    input_timestamp,
-                )
-                .await?;
-            }
-        }
+        self.write_changelog(input_timestamp, source, offset).await?;
         Ok(())
     }
 

@@ -24,6 +24,7 @@ use tracing::field::Empty;
 use super::Error;
 use super::Shared;
 use crate::metrics::{Metrics, PortMetrics};
+#[cfg(feature = "state")]
 use crate::stores::StateManager;
 
 /// A topic and partition.
@@ -209,7 +210,9 @@ pub(crate) struct Txn {
     /// An error met inside the rebalance callback, for the loop to return.
     fatal: Mutex<Option<Error>>,
     assignment_changed: AtomicBool,
-    stores: Option<Arc<StateManager>>,
+    /// The tasks' stores, persisted when a transaction commits.
+    #[cfg(feature = "state")]
+    pub(super) stores: Option<Arc<StateManager>>,
     delivered: Delivered,
 }
 
@@ -236,13 +239,13 @@ impl Txn {
         metrics: Metrics,
         ports: PortMetrics,
         shared: Arc<Shared>,
-        stores: Option<Arc<StateManager>>,
         delivered: Delivered,
     ) -> Result<Self, Error> {
         let producer = make_producer().map_err(|e| Error::kafka("creating the producer", e))?;
         Ok(Self {
             ports,
-            stores,
+            #[cfg(feature = "state")]
+            stores: None,
             delivered,
             producer: RwLock::new(Arc::new(producer)),
             make_producer,
@@ -378,6 +381,7 @@ impl Txn {
     }
 
     /// The runtime's metrics.
+    #[cfg(feature = "state")]
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -478,6 +482,7 @@ impl Txn {
     /// are persisted, its counts reach the metrics and the health.
     fn committed(&self, state: &mut State, started: Instant, span: &tracing::Span) -> Result<Outcome, Error> {
         let records = state.records;
+        #[cfg(feature = "state")]
         if let Some(stores) = &self.stores {
             let ends: HashMap<Tp, i64> = lock(&self.delivered.ends)
                 .drain()
@@ -640,6 +645,7 @@ impl Txn {
     /// Ends the bookkeeping of an aborted transaction: its store writes are
     /// dropped, its counts with them; says where to rewind its inputs.
     fn aborted(&self, state: &mut State) -> Outcome {
+        #[cfg(feature = "state")]
         if let Some(stores) = &self.stores {
             stores.discard();
             lock(&self.delivered.ends).clear();
@@ -808,7 +814,16 @@ impl Txn {
         }
     }
 
+    /// Whether the product keeps stores.
+    fn has_stores(&self) -> bool {
+        #[cfg(feature = "state")]
+        return self.stores.is_some();
+        #[cfg(not(feature = "state"))]
+        false
+    }
+
     /// Counts changelog records applied by a restore.
+    #[cfg(feature = "state")]
     pub(crate) fn record_restored(&self, records: u64) {
         if self.ports.enabled {
             self.metrics.records_restored.inc_by(records);
@@ -934,7 +949,7 @@ impl ConsumerContext for RebalanceContext {
         let joined = matches!(rebalance, Rebalance::Assign(_));
         // Until the loop has restored them, the stores of assigned partitions
         // wait to be restored: not ready yet.
-        let restore_pending = joined && assigned > 0 && self.txn.stores.is_some();
+        let restore_pending = joined && assigned > 0 && self.txn.has_stores();
         let metrics = &self.txn.metrics;
         if metrics.is_enabled() {
             metrics.assigned_partitions.set(assigned as i64);
@@ -949,6 +964,7 @@ impl ConsumerContext for RebalanceContext {
             h.joined |= joined;
             h.restoring |= restore_pending;
         });
+        #[cfg(feature = "state")]
         if let (Rebalance::Assign(partitions), Some(stores)) = (rebalance, &self.txn.stores) {
             let elements = partitions.elements();
             let assigned = elements.iter().map(|e| (e.topic(), e.partition()));

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::StateError;
 
 mod restore;
-pub(crate) use restore::Restoration;
+pub(crate) use restore::{RemainingGauge, Restoration};
 
 /// Headers every changelog record carries: the input record that wrote it.
 pub(crate) const SOURCE_TOPIC: &str = "meshkit.source.topic";

@@ -9,7 +9,7 @@ mod window;
 
 pub use manager::RestoreStats;
 pub use store::Store;
-pub use window::{Emit, Window, WindowStore, WindowUpdate, Windows};
+pub use window::{WindowStore, WindowUpdate};
 
 pub(crate) use manager::{ChangelogWrite, StateManager};
 

@@ -1,16 +1,14 @@
 //! The context a transform emits its outputs through.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::EmitError;
 use crate::product::ProductDescriptor;
 use crate::record::OutputRecord;
 use crate::schema::{encode_framed, AvroType, PortSchema, RegisteredPort};
-use crate::stores::{ChangelogWrite, StateError, StateManager, Store, WindowStore, Windows};
+
+#[cfg(feature = "state")]
+mod stores;
 
 /// Handed to [`DataProduct::process`](crate::DataProduct::process): the
 /// product emits its outputs through it.
@@ -45,10 +43,9 @@ pub struct Context {
     /// Output port names and their topics, in declaration order.
     outputs: Arc<[(String, String)]>,
     pending: Vec<(usize, OutputRecord)>,
-    state: Option<Arc<StateManager>>,
     partition: i32,
-    changelog: Vec<ChangelogWrite>,
-    windows: Arc<[Option<Windows>]>,
+    #[cfg(feature = "state")]
+    state: stores::ContextStores,
     dead_letter: Option<(String, String)>,
     /// By output port: its Avro types and registered ids (0 until registered).
     encoders: Arc<[Option<RegisteredPort>]>,
@@ -64,10 +61,9 @@ impl Context {
                 .map(|p| (p.name.clone(), p.topic.clone()))
                 .collect(),
             pending: Vec::new(),
-            state: None,
             partition: 0,
-            changelog: Vec::new(),
-            windows: descriptor.stores.iter().map(|s| s.window).collect(),
+            #[cfg(feature = "state")]
+            state: stores::ContextStores::new(descriptor, None),
             dead_letter: None,
             encoders: descriptor
                 .outputs
@@ -88,81 +84,9 @@ impl Context {
         self.encoders = encoders.into();
     }
 
-    /// A context whose stores live in memory, to unit-test a stateful
-    /// transform by hand. Writes persist across records (as if each
-    /// transaction committed).
-    pub fn with_memory_state(descriptor: &ProductDescriptor) -> Self {
-        let stores = descriptor.stores.iter().map(|s| s.name.clone()).collect();
-        Self {
-            state: Some(Arc::new(StateManager::in_memory(stores))),
-            ..Self::new(descriptor)
-        }
-    }
-
-    pub(crate) fn with_state(descriptor: &ProductDescriptor, state: Option<Arc<StateManager>>) -> Self {
-        Self {
-            state,
-            ..Self::new(descriptor)
-        }
-    }
-
     /// Points the stores at the partition of the record about to be processed.
     pub(crate) fn bind(&mut self, partition: i32) {
         self.partition = partition;
-    }
-
-    /// Store `name` of the partition being processed.
-    ///
-    /// # Errors
-    ///
-    /// [`StateError::UnknownStore`] if the product declared no such store;
-    /// [`StateError::NoState`] outside the runtime (see
-    /// [`with_memory_state`](Context::with_memory_state)).
-    pub fn store<K, V>(&mut self, name: &str) -> Result<Store<'_, K, V>, StateError>
-    where
-        K: Serialize + DeserializeOwned,
-        V: Serialize + DeserializeOwned,
-    {
-        let manager = self.state.as_deref().ok_or(StateError::NoState)?;
-        let index = manager.store_index(name)?;
-        Ok(Store {
-            manager,
-            changelog: &mut self.changelog,
-            partition: if manager.is_memory() { 0 } else { self.partition },
-            index,
-            _types: PhantomData,
-        })
-    }
-
-    /// Windowed store `name` of the partition being processed.
-    ///
-    /// # Errors
-    ///
-    /// [`StateError::UnknownStore`] if the product declared no windowed store
-    /// of that name; [`StateError::NoState`] outside the runtime.
-    pub fn window_store<K, V>(&mut self, name: &str) -> Result<WindowStore<'_, K, V>, StateError>
-    where
-        K: Serialize + DeserializeOwned + Clone,
-        V: Serialize + DeserializeOwned + Clone,
-    {
-        let manager = self.state.as_deref().ok_or(StateError::NoState)?;
-        let index = manager.store_index(name)?;
-        let Some(windows) = self.windows.get(index).copied().flatten() else {
-            return Err(StateError::UnknownStore {
-                name: format!("{name} (a plain store, not a windowed one)"),
-                known: manager.store_names().to_vec(),
-            });
-        };
-        Ok(WindowStore {
-            store: Store {
-                manager,
-                changelog: &mut self.changelog,
-                partition: if manager.is_memory() { 0 } else { self.partition },
-                index,
-                _types: PhantomData,
-            },
-            windows,
-        })
     }
 
     /// Sends the record being processed to the dead-letter topic with
@@ -176,11 +100,6 @@ impl Context {
     /// Takes the dead-letter request made for the current record.
     pub(crate) fn take_dead_letter(&mut self) -> Option<(String, String)> {
         self.dead_letter.take()
-    }
-
-    /// Takes the store writes made since the last call, for the changelog.
-    pub(crate) fn take_changelog(&mut self) -> Vec<ChangelogWrite> {
-        std::mem::take(&mut self.changelog)
     }
 
     fn port_index(&self, port: &str) -> Result<usize, EmitError> {
@@ -376,7 +295,8 @@ impl Context {
     /// transaction's abort drops the store writes themselves).
     pub(crate) fn discard(&mut self) {
         self.pending.clear();
-        self.changelog.clear();
+        #[cfg(feature = "state")]
+        self.state.discard();
         self.dead_letter = None;
     }
 }

@@ -7,12 +7,14 @@
 
 mod context;
 mod emit;
+#[cfg(feature = "state")]
 mod handles;
 
 use std::future::Future;
 
 pub use context::Context;
 pub use emit::EmitError;
+#[cfg(feature = "state")]
 pub use handles::{LocalState, StoreRef, WindowStoreRef};
 
 use crate::error::{DescriptorError, TransformError};

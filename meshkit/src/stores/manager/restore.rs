@@ -37,7 +37,7 @@ pub(crate) struct Restoration {
     replay: Option<Replay>,
     stats: RestoreStats,
     started: Instant,
-    remaining: Option<prometheus::IntGauge>,
+    remaining: Option<RemainingGauge>,
 }
 
 impl Restoration {
@@ -51,15 +51,15 @@ impl StateManager {
     /// Opens `partition`'s local store, if not open, and says what it takes
     /// to bring it up to the group's `committed` input offsets (by input
     /// topic): `None` when it is up to date, else a restore to run with
-    /// [`step_restore`](Self::step_restore). `remaining` is a gauge of the
-    /// changelog records left to replay.
+    /// [`step_restore`](Self::step_restore). `remaining` is told the change
+    /// in changelog records left to replay (a gauge the runtime keeps).
     pub(crate) fn begin_restore(
         &self,
         partition: i32,
         client: &ClientConfig,
         committed: &HashMap<String, i64>,
         timeout: Duration,
-        remaining: Option<prometheus::IntGauge>,
+        remaining: Option<RemainingGauge>,
     ) -> Result<Option<Restoration>, RestoreError> {
         if self.dir.is_none() {
             return Ok(None);
@@ -411,11 +411,15 @@ fn written_by_committed_input(
     }
 }
 
+/// Adds its argument to a gauge of the changelog records the running
+/// restores have left to read.
+pub(crate) type RemainingGauge = std::sync::Arc<dyn Fn(i64) + Send + Sync>;
+
 /// One replay's share of the remaining-records gauge, given back when it
 /// ends (also when it fails or is dropped), so the gauge sums the running
 /// restores.
 struct Remaining {
-    gauge: Option<prometheus::IntGauge>,
+    gauge: Option<RemainingGauge>,
     left: i64,
 }
 
@@ -423,7 +427,7 @@ impl Remaining {
     fn at(&mut self, left: i64) {
         let left = left.max(0);
         if let Some(gauge) = &self.gauge {
-            gauge.add(left - self.left);
+            gauge(left - self.left);
         }
         self.left = left;
     }

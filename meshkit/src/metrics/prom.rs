@@ -1,4 +1,5 @@
-//! Prometheus metrics in a registry each runtime owns (never process-global).
+//! The runtime's metrics in Prometheus, in a registry each runtime owns
+//! (never process-global).
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -24,9 +25,9 @@ const END_TO_END_BUCKETS: &[f64] = &[
 
 /// The metrics of one runtime, in its own [`Registry`].
 ///
-/// Every metric carries the product's `product`, `domain` and `version` as
-/// constant labels, and is named `meshkit_…` in Prometheus' conventions
-/// (counters end in `_total`, durations are in seconds):
+/// Every metric is named `meshkit_…` in Prometheus' conventions (counters
+/// end in `_total`, durations are in seconds); the product's identity is
+/// one `meshkit_product_info` series rather than labels on every series:
 ///
 /// | metric | type | labels | what |
 /// |---|---|---|---|
@@ -59,8 +60,8 @@ const END_TO_END_BUCKETS: &[f64] = &[
 /// let d = ProductDescriptor::builder("sales", "orders").version("1.0.0").owner("o")
 ///     .input("in", "a").output("out", "b").build()?;
 /// let metrics = Metrics::new(&d.identity);
-/// metrics.records_consumed.with_label_values(&["in"]).inc();
-/// assert!(metrics.render().contains("meshkit_records_consumed_total"));
+/// assert_eq!(metrics.value("meshkit_product_info", &[("product", "orders")]), Some(1.0));
+/// assert!(metrics.render().contains("meshkit_transactions_total"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -69,50 +70,50 @@ pub struct Metrics {
     registry: Registry,
     enabled: bool,
     /// Input records processed, by input port.
-    pub records_consumed: IntCounterVec,
+    pub(crate) records_consumed: IntCounterVec,
     /// Output records produced, by output port.
-    pub records_produced: IntCounterVec,
+    pub(crate) records_produced: IntCounterVec,
     /// Records written to the dead-letter topic, by reason.
-    pub dead_letters: IntCounterVec,
+    pub(crate) dead_letters: IntCounterVec,
     /// Transactions committed.
-    pub transactions_committed: IntCounter,
+    pub(crate) transactions_committed: IntCounter,
     /// Transactions aborted.
-    pub transactions_aborted: IntCounter,
+    pub(crate) transactions_aborted: IntCounter,
     /// Time to commit one transaction.
-    pub commit_seconds: Histogram,
+    pub(crate) commit_seconds: Histogram,
     /// Input partitions assigned to this instance.
-    pub assigned_partitions: IntGauge,
+    pub(crate) assigned_partitions: IntGauge,
     /// Times the instance lost its partitions without handing them over.
-    pub assignments_lost: IntCounter,
+    pub(crate) assignments_lost: IntCounter,
     /// Changelog records applied by restores.
-    pub records_restored: IntCounter,
+    pub(crate) records_restored: IntCounter,
     /// Time in the transform, by input port.
-    pub transform_seconds: HistogramVec,
+    pub(crate) transform_seconds: HistogramVec,
     /// Input record timestamp to output produce time, by output port.
-    pub end_to_end_seconds: HistogramVec,
+    pub(crate) end_to_end_seconds: HistogramVec,
     /// Timestamp (seconds since the epoch) of the newest input record
     /// processed, by input port.
-    pub last_record_timestamp: GaugeVec,
+    pub(crate) last_record_timestamp: GaugeVec,
     /// Records not yet consumed, by input topic and partition.
-    pub consumer_lag: IntGaugeVec,
+    pub(crate) consumer_lag: IntGaugeVec,
     /// Estimated keys in each partition's state database.
-    pub state_keys: IntGaugeVec,
+    pub(crate) state_keys: IntGaugeVec,
     /// Estimated bytes in each partition's state database.
-    pub state_bytes: IntGaugeVec,
+    pub(crate) state_bytes: IntGaugeVec,
     /// Partitions whose stores are being or waiting to be restored.
-    pub restoring_partitions: IntGauge,
+    pub(crate) restoring_partitions: IntGauge,
     /// Changelog records the running restores have left to read.
-    pub restore_remaining: IntGauge,
+    pub(crate) restore_remaining: IntGauge,
     /// The dead-letter reasons that have a series: a product chooses its
     /// own (`Context::dead_letter`), so they are bounded.
     reasons: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// How many distinct dead-letter reasons get a series of their own.
-pub(crate) const MAX_DEAD_LETTER_REASONS: usize = 32;
+const MAX_DEAD_LETTER_REASONS: usize = 32;
 
 /// The `reason` label of dead letters past [`MAX_DEAD_LETTER_REASONS`].
-pub(crate) const OTHER_REASON: &str = "other";
+const OTHER_REASON: &str = "other";
 
 impl Metrics {
     /// Registers meshkit's metrics, labelled with `identity`, in a new registry.
@@ -347,6 +348,38 @@ impl Metrics {
         &self.registry
     }
 
+    /// The value of the series of metric `name` (as rendered, e.g.
+    /// `meshkit_records_consumed_total`) whose labels include `labels`: a
+    /// counter's or gauge's value, a histogram's sample count. `None` if no
+    /// such series exists (yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Metrics, ProductDescriptor};
+    ///
+    /// let d = ProductDescriptor::builder("sales", "orders").version("1.0.0").owner("o")
+    ///     .input("in", "a").output("out", "b").build()?;
+    /// let metrics = Metrics::new(&d.identity);
+    /// assert_eq!(metrics.value("meshkit_transactions_total", &[("outcome", "committed")]), None);
+    /// assert_eq!(metrics.value("meshkit_assigned_partitions", &[]), Some(0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let family = self.registry.gather().into_iter().find(|f| f.name() == name)?;
+        let metric = family.get_metric().iter().find(|m| {
+            labels
+                .iter()
+                .all(|(k, v)| m.get_label().iter().any(|l| l.name() == *k && l.value() == *v))
+        })?;
+        Some(match family.get_field_type() {
+            prometheus::proto::MetricType::COUNTER => metric.get_counter().get_value(),
+            prometheus::proto::MetricType::GAUGE => metric.get_gauge().get_value(),
+            prometheus::proto::MetricType::HISTOGRAM => metric.get_histogram().get_sample_count() as f64,
+            _ => return None,
+        })
+    }
+
     /// The registry in Prometheus text format.
     ///
     /// # Examples
@@ -401,14 +434,6 @@ impl PortMetrics {
     }
 }
 
-/// Records not yet consumed from one partition: from its end (the last
-/// stable offset under `read_committed`, else the high watermark) to the
-/// consumer's position. `None` while either is unknown (librdkafka reports
-/// negative logical offsets then).
-pub(crate) fn lag(end: i64, position: i64) -> Option<i64> {
-    (end >= 0 && position >= 0).then(|| (end - position).max(0))
-}
-
 #[cold]
 fn unreachable_metric(name: &str) -> ! {
     // Metric names and help texts are fixed literals, valid by construction.
@@ -428,17 +453,6 @@ mod tests {
             .build()
             .expect("descriptor")
             .identity
-    }
-
-    #[test]
-    fn lag_is_end_minus_position_and_unknown_for_logical_offsets() {
-        assert_eq!(lag(100, 40), Some(60));
-        assert_eq!(lag(100, 100), Some(0));
-        // A position past a stale end (statistics lag behind fetches) is no lag.
-        assert_eq!(lag(100, 120), Some(0));
-        // -1001: librdkafka's "invalid offset", before the first fetch.
-        assert_eq!(lag(100, -1001), None);
-        assert_eq!(lag(-1, 5), None);
     }
 
     #[test]

@@ -1,0 +1,118 @@
+//! A context's stores: the partition's stores a transform opens, and the
+//! writes it made, for the changelog.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::Context;
+use crate::product::ProductDescriptor;
+use crate::stores::{ChangelogWrite, StateError, StateManager, Store, WindowStore};
+use crate::window::Windows;
+
+/// What a context keeps of the product's stores.
+#[derive(Debug)]
+pub(super) struct ContextStores {
+    manager: Option<Arc<StateManager>>,
+    changelog: Vec<ChangelogWrite>,
+    /// By store index: its windows, for a windowed store.
+    windows: Arc<[Option<Windows>]>,
+}
+
+impl ContextStores {
+    pub(super) fn new(descriptor: &ProductDescriptor, manager: Option<Arc<StateManager>>) -> Self {
+        Self {
+            manager,
+            changelog: Vec::new(),
+            windows: descriptor.stores.iter().map(|s| s.window).collect(),
+        }
+    }
+}
+
+impl ContextStores {
+    /// Drops the writes not yet taken for the changelog.
+    pub(super) fn discard(&mut self) {
+        self.changelog.clear();
+    }
+}
+
+impl Context {
+    /// A context whose stores live in memory, to unit-test a stateful
+    /// transform by hand. Writes persist across records (as if each
+    /// transaction committed).
+    pub fn with_memory_state(descriptor: &ProductDescriptor) -> Self {
+        let stores = descriptor.stores.iter().map(|s| s.name.clone()).collect();
+        Self {
+            state: ContextStores::new(descriptor, Some(Arc::new(StateManager::in_memory(stores)))),
+            ..Self::new(descriptor)
+        }
+    }
+
+    pub(crate) fn with_state(descriptor: &ProductDescriptor, state: Option<Arc<StateManager>>) -> Self {
+        Self {
+            state: ContextStores::new(descriptor, state),
+            ..Self::new(descriptor)
+        }
+    }
+
+    /// Store `name` of the partition being processed.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError::UnknownStore`] if the product declared no such store;
+    /// [`StateError::NoState`] outside the runtime (see
+    /// [`with_memory_state`](Context::with_memory_state)).
+    pub fn store<K, V>(&mut self, name: &str) -> Result<Store<'_, K, V>, StateError>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        let manager = self.state.manager.as_deref().ok_or(StateError::NoState)?;
+        let index = manager.store_index(name)?;
+        Ok(Store {
+            manager,
+            changelog: &mut self.state.changelog,
+            partition: if manager.is_memory() { 0 } else { self.partition },
+            index,
+            _types: PhantomData,
+        })
+    }
+
+    /// Windowed store `name` of the partition being processed.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError::UnknownStore`] if the product declared no windowed store
+    /// of that name; [`StateError::NoState`] outside the runtime.
+    pub fn window_store<K, V>(&mut self, name: &str) -> Result<WindowStore<'_, K, V>, StateError>
+    where
+        K: Serialize + DeserializeOwned + Clone,
+        V: Serialize + DeserializeOwned + Clone,
+    {
+        let manager = self.state.manager.as_deref().ok_or(StateError::NoState)?;
+        let index = manager.store_index(name)?;
+        let Some(windows) = self.state.windows.get(index).copied().flatten() else {
+            return Err(StateError::UnknownStore {
+                name: format!("{name} (a plain store, not a windowed one)"),
+                known: manager.store_names().to_vec(),
+            });
+        };
+        Ok(WindowStore {
+            store: Store {
+                manager,
+                changelog: &mut self.state.changelog,
+                partition: if manager.is_memory() { 0 } else { self.partition },
+                index,
+                _types: PhantomData,
+            },
+            windows,
+        })
+    }
+
+    /// Takes the store writes made since the last call, for the changelog.
+    pub(crate) fn take_changelog(&mut self) -> Vec<ChangelogWrite> {
+        std::mem::take(&mut self.state.changelog)
+    }
+}
