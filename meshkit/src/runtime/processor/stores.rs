@@ -71,8 +71,8 @@ pub(super) async fn open_stores(
 ) -> Result<Option<Arc<StateManager>>, Error> {
     let state = (!descriptor.stores.is_empty()).then(|| {
         Arc::new(StateManager::new(
-            config.state_dir.join(&application_id),
-            &application_id,
+            config.state_dir.join(application_id),
+            application_id,
             descriptor.stores.iter().map(|s| s.name.clone()).collect(),
             descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
         ))
