@@ -13,9 +13,11 @@ use crate::policy::ErrorPolicy;
 use crate::schema::SubjectNameStrategy;
 
 /// The default catalog topic (compacted, keyed `domain/name`).
+#[cfg_attr(not(feature = "catalog"), allow(unreachable_pub))]
 pub const CATALOG_TOPIC: &str = "_meshkit.catalog";
 
 /// The default OpenLineage job namespace.
+#[cfg_attr(not(feature = "lineage"), allow(unreachable_pub))]
 pub const DEFAULT_JOB_NAMESPACE: &str = "meshkit";
 
 /// The `brokers` value that asks for the embedded local cluster.
@@ -176,7 +178,7 @@ impl Default for Config {
             auto_register_schemas: true,
             subject_name_strategy: SubjectNameStrategy::default(),
             max_record_bytes: 1024 * 1024,
-            catalog: true,
+            catalog: cfg!(feature = "catalog"),
             catalog_topic: CATALOG_TOPIC.to_string(),
             catalog_heartbeat: Duration::from_secs(30),
             openlineage_url: None,
@@ -689,7 +691,8 @@ impl ConfigBuilder {
 
     /// Whether the product's descriptor is published to the catalog topic
     /// at start, kept fresh while it runs and marked stopped at a clean stop
-    /// (default `true`).
+    /// (default `true` when meshkit is built with its `catalog` feature, and
+    /// only then possible).
     pub fn catalog(mut self, publish: bool) -> Self {
         self.config.catalog = publish;
         self

@@ -79,6 +79,8 @@ mod product;
 mod config;
 mod metrics;
 
+#[cfg(feature = "catalog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
 pub mod catalog;
 
 mod runtime;
@@ -100,6 +102,7 @@ pub use record::{OutputRecord, Record};
 pub use runtime::{
     dlq_headers, Context, DataProduct, EmitError, Error, Health, Runtime, RuntimeHandle, Status,
 };
+#[cfg(feature = "avro")]
 pub use schema::{AvroType, PortSchema};
 #[cfg(feature = "state")]
 pub use state::{changelog_topic, StateError, Store};
@@ -150,6 +153,7 @@ pub mod state {
 /// `crate = "…"`).
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "avro")]
     pub use crate::schema::{AvroType, PortSchema};
     #[cfg(feature = "state")]
     pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};

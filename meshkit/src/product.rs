@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::error::DescriptorError;
 use crate::kafka::check_topic_name;
+#[cfg(feature = "avro")]
 use crate::schema::{AvroType, PortSchema};
 
 /// Who a data product is: the identity it is published and discovered under.
@@ -59,6 +60,8 @@ pub struct InputPort {
     pub topic: String,
     /// The Avro type its records carry, if the runtime enforces one; `None`
     /// for a port of raw bytes.
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub schema: Option<PortSchema>,
 }
 
@@ -71,6 +74,8 @@ pub struct OutputPort {
     pub topic: String,
     /// The Avro type its records carry, registered at start; `None` for a
     /// port of raw bytes.
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub schema: Option<PortSchema>,
 }
 
@@ -280,6 +285,7 @@ impl DescriptorBuilder {
         self.inputs.push(InputPort {
             name: name.into(),
             topic: topic.into(),
+            #[cfg(feature = "avro")]
             schema: None,
         });
         self
@@ -289,12 +295,16 @@ impl DescriptorBuilder {
     /// records of type `V` in the Confluent wire format. The transform reads
     /// them with [`Record::value_as`]; what cannot be decoded as a `V` is
     /// dead-lettered before the transform sees it.
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub fn input_avro<V: AvroType>(self, name: impl Into<String>, topic: impl Into<String>) -> Self {
         self.input_with(name, topic, PortSchema::value::<V>())
     }
 
     /// Declares input port `name` reading `topic`, with the types in `schema`
     /// (e.g. a keyed port: `PortSchema::value::<V>().with_key::<K>()`).
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub fn input_with(
         mut self,
         name: impl Into<String>,
@@ -314,6 +324,7 @@ impl DescriptorBuilder {
         self.outputs.push(OutputPort {
             name: name.into(),
             topic: topic.into(),
+            #[cfg(feature = "avro")]
             schema: None,
         });
         self
@@ -322,11 +333,15 @@ impl DescriptorBuilder {
     /// Declares output port `name` writing `topic`, whose values are Avro
     /// records of type `V`, registered at start and emitted with
     /// [`Context::emit_value`].
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub fn output_avro<V: AvroType>(self, name: impl Into<String>, topic: impl Into<String>) -> Self {
         self.output_with(name, topic, PortSchema::value::<V>())
     }
 
     /// Declares output port `name` writing `topic`, with the types in `schema`.
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub fn output_with(
         mut self,
         name: impl Into<String>,

@@ -87,11 +87,13 @@ impl<'a> Record<'a> {
         self
     }
 
+    #[cfg(feature = "avro")]
     pub(crate) fn with_decoded_value_dyn(mut self, value: &'a (dyn Any + Send + Sync)) -> Self {
         self.decoded_value = Some(value);
         self
     }
 
+    #[cfg(feature = "avro")]
     pub(crate) fn with_decoded_key_dyn(mut self, key: &'a (dyn Any + Send + Sync)) -> Self {
         self.decoded_key = Some(key);
         self

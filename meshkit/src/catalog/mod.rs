@@ -21,6 +21,8 @@
 
 pub mod contract;
 mod input;
+#[cfg(feature = "lineage")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lineage")))]
 pub mod lineage;
 pub mod reader;
 pub mod record;
@@ -28,6 +30,7 @@ mod time;
 
 pub use contract::{export_contract, ContractError, ContractOptions, DataContract};
 pub use input::{DescriptorInput, PortInput, SchemaInput, StoreInput};
+#[cfg(feature = "lineage")]
 pub use lineage::{
     LineageConfig, LineageEmitter, LineageError, LineageRun, LineageSender, RunEvent, RunEventType,
 };

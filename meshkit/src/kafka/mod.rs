@@ -38,6 +38,7 @@ pub(crate) fn base_config(brokers: &str, settings: &KafkaSettings) -> ClientConf
 /// A plain (non-transactional) producer for small, durable, ordered writes
 /// outside the product's transactions (the catalog, the embedded registry):
 /// idempotent, acknowledged by all replicas, sent at once.
+#[cfg(any(feature = "catalog", feature = "registry-server"))]
 pub(crate) fn durable_producer_config(mut client: ClientConfig) -> ClientConfig {
     client
         .set("enable.idempotence", "true")

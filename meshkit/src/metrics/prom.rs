@@ -86,6 +86,7 @@ pub struct Metrics {
     /// Times the instance lost its partitions without handing them over.
     pub(crate) assignments_lost: IntCounter,
     /// Changelog records applied by restores.
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
     pub(crate) records_restored: IntCounter,
     /// Time in the transform, by input port.
     pub(crate) transform_seconds: HistogramVec,
@@ -97,12 +98,15 @@ pub struct Metrics {
     /// Records not yet consumed, by input topic and partition.
     pub(crate) consumer_lag: IntGaugeVec,
     /// Estimated keys in each partition's state database.
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
     pub(crate) state_keys: IntGaugeVec,
     /// Estimated bytes in each partition's state database.
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
     pub(crate) state_bytes: IntGaugeVec,
     /// Partitions whose stores are being or waiting to be restored.
     pub(crate) restoring_partitions: IntGauge,
     /// Changelog records the running restores have left to read.
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
     pub(crate) restore_remaining: IntGauge,
     /// The dead-letter reasons that have a series: a product chooses its
     /// own (`Context::dead_letter`), so they are bounded.

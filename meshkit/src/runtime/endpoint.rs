@@ -69,12 +69,13 @@ pub(crate) fn serve(
 /// Methods other than GET (and the HEAD axum derives from it) answer 405,
 /// other paths 404.
 pub(crate) fn router(shared: Arc<Shared>, metrics: Metrics) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/product", get(product))
-        .with_state(Endpoint { shared, metrics })
+        .route("/readyz", get(readyz));
+    #[cfg(feature = "catalog")]
+    let router = router.route("/product", get(product));
+    router.with_state(Endpoint { shared, metrics })
 }
 
 /// One request per connection: a probe or a scrape needs no more, clients
@@ -108,6 +109,7 @@ async fn readyz(State(endpoint): State<Endpoint>) -> Response {
 }
 
 /// The product's catalog record (an ODPS document), as published.
+#[cfg(feature = "catalog")]
 async fn product(State(endpoint): State<Endpoint>) -> Response {
     match endpoint.shared.product().encode() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
@@ -150,6 +152,7 @@ mod tests {
 
     use super::*;
     use crate::product::ProductDescriptor;
+    #[cfg(feature = "catalog")]
     use crate::runtime::registration;
 
     fn endpoint() -> (Arc<Shared>, Metrics) {
@@ -163,6 +166,7 @@ mod tests {
         let shared = Arc::new(Shared {
             health: Mutex::new(Health::default()),
             stop: tokio::sync::watch::channel(false).0,
+            #[cfg(feature = "catalog")]
             product: Mutex::new(registration::initial_record(&descriptor)),
         });
         (shared, Metrics::new(&descriptor.identity))
@@ -247,6 +251,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "catalog")]
     #[tokio::test]
     async fn product_is_the_catalog_record() {
         let (shared, metrics) = endpoint();
@@ -267,6 +272,9 @@ mod tests {
         assert_eq!(call(&router, Method::GET, "/nope").await.0, StatusCode::NOT_FOUND);
         assert_eq!(call(&router, Method::GET, "/").await.0, StatusCode::NOT_FOUND);
         for path in ["/metrics", "/healthz", "/readyz", "/product"] {
+            if path == "/product" && !cfg!(feature = "catalog") {
+                continue;
+            }
             assert_eq!(
                 call(&router, Method::POST, path).await.0,
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -25,9 +25,11 @@ pub enum Error {
     #[error("invalid data product: {0}")]
     Descriptor(#[from] DescriptorError),
     /// The product's schemas did not pass the compatibility gate at start.
+    #[cfg(feature = "avro")]
     #[error("schema check failed: {0}")]
     Schema(#[from] crate::schema::SchemaGateError),
     /// The schema registry could not be set up (bad URL, unreachable topic).
+    #[cfg(feature = "avro")]
     #[error("schema registry: {0}")]
     Registry(#[from] crate::schema::RegistryError),
     /// A setting is wrong.
@@ -199,7 +201,9 @@ impl Error {
             Error::BrokerUnreachable { .. } | Error::Io { .. } | Error::Restore { .. } => true,
             #[cfg(feature = "state")]
             Error::State(err) => err.is_retriable(),
+            #[cfg(feature = "avro")]
             Error::Schema(err) => err.is_retriable(),
+            #[cfg(feature = "avro")]
             Error::Registry(err) => err.is_retriable(),
             Error::Kafka { source, .. } => kafka_retriable(source),
             Error::Transform { source, .. } => source.is_retriable(),

@@ -16,6 +16,18 @@ pub(super) fn check(descriptor: &ProductDescriptor, config: &Config) -> Result<(
             "the embedded local cluster (MESHKIT_BROKERS=embedded, `ConfigBuilder::embedded_cluster`)".into(),
         );
     }
+    if !cfg!(feature = "catalog") && config.catalog {
+        return missing(
+            "catalog",
+            "publishing to the catalog (`catalog`, MESHKIT_CATALOG)".into(),
+        );
+    }
+    if !cfg!(feature = "lineage") && config.openlineage_url.is_some() {
+        return missing(
+            "lineage",
+            "OpenLineage events (`openlineage_url`, MESHKIT_OPENLINEAGE_URL)".into(),
+        );
+    }
     if !cfg!(feature = "metrics") {
         if let Some(addr) = config.metrics_addr {
             return missing(

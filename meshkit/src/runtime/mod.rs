@@ -11,6 +11,7 @@ mod error;
 mod features;
 mod poison;
 mod processor;
+#[cfg(feature = "catalog")]
 mod registration;
 #[cfg(feature = "state")]
 mod tasks;
@@ -26,6 +27,7 @@ pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
 
+#[cfg(feature = "catalog")]
 use crate::catalog::CatalogRecord;
 use crate::config::Config;
 
@@ -145,6 +147,7 @@ pub(crate) struct Shared {
     pub(crate) health: Mutex<Health>,
     pub(crate) stop: tokio::sync::watch::Sender<bool>,
     /// The product's catalog record as this instance last saw or wrote it.
+    #[cfg(feature = "catalog")]
     pub(crate) product: Mutex<CatalogRecord>,
 }
 
@@ -179,6 +182,7 @@ impl Shared {
         });
     }
 
+    #[cfg(feature = "catalog")]
     pub(crate) fn set_product(&self, record: CatalogRecord) {
         *self
             .product
@@ -186,6 +190,7 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = record;
     }
 
+    #[cfg(feature = "catalog")]
     pub(crate) fn product(&self) -> CatalogRecord {
         self.product
             .lock()
@@ -243,6 +248,8 @@ impl RuntimeHandle {
     /// catalog topic (an Open Data Product Standard document, see
     /// [`CatalogRecord`]), with this instance's view of its instances and
     /// status. Also served as JSON on the endpoint's `/product`.
+    #[cfg(feature = "catalog")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
     pub fn product(&self) -> CatalogRecord {
         self.shared.product()
     }
@@ -278,7 +285,7 @@ pub struct Runtime<P: DataProduct> {
     config: Config,
     shared: Arc<Shared>,
     metrics: Metrics,
-    registry: Option<Arc<dyn crate::schema::SchemaRegistry>>,
+    registry: Option<processor::Registry>,
 }
 
 impl<P: DataProduct> std::fmt::Debug for Runtime<P> {
@@ -301,13 +308,14 @@ impl<P: DataProduct> Runtime<P> {
         let descriptor = product.descriptor()?;
         descriptor.validate()?;
         features::check(&descriptor, &config)?;
+        #[cfg(feature = "catalog")]
+        let product_record = registration::initial_record(&descriptor);
         let metrics = if config.metrics {
             Metrics::new(&descriptor.identity)
         } else {
             Metrics::disabled(&descriptor.identity)
         };
         let (stop, _) = tokio::sync::watch::channel(false);
-        let product_record = registration::initial_record(&descriptor);
         Ok(Self {
             product,
             descriptor,
@@ -315,6 +323,7 @@ impl<P: DataProduct> Runtime<P> {
             shared: Arc::new(Shared {
                 health: Mutex::new(Health::default()),
                 stop,
+                #[cfg(feature = "catalog")]
                 product: Mutex::new(product_record),
             }),
             metrics,
@@ -344,6 +353,8 @@ impl<P: DataProduct> Runtime<P> {
     /// # Ok::<(), meshkit::Error>(())
     /// ```
     #[must_use]
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub fn with_registry(mut self, registry: Arc<dyn crate::schema::SchemaRegistry>) -> Self {
         self.registry = Some(registry);
         self
@@ -487,6 +498,7 @@ mod tests {
         Shared {
             health: Mutex::new(Health::default()),
             stop: tokio::sync::watch::channel(false).0,
+            #[cfg(feature = "catalog")]
             product: Mutex::new(registration::initial_record(&descriptor)),
         }
     }

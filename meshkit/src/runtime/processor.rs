@@ -14,6 +14,11 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::Offset;
 use tracing::Instrument;
 
+#[cfg(not(feature = "avro"))]
+#[path = "processor/no_schemas.rs"]
+mod schemas;
+#[cfg(feature = "avro")]
+mod schemas;
 #[cfg(not(feature = "state"))]
 #[path = "processor/no_stores.rs"]
 mod stores;
@@ -22,6 +27,7 @@ mod stores;
 
 use super::contract::{Context, DataProduct};
 use super::poison::{PoisonBook, Verdict};
+#[cfg(feature = "catalog")]
 use super::registration::Registration;
 use super::txn::{
     refuses_the_record, Delivered, DeliveryContext, Outcome, ProducerFactory, RebalanceContext, Tp, Txn,
@@ -34,8 +40,8 @@ use crate::metrics::{Metrics, PortMetrics};
 use crate::policy::ErrorPolicy;
 use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
-use crate::schema::registry::{EmbeddedRegistry, RegistryServer};
-use crate::schema::{self, DecodeFailure, Decoder, HttpRegistry, SchemaRegistry};
+pub(crate) use schemas::Registry;
+use schemas::{settle_schemas, with_decoded, LoopSchemas};
 use stores::{
     assign_whole_tasks, attach_stores, changelog_topics, context_with_stores, open_stores, LoopStores,
 };
@@ -155,7 +161,7 @@ pub(crate) async fn run<P: DataProduct>(
     config: Config,
     shared: Arc<Shared>,
     metrics: Metrics,
-    registry: Option<Arc<dyn SchemaRegistry>>,
+    registry: Option<Registry>,
     services: tokio::runtime::Handle,
 ) -> Result<(), Error> {
     let identity = descriptor.identity.clone();
@@ -208,44 +214,7 @@ pub(crate) async fn run<P: DataProduct>(
         }
         let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
 
-        // Schemas: only products with Avro ports need a registry.
-        let typed = descriptor.inputs.iter().any(|p| p.schema.is_some())
-            || descriptor.outputs.iter().any(|p| p.schema.is_some());
-        let mut registry_server = None;
-        let mut decoder = None;
-        let mut encoders = None;
-        let mut settled = Vec::new();
-        if typed {
-            let registry = match registry {
-                Some(registry) => registry,
-                None => open_registry(&config, &brokers, embedded.is_some()).await?,
-            };
-            if let Some(addr) = config.schema_registry_listen {
-                let server = RegistryServer::bind(addr, registry.clone()).map_err(|source| Error::Io {
-                    operation: format!("serving the schema registry on {addr}"),
-                    source,
-                })?;
-                tracing::info!(addr = %server.local_addr(), "serving the schema registry's REST API");
-                registry_server = Some(server);
-            }
-            let port = |name, topic, schema| schema::GatePort { name, topic, schema };
-            let inputs: Vec<_> =
-                (descriptor.inputs.iter()).map(|p| port(&p.name, &p.topic, p.schema.as_ref())).collect();
-            let outputs: Vec<_> =
-                (descriptor.outputs.iter()).map(|p| port(&p.name, &p.topic, p.schema.as_ref())).collect();
-            let plan = schema::check_gate(
-                registry.as_ref(),
-                &inputs,
-                &outputs,
-                config.subject_name_strategy,
-                config.auto_register_schemas,
-            )
-            .await?;
-            encoders = Some(plan.outputs);
-            settled = plan.settled;
-            decoder = Some(Decoder::new(registry, plan.inputs, config.max_record_bytes));
-        }
-
+        let mut schemas = settle_schemas(&descriptor, &config, &brokers, embedded.is_some(), registry).await?;
         let state = open_stores(&descriptor, &config, &application_id, &brokers, embedded.as_ref(), &partitions).await?;
         let delivered: Delivered = Arc::default();
 
@@ -292,9 +261,10 @@ pub(crate) async fn run<P: DataProduct>(
             h.status = Status::Running;
             h.brokers = Some(brokers.clone());
         });
+        #[cfg(feature = "catalog")]
         let registration = {
             let _services = services.enter();
-            Registration::start(&descriptor, &settled, &config, &brokers, &instance_id, shared.clone())?
+            Registration::start(&descriptor, &schemas.settled, &config, &brokers, &instance_id, shared.clone())?
         };
 
         let mut loop_state = Loop {
@@ -304,13 +274,10 @@ pub(crate) async fn run<P: DataProduct>(
             dead_letter_topic: &dead_letter_topic,
             ctx: {
                 let mut ctx = context_with_stores(&descriptor, state.as_ref());
-                if let Some(encoders) = encoders {
-                    ctx.set_encoders(encoders);
-                }
+                schemas.set_encoders(&mut ctx);
                 ctx
             },
-            decoder,
-            registry_backoff: Duration::ZERO,
+            schemas: LoopSchemas::new(schemas.decoder.take()),
             stores: LoopStores::new(state.clone(), kafka::base_config(&brokers, &config.kafka)),
             poison: PoisonBook::default(),
             newest: vec![i64::MIN; descriptor.inputs.len()],
@@ -319,11 +286,7 @@ pub(crate) async fn run<P: DataProduct>(
         };
         let result = loop_state.run(&mut product, &consumer, &shared).await;
         let _endpoint = endpoint;
-        if let Some(server) = registry_server {
-            if let Err(err) = server.shutdown().await {
-                tracing::warn!(error = %err, "the schema registry's REST server did not stop cleanly");
-            }
-        }
+        schemas.stop_server().await;
         shared.update_health(|h| h.status = Status::Stopping);
         let result = match result {
             Ok(()) => blocking(|| txn.commit(&consumer)).map(|outcome| {
@@ -346,6 +309,7 @@ pub(crate) async fn run<P: DataProduct>(
                 Err(err)
             }
         };
+        #[cfg(feature = "catalog")]
         registration.finish(result.as_ref().err()).await;
         result
     }
@@ -368,9 +332,9 @@ struct Loop<'a> {
     /// Input records seen, for sampling their spans.
     seen: u64,
     product_label: String,
-    decoder: Option<Decoder>,
-    /// How long to wait before retrying after the registry failed; zero while it answers.
-    registry_backoff: Duration,
+    /// Decoding typed inputs, and backing off while the registry is away.
+    #[cfg_attr(not(feature = "avro"), allow(dead_code))]
+    schemas: LoopSchemas,
 }
 
 impl Loop<'_> {
@@ -573,63 +537,11 @@ impl Loop<'_> {
         for (name, value) in headers {
             record = record.with_header(name, value);
         }
-        let decoded = match self.decoder.as_mut().filter(|d| d.decodes(message.topic())) {
-            None => None,
-            Some(decoder) => match decoder
-                .decode(message.topic(), message.key(), message.payload())
-                .await
-            {
-                Ok(decoded) => {
-                    self.registry_backoff = Duration::ZERO;
-                    Some(decoded)
-                }
-                Err(DecodeFailure::Poison {
-                    error,
-                    key,
-                    schema_id,
-                }) => {
-                    let reason = if key {
-                        format!("key-{}", error.reason())
-                    } else {
-                        error.reason().to_string()
-                    };
-                    let text = if key {
-                        format!("key: {error}")
-                    } else {
-                        error.to_string()
-                    };
-                    if let Err(err) = self.dead_letter_with(message, &reason, &text, 0, schema_id).await {
-                        return self.dead_letter_failed(consumer, err).await;
-                    }
-                    self.txn.done(&tp, offset);
-                    return Ok(());
-                }
-                Err(DecodeFailure::Registry(err)) => {
-                    // Nothing is lost: the record is read again after the
-                    // rewind, once the registry answers.
-                    self.registry_backoff = (self.registry_backoff * 2)
-                        .clamp(Duration::from_millis(200), Duration::from_secs(10));
-                    tracing::warn!(
-                        error = %err, retry_in = ?self.registry_backoff, topic = %tp.0, partition = tp.1, offset,
-                        "schema registry unavailable for a new schema id; rewinding and retrying"
-                    );
-                    self.abort(consumer)?;
-                    tokio::time::sleep(self.registry_backoff).await;
-                    return Ok(());
-                }
-            },
+        let Some(decoded) = self.decode(consumer, message, &tp).await? else {
+            // Dead-lettered, or rewound until the registry answers.
+            return Ok(());
         };
-        if let Some(decoded) = &decoded {
-            if let Some(value) = &decoded.value {
-                record = record.with_decoded_value_dyn(value.as_ref());
-            }
-            if let Some(key) = &decoded.key {
-                record = record.with_decoded_key_dyn(key.as_ref());
-            }
-            if let Some(id) = decoded.schema_id {
-                record = record.with_schema_id(id);
-            }
-        }
+        let record = with_decoded(record, &decoded);
 
         let ports = self.txn.ports();
         let started = ports.enabled.then(Instant::now);
@@ -921,41 +833,6 @@ fn seek(consumer: &StreamConsumer<RebalanceContext>, rewind: &HashMap<Tp, i64>) 
             tracing::debug!(%topic, partition, offset, error = %err, "cannot rewind partition");
         }
     }
-}
-
-/// The registry the product's schemas are checked against: the configured
-/// URL, or the embedded registry (in memory on the embedded cluster, which
-/// keeps nothing across restarts anyway; in its Kafka topic otherwise).
-async fn open_registry(
-    config: &Config,
-    brokers: &str,
-    embedded: bool,
-) -> Result<Arc<dyn SchemaRegistry>, Error> {
-    if let Some(url) = &config.schema_registry_url {
-        let mut builder = HttpRegistry::builder(url.clone());
-        if let Some((user, password)) = &config.schema_registry_auth {
-            builder = builder.basic_auth(user.clone(), password.0.clone());
-        }
-        if let Some(path) = &config.schema_registry_ca_file {
-            let pem = std::fs::read(path).map_err(|source| Error::Io {
-                operation: format!("reading the schema registry's CA file {}", path.display()),
-                source,
-            })?;
-            builder = builder.ca_pem(pem);
-        }
-        return Ok(Arc::new(builder.build()?));
-    }
-    if embedded {
-        return Ok(Arc::new(EmbeddedRegistry::in_memory()));
-    }
-    let properties: Vec<(String, String)> = config
-        .kafka
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let registry = EmbeddedRegistry::connect(brokers, &config.schema_topic, properties).await?;
-    Ok(Arc::new(registry))
 }
 
 #[cfg(test)]

@@ -164,7 +164,20 @@ impl HttpRegistryBuilder {
                 None,
             ));
         }
+        let tls = cfg!(any(feature = "native-tls", feature = "rustls"));
+        if !tls && (base.scheme() == "https" || self.ca_pem.is_some()) {
+            return Err(bad(
+                format!(
+                    "schema registry URL `{}` needs TLS, which this build leaves out: \
+                     enable meshkit's `native-tls` or `rustls` feature",
+                    self.url
+                ),
+                None,
+            ));
+        }
+        #[cfg_attr(not(any(feature = "native-tls", feature = "rustls")), allow(unused_mut))]
         let mut client = Client::builder().timeout(self.timeout);
+        #[cfg(any(feature = "native-tls", feature = "rustls"))]
         if let Some(pem) = &self.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
                 bad(

@@ -6,18 +6,29 @@
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "registry-client")]
 mod client;
+#[cfg(feature = "registry-server")]
 mod embedded;
 mod error;
+#[cfg(feature = "registry-server")]
 mod log;
 mod model;
+#[cfg(feature = "registry-server")]
 mod server;
+#[cfg(feature = "registry-server")]
 mod state;
 
+#[cfg(feature = "registry-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "registry-client")))]
 pub use client::{HttpRegistry, HttpRegistryBuilder};
+#[cfg(feature = "registry-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "registry-server")))]
 pub use embedded::EmbeddedRegistry;
 pub use error::RegistryError;
 pub use model::{CompatibilityLevel, CompatibilityReport, RegisteredSchema, VersionRef};
+#[cfg(feature = "registry-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "registry-server")))]
 pub use server::RegistryServer;
 
 /// The future every [`SchemaRegistry`] call returns: boxed, so that the trait

@@ -15,13 +15,18 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use super::Error;
 use super::Shared;
-use crate::catalog::{
-    CatalogReader, CatalogRecord, DescriptorInput, InstanceRecord, LineageConfig, LineageEmitter, LineageRun,
-    SchemaInput, Timestamp,
-};
+use crate::catalog::{CatalogReader, CatalogRecord, DescriptorInput, InstanceRecord, SchemaInput, Timestamp};
 use crate::config::Config;
 use crate::product::ProductDescriptor;
 use crate::schema::SettledSchema;
+
+#[cfg(feature = "lineage")]
+mod lineage;
+#[cfg(not(feature = "lineage"))]
+#[path = "no_lineage.rs"]
+mod lineage;
+
+use lineage::Lineage;
 
 /// The descriptor as the catalog shows it: the product's declaration with
 /// each schema's subject, id and version where the gate settled them.
@@ -111,7 +116,7 @@ impl Publisher {
 pub(crate) struct Registration {
     shared: Arc<Shared>,
     publisher: Option<Arc<Publisher>>,
-    lineage: Option<(LineageEmitter, LineageRun)>,
+    lineage: Option<Lineage>,
     heartbeat: (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>),
     instance_id: String,
 }
@@ -162,32 +167,14 @@ impl Registration {
         } else {
             None
         };
-        let lineage = match &config.openlineage_url {
-            Some(url) => {
-                let mut lineage_config = LineageConfig::new(url.clone());
-                if let Some(key) = &config.openlineage_api_key {
-                    lineage_config = lineage_config.with_api_key(key.0.clone());
-                }
-                let emitter = LineageEmitter::spawn(lineage_config).map_err(|e| Error::Io {
-                    operation: format!("starting the OpenLineage emitter for {url}"),
-                    source: std::io::Error::other(e),
-                })?;
-                let run = LineageRun::new(&local, brokers, &config.openlineage_namespace);
-                emitter.emit(run.start(Timestamp::now()));
-                tracing::info!(%url, run_id = %run.run_id(), "OpenLineage run started");
-                Some((emitter, run))
-            }
-            None => None,
-        };
+        let lineage = Lineage::start(config, &local, brokers)?;
 
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let every = config.catalog_heartbeat;
         let task = {
             let publisher = publisher.clone();
             let shared = shared.clone();
-            let running = lineage
-                .as_ref()
-                .map(|(emitter, run)| (emitter.sender(), run.clone()));
+            let running = lineage.as_ref().map(Lineage::beats);
             // The first tick is at once: the first registration runs here, off
             // the start-up path, so a slow catalog never delays processing.
             tokio::spawn(async move {
@@ -200,8 +187,8 @@ impl Registration {
                         _ = tick.tick() => {}
                         _ = stopped.changed() => return,
                     }
-                    if let (false, Some((sender, run))) = (first, &running) {
-                        sender.emit(run.running(Timestamp::now()));
+                    if let (false, Some(beats)) = (first, &running) {
+                        beats.running();
                     }
                     if let Some(publisher) = &publisher {
                         match publisher.update(|_, _| {}).await {
@@ -261,19 +248,8 @@ impl Registration {
             }
             let _ = crate::kafka::blocking(|| publisher.producer.flush(Duration::from_secs(5)));
         }
-        if let Some((emitter, run)) = lineage {
-            let now = Timestamp::now();
-            emitter.emit(match &reason {
-                Some(reason) => run.fail(now, reason.clone()),
-                None => run.complete(now),
-            });
-            let stats = emitter.shutdown(Duration::from_secs(5)).await;
-            tracing::info!(
-                sent = stats.sent,
-                failed = stats.failed,
-                dropped = stats.dropped,
-                "OpenLineage run ended"
-            );
+        if let Some(lineage) = lineage {
+            lineage.finish(reason).await;
         }
     }
 }
