@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build needs, only those missing: a C/C++
-# toolchain and OpenSSL for librdkafka, libclang for the RocksDB bindings,
-# prometheus for `promtool check metrics` (the metrics lint test), and Java
-# and Maven for the test broker (Apache Kafka, assembled from its jars).
+# Installs the Debian packages a build needs, only those missing.
+# Usage: bash scripts/install-deps.sh [example|state|tests]
+#   example: a C/C++ toolchain and OpenSSL for librdkafka (a stateless product);
+#   state:   and libclang for the RocksDB bindings (the `state` feature);
+#   tests:   (the default) and prometheus for `promtool check metrics` (the
+#            metrics lint test), Python's venv, and Java and Maven for the test
+#            broker (Apache Kafka, assembled from its jars).
 set -euo pipefail
-packages=(pkg-config libssl-dev zlib1g-dev make g++ python3 python3-venv libclang-dev prometheus
-  openjdk-17-jre-headless maven)
+packages=(pkg-config libssl-dev zlib1g-dev make g++)
+case "${1:-tests}" in
+  example) ;;
+  state) packages+=(libclang-dev) ;;
+  tests) packages+=(libclang-dev python3 python3-venv prometheus openjdk-17-jre-headless maven) ;;
+  *) echo "usage: $0 [example|state|tests]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

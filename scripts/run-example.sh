@@ -2,16 +2,23 @@
 # Runs an example data product end to end on the embedded local Kafka cluster,
 # after installing the Debian packages the build needs (only those missing).
 # Usage: bash scripts/run-example.sh [orders-enrich|customer-spend]
+#
+# It builds only what the example needs: the stateless `orders-enrich` (the
+# default) compiles no RocksDB; `customer-spend` adds the `state` feature.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 . scripts/env.sh
 export CARGO_TARGET_DIR
 bash scripts/toolchain.sh
-bash scripts/install-deps.sh
+example="${1:-orders-enrich}"
+features=()
+if [ "$example" = customer-spend ]; then
+    features=(--features state)
+    bash scripts/install-deps.sh state
+else
+    bash scripts/install-deps.sh example
+fi
 unset MESHKIT_BROKERS MESHKIT_TEST_BROKERS
-# Built with the same feature resolution as `cargo test --workspace` and
-# clippy (all targets of the workspace): a narrower `cargo run -p` resolves
-# features differently and would compile RocksDB's C++ a second time.
-cargo build --locked --workspace --all-targets
-exec "$CARGO_TARGET_DIR/debug/${1:-orders-enrich}"
+cargo build --locked -p meshkit-examples --bin "$example" "${features[@]}"
+exec "$CARGO_TARGET_DIR/debug/$example"

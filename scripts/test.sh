@@ -15,7 +15,7 @@ export CARGO_INCREMENTAL=0
 mkdir -p "$MESHKIT_CACHE"
 
 bash scripts/toolchain.sh
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh tests
 # Confluent's Python client, for the interoperability tests (a venv outside the clone).
 bash scripts/install-python.sh
 export MESHKIT_TEST_REQUIRE_PYTHON=1
@@ -26,21 +26,27 @@ bash scripts/install-broker.sh
 # No broker test may skip here: a missing broker fails it.
 export MESHKIT_TEST_REQUIRE_BROKER=1
 
+# The workspace builds with the stateful example too (a feature of the
+# examples package); the tests crate asks for meshkit's defaults and its CLI.
+workspace=(--workspace --locked --features meshkit-examples/state)
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 # Clippy type-checks every target (benches and examples included); the test
 # run then builds what it runs, so nothing is compiled twice in full.
 echo "== clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy "${workspace[@]}" --all-targets -- -D warnings
+echo "== Cargo features and the minimum Rust version"
+bash scripts/check-features.sh
 
 echo "== building the tests"
-cargo test --workspace --locked --no-run
+cargo test "${workspace[@]}" --no-run
 
 echo "== starting the test broker"
 eval "$(bash scripts/start-broker.sh)"
 trap 'bash scripts/stop-broker.sh "$MESHKIT_TEST_BROKER_DIR"' EXIT
 echo "== tests (broker at $MESHKIT_TEST_BROKERS)"
-cargo test --workspace --locked
+cargo test "${workspace[@]}"
 echo "== the example product, end to end on the embedded cluster"
 bash scripts/run-example.sh orders-enrich
 bash scripts/run-example.sh customer-spend

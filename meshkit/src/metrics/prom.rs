@@ -365,8 +365,9 @@ impl Metrics {
     /// let d = ProductDescriptor::builder("sales", "orders").version("1.0.0").owner("o")
     ///     .input("in", "a").output("out", "b").build()?;
     /// let metrics = Metrics::new(&d.identity);
-    /// assert_eq!(metrics.value("meshkit_transactions_total", &[("outcome", "committed")]), None);
+    /// assert_eq!(metrics.value("meshkit_transactions_total", &[("outcome", "committed")]), Some(0.0));
     /// assert_eq!(metrics.value("meshkit_assigned_partitions", &[]), Some(0.0));
+    /// assert_eq!(metrics.value("meshkit_records_consumed_total", &[("port", "in")]), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
