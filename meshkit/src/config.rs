@@ -1002,7 +1002,11 @@ mod tests {
         );
 
         let defaults = Config::default();
-        assert_eq!(defaults.catalog(), cfg!(feature = "catalog"), "on where it can be");
+        assert_eq!(
+            defaults.catalog(),
+            cfg!(feature = "catalog"),
+            "on where it can be"
+        );
         assert_eq!(defaults.catalog_topic(), "_meshkit.catalog");
         assert_eq!(defaults.openlineage_url(), None);
 

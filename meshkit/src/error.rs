@@ -211,3 +211,49 @@ impl TransformError {
         self.retriable
     }
 }
+
+/// Shows an error and its sources, `top: cause: root`, for logs, health and
+/// dead-letter headers: meshkit's errors keep their cause out of their own
+/// message (it is their `source()`), so each message appears once.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::{ErrorChain, TransformError};
+///
+/// let err = TransformError::new("cannot price the order").with_source(std::io::Error::other("disk full"));
+/// assert_eq!(err.to_string(), "cannot price the order");
+/// assert_eq!(ErrorChain(&err).to_string(), "cannot price the order: disk full");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// Whether an OS error may pass by itself (an interrupted or timed-out call,
+/// a dropped connection), so that trying again can help; a missing file, a
+/// permission or a full disk needs someone to act first.
+pub(crate) fn io_retriable(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::Interrupted
+            | ErrorKind::WouldBlock
+            | ErrorKind::TimedOut
+            | ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+    )
+}

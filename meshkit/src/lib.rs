@@ -89,7 +89,7 @@ mod runtime;
 mod test_support;
 
 pub use config::{Config, ConfigBuilder};
-pub use error::{ConfigError, DescriptorError, TransformError};
+pub use error::{ConfigError, DescriptorError, ErrorChain, TransformError};
 #[cfg(feature = "embedded-kafka")]
 pub use kafka::EmbeddedCluster;
 #[cfg(feature = "metrics")]
@@ -200,6 +200,6 @@ macro_rules! __requires_avro {
 }
 
 /// The README's examples, compiled as doc tests so that they stay true.
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

@@ -14,6 +14,7 @@ use crate::schema::{AvroType, PortSchema};
 
 /// Who a data product is: the identity it is published and discovered under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ProductIdentity {
     /// The business domain that owns the product, e.g. `sales`.
     pub domain: String,
@@ -53,6 +54,7 @@ impl ProductIdentity {
 
 /// A named input: a Kafka topic the product consumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct InputPort {
     /// The port's name within the product, e.g. `orders`.
     pub name: String,
@@ -67,6 +69,7 @@ pub struct InputPort {
 
 /// A named output: a Kafka topic the product writes, and others consume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OutputPort {
     /// The port's name within the product, e.g. `enriched`.
     pub name: String,
@@ -82,6 +85,7 @@ pub struct OutputPort {
 /// A state store the product's transform keeps: one logical store per name
 /// and input partition, backed by a changelog topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StoreDescriptor {
     /// The store's name, e.g. `spend`.
     pub name: String,
@@ -111,6 +115,7 @@ pub struct StoreDescriptor {
 /// # Ok::<(), meshkit::DescriptorError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ProductDescriptor {
     /// Who the product is.
     pub identity: ProductIdentity,

@@ -333,7 +333,7 @@ async fn the_gate_refuses_an_incompatible_output_and_passes_a_compatible_one() {
             continue;
         }
         let err = result.expect_err(name);
-        let text = err.to_string();
+        let text = meshkit::ErrorChain(&err).to_string();
         eprintln!("{name}: {text}");
         assert!(
             matches!(err, Error::Schema(SchemaGateError::OutputIncompatible { .. })),
@@ -358,7 +358,7 @@ async fn the_gate_refuses_an_input_type_that_cannot_read_its_writers() {
         .await
         .expect("writer");
     let err = start_with(registry, "gate-in").await.expect_err("refused");
-    let text = err.to_string();
+    let text = meshkit::ErrorChain(&err).to_string();
     assert!(
         matches!(err, Error::Schema(SchemaGateError::InputIncompatible { .. })),
         "{err:?}"
@@ -511,7 +511,8 @@ async fn with_auto_registration_off_an_unregistered_output_refuses_to_start() {
         matches!(err, Error::Schema(SchemaGateError::OutputNotRegistered { .. })),
         "{err:?}"
     );
-    assert!(err.to_string().contains("manual.enriched-value"), "{err}");
+    let text = meshkit::ErrorChain(&err).to_string();
+    assert!(text.contains("manual.enriched-value"), "{text}");
 
     // Registered beforehand, it starts.
     registry

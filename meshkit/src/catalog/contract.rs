@@ -74,7 +74,7 @@ pub enum ContractError {
         reason: String,
     },
     /// The document could not be written or read as YAML.
-    #[error("contract YAML: {source}")]
+    #[error("contract YAML")]
     Yaml {
         /// The YAML library's error.
         #[source]

@@ -50,7 +50,7 @@ const MESHKIT_FACET_SCHEMA_URL: &str =
 #[non_exhaustive]
 pub enum LineageError {
     /// The HTTP client could not be built (e.g. TLS initialisation).
-    #[error("cannot build the OpenLineage HTTP client: {source}")]
+    #[error("cannot build the OpenLineage HTTP client")]
     Client {
         /// reqwest's error.
         #[source]
@@ -748,7 +748,7 @@ async fn deliver(
             }
             Err(err) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(error = %err, "OpenLineage endpoint unreachable");
+                tracing::debug!(error = %crate::ErrorChain(&err), "OpenLineage endpoint unreachable");
             }
         }
     }

@@ -52,7 +52,7 @@ pub enum CatalogReadError {
     NoBrokers,
     /// The Kafka client could not be created (usually a wrong pass-through
     /// property, `MESHKIT_KAFKA_*`).
-    #[error("cannot create a Kafka client for `{brokers}` (check the MESHKIT_KAFKA_* properties): {source}")]
+    #[error("cannot create a Kafka client for `{brokers}` (check the MESHKIT_KAFKA_* properties)")]
     Client {
         /// The bootstrap list.
         brokers: String,
@@ -62,7 +62,7 @@ pub enum CatalogReadError {
     },
     /// No broker answered in time.
     #[error(
-        "cannot reach the Kafka brokers `{brokers}` within {timeout:?} ({source}); \
+        "cannot reach the Kafka brokers `{brokers}` within {timeout:?}; \
          check the address and that they run, then retry"
     )]
     BrokerUnreachable {
@@ -75,7 +75,7 @@ pub enum CatalogReadError {
         source: Box<KafkaError>,
     },
     /// The brokers refused to describe or serve the topic.
-    #[error("cannot read catalog topic `{topic}` on `{brokers}`: {operation} failed: {source}")]
+    #[error("cannot read catalog topic `{topic}` on `{brokers}`: {operation} failed")]
     Kafka {
         /// The catalog topic.
         topic: String,
@@ -378,7 +378,7 @@ impl CatalogReader {
                 Some(Err(err)) => {
                     // Transient (a broker reconnecting, a leader moving): the
                     // client retries by itself; the deadline bounds it.
-                    tracing::debug!(error = %err, topic = %self.topic, "catalog read: consumer error");
+                    tracing::debug!(error = %crate::ErrorChain(&err), topic = %self.topic, "catalog read: consumer error");
                 }
             }
         }

@@ -75,7 +75,7 @@ pub const MAX_FINISHED_INSTANCES: usize = 16;
 #[non_exhaustive]
 pub enum CatalogError {
     /// The value is not JSON of the record's shape.
-    #[error("catalog record for `{key}` is not a valid document: {source}")]
+    #[error("catalog record for `{key}` is not a valid document")]
     Json {
         /// The record's key, as text (lossy).
         key: String,

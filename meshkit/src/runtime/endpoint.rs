@@ -59,7 +59,7 @@ pub(crate) fn serve(
         // `axum::serve` retries failed accepts itself; it returns only if
         // the listener cannot be used at all.
         if let Err(err) = axum::serve(listener, app).await {
-            tracing::error!(error = %err, %addr, "the metrics endpoint stopped serving");
+            tracing::error!(error = %crate::ErrorChain(&err), %addr, "the metrics endpoint stopped serving");
         }
     }))
 }

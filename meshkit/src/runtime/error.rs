@@ -22,22 +22,22 @@ use crate::kafka::{kafka_retriable, ClusterError};
 #[non_exhaustive]
 pub enum Error {
     /// The product's descriptor is wrong.
-    #[error("invalid data product: {0}")]
+    #[error("invalid data product")]
     Descriptor(#[from] DescriptorError),
     /// The product's schemas did not pass the compatibility gate at start.
     #[cfg(feature = "avro")]
-    #[error("schema check failed: {0}")]
+    #[error("schema check failed")]
     Schema(#[from] crate::schema::SchemaGateError),
     /// The schema registry could not be set up (bad URL, unreachable topic).
     #[cfg(feature = "avro")]
-    #[error("schema registry: {0}")]
+    #[error("schema registry")]
     Registry(#[from] crate::schema::RegistryError),
     /// A setting is wrong.
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration")]
     Config(#[from] ConfigError),
     /// No broker answered within the start-up timeout.
     #[error(
-        "cannot reach the Kafka brokers `{brokers}` (setting `brokers`, env MESHKIT_BROKERS) within {timeout:?}: {source}"
+        "cannot reach the Kafka brokers `{brokers}` (setting `brokers`, env MESHKIT_BROKERS) within {timeout:?}"
     )]
     BrokerUnreachable {
         /// The bootstrap list tried.
@@ -70,7 +70,7 @@ pub enum Error {
         transactional_id: String,
     },
     /// The transform failed and the error policy is to stop.
-    #[error("stopped on a transform error at {topic}[{partition}]@{offset}: {source}")]
+    #[error("stopped on a transform error at {topic}[{partition}]@{offset}")]
     Transform {
         /// Topic of the failing record.
         topic: String,
@@ -83,7 +83,7 @@ pub enum Error {
         source: TransformError,
     },
     /// A Kafka operation failed.
-    #[error("Kafka {operation} failed: {source}")]
+    #[error("Kafka {operation} failed")]
     Kafka {
         /// What meshkit was doing.
         operation: &'static str,
@@ -104,7 +104,7 @@ pub enum Error {
         dir: std::path::PathBuf,
     },
     /// A local file operation failed (state directory, metrics endpoint).
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed")]
     Io {
         /// What meshkit was doing.
         operation: String,
@@ -115,7 +115,7 @@ pub enum Error {
     /// A store operation failed outside a transform (writing a committed
     /// batch, opening a store).
     #[cfg(feature = "state")]
-    #[error("state: {0}")]
+    #[error("a store operation failed")]
     State(#[from] crate::stores::StateError),
     /// A store's changelog could not be replayed.
     #[error("restoring partition {partition}: {message}")]
@@ -198,7 +198,8 @@ impl Error {
     /// mistakes in the product or its configuration, and for fencing.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Error::BrokerUnreachable { .. } | Error::Io { .. } | Error::Restore { .. } => true,
+            Error::BrokerUnreachable { .. } | Error::Restore { .. } => true,
+            Error::Io { source, .. } => crate::error::io_retriable(source),
             #[cfg(feature = "state")]
             Error::State(err) => err.is_retriable(),
             #[cfg(feature = "avro")]
@@ -235,5 +236,47 @@ impl From<ClusterError> for Error {
             ClusterError::Kafka { operation, source } => Error::Kafka { operation, source },
             ClusterError::Embedded(message) => Error::Embedded(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_is_retriable_only_when_it_may_pass_by_itself() {
+        let io = |kind| Error::Io {
+            operation: "binding the endpoint".to_string(),
+            source: std::io::Error::from(kind),
+        };
+        assert!(io(std::io::ErrorKind::TimedOut).is_retriable());
+        assert!(io(std::io::ErrorKind::ConnectionReset).is_retriable());
+        assert!(!io(std::io::ErrorKind::NotFound).is_retriable());
+        assert!(!io(std::io::ErrorKind::PermissionDenied).is_retriable());
+        assert!(!io(std::io::ErrorKind::AddrInUse).is_retriable());
+    }
+
+    #[cfg(feature = "state")]
+    #[test]
+    fn a_store_directory_that_cannot_be_made_is_an_open_error_naming_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        // A file where the store directory's parent should be.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, b"not a directory").expect("file");
+        let descriptor = crate::ProductDescriptor::builder("sales", "totals")
+            .version("1.0.0")
+            .owner("team-sales")
+            .input("orders", "sales.orders")
+            .output("totals", "sales.totals")
+            .store("totals")
+            .build()
+            .expect("descriptor");
+        let err = crate::state::LocalState::open(&blocked, &descriptor).expect_err("cannot open");
+        match &err {
+            crate::StateError::Open { dir, .. } => assert!(dir.starts_with(&blocked), "{err:?}"),
+            other => panic!("not an open error: {other:?}"),
+        }
+        assert!(err.to_string().contains("blocked"), "{err}");
+        assert!(!err.is_retriable());
     }
 }

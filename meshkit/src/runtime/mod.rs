@@ -408,7 +408,7 @@ impl<P: DataProduct> Runtime<P> {
             Ok(()) => h.status = Status::Stopped,
             Err(err) => {
                 h.status = Status::Failed;
-                h.last_error = Some(err.to_string());
+                h.last_error = Some(crate::ErrorChain(&err).to_string());
             }
         });
         result

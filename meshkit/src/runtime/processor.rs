@@ -35,6 +35,7 @@ use super::txn::{
 use super::Error;
 use super::{Shared, Status};
 use crate::config::Config;
+use crate::error::ErrorChain;
 use crate::kafka::{self, blocking, EmbeddedCluster, TopicRole};
 use crate::metrics::{Metrics, PortMetrics};
 use crate::policy::ErrorPolicy;
@@ -305,7 +306,7 @@ pub(crate) async fn run<P: DataProduct>(
                     // Best effort: the broker aborts it after the transaction timeout anyway.
                     let _ = blocking(|| txn.abort());
                 }
-                tracing::error!(error = %err, "stopping on an error");
+                tracing::error!(error = %crate::ErrorChain(&err), "stopping on an error");
                 Err(err)
             }
         };
@@ -407,7 +408,7 @@ impl Loop<'_> {
                     }
                     Some(_) => return Err(Error::kafka("consuming", err)),
                     None => {
-                        tracing::warn!(error = %err, "consumer error; retrying");
+                        tracing::warn!(error = %crate::ErrorChain(&err), "consumer error; retrying");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
@@ -631,7 +632,7 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         self.ctx.discard();
         tracing::warn!(
-            error = %err,
+            error = %crate::ErrorChain(&err),
             "{what} could not be sent in the open transaction; aborting it and processing its records again"
         );
         self.abort(consumer)?;
@@ -755,19 +756,7 @@ fn seconds_since(millis: i64) -> f64 {
 }
 
 pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        // An error whose message already ends with its source's (the
-        // `"{context}: {source}"` style) does not get it twice.
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = cause.source();
-    }
-    text
+    ErrorChain(err).to_string()
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -830,7 +819,7 @@ fn seek(consumer: &StreamConsumer<RebalanceContext>, rewind: &HashMap<Tp, i64>) 
             Duration::from_secs(10),
         ) {
             // A partition revoked meanwhile: its next owner starts from the last commit.
-            tracing::debug!(%topic, partition, offset, error = %err, "cannot rewind partition");
+            tracing::debug!(%topic, partition, offset, error = %crate::ErrorChain(&err), "cannot rewind partition");
         }
     }
 }
@@ -841,24 +830,44 @@ mod tests {
 
     #[test]
     fn an_error_chain_says_each_message_once() {
-        let io = std::io::Error::other("disk full");
-        let transform = crate::TransformError::new("cannot save").with_source(io);
-        assert_eq!(error_chain(&transform), "cannot save: disk full");
-        // A message that shows its source itself, as most of this crate's do.
-        let stopped = Error::Io {
-            operation: "writing".to_string(),
-            source: std::io::Error::other("disk full"),
-        };
-        assert_eq!(stopped.to_string(), "writing failed: disk full");
-        assert_eq!(error_chain(&stopped), "writing failed: disk full");
-        // A store or emit error made a transform error keeps its message and
-        // its source: the dead-letter header said it twice before.
-        let emit = crate::EmitError::UnknownPort {
-            port: "nope".to_string(),
-            known: vec!["out".to_string()],
-        };
-        let said = emit.to_string();
-        assert_eq!(error_chain(&crate::TransformError::from(emit)), said);
+        let io = || std::io::Error::other("disk full");
+        let errors: Vec<Box<dyn std::error::Error>> = vec![
+            Box::new(crate::TransformError::new("cannot save").with_source(io())),
+            Box::new(Error::Io {
+                operation: "writing".to_string(),
+                source: io(),
+            }),
+            Box::new(Error::Transform {
+                topic: "in".to_string(),
+                partition: 0,
+                offset: 7,
+                source: crate::TransformError::new("cannot price").with_source(io()),
+            }),
+            Box::new(Error::from(crate::DescriptorError::NoInputPorts)),
+            Box::new(Error::kafka(
+                "committing",
+                KafkaError::AdminOp(RDKafkaErrorCode::InvalidTransactionTimeout),
+            )),
+            // A store or emit error made a transform error: the dead-letter
+            // header said its message twice before.
+            Box::new(crate::TransformError::from(crate::EmitError::UnknownPort {
+                port: "nope".to_string(),
+                known: vec!["out".to_string()],
+            })),
+        ];
+        for err in &errors {
+            let chain = error_chain(err.as_ref());
+            let mut cause: Option<&dyn std::error::Error> = Some(err.as_ref());
+            while let Some(e) = cause {
+                let said = e.to_string();
+                assert_eq!(chain.matches(&said).count(), 1, "`{said}` in `{chain}`");
+                if let Some(source) = e.source() {
+                    assert!(!said.contains(&source.to_string()), "`{said}` repeats its source");
+                }
+                cause = e.source();
+            }
+        }
+        assert_eq!(error_chain(errors[0].as_ref()), "cannot save: disk full");
     }
 
     fn config(dir: &Path) -> Config {

@@ -104,7 +104,7 @@ impl ProducerContext for DeliveryContext {
                 *lock(&self.delivered.last_refusal) = Some(err.to_string());
                 self.delivered.refused.fetch_add(1, Ordering::AcqRel);
             }
-            tracing::warn!(error = %err, "an output record was not delivered; its transaction will abort");
+            tracing::warn!(error = %crate::ErrorChain(&err), "an output record was not delivered; its transaction will abort");
         }
     }
 }
@@ -281,7 +281,7 @@ impl Txn {
                 Err(err) => match self.classify(producer, err) {
                     Failure::Retry(err) | Failure::Abort(err) if attempts < 5 => {
                         attempts += 1;
-                        tracing::warn!(error = %err, attempt = attempts, "initialising transactions failed; retrying");
+                        tracing::warn!(error = %crate::ErrorChain(&err), attempt = attempts, "initialising transactions failed; retrying");
                         std::thread::sleep(Duration::from_millis(200 * attempts));
                     }
                     Failure::Retry(err) | Failure::Abort(err) => {
@@ -470,7 +470,7 @@ impl Txn {
         match result {
             Ok(()) => self.committed(&mut state, started, &span),
             Err(err) => {
-                tracing::warn!(error = %err, "commit failed; aborting the transaction and rewinding");
+                tracing::warn!(error = %crate::ErrorChain(&err), "commit failed; aborting the transaction and rewinding");
                 drop(state);
                 drop(_entered);
                 self.abort()
@@ -541,7 +541,7 @@ impl Txn {
         cause: Error,
     ) -> Result<Outcome, Error> {
         tracing::warn!(
-            error = %cause,
+            error = %crate::ErrorChain(&cause),
             "the coordinator refused to end the transaction; starting a new producer to settle it"
         );
         if let Err(err) = self.replace_producer() {
@@ -638,7 +638,7 @@ impl Txn {
             return;
         }
         if let Err(err) = producer.flush(self.timeout.min(SETTLE_LIMIT)) {
-            tracing::debug!(error = %err, "outputs still in flight before the abort");
+            tracing::debug!(error = %crate::ErrorChain(&err), "outputs still in flight before the abort");
         }
     }
 
@@ -734,7 +734,7 @@ impl Txn {
     fn recover(&self, state: &mut State, cause: Error) -> Result<Outcome, Error> {
         let age = state.started.map(|s| s.elapsed());
         tracing::warn!(
-            error = %cause, ?age, timeout = ?self.timeout,
+            error = %crate::ErrorChain(&cause), ?age, timeout = ?self.timeout,
             "the brokers ended the open transaction; starting a new producer and processing its input again"
         );
         if let Err(err) = self.replace_producer() {
@@ -771,7 +771,7 @@ impl Txn {
         }
         let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempts.min(6)).min(5_000));
         tracing::warn!(
-            error = %err, attempt = attempts, retry_in = ?backoff,
+            error = %crate::ErrorChain(&err), attempt = attempts, retry_in = ?backoff,
             "{operation} did not complete; retrying it"
         );
         std::thread::sleep(backoff);
@@ -927,7 +927,7 @@ impl ConsumerContext for RebalanceContext {
             // aborted transaction began would process again what another
             // member committed meanwhile.
             if let Err(err) = ended {
-                tracing::error!(error = %err, "cannot finish the transaction on revocation");
+                tracing::error!(error = %crate::ErrorChain(&err), "cannot finish the transaction on revocation");
                 lock(&self.txn.fatal).get_or_insert(err);
             }
         }
@@ -935,7 +935,7 @@ impl ConsumerContext for RebalanceContext {
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Error(err) = rebalance {
-            tracing::warn!(error = %err, "rebalance error");
+            tracing::warn!(error = %crate::ErrorChain(&err), "rebalance error");
         }
         // The eager protocol hands over the whole assignment, and a revoke or
         // an error leaves none. Asking the consumer instead would wait on its
@@ -969,7 +969,7 @@ impl ConsumerContext for RebalanceContext {
             let elements = partitions.elements();
             let assigned = elements.iter().map(|e| (e.topic(), e.partition()));
             if let Some(err) = super::tasks::split(assigned, stores.inputs()) {
-                tracing::error!(error = %err, "the assignment splits a task");
+                tracing::error!(error = %crate::ErrorChain(&err), "the assignment splits a task");
                 lock(&self.txn.fatal).get_or_insert(err);
             }
         }

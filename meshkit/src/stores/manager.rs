@@ -403,15 +403,15 @@ impl StateManager {
     }
 
     /// Opens `partition`'s local store, if not open.
-    pub(crate) fn open_local(&self, partition: i32) -> Result<(), RestoreError> {
+    pub(crate) fn open_local(&self, partition: i32) -> Result<(), StateError> {
         let Some(root) = &self.dir else { return Ok(()) };
         let mut partitions = lock(&self.partitions);
         if partitions.contains_key(&partition) {
             return Ok(());
         }
         let path = root.join(format!("partition-{partition}"));
-        std::fs::create_dir_all(&path).map_err(|source| RestoreError::Io {
-            operation: format!("creating {}", path.display()),
+        std::fs::create_dir_all(&path).map_err(|source| StateError::Open {
+            dir: path.clone(),
             source,
         })?;
         let db = DB::open_default(&path).map_err(db_error(format!("opening {}", path.display())))?;
@@ -439,7 +439,7 @@ impl StateManager {
 pub(crate) enum RestoreError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("reading changelog {topic}[{partition}]: {source}")]
+    #[error("reading changelog {topic}[{partition}]")]
     Kafka {
         topic: String,
         partition: i32,
@@ -452,12 +452,6 @@ pub(crate) enum RestoreError {
         partition: i32,
         timeout: Duration,
         at: i64,
-    },
-    #[error("{operation} failed: {source}")]
-    Io {
-        operation: String,
-        #[source]
-        source: std::io::Error,
     },
 }
 

@@ -53,8 +53,17 @@ pub enum StateError {
         /// The codec's message.
         message: String,
     },
+    /// A store directory could not be created or opened.
+    #[error("cannot open the store directory {}", dir.display())]
+    Open {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// RocksDB failed.
-    #[error("RocksDB {operation} failed: {source}")]
+    #[error("RocksDB {operation} failed")]
     Db {
         /// What meshkit was doing.
         operation: String,
@@ -65,20 +74,26 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// Whether trying again can help: only for RocksDB errors that are not
-    /// corruption (e.g. a full disk freed meanwhile).
+    /// Whether trying again can help: for RocksDB errors that are not
+    /// corruption (e.g. a full disk freed meanwhile) and for a directory the
+    /// OS could not open for a passing reason.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, StateError::Db { source, .. } if source.kind() != rocksdb::ErrorKind::Corruption)
+        match self {
+            StateError::Db { source, .. } => source.kind() != rocksdb::ErrorKind::Corruption,
+            StateError::Open { source, .. } => crate::error::io_retriable(source),
+            _ => false,
+        }
     }
 }
 
 impl From<StateError> for crate::error::TransformError {
     fn from(err: StateError) -> Self {
         let retriable = err.is_retriable();
+        let message = "a store operation failed";
         let base = if retriable {
-            crate::error::TransformError::retriable(err.to_string())
+            crate::error::TransformError::retriable(message)
         } else {
-            crate::error::TransformError::new(err.to_string())
+            crate::error::TransformError::new(message)
         };
         base.with_source(err)
     }

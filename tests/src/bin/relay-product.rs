@@ -27,7 +27,7 @@ async fn main() {
     let code = match run().await {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!("relay-product: error: {err}");
+            eprintln!("relay-product: error: {}", meshkit::ErrorChain(&err));
             match err {
                 Error::Config(_) | Error::Descriptor(_) | Error::UnknownTopic { .. } => 2,
                 Error::Fenced { .. } => 3,

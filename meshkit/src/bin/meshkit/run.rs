@@ -51,8 +51,8 @@ impl From<CatalogReadError> for Failure {
     fn from(err: CatalogReadError) -> Self {
         match err {
             CatalogReadError::NoBrokers => Self::Usage(NO_BROKERS.to_string()),
-            CatalogReadError::Client { .. } => Self::Usage(err.to_string()),
-            err if err.is_retriable() => Self::Unavailable(err.to_string()),
+            CatalogReadError::Client { .. } => Self::Usage(meshkit::ErrorChain(&err).to_string()),
+            err if err.is_retriable() => Self::Unavailable(meshkit::ErrorChain(&err).to_string()),
             err => Self::Other(err.into()),
         }
     }

@@ -59,7 +59,7 @@ pub enum EmitError {
         keyed: bool,
     },
     /// apache-avro could not encode the value.
-    #[error("output port `{port}`: {source}")]
+    #[error("output port `{port}`: the value cannot be encoded")]
     Encode {
         /// The port.
         port: String,
@@ -71,6 +71,6 @@ pub enum EmitError {
 
 impl From<EmitError> for TransformError {
     fn from(err: EmitError) -> Self {
-        TransformError::new(err.to_string()).with_source(err)
+        TransformError::new("the output could not be emitted").with_source(err)
     }
 }

@@ -149,21 +149,14 @@ impl LocalState {
     ///
     /// # Errors
     ///
-    /// [`StateError`] if RocksDB cannot open the directory.
+    /// [`StateError::Open`] if the directory cannot be created,
+    /// [`StateError::Db`] if RocksDB cannot open it.
     pub fn open(dir: &std::path::Path, descriptor: &ProductDescriptor) -> Result<Self, StateError> {
         let manager = StateManager::local(
             dir.to_path_buf(),
             descriptor.stores.iter().map(|s| s.name.clone()).collect(),
         );
-        manager.open_local(0).map_err(|e| match e {
-            crate::stores::manager::RestoreError::State(e) => e,
-            other => StateError::Codec {
-                store: String::new(),
-                action: "open",
-                what: "store directory",
-                message: other.to_string(),
-            },
-        })?;
+        manager.open_local(0)?;
         Ok(Self {
             manager: std::sync::Arc::new(manager),
         })

@@ -43,7 +43,7 @@ impl Schemas {
         #[cfg(feature = "registry-server")]
         if let Some(server) = self.registry_server.take() {
             if let Err(err) = server.shutdown().await {
-                tracing::warn!(error = %err, "the schema registry's REST server did not stop cleanly");
+                tracing::warn!(error = %crate::ErrorChain(&err), "the schema registry's REST server did not stop cleanly");
             }
         }
     }
@@ -198,7 +198,7 @@ impl Loop<'_> {
                     self.schemas.backoff =
                         (self.schemas.backoff * 2).clamp(Duration::from_millis(200), Duration::from_secs(10));
                     tracing::warn!(
-                        error = %err, retry_in = ?self.schemas.backoff, topic = %tp.0, partition = tp.1, offset,
+                        error = %crate::ErrorChain(&err), retry_in = ?self.schemas.backoff, topic = %tp.0, partition = tp.1, offset,
                         "schema registry unavailable for a new schema id; rewinding and retrying"
                     );
                     self.abort(consumer)?;

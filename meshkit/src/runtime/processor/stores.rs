@@ -242,7 +242,7 @@ impl Loop<'_> {
             })
             .map_err(|err| Error::Restore {
                 partition: *partition,
-                message: err.to_string(),
+                message: crate::ErrorChain(&err).to_string(),
             })?;
             if let Some(job) = job {
                 // A task is partition n of every input (checked at each
@@ -280,7 +280,7 @@ impl Loop<'_> {
         let partition = job.partition();
         let done = blocking(|| stores.step_restore(job, SLICE)).map_err(|err| Error::Restore {
             partition,
-            message: err.to_string(),
+            message: crate::ErrorChain(&err).to_string(),
         })?;
         let Some(stats) = done else { return Ok(()) };
         self.stores.restoring.remove(0);

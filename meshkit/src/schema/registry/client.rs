@@ -33,7 +33,7 @@ const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 ///     .basic_auth("svc-sales", "secret")
 ///     .timeout(Duration::from_secs(5))
 ///     .build()?;
-/// assert_eq!(registry.url().as_str(), "https://registry.example.com:8081/");
+/// assert_eq!(registry.url(), "https://registry.example.com:8081/");
 /// # Ok::<(), meshkit::schema::RegistryError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -63,9 +63,9 @@ impl HttpRegistry {
         }
     }
 
-    /// The registry's base URL.
-    pub fn url(&self) -> &Url {
-        &self.base
+    /// The registry's base URL, normalised (e.g. with a trailing `/`).
+    pub fn url(&self) -> &str {
+        self.base.as_str()
     }
 
     fn url_for(&self, segments: &[&str]) -> Result<Url, RegistryError> {

@@ -331,7 +331,7 @@ async fn check_cleanup_policy(base: &ClientConfig, topic: &str) {
     let admin: AdminClient<DefaultClientContext> = match base.create() {
         Ok(a) => a,
         Err(e) => {
-            tracing::debug!(topic, error = %e, "cannot check the registry topic's cleanup.policy");
+            tracing::debug!(topic, error = %crate::ErrorChain(&e), "cannot check the registry topic's cleanup.policy");
             return;
         }
     };
@@ -355,7 +355,9 @@ async fn check_cleanup_policy(base: &ClientConfig, topic: &str) {
                 }
             }
         }
-        Err(e) => tracing::debug!(topic, error = %e, "cannot check the registry topic's cleanup.policy"),
+        Err(e) => {
+            tracing::debug!(topic, error = %crate::ErrorChain(&e), "cannot check the registry topic's cleanup.policy")
+        }
     }
 }
 
@@ -503,7 +505,7 @@ impl Tail {
                         applied
                     }
                     Err(e) => {
-                        tracing::warn!(topic = %self.topic, offset, error = %e, "skipping a record of the schema registry topic");
+                        tracing::warn!(topic = %self.topic, offset, error = %crate::ErrorChain(&e), "skipping a record of the schema registry topic");
                         Applied::Ignored(e.to_string())
                     }
                 }

@@ -109,7 +109,8 @@ impl RegistryServer {
         }
     }
 
-    /// The server's routes, to mount in another axum application.
+    /// The server's routes, to mount in another axum application (of the
+    /// axum release meshkit depends on, 0.8).
     pub fn router(registry: Arc<dyn SchemaRegistry>) -> Router {
         Router::new()
             .route("/", get(root))
@@ -210,7 +211,7 @@ impl From<RegistryError> for ApiError {
             ),
             RegistryError::InvalidCompatibilityLevel { .. } => invalid_level_message(),
             RegistryError::Unavailable { .. } => {
-                tracing::warn!(error = %err, "schema registry request failed");
+                tracing::warn!(error = %crate::ErrorChain(&err), "schema registry request failed");
                 format!("Error while forwarding the request or reading the store: {err}")
             }
             other => other.to_string(),
