@@ -85,7 +85,8 @@ pub mod catalog;
 
 mod runtime;
 
-#[cfg(test)]
+// The tests that use it run the embedded registry against the broker.
+#[cfg(all(test, feature = "registry-server"))]
 mod test_support;
 
 pub use config::{Config, ConfigBuilder};

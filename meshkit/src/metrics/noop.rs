@@ -5,7 +5,7 @@ use crate::product::ProductIdentity;
 
 /// A counter, gauge or histogram (or a family of them) that records
 /// nothing.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Nothing;
 
 impl Nothing {

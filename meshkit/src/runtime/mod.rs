@@ -487,6 +487,7 @@ mod tests {
     use rdkafka::types::RDKafkaErrorCode;
 
     fn shared() -> Shared {
+        #[cfg_attr(not(feature = "catalog"), allow(unused_variables))]
         let descriptor = ProductDescriptor::builder("tests", "health")
             .version("0.1.0")
             .owner("tests")
