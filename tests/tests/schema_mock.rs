@@ -379,7 +379,7 @@ async fn a_registry_down_at_start_is_a_clear_retriable_error() {
         .expect("config");
     let running = meshkit_tests::run::spawn(OrdersEnricher::new("down"), config).expect("runtime");
     let err = running.task.await.expect("join").expect_err("cannot start");
-    let text = format!("{err}: {:?}", std::error::Error::source(&err));
+    let text = meshkit::ErrorChain(&err).to_string();
     assert!(
         matches!(err, Error::Schema(SchemaGateError::Registry { .. })),
         "{err:?}"
