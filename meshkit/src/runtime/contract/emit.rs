@@ -7,11 +7,12 @@ use crate::error::TransformError;
 /// # Examples
 ///
 /// ```
-/// use meshkit::{EmitError, TransformError};
+/// use meshkit::{EmitError, ErrorChain, TransformError};
 ///
 /// let err = EmitError::UnknownPort { port: "nope".into(), known: vec!["enriched".into()] };
 /// let as_transform_error: TransformError = err.into();
-/// assert!(as_transform_error.to_string().contains("nope"));
+/// // The transform error says what failed; its source says why.
+/// assert!(ErrorChain(&as_transform_error).to_string().contains("no output port `nope`"));
 /// ```
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
