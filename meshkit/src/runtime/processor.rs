@@ -572,7 +572,7 @@ impl Loop<'_> {
                     });
                 }
                 let retriable = err.is_retriable();
-                Some(("transform-error", error_chain(&err), retriable))
+                Some(("transform-error", ErrorChain(&err).to_string(), retriable))
             }
         };
         match failure {
@@ -755,10 +755,6 @@ fn seconds_since(millis: i64) -> f64 {
     (now - millis as f64 / 1000.0).max(0.0)
 }
 
-pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
-    ErrorChain(err).to_string()
-}
-
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -856,7 +852,7 @@ mod tests {
             })),
         ];
         for err in &errors {
-            let chain = error_chain(err.as_ref());
+            let chain = ErrorChain(err.as_ref()).to_string();
             let mut cause: Option<&dyn std::error::Error> = Some(err.as_ref());
             while let Some(e) = cause {
                 let said = e.to_string();
@@ -867,7 +863,10 @@ mod tests {
                 cause = e.source();
             }
         }
-        assert_eq!(error_chain(errors[0].as_ref()), "cannot save: disk full");
+        assert_eq!(
+            ErrorChain(errors[0].as_ref()).to_string(),
+            "cannot save: disk full"
+        );
     }
 
     fn config(dir: &Path) -> Config {

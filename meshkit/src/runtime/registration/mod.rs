@@ -229,7 +229,7 @@ impl Registration {
         } = self;
         stop.send_replace(true);
         let _ = task.await;
-        let reason = error.map(|e| super::processor::error_chain(e));
+        let reason = error.map(|e| crate::ErrorChain(e).to_string());
         if let Some(publisher) = &publisher {
             let outcome = publisher
                 .update(|record, now| {
