@@ -413,3 +413,21 @@ impl DescriptorBuilder {
         Ok(descriptor)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::ProductDescriptor;
+
+    /// A valid descriptor with one input, one output and one store
+    /// (`totals`), for the unit tests of what a store needs.
+    pub(crate) fn one_store() -> ProductDescriptor {
+        ProductDescriptor::builder("sales", "totals")
+            .version("1.0.0")
+            .owner("team-sales")
+            .input("orders", "sales.orders")
+            .output("totals", "sales.totals")
+            .store("totals")
+            .build()
+            .expect("descriptor")
+    }
+}

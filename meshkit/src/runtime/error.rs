@@ -263,14 +263,7 @@ mod tests {
         // A file where the store directory's parent should be.
         let blocked = dir.path().join("blocked");
         std::fs::write(&blocked, b"not a directory").expect("file");
-        let descriptor = crate::ProductDescriptor::builder("sales", "totals")
-            .version("1.0.0")
-            .owner("team-sales")
-            .input("orders", "sales.orders")
-            .output("totals", "sales.totals")
-            .store("totals")
-            .build()
-            .expect("descriptor");
+        let descriptor = crate::product::tests::one_store();
         let err = crate::state::LocalState::open(&blocked, &descriptor).expect_err("cannot open");
         match &err {
             crate::StateError::Open { dir, .. } => assert!(dir.starts_with(&blocked), "{err:?}"),

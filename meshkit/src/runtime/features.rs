@@ -50,14 +50,7 @@ mod tests {
 
     #[test]
     fn a_store_needs_the_state_feature_exactly_when_it_is_left_out() {
-        let descriptor = ProductDescriptor::builder("sales", "totals")
-            .version("1.0.0")
-            .owner("team-sales")
-            .input("orders", "sales.orders")
-            .output("totals", "sales.totals")
-            .store("totals")
-            .build()
-            .expect("descriptor");
+        let descriptor = crate::product::tests::one_store();
         let result = check(&descriptor, &Config::default());
         if cfg!(feature = "state") {
             assert!(result.is_ok(), "{result:?}");
