@@ -23,6 +23,9 @@
 //! computed here from the input; a contender whose output differs is
 //! reported, not timed.
 
+mod common;
+
+use common::{env_or, median};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -61,13 +64,6 @@ struct Settings {
     repeats: usize,
     contenders: Vec<String>,
     cache: PathBuf,
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// The input: `records` keys drawn from `keys` by a fixed sequence, values
@@ -329,19 +325,10 @@ async fn cross_check(
     Ok(wrong)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let brokers = match std::env::var("MESHKIT_TEST_BROKERS") {
-        Ok(b) if !b.is_empty() => b,
-        _ => {
-            eprintln!("peer benchmark skipped: MESHKIT_TEST_BROKERS is not set (scripts/start-broker.sh)");
-            return Ok(());
-        }
+    let Some(brokers) = common::brokers("peer benchmark") else {
+        return Ok(());
     };
     let home = std::env::var("HOME").unwrap_or_default();
     let settings = Settings {

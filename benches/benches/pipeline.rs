@@ -15,6 +15,9 @@
 //! `tracing_subscriber` fmt layer at INFO writing to `io::sink` (installed
 //! as the default of that run's runtime threads only, never globally).
 
+mod common;
+
+use common::{env_or, median};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -210,36 +213,19 @@ fn run_baseline(brokers: &str, input: &str, total: u64, interval: Duration) -> a
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let brokers = match std::env::var("MESHKIT_TEST_BROKERS") {
-        Ok(b) if !b.is_empty() => b,
-        _ => {
-            eprintln!(
-                "pipeline benchmark skipped: MESHKIT_TEST_BROKERS is not set (scripts/start-broker.sh)"
-            );
-            return Ok(());
-        }
+    let Some(brokers) = common::brokers("pipeline benchmark") else {
+        return Ok(());
     };
-    let total: u64 = std::env::var("MESHKIT_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    let total: u64 = env_or("MESHKIT_BENCH_RECORDS", 200_000);
     let input = unique_name("bench-in");
     create_topic(&brokers, &input, PARTITIONS).await?;
     {
         let (brokers, input) = (brokers.clone(), input.clone());
         tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 0..total as usize)).await??;
     }
-    let repeats: usize = std::env::var("MESHKIT_BENCH_REPEATS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let repeats: usize = env_or("MESHKIT_BENCH_REPEATS", 3);
     println!("pipeline benchmark: {total} records, {PARTITIONS} partitions, broker {brokers}, median of {repeats} alternating runs");
     println!(
         "| commit interval | hand-written rdkafka (rec/s) | meshkit, metrics+tracing off (rec/s) | meshkit, metrics+tracing on (rec/s) | off / baseline | on / off | observability overhead |"
