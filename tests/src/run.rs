@@ -72,11 +72,25 @@ pub fn spawn_on_current_thread<P: DataProduct>(
 }
 
 fn spawn_runtime<P: DataProduct>(runtime: Runtime<P>) -> Result<Running, Error> {
+    logs_on_request();
     let handle = runtime.handle();
     Ok(Running {
         handle,
         task: tokio::spawn(runtime.run()),
     })
+}
+
+/// Shows the in-process products' logs when `RUST_LOG` is set (the tests
+/// install no subscriber otherwise): how a flaky run is read after the fact,
+/// with `--nocapture`.
+fn logs_on_request() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        // Another test of this binary may have installed it already.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
 }
 
 impl Running {
