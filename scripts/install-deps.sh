@@ -4,14 +4,16 @@
 #   example: a C/C++ toolchain and OpenSSL for librdkafka (a stateless product);
 #   state:   and libclang for the RocksDB bindings (the `state` feature);
 #   tests:   (the default) and prometheus for `promtool check metrics` (the
-#            metrics lint test), Python's venv, and Java and Maven for the test
-#            broker (Apache Kafka, assembled from its jars).
+#            metrics lint test), Python's venv, Java and Maven for the test
+#            broker (Apache Kafka, assembled from its jars), a JDK to build
+#            the peer benchmark's Kafka Streams contender (its smoke run is a
+#            test), and the font its chart is drawn with.
 set -euo pipefail
 packages=(pkg-config libssl-dev zlib1g-dev make g++)
 case "${1:-tests}" in
   example) ;;
   state) packages+=(libclang-dev) ;;
-  tests) packages+=(libclang-dev python3 python3-venv prometheus openjdk-17-jre-headless maven) ;;
+  tests) packages+=(libclang-dev python3 python3-venv prometheus openjdk-17-jdk-headless maven fonts-dejavu-core) ;;
   *) echo "usage: $0 [example|state|tests]" >&2; exit 2 ;;
 esac
 missing=()

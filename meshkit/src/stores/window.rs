@@ -167,10 +167,18 @@ where
             updated.push((window, value));
         }
         let mut closed = Vec::new();
-        if stream_time != before {
+        let size = Windows::ms(self.windows.size);
+        let close_lag = size.saturating_add(Windows::ms(self.windows.grace));
+        // No window is ever opened once closed, so the store holds none that
+        // `before` had closed: only when stream time passes a window start's
+        // close can there be one to close. Scanning on every advance instead
+        // (every record, when event time grows record by record) read the
+        // store's oldest entries, tombstones included, once per record.
+        let advance = Windows::ms(self.windows.advance).max(1);
+        let closing = |t: i64| t.saturating_sub(close_lag).div_euclid(advance);
+        if stream_time != before && closing(stream_time) != closing(before) {
             // Every window with end + grace <= stream time has closed.
-            let size = Windows::ms(self.windows.size);
-            let last_closed_start = stream_time.saturating_sub(size + Windows::ms(self.windows.grace));
+            let last_closed_start = stream_time.saturating_sub(close_lag);
             // `(s + 1, None)` sorts after every `(s, Some(key))`.
             let range = (i64::MIN + 1, None)..(last_closed_start.saturating_add(1), None);
             for ((start, key), slot) in self.store.range(range)? {
