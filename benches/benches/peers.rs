@@ -219,12 +219,16 @@ fn spawn(
         }
         "kafka-streams" => {
             let mut command = Command::new("java");
+            // The command line of benches/peers/README.md: workload, brokers,
+            // input, output, application id, guarantee, commit ms, threads,
+            // state dir, registry URL (`-`: w2 needs none).
             command
-                .args(["-cp", class_path, "meshkit.peers.RunningSum"])
-                .args([&settings.brokers, INPUT, KSTREAMS_OUTPUT, app, "exactly_once_v2"])
+                .args(["-cp", class_path, "meshkit.peers.Peer", "w2"])
+                .args([&settings.brokers, INPUT, KSTREAMS_OUTPUT, app, "exactly_once"])
                 .arg(COMMIT_MS.to_string())
                 .arg("1")
-                .arg(state);
+                .arg(state)
+                .arg("-");
             command
         }
         other => bail!("unknown contender `{other}`"),
