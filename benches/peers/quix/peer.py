@@ -1,0 +1,93 @@
+"""The Quix Streams contender of the peer benchmark (see ../README.md).
+
+Usage:
+    peer.py <workload> <brokers> <input-topic> <output-topic> <application-id>
+            <guarantee> <commit-ms> <threads> <state-dir> <registry-url>
+
+Runs until SIGTERM, which Quix Streams handles itself: it leaves the
+processing loop, commits what it processed and exits 0.
+"""
+
+import os
+import sys
+import warnings
+from typing import NoReturn
+
+# Authlib, which the schema-registry client pulls in, warns about its own
+# httpx fallback on import, with a filter of its own that an "ignore" cannot
+# beat; recording the import's warnings keeps them off the harness's stderr.
+with warnings.catch_warnings(record=True):
+    from quixstreams import Application, State
+
+USAGE = (
+    "usage: peer.py WORKLOAD BROKERS INPUT_TOPIC OUTPUT_TOPIC APPLICATION_ID "
+    "GUARANTEE COMMIT_MS THREADS STATE_DIR REGISTRY_URL"
+)
+GUARANTEES = {"exactly_once": "exactly-once", "at_least_once": "at-least-once"}
+WORKLOADS = ("w2",)
+
+
+def refuse(message: str) -> NoReturn:
+    print(f"quix peer: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def running_sum(value: bytes, state: State) -> bytes:
+    # The state is the current message key's: Quix prefixes it with the key.
+    total = state.get("sum", 0) + int.from_bytes(value, "big", signed=True)
+    state.set("sum", total)
+    return total.to_bytes(8, "big", signed=True)
+
+
+def main(argv: list) -> None:
+    if len(argv) != 10:
+        refuse(USAGE)
+    (workload, brokers, input_topic, output_topic, application_id,
+     guarantee, commit_ms, threads, state_dir, _registry_url) = argv
+    if workload not in WORKLOADS:
+        refuse(f"workload `{workload}` is not implemented here (only {', '.join(WORKLOADS)})")
+    if guarantee not in GUARANTEES:
+        refuse(f"guarantee `{guarantee}` is neither exactly_once nor at_least_once")
+    try:
+        commit_interval = int(commit_ms) / 1000
+    except ValueError:
+        refuse(f"commit-ms `{commit_ms}` is not a whole number of milliseconds")
+    if threads != "1":
+        # An Application processes all its partitions on one thread; more
+        # parallelism means more processes, which this contract does not do.
+        refuse(f"threads `{threads}`: Quix Streams runs one processing thread, only 1 is accepted")
+
+    app = Application(
+        broker_address=brokers,
+        consumer_group=application_id,
+        processing_guarantee=GUARANTEES[guarantee],
+        commit_interval=commit_interval,
+        state_dir=state_dir,
+        auto_offset_reset="earliest",
+        # librdkafka's default already; said here because the contract
+        # requires it of every contender.
+        consumer_extra_config={"isolation.level": "read_committed"},
+        loglevel=os.environ.get("QUIX_PEER_LOGLEVEL", "WARNING"),
+    )
+    # Both topics exist (the harness made them): Quix reads their settings
+    # from the broker and creates only its own changelog topic,
+    # changelog__<application-id>--<input-topic>--default.
+    source = app.topic(
+        input_topic,
+        key_deserializer="bytes",
+        value_deserializer="bytes",
+    )
+    sink = app.topic(
+        output_topic,
+        key_serializer="bytes",
+        value_serializer="bytes",
+    )
+    sdf = app.dataframe(source)
+    sdf = sdf.apply(running_sum, stateful=True)
+    # to_topic keeps the input record's key and timestamp on the output.
+    sdf = sdf.to_topic(sink)
+    app.run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
