@@ -18,13 +18,14 @@ from typing import NoReturn
 # beat; recording the import's warnings keeps them off the harness's stderr.
 with warnings.catch_warnings(record=True):
     from quixstreams import Application, State
+    from quixstreams.models.serializers import SerializationContext, Serializer
 
 USAGE = (
     "usage: peer.py WORKLOAD BROKERS INPUT_TOPIC OUTPUT_TOPIC APPLICATION_ID "
     "GUARANTEE COMMIT_MS THREADS STATE_DIR REGISTRY_URL"
 )
 GUARANTEES = {"exactly_once": "exactly-once", "at_least_once": "at-least-once"}
-WORKLOADS = ("w2",)
+WINDOW_MS = 60_000
 
 
 def refuse(message: str) -> NoReturn:
@@ -37,6 +38,47 @@ def running_sum(value: bytes, state: State) -> bytes:
     total = state.get("sum", 0) + int.from_bytes(value, "big", signed=True)
     state.set("sum", total)
     return total.to_bytes(8, "big", signed=True)
+
+
+class WindowCount(Serializer):
+    """A closed window's count, as an 8-byte big-endian integer."""
+
+    def __call__(self, value: dict, ctx: SerializationContext) -> bytes:
+        return value["value"].to_bytes(8, "big", signed=True)
+
+
+def w2(app: Application, input_topic: str, output_topic: str) -> None:
+    """Running sum per key in the key's state, every update emitted."""
+    source = app.topic(input_topic, key_deserializer="bytes", value_deserializer="bytes")
+    sink = app.topic(output_topic, key_serializer="bytes", value_serializer="bytes")
+    sdf = app.dataframe(source)
+    sdf = sdf.apply(running_sum, stateful=True)
+    # to_topic keeps the input record's key and timestamp on the output.
+    sdf = sdf.to_topic(sink)
+
+
+def w3(app: Application, input_topic: str, output_topic: str) -> None:
+    """Count per key per one-minute tumbling window, emitted once, when the
+    partition's stream time closes the window."""
+    source = app.topic(input_topic, key_deserializer="bytes", value_deserializer="bytes")
+    sink = app.topic(output_topic, key_serializer="bytes", value_serializer=WindowCount())
+    sdf = app.dataframe(source)
+    # "partition": any record of the partition advances the time that closes
+    # windows (with the default, "key", only the key's own records would,
+    # and the harness's flush records could not close the input's windows).
+    sdf = sdf.tumbling_window(duration_ms=WINDOW_MS, grace_ms=0).count().final(
+        closing_strategy="partition"
+    )
+    # Quix stamps a window's result with the window's start; the contract
+    # wants its end.
+    sdf = sdf.set_timestamp(lambda value, key, timestamp, headers: value["end"])
+    # to_topic's key function sees the value only, so the value carries the
+    # input key to it.
+    sdf = sdf.apply(lambda value, key, timestamp, headers: {**value, "key": key}, metadata=True)
+    sdf = sdf.to_topic(sink, key=lambda value: b"%s@%d" % (value["key"], value["start"]))
+
+
+WORKLOADS = {"w2": w2, "w3": w3}
 
 
 def main(argv: list) -> None:
@@ -70,22 +112,9 @@ def main(argv: list) -> None:
         loglevel=os.environ.get("QUIX_PEER_LOGLEVEL", "WARNING"),
     )
     # Both topics exist (the harness made them): Quix reads their settings
-    # from the broker and creates only its own changelog topic,
-    # changelog__<application-id>--<input-topic>--default.
-    source = app.topic(
-        input_topic,
-        key_deserializer="bytes",
-        value_deserializer="bytes",
-    )
-    sink = app.topic(
-        output_topic,
-        key_serializer="bytes",
-        value_serializer="bytes",
-    )
-    sdf = app.dataframe(source)
-    sdf = sdf.apply(running_sum, stateful=True)
-    # to_topic keeps the input record's key and timestamp on the output.
-    sdf = sdf.to_topic(sink)
+    # from the broker and creates only its own changelog topics, named
+    # changelog__<application-id>--<input-topic>--<store>.
+    WORKLOADS[workload](app, input_topic, output_topic)
     app.run()
 
 
