@@ -19,6 +19,8 @@ from typing import NoReturn
 with warnings.catch_warnings(record=True):
     from quixstreams import Application, State
     from quixstreams.models.serializers import SerializationContext, Serializer
+    from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
+    from quixstreams.models.serializers.schema_registry import SchemaRegistryClientConfig
 
 USAGE = (
     "usage: peer.py WORKLOAD BROKERS INPUT_TOPIC OUTPUT_TOPIC APPLICATION_ID "
@@ -26,6 +28,17 @@ USAGE = (
 )
 GUARANTEES = {"exactly_once": "exactly-once", "at_least_once": "at-least-once"}
 WINDOW_MS = 60_000
+ENRICHED_ORDER = {
+    "type": "record", "name": "EnrichedOrder", "namespace": "bench",
+    "fields": [
+        {"name": "order_id", "type": "string"},
+        {"name": "customer", "type": "string"},
+        {"name": "amount_cents", "type": "long"},
+        {"name": "status", "type": "string"},
+        {"name": "amount_band", "type": "string"},
+        {"name": "priority", "type": "boolean"},
+    ],
+}
 
 
 def refuse(message: str) -> NoReturn:
@@ -47,7 +60,42 @@ class WindowCount(Serializer):
         return value["value"].to_bytes(8, "big", signed=True)
 
 
-def w2(app: Application, input_topic: str, output_topic: str) -> None:
+def enrich(order: dict) -> dict:
+    cents = order["amount_cents"]
+    band = "small" if cents < 1_000 else "medium" if cents < 10_000 else "large"
+    return {
+        "order_id": order["order_id"],
+        "customer": order["customer"],
+        "amount_cents": cents,
+        "status": order["status"],
+        "amount_band": band,
+        "priority": band == "large" and order["status"] == "paid",
+    }
+
+
+def w1(app: Application, input_topic: str, output_topic: str, registry_url: str) -> None:
+    """Drops cancelled orders and enriches the others, Avro in and out."""
+    registry = SchemaRegistryClientConfig(url=registry_url)
+    # Orders are read with the writer's schema, found by the id in each
+    # record; EnrichedOrder is registered under <output-topic>-value (or
+    # found there) by the first record, as Confluent's serializer does.
+    source = app.topic(
+        input_topic,
+        key_deserializer="bytes",
+        value_deserializer=AvroDeserializer(schema_registry_client_config=registry),
+    )
+    sink = app.topic(
+        output_topic,
+        key_serializer="bytes",
+        value_serializer=AvroSerializer(ENRICHED_ORDER, schema_registry_client_config=registry),
+    )
+    sdf = app.dataframe(source)
+    sdf = sdf.filter(lambda order: order["status"] != "cancelled")
+    sdf = sdf.apply(enrich)
+    sdf = sdf.to_topic(sink)
+
+
+def w2(app: Application, input_topic: str, output_topic: str, _registry_url: str) -> None:
     """Running sum per key in the key's state, every update emitted."""
     source = app.topic(input_topic, key_deserializer="bytes", value_deserializer="bytes")
     sink = app.topic(output_topic, key_serializer="bytes", value_serializer="bytes")
@@ -57,7 +105,7 @@ def w2(app: Application, input_topic: str, output_topic: str) -> None:
     sdf = sdf.to_topic(sink)
 
 
-def w3(app: Application, input_topic: str, output_topic: str) -> None:
+def w3(app: Application, input_topic: str, output_topic: str, _registry_url: str) -> None:
     """Count per key per one-minute tumbling window, emitted once, when the
     partition's stream time closes the window."""
     source = app.topic(input_topic, key_deserializer="bytes", value_deserializer="bytes")
@@ -78,16 +126,18 @@ def w3(app: Application, input_topic: str, output_topic: str) -> None:
     sdf = sdf.to_topic(sink, key=lambda value: b"%s@%d" % (value["key"], value["start"]))
 
 
-WORKLOADS = {"w2": w2, "w3": w3}
+WORKLOADS = {"w1": w1, "w2": w2, "w3": w3}
 
 
 def main(argv: list) -> None:
     if len(argv) != 10:
         refuse(USAGE)
     (workload, brokers, input_topic, output_topic, application_id,
-     guarantee, commit_ms, threads, state_dir, _registry_url) = argv
+     guarantee, commit_ms, threads, state_dir, registry_url) = argv
     if workload not in WORKLOADS:
         refuse(f"workload `{workload}` is not implemented here (only {', '.join(WORKLOADS)})")
+    if workload == "w1" and registry_url == "-":
+        refuse("w1 needs a schema registry's URL, not `-`")
     if guarantee not in GUARANTEES:
         refuse(f"guarantee `{guarantee}` is neither exactly_once nor at_least_once")
     try:
@@ -114,7 +164,7 @@ def main(argv: list) -> None:
     # Both topics exist (the harness made them): Quix reads their settings
     # from the broker and creates only its own changelog topics, named
     # changelog__<application-id>--<input-topic>--<store>.
-    WORKLOADS[workload](app, input_topic, output_topic)
+    WORKLOADS[workload](app, input_topic, output_topic, registry_url)
     app.run()
 
 
