@@ -4,8 +4,13 @@ Usage:
     peer.py <workload> <brokers> <input-topic> <output-topic> <application-id>
             <guarantee> <commit-ms> <threads> <state-dir> <registry-url>
 
+Install with scripts/install-quix.sh, run with the venv it makes:
+    ${MESHKIT_CACHE:-$HOME/.cache/meshkit}/venv-quix/bin/python peer.py ...
+
+One Quix Application per process, on one thread: `threads` must be 1.
 Runs until SIGTERM, which Quix Streams handles itself: it leaves the
-processing loop, commits what it processed and exits 0.
+processing loop, commits what it processed and exits 0. The logs are
+Quix's, at WARNING unless QUIX_PEER_LOGLEVEL says otherwise.
 """
 
 import os
