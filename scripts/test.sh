@@ -18,6 +18,9 @@ bash scripts/toolchain.sh
 bash scripts/install-deps.sh tests
 # Confluent's Python client, for the interoperability tests (a venv outside the clone).
 bash scripts/install-python.sh
+# Quix Streams, the peer benchmark's Python contender (its smoke run is a
+# test), in a venv of its own: it pins an older confluent-kafka.
+bash scripts/install-quix.sh
 export MESHKIT_TEST_REQUIRE_PYTHON=1
 # promtool (Debian package prometheus, from install-deps.sh) lints a real /metrics scrape.
 export MESHKIT_TEST_REQUIRE_PROMTOOL=1

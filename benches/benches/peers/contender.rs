@@ -12,31 +12,30 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use crate::workload::{Workload, PARTITIONS};
 
 /// Every contender the harness knows.
-pub const ALL: [&str; 4] = ["meshkit", "hand", "kafka-streams", "quix"];
+pub(crate) const ALL: [&str; 4] = ["meshkit", "hand", "kafka-streams", "quix"];
 
 /// How a contender runs: the settings of one run.
 #[derive(Debug, Clone)]
-pub struct Setup<'a> {
+pub(crate) struct Setup<'a> {
     /// Bootstrap servers.
-    pub brokers: &'a str,
+    pub(crate) brokers: &'a str,
     /// The workload.
-    pub workload: Workload,
+    pub(crate) workload: Workload,
     /// `exactly_once` or `at_least_once`.
-    pub guarantee: &'a str,
+    pub(crate) guarantee: &'a str,
     /// Processing threads.
-    pub threads: u32,
+    pub(crate) threads: u32,
     /// Commit interval.
-    pub commit_ms: u64,
+    pub(crate) commit_ms: u64,
     /// The schema registry's URL.
-    pub registry: &'a str,
+    pub(crate) registry: &'a str,
     /// Where contenders that need a build are built, and the venvs are.
-    pub cache: &'a Path,
+    pub(crate) cache: &'a Path,
 }
 
 /// Whether `contender` can run `setup` at all (say why not).
-pub fn supports(contender: &str, setup: &Setup<'_>) -> Result<(), &'static str> {
+pub(crate) fn supports(contender: &str, setup: &Setup<'_>) -> Result<(), &'static str> {
     match contender {
-        "quix" if setup.workload != Workload::W2 => Err("the Quix Streams peer implements w2 only"),
         "quix" if setup.threads != 1 => Err("Quix Streams runs one processing thread"),
         _ => Ok(()),
     }
@@ -44,7 +43,7 @@ pub fn supports(contender: &str, setup: &Setup<'_>) -> Result<(), &'static str> 
 
 /// Builds what `contenders` need before any run (the Kafka Streams peer's
 /// jar); returns its class path.
-pub fn build(contenders: &[String], cache: &Path) -> anyhow::Result<String> {
+pub(crate) fn build(contenders: &[String], cache: &Path) -> anyhow::Result<String> {
     if contenders.iter().any(|c| c == "quix") && !quix_python(cache).exists() {
         bail!("the Quix Streams peer needs its venv: bash scripts/install-quix.sh");
     }
@@ -72,7 +71,7 @@ fn quix_python(cache: &Path) -> PathBuf {
 
 /// Starts `contender` as application `app`, reading `setup.workload`'s
 /// input and writing its output topic for that contender.
-pub fn spawn(
+pub(crate) fn spawn(
     setup: &Setup<'_>,
     contender: &str,
     app: &str,
@@ -81,7 +80,11 @@ pub fn spawn(
 ) -> anyhow::Result<Child> {
     let workload = setup.workload;
     let output = workload.output(contender);
-    let registry = if workload == Workload::W1 { setup.registry } else { "-" };
+    let registry = if workload == Workload::W1 {
+        setup.registry
+    } else {
+        "-"
+    };
     let args = [
         workload.name().to_string(),
         setup.brokers.to_string(),
@@ -97,13 +100,16 @@ pub fn spawn(
     let mut command = match contender {
         "meshkit" => meshkit_command(setup, app, state),
         "hand" => {
-            let mut command = Command::new(Path::new(env!("CARGO_BIN_EXE_peer-meshkit")).with_file_name("peer-hand"));
+            let mut command =
+                Command::new(Path::new(env!("CARGO_BIN_EXE_peer-meshkit")).with_file_name("peer-hand"));
             command.args(&args);
             command
         }
         "kafka-streams" => {
             let mut command = Command::new("java");
-            command.args(["-cp", class_path, "meshkit.peers.Peer"]).args(&args);
+            command
+                .args(["-cp", class_path, "meshkit.peers.Peer"])
+                .args(&args);
             command
         }
         "quix" => {
@@ -140,11 +146,16 @@ fn meshkit_command(setup: &Setup<'_>, app: &str, state: &Path) -> Command {
         // Commits on the interval alone, as the others do (meshkit also
         // commits every 10,000 records by default).
         .env("MESHKIT_COMMIT_RECORDS", "100000000")
-        .env("MESHKIT_PROCESSING_GUARANTEE", setup.guarantee)
-        .env("MESHKIT_PROCESSING_THREADS", setup.threads.to_string())
         .env("MESHKIT_METRICS", "false")
         .env("MESHKIT_CATALOG", "false")
         .env("RUST_LOG", "warn");
+    // Named only when not the defaults (exactly-once, one thread).
+    if setup.guarantee != "exactly_once" {
+        command.env("MESHKIT_PROCESSING_GUARANTEE", setup.guarantee);
+    }
+    if setup.threads != 1 {
+        command.env("MESHKIT_PROCESSING_THREADS", setup.threads.to_string());
+    }
     if setup.workload == Workload::W1 {
         command.env("MESHKIT_SCHEMA_REGISTRY_URL", setup.registry);
     }
@@ -153,18 +164,18 @@ fn meshkit_command(setup: &Setup<'_>, app: &str, state: &Path) -> Command {
 
 /// One contender's figures from one run.
 #[derive(Debug, Clone, Copy)]
-pub struct Run {
+pub(crate) struct Run {
     /// Input records committed per second.
-    pub records_per_second: f64,
+    pub(crate) records_per_second: f64,
     /// CPU seconds of its process per million input records.
-    pub cpu_seconds_per_million: f64,
+    pub(crate) cpu_seconds_per_million: f64,
     /// Its process's peak resident set.
-    pub peak_rss_mb: f64,
+    pub(crate) peak_rss_mb: f64,
 }
 
 /// The input records group `group` has committed on `partitions` (0 while
 /// they cannot be read).
-pub fn committed_count(group: &BaseConsumer, partitions: &TopicPartitionList) -> u64 {
+pub(crate) fn committed_count(group: &BaseConsumer, partitions: &TopicPartitionList) -> u64 {
     let Ok(committed) = group.committed_offsets(partitions.clone(), Duration::from_secs(10)) else {
         return 0;
     };
@@ -177,7 +188,11 @@ pub fn committed_count(group: &BaseConsumer, partitions: &TopicPartitionList) ->
 }
 
 /// A client that reads group `app`'s committed offsets on `topic`.
-pub fn group_reader(brokers: &str, app: &str, topic: &str) -> anyhow::Result<(BaseConsumer, TopicPartitionList)> {
+pub(crate) fn group_reader(
+    brokers: &str,
+    app: &str,
+    topic: &str,
+) -> anyhow::Result<(BaseConsumer, TopicPartitionList)> {
     let group: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", app)
@@ -193,7 +208,7 @@ pub fn group_reader(brokers: &str, app: &str, topic: &str) -> anyhow::Result<(Ba
 /// timed from 10% of them committed to all (so JVM, interpreter and group
 /// start-up stay out). One client reads the group's offsets for the whole
 /// run: a client a poll would put its own start-up on the machine measured.
-pub fn time_run(
+pub(crate) fn time_run(
     setup: &Setup<'_>,
     contender: &str,
     app: &str,
@@ -259,7 +274,7 @@ fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
 }
 
 /// Stops `child` as an operator would (SIGTERM), killing it if it lingers.
-pub fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

@@ -20,20 +20,29 @@ use crate::workload::{Workload, ORDER_SCHEMA, PARTITIONS};
 
 /// The offered load of a latency measurement.
 #[derive(Debug, Clone, Copy)]
-pub struct Load {
+pub(crate) struct Load {
     /// Records per second.
-    pub rate: u64,
+    pub(crate) rate: u64,
     /// For how long.
-    pub seconds: u64,
+    pub(crate) seconds: u64,
 }
 
 /// Latency percentiles, in ms.
 #[derive(Debug, Clone, Copy)]
-pub struct Latency {
+pub(crate) struct Latency {
     /// Median.
-    pub p50: f64,
+    pub(crate) p50: f64,
     /// 99th percentile.
-    pub p99: f64,
+    pub(crate) p99: f64,
+}
+
+/// `value` in Avro's binary encoding of `schema`.
+pub(crate) fn avro_bytes(schema: &apache_avro::Schema, value: Value) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    apache_avro::writer::datum::GenericDatumWriter::builder(schema)
+        .build()?
+        .write_value(&mut out, value)?;
+    Ok(out)
 }
 
 fn now_ms() -> i64 {
@@ -43,7 +52,13 @@ fn now_ms() -> i64 {
 
 /// A live input record's value: for w1 a paid order (every one has an
 /// output), for w2 the number 1.
-fn live_value(workload: Workload, i: u64, key: &str, schema: &apache_avro::Schema, id: u32) -> anyhow::Result<Vec<u8>> {
+fn live_value(
+    workload: Workload,
+    i: u64,
+    key: &str,
+    schema: &apache_avro::Schema,
+    id: u32,
+) -> anyhow::Result<Vec<u8>> {
     Ok(match workload {
         Workload::W1 => {
             let mut value = Vec::with_capacity(48);
@@ -54,7 +69,7 @@ fn live_value(workload: Workload, i: u64, key: &str, schema: &apache_avro::Schem
                 ("amount_cents".into(), Value::Long(500)),
                 ("status".into(), Value::String("paid".into())),
             ]);
-            value.extend(apache_avro::to_avro_datum(schema, order)?);
+            value.extend(avro_bytes(schema, order)?);
             value
         }
         _ => 1i64.to_be_bytes().to_vec(),
@@ -114,7 +129,7 @@ fn output_reader(brokers: &str, topic: &str) -> anyhow::Result<BaseConsumer> {
 /// Measures the latency of the contender running as group `app`, which
 /// reads `workload`'s input (`input_end` records so far) and writes
 /// `output`.
-pub fn measure(
+pub(crate) fn measure(
     brokers: &str,
     workload: Workload,
     app: &str,
@@ -143,7 +158,8 @@ pub fn measure(
     let live_from = now_ms();
     let count = load.rate * load.seconds;
     let latencies = std::thread::scope(|scope| -> anyhow::Result<Vec<i64>> {
-        let sender = scope.spawn(|| produce_live(&producer, workload, 1_000, count, load.rate, order_schema_id));
+        let sender =
+            scope.spawn(|| produce_live(&producer, workload, 1_000, count, load.rate, order_schema_id));
         let mut latencies = Vec::with_capacity(usize::try_from(count)?);
         let deadline = Instant::now() + Duration::from_secs(load.seconds + 60);
         while (latencies.len() as u64) < count && Instant::now() < deadline {
@@ -156,11 +172,16 @@ pub fn measure(
                 latencies.push(seen - ts);
             }
         }
-        sender.join().map_err(|_| anyhow::anyhow!("the live producer panicked"))??;
+        sender
+            .join()
+            .map_err(|_| anyhow::anyhow!("the live producer panicked"))??;
         Ok(latencies)
     })?;
     if (latencies.len() as u64) < count {
-        bail!("{} of {count} live records came out within a minute of the last", latencies.len());
+        bail!(
+            "{} of {count} live records came out within a minute of the last",
+            latencies.len()
+        );
     }
     let mut sorted = latencies;
     sorted.sort_unstable();

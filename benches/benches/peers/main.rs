@@ -95,12 +95,19 @@ impl Settings {
             records: env_or("MESHKIT_PEERS_RECORDS", if smoke { 20_000 } else { 1_000_000 }),
             keys: env_or("MESHKIT_PEERS_KEYS", 10_000),
             repeats: env_or("MESHKIT_PEERS_REPEATS", if smoke { 1 } else { 3 }),
-            workloads: workloads.iter().map(|w| Workload::parse(w)).collect::<Result<_, _>>()?,
+            workloads: workloads
+                .iter()
+                .map(|w| Workload::parse(w))
+                .collect::<Result<_, _>>()?,
             contenders: list("MESHKIT_PEERS_CONTENDERS", &contender::ALL.join(",")),
             guarantees: list("MESHKIT_PEERS_GUARANTEES", "exactly_once,at_least_once"),
             threads: threads.iter().map(|t| t.parse()).collect::<Result<_, _>>()?,
             latency: latency::Load {
-                rate: if smoke { 0 } else { env_or("MESHKIT_PEERS_LATENCY_RATE", 10_000) },
+                rate: if smoke {
+                    0
+                } else {
+                    env_or("MESHKIT_PEERS_LATENCY_RATE", 10_000)
+                },
                 seconds: env_or("MESHKIT_PEERS_LATENCY_SECONDS", 10),
             },
             cache: std::env::var("MESHKIT_CACHE")
@@ -114,7 +121,12 @@ impl Settings {
     fn modes(&self) -> Vec<(String, u32)> {
         let mut modes: Vec<(String, u32)> = self.guarantees.iter().map(|g| (g.clone(), 1)).collect();
         if self.guarantees.iter().any(|g| g == "exactly_once") {
-            modes.extend(self.threads.iter().filter(|t| **t != 1).map(|t| ("exactly_once".to_string(), *t)));
+            modes.extend(
+                self.threads
+                    .iter()
+                    .filter(|t| **t != 1)
+                    .map(|t| ("exactly_once".to_string(), *t)),
+            );
         }
         modes
     }
@@ -165,7 +177,12 @@ impl Bench {
 
     /// Fresh topics for `workload` and its input, produced.
     async fn prepare(&self, workload: Workload) -> anyhow::Result<Input> {
-        let outputs: Vec<String> = self.settings.contenders.iter().map(|c| workload.output(c)).collect();
+        let outputs: Vec<String> = self
+            .settings
+            .contenders
+            .iter()
+            .map(|c| workload.output(c))
+            .collect();
         let mut topics: Vec<&str> = outputs.iter().map(String::as_str).collect();
         topics.push(workload.input());
         delete_topics(&self.settings.brokers, &topics).await?;
@@ -180,7 +197,8 @@ impl Bench {
         );
         let produced = Instant::now();
         let input =
-            tokio::task::spawn_blocking(move || workload::produce(&brokers, workload, records, keys, id)).await??;
+            tokio::task::spawn_blocking(move || workload::produce(&brokers, workload, records, keys, id))
+                .await??;
         println!(
             "\n{} ({}): {} input records, {} keys, {PARTITIONS} partitions, produced in {:.1} s",
             workload.name(),
@@ -260,7 +278,10 @@ impl Bench {
                 .filter(|c| match contender::supports(c, &setup) {
                     Ok(()) => threads == 1 || c.as_str() != "hand",
                     Err(why) => {
-                        println!("  {c}: not run on {} {guarantee} {threads}t: {why}", workload.name());
+                        println!(
+                            "  {c}: not run on {} {guarantee} {threads}t: {why}",
+                            workload.name()
+                        );
                         false
                     }
                 })
@@ -311,7 +332,12 @@ impl Bench {
                         );
                         row.latency = Some(l);
                     }
-                    Err(e) => println!("  {} {} {}: latency not measured: {e:#}", workload.name(), row.guarantee, row.contender),
+                    Err(e) => println!(
+                        "  {} {} {}: latency not measured: {e:#}",
+                        workload.name(),
+                        row.guarantee,
+                        row.contender
+                    ),
                 }
             }
         }
@@ -350,7 +376,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "peer benchmark{}: {} records per workload, {} keys, commits every 100 ms, broker {}, median of {} \
          alternating runs; contenders {}",
-        if smoke { " (smoke run: only the cross-check counts)" } else { "" },
+        if smoke {
+            " (smoke run: only the cross-check counts)"
+        } else {
+            ""
+        },
         settings.records,
         settings.keys,
         settings.brokers,
@@ -374,7 +404,8 @@ async fn main() -> anyhow::Result<()> {
     let goals = report::goals(&rows);
     println!("\n{table}\n{goals}");
     if !bench.settings.smoke {
-        let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("peers");
+        let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+            .join("peers");
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("results.md"), format!("{table}\n{goals}"))?;
         report::chart(&rows, &bench.settings.contenders, &dir.join("chart.png"))?;

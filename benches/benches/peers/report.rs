@@ -14,21 +14,21 @@ use crate::workload::Workload;
 /// One line of the results: a contender on a workload, guarantee and
 /// thread count.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     /// The workload.
-    pub workload: Workload,
+    pub(crate) workload: Workload,
     /// `exactly_once` or `at_least_once`.
-    pub guarantee: String,
+    pub(crate) guarantee: String,
     /// Processing threads.
-    pub threads: u32,
+    pub(crate) threads: u32,
     /// The contender.
-    pub contender: String,
+    pub(crate) contender: String,
     /// Medians of its timed runs whose output was right (`None`: none was).
-    pub median: Option<Run>,
+    pub(crate) median: Option<Run>,
     /// Its runs whose output was right, of all.
-    pub checked: (usize, usize),
+    pub(crate) checked: (usize, usize),
     /// End-to-end latency, where measured.
-    pub latency: Option<Latency>,
+    pub(crate) latency: Option<Latency>,
 }
 
 impl Row {
@@ -44,7 +44,7 @@ fn find<'a>(rows: &'a [Row], key: (Workload, &str, u32), contender: &str) -> Opt
 }
 
 /// The results table, in Markdown.
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::from(
         "| workload | guarantee | threads | contender | records/s | CPU s per 1M records | peak RSS (MB) \
          | latency p50 / p99 (ms) | × Kafka Streams records/s | × fewer CPU s than Kafka Streams | cross-check |\n\
@@ -90,7 +90,7 @@ pub fn table(rows: &[Row]) -> String {
 
 /// The ratios the issue's goals are stated in, where both sides were
 /// measured.
-pub fn goals(rows: &[Row]) -> String {
+pub(crate) fn goals(rows: &[Row]) -> String {
     let mut out = String::new();
     let mut line = |text: String| {
         out.push_str("- ");
@@ -149,10 +149,15 @@ const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 /// Draws records/s per workload, guarantee and thread count, a bar per
 /// contender, to `path` (PNG).
-pub fn chart(rows: &[Row], contenders: &[String], path: &Path) -> anyhow::Result<()> {
-    let font = std::fs::read(FONT).with_context(|| format!("reading the chart's font {FONT} (Debian: fonts-dejavu-core)"))?;
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
-        .map_err(|_| anyhow::anyhow!("{FONT} is not a font plotters can read"))?;
+pub(crate) fn chart(rows: &[Row], contenders: &[String], path: &Path) -> anyhow::Result<()> {
+    let font = std::fs::read(FONT)
+        .with_context(|| format!("reading the chart's font {FONT} (Debian: fonts-dejavu-core)"))?;
+    plotters::style::register_font(
+        "sans-serif",
+        FontStyle::Normal,
+        Box::leak(font.into_boxed_slice()),
+    )
+    .map_err(|_| anyhow::anyhow!("{FONT} is not a font plotters can read"))?;
     let mut groups: Vec<(Workload, &str, u32)> = Vec::new();
     for row in rows {
         if !groups.contains(&row.key()) {
@@ -166,7 +171,10 @@ pub fn chart(rows: &[Row], contenders: &[String], path: &Path) -> anyhow::Result
     let root = BitMapBackend::new(path, (1200, 640)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Peer benchmark: input records/s (median; higher is better)", ("sans-serif", 24))
+        .caption(
+            "Peer benchmark: input records/s (median; higher is better)",
+            ("sans-serif", 24),
+        )
         .margin(16)
         .x_label_area_size(60)
         .y_label_area_size(80)
@@ -192,7 +200,10 @@ pub fn chart(rows: &[Row], contenders: &[String], path: &Path) -> anyhow::Result
         let bars = groups.iter().enumerate().filter_map(|(g, key)| {
             let run = find(rows, *key, contender)?;
             let left = g as f64 + 0.1 + c as f64 * width;
-            Some(Rectangle::new([(left, 0.0), (left + width * 0.9, run.records_per_second)], color))
+            Some(Rectangle::new(
+                [(left, 0.0), (left + width * 0.9, run.records_per_second)],
+                color,
+            ))
         });
         chart
             .draw_series(bars)?

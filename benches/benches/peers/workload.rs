@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
 /// Input partitions of every workload.
-pub const PARTITIONS: i32 = 4;
+pub(crate) const PARTITIONS: i32 = 4;
 
 /// How far past the input w3's `flush` records are: every window closes.
 const FLUSH_AFTER_MS: i64 = 2 * 3_600_000;
@@ -33,7 +33,7 @@ fn event_time_start() -> i64 {
 }
 
 /// w1's input schema (the README's `Order`).
-pub const ORDER_SCHEMA: &str = r#"{"type": "record", "name": "Order", "namespace": "bench",
+pub(crate) const ORDER_SCHEMA: &str = r#"{"type": "record", "name": "Order", "namespace": "bench",
  "fields": [{"name": "order_id", "type": "string"},
             {"name": "customer", "type": "string"},
             {"name": "amount_cents", "type": "long"},
@@ -43,7 +43,7 @@ const STATUSES: [&str; 3] = ["placed", "paid", "cancelled"];
 
 /// One workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Workload {
+pub(crate) enum Workload {
     /// Stateless filter and enrich, Avro in and out.
     W1,
     /// Running sum per key, every update emitted.
@@ -54,7 +54,7 @@ pub enum Workload {
 
 impl Workload {
     /// From its name (`w1`, `w2`, `w3`).
-    pub fn parse(name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn parse(name: &str) -> anyhow::Result<Self> {
         Ok(match name {
             "w1" => Self::W1,
             "w2" => Self::W2,
@@ -64,7 +64,7 @@ impl Workload {
     }
 
     /// Its name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::W1 => "w1",
             Self::W2 => "w2",
@@ -73,7 +73,7 @@ impl Workload {
     }
 
     /// What it does, for the report.
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Self::W1 => "stateless filter + enrich, Avro in and out",
             Self::W2 => "running sum per key in a store, every update emitted",
@@ -82,7 +82,7 @@ impl Workload {
     }
 
     /// The input topic (the meshkit contender's declaration names it).
-    pub fn input(self) -> &'static str {
+    pub(crate) fn input(self) -> &'static str {
         match self {
             Self::W1 => "bench.w1.orders",
             Self::W2 => "bench.w2.numbers",
@@ -91,7 +91,7 @@ impl Workload {
     }
 
     /// `contender`'s output topic: meshkit's is its declaration's.
-    pub fn output(self, contender: &str) -> String {
+    pub(crate) fn output(self, contender: &str) -> String {
         let base = match self {
             Self::W1 => "bench.w1.enriched",
             Self::W2 => "bench.w2.sums",
@@ -106,14 +106,14 @@ impl Workload {
 
     /// Whether each input record is followed by an output soon after it
     /// (what an end-to-end latency is measured on).
-    pub fn has_latency(self) -> bool {
+    pub(crate) fn has_latency(self) -> bool {
         self != Self::W3
     }
 }
 
 /// An open order as w1 must write it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enriched {
+pub(crate) struct Enriched {
     customer: String,
     amount_cents: i64,
     status: &'static str,
@@ -122,7 +122,7 @@ pub struct Enriched {
 }
 
 /// What a contender's committed output must hold.
-pub enum Expected {
+pub(crate) enum Expected {
     /// w1: by order number, the enriched order (`None`: cancelled, dropped).
     Orders(Vec<Option<Enriched>>),
     /// w2: each key's final sum.
@@ -132,11 +132,11 @@ pub enum Expected {
 }
 
 /// A workload's input, produced.
-pub struct Input {
+pub(crate) struct Input {
     /// Input records, `flush` records included.
-    pub records: u64,
+    pub(crate) records: u64,
     /// What the output must be.
-    pub expected: Expected,
+    pub(crate) expected: Expected,
 }
 
 /// The fixed sequence the inputs are drawn from (xorshift64*).
@@ -162,7 +162,7 @@ fn producer(brokers: &str) -> anyhow::Result<BaseProducer> {
 
 /// Produces `workload`'s input of `records` records over `keys` keys; w1's
 /// values are framed with `order_schema_id`.
-pub fn produce(
+pub(crate) fn produce(
     brokers: &str,
     workload: Workload,
     records: u64,
@@ -177,7 +177,10 @@ pub fn produce(
     let mut windows = HashMap::new();
     let mut value = Vec::with_capacity(64);
     let event_time_start = event_time_start();
-    for (i, draw) in Draws(0x9E37_79B9_7F4A_7C15).take(usize::try_from(records)?).enumerate() {
+    for (i, draw) in Draws(0x9E37_79B9_7F4A_7C15)
+        .take(usize::try_from(records)?)
+        .enumerate()
+    {
         let key = format!("k{}", draw % keys);
         let mut timestamp = None;
         value.clear();
@@ -192,7 +195,7 @@ pub fn produce(
                     ("amount_cents".into(), Value::Long(amount_cents)),
                     ("status".into(), Value::String(status.into())),
                 ]);
-                value.extend(apache_avro::to_avro_datum(&order_schema, order)?);
+                value.extend(crate::latency::avro_bytes(&order_schema, order)?);
                 orders.push(enrich(&key, amount_cents, status));
             }
             Workload::W2 => {
@@ -261,7 +264,7 @@ fn enrich(customer: &str, amount_cents: i64, status: &'static str) -> Option<Enr
 
 /// What differs between `output` (a contender's committed output records of
 /// one run) and `expected`; empty when the contender is right.
-pub async fn differences(
+pub(crate) async fn differences(
     expected: &Expected,
     output: &[&OracleRecord],
     registry: &Arc<dyn SchemaRegistry>,
@@ -295,7 +298,11 @@ fn check_last_values(expected: &HashMap<String, i64>, output: &[&OracleRecord]) 
         .map(|(key, sum)| format!("{key}: expected {sum}, got {:?}", last.get(key)))
         .collect();
     if last.len() != expected.len() {
-        wrong.push(format!("{} keys in the output, {} in the input", last.len(), expected.len()));
+        wrong.push(format!(
+            "{} keys in the output, {} in the input",
+            last.len(),
+            expected.len()
+        ));
     }
     wrong
 }
@@ -329,11 +336,13 @@ async fn check_orders(
     for record in output {
         let (id, mut body) = meshkit::schema::wire::split(record.value.as_deref().unwrap_or_default())
             .context("an output value not in the Confluent wire format")?;
-        if !schemas.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = schemas.entry(id) {
             let text = registry.schema_by_id(id).await?;
-            schemas.insert(id, apache_avro::Schema::parse_str(&text)?);
+            entry.insert(apache_avro::Schema::parse_str(&text)?);
         }
-        let value = apache_avro::from_avro_datum(&schemas[&id], &mut body, None)?;
+        let value = apache_avro::reader::datum::GenericDatumReader::builder(&schemas[&id])
+            .build()?
+            .read_value(&mut body)?;
         let (index, got) = read_enriched(&value).with_context(|| format!("decoding {value:?}"))?;
         match expected.get(index) {
             Some(Some(want)) if *want == got => seen[index] += 1,

@@ -127,6 +127,7 @@ impl WindowCount {
     #[transform(events, stores = [per_minute], record)]
     fn on_event(
         record: &Record<'_>,
+        _value: Option<&[u8]>,
         per_minute: WindowStoreRef<String, i64>,
         ctx: &mut Context,
     ) -> Result<(), TransformError> {
