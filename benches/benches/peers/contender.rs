@@ -11,7 +11,18 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::workload::{Workload, PARTITIONS};
 
-/// Every contender the harness knows.
+/// The name `contender`'s output topic is derived from: a baseline build of
+/// meshkit writes where meshkit does (its topics are its declarations').
+pub(crate) fn output_name(contender: &str) -> &str {
+    if contender == "meshkit-before" {
+        "meshkit"
+    } else {
+        contender
+    }
+}
+
+/// Every contender the harness knows (`meshkit-before` too, with
+/// `MESHKIT_PEERS_BASELINE`).
 pub(crate) const ALL: [&str; 4] = ["meshkit", "hand", "kafka-streams", "quix"];
 
 /// How a contender runs: the settings of one run.
@@ -79,7 +90,7 @@ pub(crate) fn spawn(
     state: &Path,
 ) -> anyhow::Result<Child> {
     let workload = setup.workload;
-    let output = workload.output(contender);
+    let output = workload.output(output_name(contender));
     let registry = if workload == Workload::W1 {
         setup.registry
     } else {
@@ -98,7 +109,12 @@ pub(crate) fn spawn(
         registry.to_string(),
     ];
     let mut command = match contender {
-        "meshkit" => meshkit_command(setup, app, state),
+        "meshkit" => meshkit_command(setup, app, state, Path::new(env!("CARGO_BIN_EXE_peer-meshkit"))),
+        "meshkit-before" => {
+            let baseline = std::env::var_os(BASELINE)
+                .with_context(|| format!("contender meshkit-before needs {BASELINE}"))?;
+            meshkit_command(setup, app, state, Path::new(&baseline))
+        }
         "hand" => {
             let mut command =
                 Command::new(Path::new(env!("CARGO_BIN_EXE_peer-meshkit")).with_file_name("peer-hand"));
@@ -128,10 +144,15 @@ pub(crate) fn spawn(
         .with_context(|| format!("starting {contender}"))
 }
 
+/// The `peer-meshkit` binary of another build (e.g. of the commit before a
+/// change), run as contender `meshkit-before`: a change's before and after
+/// measured in one run.
+pub(crate) const BASELINE: &str = "MESHKIT_PEERS_BASELINE";
+
 /// meshkit takes its settings from `MESHKIT_*`; its topics are its
 /// declarations'.
-fn meshkit_command(setup: &Setup<'_>, app: &str, state: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_peer-meshkit"));
+fn meshkit_command(setup: &Setup<'_>, app: &str, state: &Path, program: &Path) -> Command {
+    let mut command = Command::new(program);
     // The product refuses MESHKIT_* settings it does not know (the
     // harness's own and the tests'): it gets only its own.
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("MESHKIT_")) {

@@ -19,6 +19,7 @@
 //! | `MESHKIT_PEERS_THREADS` | `1,2` (threads other than 1: exactly-once, meshkit and Kafka Streams) |
 //! | `MESHKIT_PEERS_LATENCY_RATE` | 10,000 records/s offered for the latency runs (0: none) |
 //! | `MESHKIT_PEERS_LATENCY_SECONDS` | 10 |
+//! | `MESHKIT_PEERS_BASELINE` | none: a `peer-meshkit` of another build, run as contender `meshkit-before` |
 //!
 //! Measured per run, over the same window for every contender (from 10% to
 //! 100% of the input committed, read from the group's committed offsets, so
@@ -177,12 +178,11 @@ impl Bench {
 
     /// Fresh topics for `workload` and its input, produced.
     async fn prepare(&self, workload: Workload) -> anyhow::Result<Input> {
-        let outputs: Vec<String> = self
-            .settings
-            .contenders
-            .iter()
-            .map(|c| workload.output(c))
+        let mut outputs: Vec<String> = (self.settings.contenders.iter())
+            .map(|c| workload.output(contender::output_name(c)))
             .collect();
+        outputs.sort();
+        outputs.dedup();
         let mut topics: Vec<&str> = outputs.iter().map(String::as_str).collect();
         topics.push(workload.input());
         delete_topics(&self.settings.brokers, &topics).await?;
@@ -212,7 +212,7 @@ impl Bench {
 
     /// One run of `contender`: timed, then cross-checked.
     async fn run(&self, setup: &Setup<'_>, contender: &str, input: &Input) -> anyhow::Result<Option<Run>> {
-        let output = setup.workload.output(contender);
+        let output = setup.workload.output(contender::output_name(contender));
         let before = end_offsets(setup.brokers, &output)?;
         let app = unique_name(&format!("peers-{contender}"));
         let state = tempfile::tempdir()?;
@@ -259,7 +259,7 @@ impl Bench {
             setup.brokers,
             setup.workload,
             &app,
-            &setup.workload.output(contender),
+            &setup.workload.output(contender::output_name(contender)),
             u64::try_from(input_end)?,
             self.settings.latency,
             self.order_schema_id,
