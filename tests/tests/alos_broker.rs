@@ -207,6 +207,69 @@ async fn failing_records_are_dead_lettered_and_every_other_output_is_written_at_
     );
 }
 
+/// A rebalance commits the open batch in the revocation callback (flush,
+/// then a synchronous offset commit): when one of two instances leaves, the
+/// other goes on from its offsets, and every output is there at least once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_hand_partitions_over_at_least_once() {
+    let Some(s) = setup("two_instances_hand_partitions_over_at_least_once").await else {
+        return;
+    };
+    const N: usize = 40_000;
+    let (state_a, state_b) = (
+        tempfile::tempdir().expect("state"),
+        tempfile::tempdir().expect("state"),
+    );
+    let relay = || Relay::new(&s.input, &s.output);
+    let config =
+        |state: &tempfile::TempDir, id: &str| s.config(state.path()).instance_id(id).build().expect("config");
+    let mut a = run::spawn(relay(), config(&state_a, "a")).expect("a");
+    a.until_running(Duration::from_secs(60)).await.expect("a running");
+    let mut b = run::spawn(relay(), config(&state_b, "b")).expect("b");
+    b.until_running(Duration::from_secs(60)).await.expect("b running");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while a.handle.health().assigned_partitions == 0 || b.handle.health().assigned_partitions == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no split");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Input while both run, so that `a` leaves with a batch in flight.
+    let produce = tokio::spawn({
+        let (brokers, input) = (s.brokers.clone(), s.input.clone());
+        async move { produce_ids_off_thread(&brokers, &input, 0..N).await }
+    });
+    a.until_committed(1, Duration::from_secs(120))
+        .await
+        .expect("a processes");
+    a.stop().await.expect("join").expect("a leaves cleanly");
+    produce.await.expect("inputs");
+    let ends = end_offsets(&s.brokers, &s.input).expect("ends");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let committed = committed_offsets(&s.brokers, &s.app, &s.input).expect("committed offsets");
+        if ends.iter().all(|(p, end)| committed.get(p) == Some(end)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{committed:?} short of {ends:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    b.stop().await.expect("join").expect("b stops cleanly");
+
+    let view = committed_view(&s.brokers, &s.output).await.expect("oracle");
+    assert_idempotent_without_transactions(&s.output, &view);
+    let verdict = exactly_once(&view, (0..N).map(|i| Relay::output_value(&input_id(i))));
+    assert!(
+        verdict.missing_count == 0 && verdict.unexpected.is_empty(),
+        "every output at least once: {verdict:?}"
+    );
+    eprintln!(
+        "{} outputs for {N} inputs, {} written more than once",
+        verdict.committed, verdict.duplicate_count
+    );
+}
+
 /// SIGKILLs at random points: the records since the last commit are
 /// processed again, so outputs may repeat, but none is missing, and the
 /// stores (restored from changelogs that hold the killed batches' writes
