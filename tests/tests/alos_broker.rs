@@ -11,7 +11,7 @@ use meshkit_tests::broker::{
     committed_offsets, create_topic, end_offsets, input_id, input_key, produce_ids_off_thread, produce_keyed,
     test_brokers, unique_name,
 };
-use meshkit_tests::crash::{kill_at_random_points, run_to_end};
+use meshkit_tests::crash::{kill_at_random_points_with, run_to_end};
 use meshkit_tests::oracle::{committed_view, CommittedView};
 use meshkit_tests::product::{Relay, Totals};
 use meshkit_tests::run;
@@ -279,9 +279,13 @@ async fn a_stateful_product_killed_at_random_points_loses_no_input() {
     let Some(s) = setup("a_stateful_product_killed_at_random_points_loses_no_input").await else {
         return;
     };
+    // Inputs to start with; more are added before an incarnation starts
+    // whenever fewer than `AHEAD` are left, so that every kill lands before
+    // the end however fast the machine (without transactions, one
+    // incarnation got through 45,000 records before its kill).
     const N: usize = 100_000;
+    const AHEAD: usize = 60_000;
     s.produce(0..N).await;
-    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
     let state = tempfile::tempdir().expect("state");
     let logs = tempfile::tempdir().expect("logs");
     let envs = vec![
@@ -298,9 +302,19 @@ async fn a_stateful_product_killed_at_random_points_loses_no_input() {
     ];
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
     let group = (s.brokers.as_str(), s.app.as_str(), s.input.as_str());
-    let points = kill_at_random_points(&binary, &envs, logs.path(), group, 4)
+    let mut n = N;
+    let top_up = |committed: i64| -> anyhow::Result<()> {
+        if n - usize::try_from(committed)? < AHEAD {
+            produce_keyed(&s.brokers, &s.input, n..n + AHEAD, KEYS)?;
+            n += AHEAD;
+        }
+        Ok(())
+    };
+    let points = kill_at_random_points_with(&binary, &envs, logs.path(), group, 4, top_up)
         .await
         .expect("kills");
+    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
+    assert_eq!(total, n as i64);
     assert!(
         points.iter().all(|at| *at < total),
         "every kill lands before the end: {points:?} of {total}"
@@ -330,10 +344,10 @@ async fn a_stateful_product_killed_at_random_points_loses_no_input() {
 
     let view = committed_view(&s.brokers, &s.output).await.expect("oracle");
     assert_idempotent_without_transactions(&s.output, &view);
-    let (problems, duplicates) = totals_at_least_once(&view, (0..N).map(|i| (input_key(i, KEYS), i)));
+    let (problems, duplicates) = totals_at_least_once(&view, (0..n).map(|i| (input_key(i, KEYS), i)));
     assert!(problems.is_empty(), "not at least once: {problems:#?}");
     eprintln!(
-        "{} outputs for {N} inputs: {duplicates} written again after a kill",
+        "{} outputs for {n} inputs: {duplicates} written again after a kill",
         view.committed.len()
     );
 }
