@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::kafka::KafkaSettings;
-use crate::policy::ErrorPolicy;
+use crate::policy::{ErrorPolicy, Guarantee};
 use crate::schema::SubjectNameStrategy;
 
 /// The default catalog topic (compacted, keyed `domain/name`).
@@ -84,6 +84,7 @@ impl std::fmt::Debug for Secret {
 /// | `replication_factor` | `MESHKIT_REPLICATION_FACTOR` | 1 |
 /// | `dead_letter_topic` | `MESHKIT_DEAD_LETTER_TOPIC` | `<application id>.dlq` |
 /// | `error_policy` | `MESHKIT_ERROR_POLICY` (`dead-letter`, `stop`, `retry:N`) | `dead-letter` |
+/// | `guarantee` | `MESHKIT_PROCESSING_GUARANTEE` (`exactly_once`, `at_least_once`) | `exactly_once` |
 /// | `startup_timeout` | `MESHKIT_STARTUP_TIMEOUT_MS` | 30 s |
 /// | `transaction_timeout` | `MESHKIT_TRANSACTION_TIMEOUT_MS` | 10 s |
 /// | `schema_registry_url` | `MESHKIT_SCHEMA_REGISTRY_URL` | none: the embedded registry |
@@ -137,6 +138,7 @@ pub struct Config {
     pub(crate) trace_sample_every: u32,
     pub(crate) dead_letter_topic: Option<String>,
     pub(crate) error_policy: ErrorPolicy,
+    pub(crate) guarantee: Guarantee,
     pub(crate) kafka: KafkaSettings,
     pub(crate) schema_registry_url: Option<String>,
     pub(crate) schema_registry_auth: Option<(String, Secret)>,
@@ -169,6 +171,7 @@ impl Default for Config {
             trace_sample_every: 100,
             dead_letter_topic: None,
             error_policy: ErrorPolicy::default(),
+            guarantee: Guarantee::default(),
             kafka: KafkaSettings::default(),
             schema_registry_url: None,
             schema_registry_auth: None,
@@ -280,6 +283,19 @@ impl Config {
     /// The error policy for records whose transform fails.
     pub fn error_policy(&self) -> &ErrorPolicy {
         &self.error_policy
+    }
+
+    /// The processing guarantee: exactly-once (the default) or at-least-once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Config, Guarantee};
+    ///
+    /// assert_eq!(Config::default().guarantee(), Guarantee::ExactlyOnce);
+    /// ```
+    pub fn guarantee(&self) -> Guarantee {
+        self.guarantee
     }
 
     /// The Kafka properties passed through.
@@ -593,6 +609,34 @@ impl ConfigBuilder {
         self
     }
 
+    /// The processing guarantee (default [`Guarantee::ExactlyOnce`]).
+    ///
+    /// [`Guarantee::AtLeastOnce`] runs without transactions: an idempotent
+    /// producer, flushed at each commit point (the same
+    /// [`commit_interval`](Self::commit_interval) and
+    /// [`commit_records`](Self::commit_records)) before the input offsets
+    /// are committed. Cheaper, but a crash or a failed commit processes the
+    /// records since the last commit again and their outputs may appear
+    /// twice; none is lost. Stores, changelogs and dead letters work as
+    /// under exactly-once; a second instance with the same id is no longer
+    /// fenced by a transactional id (static membership still fences it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Config, Guarantee};
+    ///
+    /// let config = Config::builder().guarantee(Guarantee::AtLeastOnce).build()?;
+    /// assert_eq!(config.guarantee(), Guarantee::AtLeastOnce);
+    /// let from_env = Config::from_env_iter([("MESHKIT_PROCESSING_GUARANTEE", "at_least_once")])?;
+    /// assert_eq!(from_env.guarantee(), Guarantee::AtLeastOnce);
+    /// # Ok::<(), meshkit::ConfigError>(())
+    /// ```
+    pub fn guarantee(mut self, guarantee: Guarantee) -> Self {
+        self.config.guarantee = guarantee;
+        self
+    }
+
     /// How long start-up may wait for the brokers (default 30 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.config.kafka.startup_timeout = timeout;
@@ -882,6 +926,9 @@ impl ConfigBuilder {
                 |v: &str| v.parse::<ErrorPolicy>(),
                 Self::error_policy
             ),
+            "MESHKIT_PROCESSING_GUARANTEE" => {
+                parsed!("guarantee", |v: &str| v.parse::<Guarantee>(), Self::guarantee)
+            }
             other => match other.strip_prefix("MESHKIT_KAFKA_") {
                 Some(name) if !name.is_empty() => {
                     self.kafka_property(name.to_ascii_lowercase().replace('_', "."), value)
@@ -1068,6 +1115,47 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_processing_guarantee_defaults_to_exactly_once_and_reads_from_env() {
+        assert_eq!(Config::default().guarantee(), Guarantee::ExactlyOnce);
+        let defaults = Config::from_env_iter([("PATH", "/usr/bin")]).expect("defaults");
+        assert_eq!(defaults.guarantee(), Guarantee::ExactlyOnce);
+        for (value, expected) in [
+            ("exactly_once", Guarantee::ExactlyOnce),
+            ("at_least_once", Guarantee::AtLeastOnce),
+            (" AT_LEAST_ONCE ", Guarantee::AtLeastOnce),
+        ] {
+            let config = Config::from_env_iter([("MESHKIT_PROCESSING_GUARANTEE", value)])
+                .unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(config.guarantee(), expected, "{value}");
+        }
+        let built = Config::builder()
+            .guarantee(Guarantee::AtLeastOnce)
+            .build()
+            .expect("valid");
+        assert_eq!(built.guarantee(), Guarantee::AtLeastOnce);
+    }
+
+    #[test]
+    fn a_bad_processing_guarantee_names_the_setting_and_the_valid_values() {
+        for value in ["exactly-once", "at_most_once", ""] {
+            let err = Config::from_env_iter([("MESHKIT_PROCESSING_GUARANTEE", value)]).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    ConfigError::InvalidValue { setting: "guarantee", env, value: v, .. }
+                        if env == "MESHKIT_PROCESSING_GUARANTEE" && v == value
+                ),
+                "{value}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("exactly_once") && text.contains("at_least_once"),
+                "the valid values are listed: {text}"
+            );
+        }
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub use error::{ConfigError, DescriptorError, ErrorChain, TransformError};
 pub use kafka::EmbeddedCluster;
 #[cfg(feature = "metrics")]
 pub use metrics::Metrics;
-pub use policy::ErrorPolicy;
+pub use policy::{ErrorPolicy, Guarantee};
 pub use product::{
     DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo, StoreDescriptor,
 };

@@ -144,3 +144,89 @@ pub fn totals_exact(view: &CommittedView, inputs: impl IntoIterator<Item = (Stri
     problems.truncate(20);
     problems
 }
+
+/// Checks the committed outputs of the `totals` product run at least once
+/// against its inputs `(key, id number)`: every id output at least once; per
+/// key, the distinct counts run 1, 2, 3… with no gap, a count output twice
+/// carries the same id and sum each time (the state behind a replayed
+/// record was exact), and the highest count's sum is the total computed
+/// independently from the input.
+///
+/// Returns the problems found (at most 20), empty when right, and how many
+/// outputs were duplicates (at least once allows them).
+pub fn totals_at_least_once(
+    view: &CommittedView,
+    inputs: impl IntoIterator<Item = (String, usize)>,
+) -> (Vec<String>, usize) {
+    let mut problems = Vec::new();
+    let mut expected: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut expected_ids: BTreeSet<usize> = BTreeSet::new();
+    for (key, n) in inputs {
+        let e = expected.entry(key).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += n as u64;
+        expected_ids.insert(n);
+    }
+    // Per key: count -> (id, sum) as first seen.
+    let mut seen: HashMap<String, std::collections::BTreeMap<u64, (usize, u64)>> = HashMap::new();
+    let mut ids: BTreeSet<usize> = BTreeSet::new();
+    let mut duplicates = 0;
+    for record in &view.committed {
+        let key = record.key_str().unwrap_or_default();
+        let value = record.value_str().unwrap_or_default();
+        let parsed = match value.split('|').collect::<Vec<_>>().as_slice() {
+            [id, count, sum] => crate::product::id_number(id)
+                .zip(count.parse::<u64>().ok())
+                .zip(sum.parse::<u64>().ok()),
+            _ => None,
+        };
+        let Some(((n, count), sum)) = parsed else {
+            problems.push(format!("unreadable output `{value}`"));
+            continue;
+        };
+        ids.insert(n);
+        let counts = seen.entry(key.clone()).or_default();
+        match counts.get(&count) {
+            None => {
+                counts.insert(count, (n, sum));
+            }
+            Some(first) if *first == (n, sum) => duplicates += 1,
+            Some(first) => problems.push(format!(
+                "key {key}: count {count} output as {first:?} and as ({n}, {sum})"
+            )),
+        }
+    }
+    problems.extend(
+        expected_ids
+            .difference(&ids)
+            .take(10)
+            .map(|n| format!("id {n} has no output")),
+    );
+    problems.extend(
+        ids.difference(&expected_ids)
+            .take(10)
+            .map(|n| format!("id {n} was not an input")),
+    );
+    for (key, (count, sum)) in &expected {
+        let outputs = seen.remove(key).unwrap_or_default();
+        let counts: Vec<u64> = outputs.keys().copied().collect();
+        if counts != (1..=*count).collect::<Vec<_>>() {
+            let head: Vec<u64> = counts.iter().take(8).copied().collect();
+            problems.push(format!(
+                "key {key}: distinct counts are not 1..={count} (got {}, starting {head:?})",
+                counts.len()
+            ));
+        } else if outputs.values().next_back().map(|(_, s)| *s) != Some(*sum) {
+            problems.push(format!(
+                "key {key}: final sum {:?}, expected {sum}",
+                outputs.values().next_back()
+            ));
+        }
+    }
+    for key in seen.keys() {
+        problems.push(format!("outputs for unexpected key {key}"));
+    }
+    problems.sort();
+    problems.truncate(20);
+    (problems, duplicates)
+}

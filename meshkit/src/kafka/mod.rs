@@ -78,20 +78,22 @@ pub(crate) fn consumer_config(
     client
 }
 
-/// The transactional producer of one instance.
+/// The producer of one instance: transactional with `transactional_id`
+/// (exactly once), else only idempotent (at least once), which still keeps
+/// its own retries from writing a record twice.
 pub(crate) fn producer_config(
     brokers: &str,
     settings: &KafkaSettings,
-    transactional_id: &str,
+    transactional_id: Option<&str>,
 ) -> ClientConfig {
     let mut client = base_config(brokers, settings);
-    client
-        .set("transactional.id", transactional_id)
-        .set("enable.idempotence", "true")
-        .set(
+    client.set("enable.idempotence", "true");
+    if let Some(id) = transactional_id {
+        client.set("transactional.id", id).set(
             "transaction.timeout.ms",
             settings.transaction_timeout.as_millis().to_string(),
         );
+    }
     if !settings.properties.contains_key("linger.ms") {
         client.set("linger.ms", "5");
     }

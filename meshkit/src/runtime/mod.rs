@@ -96,6 +96,11 @@ pub struct Health {
     /// Whether every broker was reported down and no transaction has
     /// committed since: the product is waiting for the brokers to return.
     pub brokers_down: bool,
+    /// The processing guarantee the runtime runs with (`/healthz` says
+    /// `exactly_once` or `at_least_once`). At least once, the transaction
+    /// counts above count batches: each flushed and its offsets committed,
+    /// or given up and processed again.
+    pub guarantee: crate::Guarantee,
 }
 
 impl Default for Health {
@@ -115,6 +120,7 @@ impl Default for Health {
             broker_errors: 0,
             last_broker_error: None,
             brokers_down: false,
+            guarantee: crate::Guarantee::default(),
         }
     }
 }
@@ -316,12 +322,16 @@ impl<P: DataProduct> Runtime<P> {
             Metrics::disabled(&descriptor.identity)
         };
         let (stop, _) = tokio::sync::watch::channel(false);
+        let health = Health {
+            guarantee: config.guarantee,
+            ..Health::default()
+        };
         Ok(Self {
             product,
             descriptor,
             config,
             shared: Arc::new(Shared {
-                health: Mutex::new(Health::default()),
+                health: Mutex::new(health),
                 stop,
                 #[cfg(feature = "catalog")]
                 product: Mutex::new(product_record),

@@ -38,7 +38,7 @@ use crate::config::Config;
 use crate::error::ErrorChain;
 use crate::kafka::{self, blocking, EmbeddedCluster, TopicRole};
 use crate::metrics::{Metrics, PortMetrics};
-use crate::policy::ErrorPolicy;
+use crate::policy::{ErrorPolicy, Guarantee};
 use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
 pub(crate) use schemas::Registry;
@@ -221,8 +221,11 @@ pub(crate) async fn run<P: DataProduct>(
 
         let (instance_id, _state_dir_lock) = claim_instance(&config, &application_id)?;
         let transactional_id = format!("{application_id}-{instance_id}");
-        tracing::info!(%application_id, %transactional_id, %brokers, "starting");
-        let producer_config = kafka::producer_config(&brokers, &config.kafka, &transactional_id);
+        let guarantee = config.guarantee;
+        tracing::info!(%application_id, %transactional_id, %brokers, %guarantee, "starting");
+        // At least once, the producer has no transactional id: nothing is fenced or recovered by it.
+        let transactional = (guarantee == Guarantee::ExactlyOnce).then_some(transactional_id.as_str());
+        let producer_config = kafka::producer_config(&brokers, &config.kafka, transactional);
         let changelogs = changelog_topics(state.as_ref());
         let make_producer: ProducerFactory = {
             let (delivered, shared) = (delivered.clone(), shared.clone());
@@ -238,6 +241,7 @@ pub(crate) async fn run<P: DataProduct>(
         let outputs: Vec<&str> = descriptor.outputs.iter().map(|p| p.name.as_str()).collect();
         let ports = PortMetrics::new(&metrics, &inputs, &outputs);
         let mut txn = Txn::new(
+            guarantee,
             make_producer,
             transactional_id,
             config.kafka.transaction_timeout.max(Duration::from_secs(5)),

@@ -1,5 +1,8 @@
 //! One instance's Kafka transaction: outputs, dead letters and input offsets
-//! commit together or not at all.
+//! commit together or not at all. Under [`Guarantee::AtLeastOnce`] the same
+//! batch of records ends without a transaction (`at_least_once`): the
+//! guarantee picks, once at start, how each batch begins and ends, and the
+//! bookkeeping around it (offsets, stores, counts, spans) is shared.
 //!
 //! The state lives behind a mutex because two places drive it: the processing
 //! loop, and the consumer's rebalance callback, which must finish the open
@@ -24,8 +27,11 @@ use tracing::field::Empty;
 use super::Error;
 use super::Shared;
 use crate::metrics::{Metrics, PortMetrics};
+use crate::policy::Guarantee;
 #[cfg(feature = "state")]
 use crate::stores::StateManager;
+
+mod at_least_once;
 
 /// A topic and partition.
 pub(crate) type Tp = (String, i32);
@@ -40,6 +46,9 @@ pub(crate) struct Deliveries {
     refused: std::sync::atomic::AtomicU64,
     /// The latest such refusal, for the dead letter.
     last_refusal: Mutex<Option<String>>,
+    /// Outputs not delivered, whatever the reason (refusals included):
+    /// with no transaction to fail, an at-least-once commit reads this.
+    failed: std::sync::atomic::AtomicU64,
 }
 
 /// Shared by the producer's delivery reports and the transaction.
@@ -104,7 +113,8 @@ impl ProducerContext for DeliveryContext {
                 *lock(&self.delivered.last_refusal) = Some(err.to_string());
                 self.delivered.refused.fetch_add(1, Ordering::AcqRel);
             }
-            tracing::warn!(error = %crate::ErrorChain(&err), "an output record was not delivered; its transaction will abort");
+            self.delivered.failed.fetch_add(1, Ordering::AcqRel);
+            tracing::warn!(error = %crate::ErrorChain(&err), "an output record was not delivered; its records will be processed again");
         }
     }
 }
@@ -141,6 +151,8 @@ struct State {
     broker_errors_at_begin: u64,
     /// The count of outputs refused for what they are when it began.
     refused_at_begin: u64,
+    /// The count of outputs not delivered when it began.
+    failed_at_begin: u64,
     /// After a transaction aborted on a refused output: where its inputs
     /// ended, per partition. Until they are passed, transactions hold at
     /// most `isolate_limit` records, halved at each refusal, so that a
@@ -175,6 +187,18 @@ fn bump(counts: &mut Vec<u64>, index: usize) {
     counts[index] += 1;
 }
 
+/// The next offset of each input partition processed in the open batch:
+/// what its commit stores for the group.
+fn offsets_to_commit(state: &State) -> Result<TopicPartitionList, Error> {
+    let mut offsets = TopicPartitionList::with_capacity(state.next.len());
+    for ((topic, partition), next) in &state.next {
+        offsets
+            .add_partition_offset(topic, *partition, Offset::Offset(*next))
+            .map_err(|e| Error::kafka("listing offsets to commit", e))?;
+    }
+    Ok(offsets)
+}
+
 /// What ending a transaction did.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -199,6 +223,9 @@ enum Failure {
 }
 
 pub(crate) struct Txn {
+    /// How each batch of records begins and ends: in a Kafka transaction,
+    /// or flushed and then committed (at least once). Fixed at start.
+    guarantee: Guarantee,
     producer: RwLock<Arc<TxnProducer>>,
     make_producer: ProducerFactory,
     pub(crate) transactional_id: String,
@@ -233,6 +260,7 @@ impl Txn {
     // would only repeat these fields.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
+        guarantee: Guarantee,
         make_producer: ProducerFactory,
         transactional_id: String,
         timeout: Duration,
@@ -243,6 +271,7 @@ impl Txn {
     ) -> Result<Self, Error> {
         let producer = make_producer().map_err(|e| Error::kafka("creating the producer", e))?;
         Ok(Self {
+            guarantee,
             ports,
             #[cfg(feature = "state")]
             stores: None,
@@ -269,11 +298,21 @@ impl Txn {
 
     /// Registers the producer's transactional id with the coordinator, which
     /// aborts a transaction a previous incarnation left open and fences it.
+    /// At least once, there is none to register.
     pub(crate) fn init(&self) -> Result<(), Error> {
-        self.init_producer(&self.producer())
+        match self.guarantee {
+            Guarantee::ExactlyOnce => self.init_producer(&self.producer()),
+            Guarantee::AtLeastOnce => Ok(()),
+        }
     }
 
     fn init_producer(&self, producer: &TxnProducer) -> Result<(), Error> {
+        // Also the way in to recovering a transaction (a new producer).
+        debug_assert_eq!(
+            self.guarantee,
+            Guarantee::ExactlyOnce,
+            "no transactions at least once"
+        );
         let mut attempts = 0;
         loop {
             match producer.init_transactions(self.timeout) {
@@ -298,17 +337,16 @@ impl Txn {
     pub(crate) fn begin_for(&self, tp: &Tp, offset: i64) -> Result<(), Error> {
         let mut state = lock(&self.state);
         if !state.open {
-            let producer = self.producer();
-            producer
-                .begin_transaction()
-                .map_err(|err| match self.classify(&producer, err) {
-                    Failure::Refused(err) | Failure::Fatal(err) => err,
-                    Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
-                })?;
+            match self.guarantee {
+                Guarantee::ExactlyOnce => self.begin_transaction()?,
+                // Nothing to open: the batch's records go out as they are produced.
+                Guarantee::AtLeastOnce => {}
+            }
             state.open = true;
             state.started = Some(Instant::now());
             state.broker_errors_at_begin = self.broker_errors();
             state.refused_at_begin = self.delivered.refused.load(Ordering::Acquire);
+            state.failed_at_begin = self.delivered.failed.load(Ordering::Acquire);
             // Filled in when it ends: `records`, the input records done in
             // it (an abort discards them); `outcome`, committed or aborted.
             state.span = Some(tracing::info_span!(
@@ -321,6 +359,16 @@ impl Txn {
             state.first.insert(tp.clone(), offset);
         }
         Ok(())
+    }
+
+    fn begin_transaction(&self) -> Result<(), Error> {
+        let producer = self.producer();
+        producer
+            .begin_transaction()
+            .map_err(|err| match self.classify(&producer, err) {
+                Failure::Refused(err) | Failure::Fatal(err) => err,
+                Failure::Retry(err) | Failure::Abort(err) => Error::kafka("beginning a transaction", err),
+            })
     }
 
     /// Marks input `tp` at `offset` as done in the open transaction.
@@ -403,9 +451,33 @@ impl Txn {
         state.started.filter(|_| state.open).map(|s| s + interval)
     }
 
-    /// Commits the open transaction with the input offsets processed in it.
-    /// An abortable failure aborts it and says where to rewind.
+    /// Commits the open transaction (at least once: the open batch) with
+    /// the input offsets processed in it. An abortable failure aborts it and
+    /// says where to rewind.
     pub(crate) fn commit<C: ConsumerContext>(&self, consumer: &impl Consumer<C>) -> Result<Outcome, Error> {
+        match self.guarantee {
+            Guarantee::ExactlyOnce => self.commit_transaction(consumer),
+            Guarantee::AtLeastOnce => self.commit_flushed(consumer),
+        }
+    }
+
+    /// Aborts the open transaction (at least once: gives the open batch up,
+    /// what it sent stays sent); says where to rewind.
+    pub(crate) fn abort(&self) -> Result<Outcome, Error> {
+        match self.guarantee {
+            Guarantee::ExactlyOnce => self.abort_transaction(),
+            Guarantee::AtLeastOnce => self.give_up_batch(),
+        }
+    }
+
+    /// Commits the open Kafka transaction with the input offsets processed
+    /// in it. An abortable failure aborts it and says where to rewind.
+    fn commit_transaction<C: ConsumerContext>(&self, consumer: &impl Consumer<C>) -> Result<Outcome, Error> {
+        debug_assert_eq!(
+            self.guarantee,
+            Guarantee::ExactlyOnce,
+            "no transactions at least once"
+        );
         let mut state = lock(&self.state);
         if !state.open {
             return Ok(Outcome::Nothing);
@@ -413,12 +485,7 @@ impl Txn {
         let started = Instant::now();
         let span = state.span.clone().unwrap_or_else(tracing::Span::none);
         let _entered = span.enter();
-        let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), next) in &state.next {
-            offsets
-                .add_partition_offset(topic, *partition, Offset::Offset(*next))
-                .map_err(|e| Error::kafka("listing offsets to commit", e))?;
-        }
+        let offsets = offsets_to_commit(&state)?;
         let group = consumer.group_metadata().ok_or_else(|| {
             Error::kafka(
                 "reading the consumer group metadata",
@@ -473,7 +540,7 @@ impl Txn {
                 tracing::warn!(error = %crate::ErrorChain(&err), "commit failed; aborting the transaction and rewinding");
                 drop(state);
                 drop(_entered);
-                self.abort()
+                self.abort_transaction()
             }
         }
     }
@@ -583,8 +650,13 @@ impl Txn {
         }
     }
 
-    /// Aborts the open transaction; says where to rewind.
-    pub(crate) fn abort(&self) -> Result<Outcome, Error> {
+    /// Aborts the open Kafka transaction; says where to rewind.
+    fn abort_transaction(&self) -> Result<Outcome, Error> {
+        debug_assert_eq!(
+            self.guarantee,
+            Guarantee::ExactlyOnce,
+            "no transactions at least once"
+        );
         let mut state = lock(&self.state);
         if !state.open {
             return Ok(Outcome::Nothing);
