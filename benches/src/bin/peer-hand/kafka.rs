@@ -228,12 +228,14 @@ pub(crate) fn run(
     let mut batch = Batch::default();
     let eos = args.guarantee == Guarantee::ExactlyOnce;
     while !stop.load(Ordering::Acquire) {
-        let wait = match batch.started {
-            Some(started) => (started + args.commit_interval)
-                .saturating_duration_since(Instant::now())
-                .min(POLL_MAX),
-            None => POLL_MAX,
-        };
+        // One clock read per record: the commit check and the poll's wait.
+        let now = Instant::now();
+        let deadline = batch.started.map(|started| started + args.commit_interval);
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            commit(args, &consumer, &producer, workload, &mut batch)?;
+            continue;
+        }
+        let wait = deadline.map_or(POLL_MAX, |deadline| (deadline - now).min(POLL_MAX));
         match consumer.poll(wait) {
             Some(Ok(message)) => {
                 if batch.started.is_none() {
@@ -263,9 +265,6 @@ pub(crate) fn run(
                 None => eprintln!("peer-hand: consumer error (retrying): {err}"),
             },
             None => {}
-        }
-        if batch.started.is_some_and(|s| s.elapsed() >= args.commit_interval) {
-            commit(args, &consumer, &producer, workload, &mut batch)?;
         }
     }
     commit(args, &consumer, &producer, workload, &mut batch)?;
