@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
@@ -155,8 +156,11 @@ pub(crate) fn ensure_changelog(
     runtime: &tokio::runtime::Handle,
 ) -> anyhow::Result<String> {
     let name = format!("{}-{store}-changelog", args.application_id);
+    // Warnings only: its drop logs a purged background event at notice
+    // level, on the harness's stderr.
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &args.brokers)
+        .set_log_level(RDKafkaLogLevel::Warning)
         .create()?;
     // -1: the brokers' default replication factor.
     let topic = NewTopic::new(&name, CHANGELOG_PARTITIONS, TopicReplication::Fixed(-1))
