@@ -23,7 +23,13 @@
 //! changelog partition is the input partition). As meshkit does, the writes
 //! of the open transaction are kept in an overlay per partition and reach
 //! RocksDB in one write batch once Kafka has committed; RocksDB's write-ahead
-//! log is off, since the changelog is what makes the state durable.
+//! log is off, since the changelog is what makes the state durable. The
+//! stores are `sums` (w2) and `counts` (w3). Each output record carries the
+//! timestamp of its input record (a window's count: the window's end).
+//!
+//! w1 reaches the registry with meshkit's registry client (`HttpRegistry`),
+//! at start (to register `EnrichedOrder`) and once per writer schema id it
+//! meets; nothing of meshkit runs per record.
 //!
 //! What this loop does *not* do, and says so: it does not restore its
 //! stores from their changelogs at start (the benchmark gives it an empty
@@ -37,7 +43,8 @@
 //! Producer: rdkafka's `BaseProducer`, served from the loop itself
 //! (`poll(0)` every few hundred sends, and the flush inside each commit):
 //! a `ThreadedProducer` would add a thread that wakes to poll, on a machine
-//! where the broker and the harness already share the cores.
+//! where the broker and the harness already share the cores. Its
+//! `linger.ms` is meshkit's (5).
 
 mod kafka;
 mod store;
