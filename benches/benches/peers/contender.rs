@@ -116,8 +116,7 @@ pub(crate) fn spawn(
             meshkit_command(setup, app, state, Path::new(&baseline))
         }
         "hand" => {
-            let mut command =
-                Command::new(Path::new(env!("CARGO_BIN_EXE_peer-meshkit")).with_file_name("peer-hand"));
+            let mut command = Command::new(env!("CARGO_BIN_EXE_peer-hand"));
             command.args(&args);
             command
         }

@@ -217,7 +217,21 @@ impl Bench {
         let app = unique_name(&format!("peers-{contender}"));
         let state = tempfile::tempdir()?;
         let child = contender::spawn(setup, contender, &app, &self.class_path, state.path())?;
-        let run = contender::time_run(setup, contender, &app, child, input.records)?;
+        let run = match contender::time_run(setup, contender, &app, child, input.records) {
+            Ok(run) => run,
+            Err(e) => {
+                // Stopped early or too slow: reported, not timed; the other
+                // runs go on.
+                println!(
+                    "  {} {} {}t {contender}: {e:#}",
+                    setup.workload.name(),
+                    setup.guarantee,
+                    setup.threads
+                );
+                (self.failures.borrow_mut()).push(format!("{contender} on {}: {e:#}", setup.workload.name()));
+                return Ok(None);
+            }
+        };
         let view = committed_view_with_timeout(setup.brokers, &output, Duration::from_secs(300)).await?;
         let records: Vec<_> = (view.committed.iter())
             .filter(|r| r.offset >= before.get(&r.partition).copied().unwrap_or(0))

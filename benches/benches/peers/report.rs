@@ -192,6 +192,7 @@ pub(crate) fn chart(rows: &[Row], contenders: &[String], path: &Path) -> anyhow:
         .x_labels(groups.len() * 2 + 1)
         .x_label_formatter(&|x| if x.fract() == 0.5 { label(x) } else { String::new() })
         .y_desc("records/s")
+        .y_label_formatter(&|v| format!("{:.0}k", v / 1000.0))
         .label_style(("sans-serif", 14))
         .draw()?;
     let width = 0.8 / contenders.len().max(1) as f64;
