@@ -775,20 +775,7 @@ async fn send(
     record: &OutputRecord,
     timestamp: Option<i64>,
 ) -> Result<(), KafkaError> {
-    let mut base = BaseRecord::<[u8], [u8]>::to(topic);
-    if let Some(partition) = partition {
-        base = base.partition(partition);
-    }
-    if let Some(key) = &record.key {
-        base = base.key(key.as_slice());
-    }
-    if let Some(value) = &record.value {
-        base = base.payload(value.as_slice());
-    }
-    if let Some(ts) = timestamp {
-        base = base.timestamp(ts);
-    }
-    if !record.headers.is_empty() {
+    let headers = (!record.headers.is_empty()).then(|| {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (key, value) in &record.headers {
             headers = headers.insert(Header {
@@ -796,6 +783,48 @@ async fn send(
                 value: Some(value.as_slice()),
             });
         }
+        headers
+    });
+    let out = Outgoing {
+        topic,
+        partition,
+        key: record.key.as_deref(),
+        value: record.value.as_deref(),
+        headers,
+        timestamp,
+    };
+    send_parts(producer, out).await
+}
+
+/// One record to produce, borrowed from wherever it is.
+pub(super) struct Outgoing<'a> {
+    pub(super) topic: &'a str,
+    pub(super) partition: Option<i32>,
+    pub(super) key: Option<&'a [u8]>,
+    pub(super) value: Option<&'a [u8]>,
+    pub(super) headers: Option<OwnedHeaders>,
+    pub(super) timestamp: Option<i64>,
+}
+
+/// Produces `out`, waiting while the client's queue is full.
+pub(super) async fn send_parts(
+    producer: &super::txn::TxnProducer,
+    out: Outgoing<'_>,
+) -> Result<(), KafkaError> {
+    let mut base = BaseRecord::<[u8], [u8]>::to(out.topic);
+    if let Some(partition) = out.partition {
+        base = base.partition(partition);
+    }
+    if let Some(key) = out.key {
+        base = base.key(key);
+    }
+    if let Some(value) = out.value {
+        base = base.payload(value);
+    }
+    if let Some(ts) = out.timestamp {
+        base = base.timestamp(ts);
+    }
+    if let Some(headers) = out.headers {
         base = base.headers(headers);
     }
     loop {

@@ -115,4 +115,13 @@ impl Context {
     pub(crate) fn take_changelog(&mut self) -> Vec<ChangelogWrite> {
         std::mem::take(&mut self.state.changelog)
     }
+
+    /// Gives back the (drained) vector [`take_changelog`](Self::take_changelog)
+    /// took, so that the next record's writes reuse its allocation.
+    pub(crate) fn return_changelog(&mut self, mut spare: Vec<ChangelogWrite>) {
+        if self.state.changelog.is_empty() {
+            spare.clear();
+            self.state.changelog = spare;
+        }
+    }
 }
