@@ -351,6 +351,15 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let mut stop = shared.stop.subscribe();
         let interval = self.config.commit_interval;
+        // Two timers for the loop's life, reset when their time changes:
+        // the commit's once per transaction, the idle tick once per tick. A
+        // new timer per record (two, registered and cancelled around every
+        // `recv`) cost clock reads and the timer driver's lock per record.
+        let commit_timer = tokio::time::sleep_until(far_future());
+        tokio::pin!(commit_timer);
+        let mut armed: Option<tokio::time::Instant> = None;
+        let idle = tokio::time::sleep(IDLE_TICK);
+        tokio::pin!(idle);
         let port_of: HashMap<&str, (usize, &str)> = self
             .descriptor
             .inputs
@@ -368,16 +377,18 @@ impl Loop<'_> {
             // A restore runs a slice per turn, between polls: the member
             // keeps polling (max.poll.interval.ms) and restored tasks flow.
             self.restore_step(consumer, shared)?;
-            let idle = if !self.restoring_any() {
-                IDLE_TICK
-            } else {
-                Duration::ZERO
-            };
+            if self.restoring_any() {
+                idle.as_mut().reset(tokio::time::Instant::now());
+            }
             let deadline = self.txn.deadline(interval).map(tokio::time::Instant::from_std);
+            if deadline != armed {
+                armed = deadline;
+                commit_timer.as_mut().reset(deadline.unwrap_or_else(far_future));
+            }
             let message = tokio::select! {
                 biased;
                 _ = stop.changed() => continue,
-                () = sleep_until(deadline) => {
+                () = &mut commit_timer, if armed.is_some() => {
                     self.commit(consumer)?;
                     continue;
                 }
@@ -385,7 +396,8 @@ impl Loop<'_> {
                 // Rebalances are served while `recv` waits; without this, a
                 // partition assigned while no record arrives would only be
                 // restored when its first record comes.
-                () = tokio::time::sleep(idle) => {
+                () = &mut idle => {
+                    idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TICK);
                     if self.txn.take_assignment_changed() {
                         self.poison.clear();
                         self.sync_state(consumer, shared)?;
@@ -759,11 +771,10 @@ fn seconds_since(millis: i64) -> f64 {
     (now - millis as f64 / 1000.0).max(0.0)
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// A time no timer of the loop reaches: where the commit timer rests while
+/// no transaction is open.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 /// Produces one record into the open transaction, waiting while the client's
