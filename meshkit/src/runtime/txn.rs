@@ -40,7 +40,10 @@ pub(crate) type Tp = (String, i32);
 #[derive(Debug, Default)]
 pub(crate) struct Deliveries {
     /// Delivered changelog offsets: the highest per topic and partition.
-    ends: Mutex<HashMap<Tp, i64>>,
+    /// By topic, then partition, so that a delivery report finds its entry
+    /// from the borrowed topic name (a `Tp` key would need an owned copy of
+    /// it for every changelog record delivered).
+    ends: Mutex<HashMap<String, HashMap<i32, i64>>>,
     /// Outputs the brokers refused for what they are (too large, invalid):
     /// the fault of the record that emitted them, not of the transaction.
     refused: std::sync::atomic::AtomicU64,
@@ -98,10 +101,13 @@ impl ProducerContext for DeliveryContext {
             use rdkafka::message::Message;
             if self.changelogs.contains(message.topic()) {
                 let mut delivered = lock(&self.delivered.ends);
-                let entry = delivered
-                    .entry((message.topic().to_string(), message.partition()))
-                    .or_insert(-1);
-                *entry = (*entry).max(message.offset());
+                if !delivered.contains_key(message.topic()) {
+                    delivered.insert(message.topic().to_string(), HashMap::new());
+                }
+                if let Some(partitions) = delivered.get_mut(message.topic()) {
+                    let entry = partitions.entry(message.partition()).or_insert(-1);
+                    *entry = (*entry).max(message.offset());
+                }
             }
         }
         if let Err((err, _)) = result {
@@ -551,9 +557,10 @@ impl Txn {
         let records = state.records;
         #[cfg(feature = "state")]
         if let Some(stores) = &self.stores {
-            let ends: HashMap<Tp, i64> = lock(&self.delivered.ends)
-                .drain()
-                .map(|(tp, last)| (tp, last + 1))
+            let ends: HashMap<Tp, i64> = (lock(&self.delivered.ends).iter_mut())
+                .flat_map(|(topic, partitions)| {
+                    (partitions.drain()).map(|(partition, last)| ((topic.clone(), partition), last + 1))
+                })
                 .collect();
             // Kafka has committed: a failure here leaves the local
             // store one batch behind, which the next restore replays.
