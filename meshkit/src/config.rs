@@ -1095,7 +1095,13 @@ mod tests {
         }
         let err = Config::builder().processing_threads(0).build().unwrap_err();
         assert!(
-            matches!(&err, ConfigError::InvalidValue { setting: "processing_threads", .. }),
+            matches!(
+                &err,
+                ConfigError::InvalidValue {
+                    setting: "processing_threads",
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }
