@@ -55,6 +55,10 @@ impl Metrics {
         false
     }
 
+    pub(crate) fn for_thread(&self) -> Self {
+        self.clone()
+    }
+
     pub(crate) fn dead_letter_label<'a>(&self, reason: &'a str) -> &'a str {
         reason
     }
