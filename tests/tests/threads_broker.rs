@@ -1,14 +1,17 @@
 //! Several processing threads in one instance, on the real broker: each
 //! thread owns the tasks the group assigns to its consumer, and a stateful
 //! product keeps exact totals, judged by the committed view of its output,
-//! across the threads and across a restart of the instance.
+//! across the threads and across a restart of the instance; a thread that
+//! fails stops the others.
 
 use std::time::Duration;
 
-use meshkit::Config;
-use meshkit_tests::broker::{create_topic, input_key, produce_keyed, test_brokers, unique_name};
+use meshkit::{Config, ErrorPolicy};
+use meshkit_tests::broker::{
+    create_topic, input_id, input_key, produce_ids, produce_keyed, test_brokers, unique_name,
+};
 use meshkit_tests::oracle::committed_view;
-use meshkit_tests::product::Totals;
+use meshkit_tests::product::{Relay, Totals};
 use meshkit_tests::run;
 use meshkit_tests::verify::totals_exact;
 
@@ -153,4 +156,58 @@ async fn a_restart_with_two_threads_goes_on_exactly_once_from_its_state() {
         "a restart after a clean stop replays nothing already checkpointed: {second:?}"
     );
     s.check_totals(2 * STEP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_that_fails_stops_the_others_and_its_error_is_the_runtimes() {
+    let Some(s) = setup("a_thread_that_fails_stops_the_others_and_its_error_is_the_runtimes").await else {
+        return;
+    };
+    let state = tempfile::tempdir().expect("state");
+    let mut relay = Relay::new(&s.input, &s.output);
+    relay.fail_every = Some(1000);
+    let config = Config::builder()
+        .brokers(&s.brokers)
+        .application_id(&s.app)
+        .state_dir(state.path())
+        .processing_threads(THREADS)
+        .error_policy(ErrorPolicy::Stop)
+        .build()
+        .expect("config");
+    let mut running = run::spawn(relay, config).expect("runtime");
+    running
+        .until_running(Duration::from_secs(60))
+        .await
+        .expect("running");
+    let (brokers, input) = (s.brokers.clone(), s.input.clone());
+    tokio::task::spawn_blocking(move || produce_ids(&brokers, &input, 1..2000))
+        .await
+        .expect("join")
+        .expect("inputs");
+    // Ends only once every thread has: the others were stopped.
+    let outcome = tokio::time::timeout(Duration::from_secs(120), &mut running.task)
+        .await
+        .expect("the runtime stops")
+        .expect("join");
+    match outcome {
+        Err(meshkit::Error::Transform { offset, .. }) => assert!(offset >= 0),
+        other => panic!("the failing thread's error: {other:?}"),
+    }
+    let health = running.handle.health();
+    assert_eq!(health.status, meshkit::Status::Failed, "{health:?}");
+    assert!(
+        health
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains(&input_id(1000))),
+        "{health:?}"
+    );
+    let view = committed_view(&s.brokers, &s.output).await.expect("oracle");
+    assert!(
+        !view
+            .committed
+            .iter()
+            .any(|r| r.value.as_deref() == Some(Relay::output_value(&input_id(1000)).as_bytes())),
+        "the failed record's output never commits"
+    );
 }
