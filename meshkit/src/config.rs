@@ -503,8 +503,9 @@ impl ConfigBuilder {
     /// tasks (input partitions, with their stores) the group assigns to its
     /// consumer: more threads use more cores for one instance's partitions,
     /// and a thread beyond the input's partition count gets none. The
-    /// threads share the product value: the runtime calls its transform
-    /// from one thread at a time. Thread 0 keeps the instance's single-thread
+    /// threads share the product value, and the runtime calls its transform
+    /// from one thread at a time, unless each thread has a clone of its own
+    /// ([`Runtime::product_per_thread`](crate::Runtime::product_per_thread)). Thread 0 keeps the instance's single-thread
     /// transactional id and group member id; thread `i` adds `-thread-<i>`
     /// to both, so a restarted instance fences what each of its threads
     /// left open. Each thread's clients get a `client.id` of their own

@@ -62,19 +62,27 @@ impl Setup {
     }
 
     /// Runs the product with [`THREADS`] threads over inputs `more`, once
-    /// every thread has its share of the tasks, then stops it cleanly.
+    /// every thread has its share of the tasks, then stops it cleanly; the
+    /// threads share one product, or each has a clone (`per_thread`).
     /// Returns its health when all was committed, and the metrics' count of
     /// assigned partitions then.
     async fn run_in_process(
         &self,
         state: &std::path::Path,
         more: std::ops::Range<usize>,
+        per_thread: bool,
     ) -> (meshkit::Health, f64) {
         let product = Totals {
             input: self.input.clone(),
             output: self.output.clone(),
         };
-        let mut running = run::spawn(product, self.config(state)).expect("runtime");
+        let runtime = meshkit::Runtime::new(product, self.config(state)).expect("runtime");
+        let runtime = if per_thread {
+            runtime.product_per_thread()
+        } else {
+            runtime
+        };
+        let mut running = run::spawn_runtime(runtime).expect("runtime");
         running
             .until_running(Duration::from_secs(60))
             .await
@@ -124,7 +132,7 @@ async fn two_threads_share_the_tasks_exactly_once_with_exact_totals() {
     };
     const N: usize = 20_000;
     let state = tempfile::tempdir().expect("state");
-    let (health, assigned) = s.run_in_process(state.path(), 0..N).await;
+    let (health, assigned) = s.run_in_process(state.path(), 0..N, false).await;
     assert_eq!(
         health.thread_partitions,
         [2, 2],
@@ -136,6 +144,7 @@ async fn two_threads_share_the_tasks_exactly_once_with_exact_totals() {
     s.check_totals(N).await;
 }
 
+/// Each thread with a clone of the product, this time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_with_two_threads_goes_on_exactly_once_from_its_state() {
     let Some(s) = setup("a_restart_with_two_threads_goes_on_exactly_once_from_its_state").await else {
@@ -143,14 +152,14 @@ async fn a_restart_with_two_threads_goes_on_exactly_once_from_its_state() {
     };
     const STEP: usize = 10_000;
     let state = tempfile::tempdir().expect("state");
-    let (first, _) = s.run_in_process(state.path(), 0..STEP).await;
+    let (first, _) = s.run_in_process(state.path(), 0..STEP, true).await;
     assert_eq!(
         first.records_restored, 0,
         "a fresh product has nothing to restore"
     );
     // Each thread may own other tasks than before: their stores are under
     // the instance's one directory, checkpointed at the clean stop.
-    let (second, _) = s.run_in_process(state.path(), STEP..2 * STEP).await;
+    let (second, _) = s.run_in_process(state.path(), STEP..2 * STEP, true).await;
     assert_eq!(
         second.records_restored, 0,
         "a restart after a clean stop replays nothing already checkpointed: {second:?}"

@@ -364,6 +364,10 @@ pub struct Runtime<P: DataProduct> {
     shared: Arc<Shared>,
     metrics: Metrics,
     registry: Option<processor::Registry>,
+    /// Makes each processing thread's own product, when the product may be
+    /// cloned ([`Runtime::product_per_thread`]); the threads share one
+    /// otherwise.
+    fork: Option<fn(&P) -> P>,
 }
 
 impl<P: DataProduct> std::fmt::Debug for Runtime<P> {
@@ -407,6 +411,7 @@ impl<P: DataProduct> Runtime<P> {
             }),
             metrics,
             registry: None,
+            fork: None,
         })
     }
 
@@ -472,8 +477,9 @@ impl<P: DataProduct> Runtime<P> {
         if self.config.processing_threads > 1 {
             // Each loop is on a thread of its own already; this part only
             // starts them, waits, and serves the endpoint and the catalog.
+            let products = processor::ThreadProducts::new(self.product, self.fork);
             let result = processor::run_threads(
-                self.product,
+                products,
                 self.descriptor,
                 self.config,
                 self.shared,
@@ -512,6 +518,39 @@ fn ended(shared: &Shared, result: Result<(), Error>) -> Result<(), Error> {
         }
     });
     result
+}
+
+impl<P: DataProduct + Clone> Runtime<P> {
+    /// Gives each processing thread ([`ConfigBuilder::processing_threads`](crate::ConfigBuilder::processing_threads))
+    /// a clone of the product, so that their transforms run in parallel;
+    /// without it the threads share the product, and its transform runs on
+    /// one thread at a time. No effect with one thread.
+    ///
+    /// For products whose state is in their stores, or that keep none: a
+    /// clone's own fields are seen by its thread alone, and a task may move
+    /// to another thread (another clone) at a rebalance.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use meshkit::{Config, Context, DataProduct, DescriptorError, ProductDescriptor, Record, Runtime, TransformError};
+    /// #[derive(Clone)]
+    /// struct Product;
+    /// # impl DataProduct for Product {
+    /// #     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    /// #         ProductDescriptor::builder("d", "p").version("1.0.0").owner("o").input("i", "t.i").output("o", "t.o").build()
+    /// #     }
+    /// #     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> { Ok(()) }
+    /// # }
+    /// let config = Config::builder().processing_threads(4).build()?;
+    /// let runtime = Runtime::new(Product, config)?.product_per_thread();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn product_per_thread(mut self) -> Self {
+        self.fork = Some(P::clone);
+        self
+    }
 }
 
 impl<P: DataProduct> IntoFuture for Runtime<P> {

@@ -474,11 +474,12 @@ pub(crate) async fn run<P: DataProduct>(
 /// on an OS thread of its own with its own consumer in the group, its own
 /// transactional producer and the tasks the group assigns to that consumer
 /// (its stores under the same state directory: a task moving between
-/// threads is closed by the one before the other opens it). The product
-/// is shared: its transform runs on one thread at a time. The first loop
+/// threads is closed by the one before the other opens it). Each thread
+/// gets a clone of the product, or they share it and its transform runs on
+/// one thread at a time (see `ThreadProducts`). The first loop
 /// to fail stops the others, and its error is the runtime's.
 pub(crate) async fn run_threads<P: DataProduct>(
-    product: P,
+    products: ThreadProducts<P>,
     descriptor: ProductDescriptor,
     config: Config,
     shared: Arc<Shared>,
@@ -497,7 +498,6 @@ pub(crate) async fn run_threads<P: DataProduct>(
             prepare(&descriptor, &config, application_id, &shared, &metrics, registry, &services).await?;
         let (instance_id, _state_dir_lock) = claim_instance(&config, &prepared.application_id)?;
         shared.update_health(|h| h.brokers = Some(prepared.brokers.clone()));
-        let product = SharedProduct(Arc::new(tokio::sync::Mutex::new(product)));
         let mut threads = tokio::task::JoinSet::new();
         for thread in 0..config.processing_threads {
             let plan = ThreadPlan::new(&prepared, &descriptor, &config, &instance_id, thread, &shared, &metrics);
@@ -505,7 +505,7 @@ pub(crate) async fn run_threads<P: DataProduct>(
                 application_id = %prepared.application_id, thread, transactional_id = %plan.ids.transactional_id,
                 brokers = %prepared.brokers, "starting a processing thread"
             );
-            let work = plan.run(product.clone()).instrument(tracing::info_span!("thread", index = thread));
+            let work = plan.run(products.for_thread()).instrument(tracing::info_span!("thread", index = thread));
             let name = format!("meshkit-{}-{thread}", identity.name);
             threads.spawn(super::on_own_thread(work.in_current_span(), name));
         }
@@ -569,24 +569,49 @@ impl<P: DataProduct> Transform for P {
     }
 }
 
-/// The product, shared by the processing threads: `process` takes it by
-/// `&mut`, so one thread at a time calls it (the rest of each loop, the
-/// Kafka clients, the stores and the commits, runs in parallel).
-struct SharedProduct<P>(Arc<tokio::sync::Mutex<P>>);
+/// Where the processing threads' products come from: clones of the
+/// product, one per thread (`Runtime::product_per_thread`), or the product
+/// itself, shared.
+pub(crate) enum ThreadProducts<P> {
+    Cloned(P, fn(&P) -> P),
+    Shared(Arc<tokio::sync::Mutex<P>>),
+}
 
-impl<P> Clone for SharedProduct<P> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
+impl<P: DataProduct> ThreadProducts<P> {
+    pub(crate) fn new(product: P, fork: Option<fn(&P) -> P>) -> Self {
+        match fork {
+            Some(fork) => Self::Cloned(product, fork),
+            None => Self::Shared(Arc::new(tokio::sync::Mutex::new(product))),
+        }
+    }
+
+    fn for_thread(&self) -> ThreadProduct<P> {
+        match self {
+            Self::Cloned(product, fork) => ThreadProduct::Own(fork(product)),
+            Self::Shared(product) => ThreadProduct::Shared(product.clone()),
+        }
     }
 }
 
-impl<P: DataProduct> Transform for SharedProduct<P> {
+/// One processing thread's product: its own, or the one the threads share.
+/// `process` takes the product by `&mut`, so a shared one is called by one
+/// thread at a time (the rest of each loop, the Kafka clients, the stores
+/// and the commits, runs in parallel).
+enum ThreadProduct<P> {
+    Own(P),
+    Shared(Arc<tokio::sync::Mutex<P>>),
+}
+
+impl<P: DataProduct> Transform for ThreadProduct<P> {
     async fn transform(
         &mut self,
         record: &Record<'_>,
         ctx: &mut Context,
     ) -> Result<(), crate::TransformError> {
-        self.0.lock().await.process(record, ctx).await
+        match self {
+            Self::Own(product) => product.process(record, ctx).await,
+            Self::Shared(product) => product.lock().await.process(record, ctx).await,
+        }
     }
 }
 
