@@ -6,13 +6,14 @@
 //! (Java 17 and Maven build the Kafka Streams peer, `benches/peers/kafka-streams`,
 //! into `$MESHKIT_CACHE/peers`). Settings: `MESHKIT_PEERS_RECORDS` (default
 //! 1,000,000), `MESHKIT_PEERS_KEYS` (10,000), `MESHKIT_PEERS_REPEATS` (3),
-//! `MESHKIT_PEERS_CONTENDERS` (`meshkit,kafka-streams`).
+//! `MESHKIT_PEERS_CONTENDERS` (`meshkit,kafka-streams`), `MESHKIT_PEERS_THREADS`
+//! (1: the processing threads of each contender).
 //!
 //! Workload w2: a running sum per key in a RocksDB store, every update
 //! emitted, at exactly-once (Kafka Streams' `exactly_once_v2`, its record
 //! cache off), commits every 100 ms and only then (meshkit's default cap of
 //! 10,000 records per transaction is lifted to match), one processing
-//! thread, 4 input partitions.
+//! thread (`MESHKIT_PEERS_THREADS`), 4 input partitions.
 //!
 //! Measured per run, over the same window for every contender (from 10% to
 //! 100% of the input committed, read from the group's committed offsets, so
@@ -62,6 +63,8 @@ struct Settings {
     keys: u64,
     repeats: usize,
     contenders: Vec<String>,
+    /// Processing threads of each contender.
+    threads: usize,
     cache: PathBuf,
 }
 
@@ -212,6 +215,7 @@ fn spawn(
                 // Commits on the interval alone, as Kafka Streams does (meshkit
                 // also commits every 10,000 records by default).
                 .env("MESHKIT_COMMIT_RECORDS", "100000000")
+                .env("MESHKIT_PROCESSING_THREADS", settings.threads.to_string())
                 .env("MESHKIT_METRICS", "false")
                 .env("MESHKIT_CATALOG", "false")
                 .env("RUST_LOG", "warn");
@@ -223,7 +227,7 @@ fn spawn(
                 .args(["-cp", class_path, "meshkit.peers.RunningSum"])
                 .args([&settings.brokers, INPUT, KSTREAMS_OUTPUT, app, "exactly_once_v2"])
                 .arg(COMMIT_MS.to_string())
-                .arg("1")
+                .arg(settings.threads.to_string())
                 .arg(state);
             command
         }
@@ -358,6 +362,7 @@ async fn main() -> anyhow::Result<()> {
             .split(',')
             .map(str::to_string)
             .collect(),
+        threads: env_or("MESHKIT_PEERS_THREADS", 1),
         cache: std::env::var("MESHKIT_CACHE")
             .map_or_else(|_| PathBuf::from(home).join(".cache/meshkit"), PathBuf::from),
     };
@@ -377,9 +382,11 @@ async fn main() -> anyhow::Result<()> {
     };
     println!(
         "peer benchmark, w2 (running sum per key, every update emitted), exactly-once, {COMMIT_MS} ms commits: \
-         {} records, {} keys, {PARTITIONS} partitions, produced in {:.1} s; broker {}; median of {} alternating runs",
+         {} records, {} keys, {PARTITIONS} partitions, {} processing thread(s), produced in {:.1} s; broker {}; \
+         median of {} alternating runs",
         settings.records,
         expected.len(),
+        settings.threads,
         produced.elapsed().as_secs_f64(),
         settings.brokers,
         settings.repeats

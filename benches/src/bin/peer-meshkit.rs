@@ -9,7 +9,9 @@
 use meshkit::state::StoreRef;
 use meshkit::{Config, Context, Record, Runtime, TransformError};
 
-/// The product.
+/// The product: it keeps nothing but its store, so each processing thread
+/// may have its own.
+#[derive(Clone)]
 pub struct RunningSum;
 
 #[meshkit::product(
@@ -47,7 +49,7 @@ impl RunningSum {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let runtime = Runtime::new(RunningSum, Config::from_env()?)?;
+    let runtime = Runtime::new(RunningSum, Config::from_env()?)?.product_per_thread();
     let handle = runtime.handle();
     let task = tokio::spawn(async move { runtime.await });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
