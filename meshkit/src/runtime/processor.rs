@@ -955,8 +955,18 @@ impl Loop<'_> {
             // Freshness: a max, since timestamps may come out of order.
             if let Some(newest) = self.newest.get_mut(index).filter(|n| ts > **n) {
                 *newest = ts;
-                if let Some(gauge) = self.txn.ports().last_timestamp.get(index) {
-                    gauge.set(ts as f64 / 1000.0);
+                let seconds = ts as f64 / 1000.0;
+                // The newest of all processing threads: another may have
+                // set a newer one (a race between two rises can keep the
+                // lower until the next).
+                if let Some(gauge) = self
+                    .txn
+                    .ports()
+                    .last_timestamp
+                    .get(index)
+                    .filter(|g| g.get() < seconds)
+                {
+                    gauge.set(seconds);
                 }
             }
         }
