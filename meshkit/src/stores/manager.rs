@@ -25,6 +25,9 @@ pub(crate) const SOURCE_OFFSET: &str = "meshkit.source.offset";
 /// to close a task's database (see [`StateManager::sibling`]).
 const HANDOVER_WAIT: Duration = Duration::from_secs(30);
 
+/// How often that open is tried again.
+const HANDOVER_POLL: Duration = Duration::from_millis(20);
+
 const DATA: u8 = 1;
 const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
 
@@ -468,17 +471,22 @@ impl StateManager {
     /// its own loop): until then RocksDB refuses the open for its lock,
     /// and it is tried again.
     fn open_db(&self, path: &Path) -> Result<DB, StateError> {
-        let deadline = Instant::now() + HANDOVER_WAIT;
+        let started = Instant::now();
         loop {
             match DB::open_default(path) {
-                Ok(db) => return Ok(db),
+                Ok(db) => {
+                    if started.elapsed() >= HANDOVER_POLL {
+                        tracing::debug!(path = %path.display(), waited = ?started.elapsed(), "opened a task's database another processing thread held");
+                    }
+                    return Ok(db);
+                }
                 Err(err)
                     if self.siblings.load(Ordering::Acquire)
                         && err.kind() == rocksdb::ErrorKind::IOError
                         && err.as_ref().contains("LOCK")
-                        && Instant::now() < deadline =>
+                        && started.elapsed() < HANDOVER_WAIT =>
                 {
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(HANDOVER_POLL);
                 }
                 Err(err) => return Err(db_error(format!("opening {}", path.display()))(err)),
             }
