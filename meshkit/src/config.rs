@@ -75,6 +75,7 @@ impl std::fmt::Debug for Secret {
 /// | `static_membership` | `MESHKIT_STATIC_MEMBERSHIP` (the instance id is the group member's `group.instance.id`) | `true` |
 /// | `commit_interval` | `MESHKIT_COMMIT_INTERVAL_MS` | 100 ms |
 /// | `commit_records` | `MESHKIT_COMMIT_RECORDS` | 10,000 records |
+/// | `processing_threads` | `MESHKIT_PROCESSING_THREADS` (each its own consumer, producer and tasks) | 1 |
 /// | `state_dir` | `MESHKIT_STATE_DIR` | `<temp dir>/meshkit` |
 /// | `metrics_addr` | `MESHKIT_METRICS_ADDR` | none (no HTTP endpoint) |
 /// | `metrics` | `MESHKIT_METRICS` (`true`, `false`) | `true` |
@@ -132,6 +133,7 @@ pub struct Config {
     pub(crate) instance_id: Option<String>,
     pub(crate) commit_interval: Duration,
     pub(crate) commit_records: usize,
+    pub(crate) processing_threads: usize,
     pub(crate) state_dir: PathBuf,
     pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) metrics: bool,
@@ -165,6 +167,7 @@ impl Default for Config {
             instance_id: None,
             commit_interval: Duration::from_millis(100),
             commit_records: 10_000,
+            processing_threads: 1,
             state_dir: std::env::temp_dir().join("meshkit"),
             metrics_addr: None,
             metrics: true,
@@ -253,6 +256,12 @@ impl Config {
     /// The most records one transaction carries before it commits.
     pub fn commit_records(&self) -> usize {
         self.commit_records
+    }
+
+    /// How many processing loops the runtime runs, each on a thread of its
+    /// own (see [`ConfigBuilder::processing_threads`]).
+    pub fn processing_threads(&self) -> usize {
+        self.processing_threads
     }
 
     /// Where local state is kept.
@@ -499,6 +508,45 @@ impl ConfigBuilder {
             ));
         }
         self.config.commit_records = records;
+        self
+    }
+
+    /// How many processing loops the runtime runs (default 1), as Kafka
+    /// Streams' `num.stream.threads`.
+    ///
+    /// Each loop runs on an OS thread of its own, with its own consumer in
+    /// the product's group and its own transactional producer, and owns the
+    /// tasks (input partitions, with their stores) the group assigns to its
+    /// consumer: more threads use more cores for one instance's partitions,
+    /// and a thread beyond the input's partition count gets none. The
+    /// threads share the product value, and the runtime calls its transform
+    /// from one thread at a time, unless each thread has a clone of its own
+    /// ([`Runtime::product_per_thread`](crate::Runtime::product_per_thread)). Thread 0 keeps the instance's single-thread
+    /// transactional id and group member id; thread `i` adds `-thread-<i>`
+    /// to both, so a restarted instance fences what each of its threads
+    /// left open. Each thread's clients get a `client.id` of their own
+    /// (`<client.id or application id>-thread-<i>`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = meshkit::Config::builder().processing_threads(2).build()?;
+    /// assert_eq!(config.processing_threads(), 2);
+    /// let from_env = meshkit::Config::from_env_iter([("MESHKIT_PROCESSING_THREADS", "4")])?;
+    /// assert_eq!(from_env.processing_threads(), 4);
+    /// assert!(meshkit::Config::builder().processing_threads(0).build().is_err());
+    /// # Ok::<(), meshkit::ConfigError>(())
+    /// ```
+    pub fn processing_threads(mut self, threads: usize) -> Self {
+        if threads == 0 {
+            return self.fail(invalid(
+                "processing_threads",
+                "MESHKIT_PROCESSING_THREADS",
+                "0",
+                "must be at least 1: a runtime runs at least one processing loop",
+            ));
+        }
+        self.config.processing_threads = threads;
         self
     }
 
@@ -866,6 +914,9 @@ impl ConfigBuilder {
                 parsed!("transaction_timeout", millis, Self::transaction_timeout)
             }
             "MESHKIT_COMMIT_RECORDS" => parsed!("commit_records", number::<usize>, Self::commit_records),
+            "MESHKIT_PROCESSING_THREADS" => {
+                parsed!("processing_threads", number::<usize>, Self::processing_threads)
+            }
             "MESHKIT_TOPIC_PARTITIONS" => parsed!("topic_partitions", number::<i32>, Self::topic_partitions),
             "MESHKIT_REPLICATION_FACTOR" => {
                 parsed!("replication_factor", number::<i32>, Self::replication_factor)
@@ -1069,6 +1120,38 @@ mod tests {
                 "{key}={value}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn processing_threads_default_to_one_and_zero_is_refused() {
+        assert_eq!(Config::default().processing_threads(), 1);
+        let config = Config::from_env_iter([("MESHKIT_PROCESSING_THREADS", "3")]).expect("valid");
+        assert_eq!(config.processing_threads(), 3);
+        let built = Config::builder().processing_threads(2).build().expect("valid");
+        assert_eq!(built.processing_threads(), 2);
+        for (value, reason) in [("0", "at least 1"), ("two", ""), ("-1", "")] {
+            let err = Config::from_env_iter([("MESHKIT_PROCESSING_THREADS", value)]).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    ConfigError::InvalidValue { setting: "processing_threads", env, .. }
+                        if env == "MESHKIT_PROCESSING_THREADS"
+                ),
+                "{value}: {err:?}"
+            );
+            assert!(err.to_string().contains(reason), "{value}: {err}");
+        }
+        let err = Config::builder().processing_threads(0).build().unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ConfigError::InvalidValue {
+                    setting: "processing_threads",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -71,7 +71,8 @@ pub fn spawn_on_current_thread<P: DataProduct>(
     Ok((handle, thread))
 }
 
-fn spawn_runtime<P: DataProduct>(runtime: Runtime<P>) -> Result<Running, Error> {
+/// Starts `runtime`, built by the caller, on the current tokio runtime.
+pub fn spawn_runtime<P: DataProduct>(runtime: Runtime<P>) -> Result<Running, Error> {
     logs_on_request();
     let handle = runtime.handle();
     Ok(Running {

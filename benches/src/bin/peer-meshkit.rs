@@ -44,6 +44,7 @@ pub struct EnrichedOrder {
 }
 
 /// w1: drops cancelled orders, adds the band and priority to the others.
+#[derive(Clone)]
 pub struct FilterEnrich;
 
 #[meshkit::product(
@@ -80,6 +81,7 @@ impl FilterEnrich {
 }
 
 /// w2: a running sum per key in a store, every update emitted.
+#[derive(Clone)]
 pub struct RunningSum;
 
 #[meshkit::product(
@@ -111,6 +113,7 @@ impl RunningSum {
 
 /// w3: a count per key per one-minute tumbling window of event time, each
 /// window's final count emitted when it closes.
+#[derive(Clone)]
 pub struct WindowCount;
 
 #[meshkit::product(
@@ -158,9 +161,10 @@ fn be_i64(value: Option<&[u8]>) -> Result<i64, TransformError> {
     Ok(i64::from_be_bytes(bytes))
 }
 
-/// Runs `product` until SIGTERM or Ctrl-C.
-async fn run(product: impl DataProduct) -> anyhow::Result<()> {
-    let runtime = Runtime::new(product, Config::from_env()?)?;
+/// Runs `product` until SIGTERM or Ctrl-C; each processing thread has its
+/// own (they keep nothing but their stores).
+async fn run(product: impl DataProduct + Clone) -> anyhow::Result<()> {
+    let runtime = Runtime::new(product, Config::from_env()?)?.product_per_thread();
     let handle = runtime.handle();
     let task = tokio::spawn(async move { runtime.await });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

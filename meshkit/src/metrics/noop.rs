@@ -14,6 +14,9 @@ impl Nothing {
     #[cfg(feature = "state")]
     pub(crate) fn add(&self, _: i64) {}
     pub(crate) fn set<T>(&self, _: T) {}
+    pub(crate) fn get(&self) -> f64 {
+        0.0
+    }
     pub(crate) fn observe(&self, _: f64) {}
     pub(crate) fn reset(&self) {}
     pub(crate) fn with_label_values(&self, _: &[&str]) -> Nothing {
@@ -53,6 +56,10 @@ impl Metrics {
 
     pub(crate) fn is_enabled(&self) -> bool {
         false
+    }
+
+    pub(crate) fn for_thread(&self) -> Self {
+        self.clone()
     }
 
     pub(crate) fn dead_letter_label<'a>(&self, reason: &'a str) -> &'a str {

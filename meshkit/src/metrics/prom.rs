@@ -1,6 +1,10 @@
 //! The runtime's metrics in Prometheus, in a registry each runtime owns
 //! (never process-global).
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -49,6 +53,11 @@ const END_TO_END_BUCKETS: &[f64] = &[
 /// | `meshkit_restoring_partitions` | gauge | | partitions whose stores are being or waiting to be restored |
 /// | `meshkit_restore_remaining_records` | gauge | | changelog records left to read by the running restores |
 ///
+/// With [several processing threads](crate::ConfigBuilder::processing_threads),
+/// counters and histograms count every thread's work, the partition gauges
+/// add the threads' parts up, and the series labelled by partition are each
+/// set by the thread that owns the partition.
+///
 /// A runtime configured with [`metrics(false)`](crate::ConfigBuilder::metrics)
 /// gets [`Metrics::disabled`]: nothing registered, nothing recorded.
 ///
@@ -82,7 +91,7 @@ pub struct Metrics {
     /// Time to commit one transaction.
     pub(crate) commit_seconds: Histogram,
     /// Input partitions assigned to this instance.
-    pub(crate) assigned_partitions: IntGauge,
+    pub(crate) assigned_partitions: PartGauge,
     /// Times the instance lost its partitions without handing them over.
     pub(crate) assignments_lost: IntCounter,
     /// Changelog records applied by restores.
@@ -96,15 +105,15 @@ pub struct Metrics {
     /// processed, by input port.
     pub(crate) last_record_timestamp: GaugeVec,
     /// Records not yet consumed, by input topic and partition.
-    pub(crate) consumer_lag: IntGaugeVec,
+    pub(crate) consumer_lag: PartGaugeVec,
     /// Estimated keys in each partition's state database.
     #[cfg_attr(not(feature = "state"), allow(dead_code))]
-    pub(crate) state_keys: IntGaugeVec,
+    pub(crate) state_keys: PartGaugeVec,
     /// Estimated bytes in each partition's state database.
     #[cfg_attr(not(feature = "state"), allow(dead_code))]
-    pub(crate) state_bytes: IntGaugeVec,
+    pub(crate) state_bytes: PartGaugeVec,
     /// Partitions whose stores are being or waiting to be restored.
-    pub(crate) restoring_partitions: IntGauge,
+    pub(crate) restoring_partitions: PartGauge,
     /// Changelog records the running restores have left to read.
     #[cfg_attr(not(feature = "state"), allow(dead_code))]
     pub(crate) restore_remaining: IntGauge,
@@ -287,18 +296,32 @@ impl Metrics {
             transactions_committed,
             transactions_aborted,
             commit_seconds,
-            assigned_partitions,
+            assigned_partitions: PartGauge::new(assigned_partitions),
             assignments_lost,
             records_restored,
             transform_seconds,
             end_to_end_seconds,
             last_record_timestamp,
-            consumer_lag,
-            state_keys,
-            state_bytes,
-            restoring_partitions,
+            consumer_lag: PartGaugeVec::new(consumer_lag),
+            state_keys: PartGaugeVec::new(state_keys),
+            state_bytes: PartGaugeVec::new(state_bytes),
+            restoring_partitions: PartGauge::new(restoring_partitions),
             restore_remaining,
             reasons: Default::default(),
+        }
+    }
+
+    /// The same metrics, for another processing thread: the gauges it sets
+    /// to its own part (assigned and restoring partitions, and the series
+    /// of its partitions) keep that part apart from the other threads'.
+    pub(crate) fn for_thread(&self) -> Self {
+        Self {
+            assigned_partitions: self.assigned_partitions.for_thread(),
+            restoring_partitions: self.restoring_partitions.for_thread(),
+            consumer_lag: self.consumer_lag.for_thread(),
+            state_keys: self.state_keys.for_thread(),
+            state_bytes: self.state_bytes.for_thread(),
+            ..self.clone()
         }
     }
 
@@ -395,6 +418,79 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed metric families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// A gauge each processing thread sets to its own part of the whole (the
+/// partitions it was assigned, …): the series is the sum of the parts, so
+/// that one thread's value never overwrites another's. With one thread it
+/// is the thread's value.
+#[derive(Debug, Clone)]
+pub(crate) struct PartGauge {
+    gauge: IntGauge,
+    /// This thread's part, as it is counted in the series.
+    part: Arc<AtomicI64>,
+}
+
+impl PartGauge {
+    fn new(gauge: IntGauge) -> Self {
+        Self {
+            gauge,
+            part: Arc::default(),
+        }
+    }
+
+    /// Sets this thread's part to `value`.
+    pub(crate) fn set(&self, value: i64) {
+        let before = self.part.swap(value, Ordering::AcqRel);
+        self.gauge.add(value - before);
+    }
+
+    fn for_thread(&self) -> Self {
+        Self::new(self.gauge.clone())
+    }
+}
+
+/// A family of gauges labelled by partition (or topic and partition), whose
+/// series each processing thread sets for its own partitions only: its
+/// [`reset`](Self::reset) removes the series it set, not another thread's.
+#[derive(Debug, Clone)]
+pub(crate) struct PartGaugeVec {
+    vec: IntGaugeVec,
+    /// The label values of the series this thread set.
+    mine: Arc<Mutex<HashSet<Vec<String>>>>,
+}
+
+impl PartGaugeVec {
+    fn new(vec: IntGaugeVec) -> Self {
+        Self {
+            vec,
+            mine: Arc::default(),
+        }
+    }
+
+    /// The series of `labels`, noted as this thread's. Called every few
+    /// seconds per partition (statistics, size samples), never per record.
+    pub(crate) fn with_label_values(&self, labels: &[&str]) -> IntGauge {
+        let mut mine = self.mine.lock().unwrap_or_else(PoisonError::into_inner);
+        if !mine.iter().any(|known| known.iter().eq(labels.iter())) {
+            mine.insert(labels.iter().map(|l| (*l).to_string()).collect());
+        }
+        self.vec.with_label_values(labels)
+    }
+
+    /// Removes the series this thread set.
+    pub(crate) fn reset(&self) {
+        let mut mine = self.mine.lock().unwrap_or_else(PoisonError::into_inner);
+        for labels in mine.drain() {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            // A series another call removed already is no error here.
+            let _ = self.vec.remove_label_values(&labels);
+        }
+    }
+
+    fn for_thread(&self) -> Self {
+        Self::new(self.vec.clone())
     }
 }
 
@@ -511,6 +607,34 @@ mod tests {
             other.ends_with(&format!(" {}", 100 - MAX_DEAD_LETTER_REASONS)),
             "{other}"
         );
+    }
+
+    #[test]
+    fn threads_add_their_parts_and_reset_only_their_own_series() {
+        let metrics = Metrics::new(&identity());
+        let (one, two) = (metrics.for_thread(), metrics.for_thread());
+        one.assigned_partitions.set(3);
+        two.assigned_partitions.set(2);
+        one.assigned_partitions.set(1);
+        assert_eq!(metrics.value("meshkit_assigned_partitions", &[]), Some(3.0));
+        one.restoring_partitions.set(2);
+        two.restoring_partitions.set(0);
+        assert_eq!(metrics.value("meshkit_restoring_partitions", &[]), Some(2.0));
+
+        one.state_keys.with_label_values(&["0"]).set(10);
+        two.state_keys.with_label_values(&["1"]).set(20);
+        one.state_keys.reset();
+        assert_eq!(metrics.value("meshkit_state_keys", &[("partition", "0")]), None);
+        assert_eq!(
+            metrics.value("meshkit_state_keys", &[("partition", "1")]),
+            Some(20.0),
+            "another thread's series stays"
+        );
+        // One thread alone: set is set, and reset removes every series.
+        metrics.consumer_lag.with_label_values(&["in", "0"]).set(5);
+        metrics.consumer_lag.with_label_values(&["in", "1"]).set(6);
+        metrics.consumer_lag.reset();
+        assert!(!metrics.render().contains("meshkit_consumer_lag_records{"));
     }
 
     #[test]

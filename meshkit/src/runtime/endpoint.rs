@@ -123,11 +123,7 @@ async fn product(State(endpoint): State<Endpoint>) -> Response {
 }
 
 fn health(shared: &Shared) -> Health {
-    shared
-        .health
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+    shared.health()
 }
 
 /// Health as JSON, with 200 or 503 as `ok` says.
@@ -168,6 +164,7 @@ mod tests {
             stop: tokio::sync::watch::channel(false).0,
             #[cfg(feature = "catalog")]
             product: Mutex::new(registration::initial_record(&descriptor)),
+            threads: Mutex::default(),
         });
         (shared, Metrics::new(&descriptor.identity))
     }

@@ -65,6 +65,10 @@ pub struct Health {
     pub brokers: Option<String>,
     /// Input partitions assigned to this instance.
     pub assigned_partitions: usize,
+    /// Input partitions assigned to each processing thread, by thread index
+    /// (see [`ConfigBuilder::processing_threads`](crate::ConfigBuilder::processing_threads)):
+    /// they add up to `assigned_partitions`.
+    pub thread_partitions: Vec<usize>,
     /// Times this instance lost its partitions without handing them over:
     /// it did not poll within `max.poll.interval.ms`, or its session timed
     /// out. Its open transaction was aborted, and whoever got them next
@@ -109,6 +113,7 @@ impl Default for Health {
             status: Status::Starting,
             brokers: None,
             assigned_partitions: 0,
+            thread_partitions: Vec::new(),
             assignments_lost: 0,
             joined: false,
             restoring: false,
@@ -146,6 +151,55 @@ impl Health {
     pub fn is_ready(&self) -> bool {
         self.status == Status::Running && self.joined && !self.restoring
     }
+
+    /// The runtime's health from its own (`self`: its status once it has
+    /// ended, its brokers, its error) and each processing thread's: counts
+    /// add up, the assignment is the union, the status is the least healthy
+    /// thread's, the instance has joined once every thread has and restores
+    /// while any thread does.
+    fn with_threads(mut self, threads: &[Health]) -> Health {
+        if threads.is_empty() {
+            self.thread_partitions = vec![self.assigned_partitions];
+            return self;
+        }
+        // The runtime's own status says only that it started or ended.
+        let ended = matches!(self.status, Status::Stopped | Status::Failed);
+        if !ended {
+            self.status = threads
+                .iter()
+                .map(|t| t.status)
+                .max_by_key(|status| match status {
+                    Status::Running => 0,
+                    Status::Starting => 1,
+                    // A thread that stopped while another runs is the
+                    // runtime stopping.
+                    Status::Stopping | Status::Stopped => 2,
+                    Status::Failed => 3,
+                })
+                .unwrap_or(self.status);
+        }
+        self.brokers = self
+            .brokers
+            .or_else(|| threads.iter().find_map(|t| t.brokers.clone()));
+        self.thread_partitions = threads.iter().map(|t| t.assigned_partitions).collect();
+        self.assigned_partitions = self.thread_partitions.iter().sum();
+        self.joined = threads.iter().all(|t| t.joined);
+        self.restoring = threads.iter().any(|t| t.restoring);
+        self.brokers_down = threads.iter().any(|t| t.brokers_down);
+        self.last_error = self
+            .last_error
+            .or_else(|| threads.iter().find_map(|t| t.last_error.clone()));
+        self.last_broker_error = threads.iter().rev().find_map(|t| t.last_broker_error.clone());
+        for thread in threads {
+            self.assignments_lost += thread.assignments_lost;
+            self.records_restored += thread.records_restored;
+            self.records_committed += thread.records_committed;
+            self.transactions_committed += thread.transactions_committed;
+            self.transactions_aborted += thread.transactions_aborted;
+            self.broker_errors += thread.broker_errors;
+        }
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -155,9 +209,36 @@ pub(crate) struct Shared {
     /// The product's catalog record as this instance last saw or wrote it.
     #[cfg(feature = "catalog")]
     pub(crate) product: Mutex<CatalogRecord>,
+    /// Each processing thread's own, when the runtime runs several: the
+    /// runtime's health is theirs added up (see [`Health::with_threads`]).
+    pub(crate) threads: Mutex<Vec<Arc<Shared>>>,
 }
 
 impl Shared {
+    /// The runtime's health now, its threads' added up.
+    pub(crate) fn health(&self) -> Health {
+        let own = lock(&self.health).clone();
+        let threads: Vec<Health> = lock(&self.threads)
+            .iter()
+            .map(|thread| lock(&thread.health).clone())
+            .collect();
+        own.with_threads(&threads)
+    }
+
+    /// A processing thread's own health and stop signal (the runtime's), whose
+    /// health counts in the runtime's from now on.
+    pub(crate) fn for_thread(&self) -> Arc<Shared> {
+        let thread = Arc::new(Shared {
+            health: Mutex::new(Health::default()),
+            stop: self.stop.clone(),
+            #[cfg(feature = "catalog")]
+            product: Mutex::new(self.product()),
+            threads: Mutex::default(),
+        });
+        lock(&self.threads).push(thread.clone());
+        thread
+    }
+
     /// Notes a connection error librdkafka reported (it retries them
     /// itself): they reach the health as well as the log, the only sign an
     /// embedding service gets of why progress paused.
@@ -205,12 +286,12 @@ impl Shared {
     }
 
     pub(crate) fn update_health(&self, f: impl FnOnce(&mut Health)) {
-        let mut health = self
-            .health
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut health);
+        f(&mut lock(&self.health));
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Stops a runtime and reads its health, from any task or thread.
@@ -241,13 +322,10 @@ impl RuntimeHandle {
         self.shared.stop.send_replace(true);
     }
 
-    /// The runtime's health now.
+    /// The runtime's health now (with several processing threads, theirs
+    /// added up: see [`Health`]'s fields).
     pub fn health(&self) -> Health {
-        self.shared
-            .health
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.shared.health()
     }
 
     /// The product's catalog record: its descriptor as published to the
@@ -292,6 +370,10 @@ pub struct Runtime<P: DataProduct> {
     shared: Arc<Shared>,
     metrics: Metrics,
     registry: Option<processor::Registry>,
+    /// Makes each processing thread's own product, when the product may be
+    /// cloned ([`Runtime::product_per_thread`]); the threads share one
+    /// otherwise.
+    fork: Option<fn(&P) -> P>,
 }
 
 impl<P: DataProduct> std::fmt::Debug for Runtime<P> {
@@ -335,9 +417,11 @@ impl<P: DataProduct> Runtime<P> {
                 stop,
                 #[cfg(feature = "catalog")]
                 product: Mutex::new(product_record),
+                threads: Mutex::default(),
             }),
             metrics,
             registry: None,
+            fork: None,
         })
     }
 
@@ -400,6 +484,22 @@ impl<P: DataProduct> Runtime<P> {
     pub async fn run(self) -> Result<(), Error> {
         let shared = self.shared.clone();
         let services = tokio::runtime::Handle::current();
+        if self.config.processing_threads > 1 {
+            // Each loop is on a thread of its own already; this part only
+            // starts them, waits, and serves the endpoint and the catalog.
+            let products = processor::ThreadProducts::new(self.product, self.fork);
+            let result = processor::run_threads(
+                products,
+                self.descriptor,
+                self.config,
+                self.shared,
+                self.metrics,
+                self.registry,
+                services,
+            )
+            .await;
+            return ended(&shared, result);
+        }
         let thread_name = format!("meshkit-{}", self.descriptor.identity.name);
         let work = processor::run(
             self.product,
@@ -414,14 +514,52 @@ impl<P: DataProduct> Runtime<P> {
             tokio::runtime::RuntimeFlavor::CurrentThread => on_own_thread(work, thread_name).await,
             _ => work.await,
         };
-        shared.update_health(|h| match &result {
-            Ok(()) => h.status = Status::Stopped,
-            Err(err) => {
-                h.status = Status::Failed;
-                h.last_error = Some(crate::ErrorChain(&err).to_string());
-            }
-        });
-        result
+        ended(&shared, result)
+    }
+}
+
+/// Notes in the runtime's health how it ended.
+fn ended(shared: &Shared, result: Result<(), Error>) -> Result<(), Error> {
+    shared.update_health(|h| match &result {
+        Ok(()) => h.status = Status::Stopped,
+        Err(err) => {
+            h.status = Status::Failed;
+            h.last_error = Some(crate::ErrorChain(&err).to_string());
+        }
+    });
+    result
+}
+
+impl<P: DataProduct + Clone> Runtime<P> {
+    /// Gives each processing thread ([`ConfigBuilder::processing_threads`](crate::ConfigBuilder::processing_threads))
+    /// a clone of the product, so that their transforms run in parallel;
+    /// without it the threads share the product, and its transform runs on
+    /// one thread at a time. No effect with one thread.
+    ///
+    /// For products whose state is in their stores, or that keep none: a
+    /// clone's own fields are seen by its thread alone, and a task may move
+    /// to another thread (another clone) at a rebalance.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use meshkit::{Config, Context, DataProduct, DescriptorError, ProductDescriptor, Record, Runtime, TransformError};
+    /// #[derive(Clone)]
+    /// struct Product;
+    /// # impl DataProduct for Product {
+    /// #     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    /// #         ProductDescriptor::builder("d", "p").version("1.0.0").owner("o").input("i", "t.i").output("o", "t.o").build()
+    /// #     }
+    /// #     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> { Ok(()) }
+    /// # }
+    /// let config = Config::builder().processing_threads(4).build()?;
+    /// let runtime = Runtime::new(Product, config)?.product_per_thread();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn product_per_thread(mut self) -> Self {
+        self.fork = Some(P::clone);
+        self
     }
 }
 
@@ -511,6 +649,7 @@ mod tests {
             stop: tokio::sync::watch::channel(false).0,
             #[cfg(feature = "catalog")]
             product: Mutex::new(registration::initial_record(&descriptor)),
+            threads: Mutex::default(),
         }
     }
 
@@ -544,6 +683,61 @@ mod tests {
         let health = shared.health.lock().unwrap().clone();
         assert_eq!(health.broker_errors, 0, "{health:?}");
         assert!(!health.brokers_down);
+    }
+
+    #[test]
+    fn a_runtimes_health_adds_up_its_threads() {
+        let shared = shared();
+        shared.update_health(|h| h.brokers = Some("b:9092".to_string()));
+        assert_eq!(
+            shared.health().thread_partitions,
+            [0],
+            "one thread: the runtime's own"
+        );
+        let (one, two) = (shared.for_thread(), shared.for_thread());
+        one.update_health(|h| {
+            h.status = Status::Running;
+            h.joined = true;
+            h.assigned_partitions = 3;
+            h.records_committed = 10;
+            h.transactions_committed = 2;
+        });
+        two.update_health(|h| {
+            h.status = Status::Starting;
+            h.assigned_partitions = 1;
+            h.records_committed = 5;
+            h.restoring = true;
+            h.broker_errors = 1;
+        });
+        let health = shared.health();
+        assert_eq!(health.status, Status::Starting, "the least healthy thread's");
+        assert_eq!(
+            (health.assigned_partitions, health.thread_partitions.as_slice()),
+            (4, &[3, 1][..])
+        );
+        assert_eq!((health.records_committed, health.transactions_committed), (15, 2));
+        assert!(!health.joined && health.restoring && !health.is_ready());
+        assert_eq!(
+            (health.broker_errors, health.brokers.as_deref()),
+            (1, Some("b:9092"))
+        );
+
+        two.update_health(|h| {
+            h.status = Status::Running;
+            h.joined = true;
+            h.restoring = false;
+        });
+        assert!(shared.health().is_ready());
+        one.update_health(|h| h.status = Status::Failed);
+        assert_eq!(shared.health().status, Status::Failed);
+        shared.update_health(|h| h.status = Status::Stopped);
+        assert_eq!(
+            shared.health().status,
+            Status::Stopped,
+            "the runtime's end is final"
+        );
+        shared.stop.send_replace(true);
+        assert!(*two.stop.borrow(), "one stop signal for every thread");
     }
 
     #[test]

@@ -42,9 +42,10 @@ use crate::policy::{ErrorPolicy, Guarantee};
 use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
 pub(crate) use schemas::Registry;
-use schemas::{settle_schemas, with_decoded, LoopSchemas};
+use schemas::{settle_schemas, with_decoded, LoopDecoder, LoopSchemas, Schemas};
 use stores::{
-    assign_whole_tasks, attach_stores, changelog_topics, context_with_stores, open_stores, LoopStores,
+    assign_whole_tasks, attach_stores, changelog_topics, context_with_stores, open_stores, stores_for_thread,
+    LoopStores, Stores,
 };
 
 /// How often an idle loop looks for a changed assignment (to restore newly
@@ -156,6 +157,229 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// What one start-up settles for every processing loop of the runtime.
+struct Prepared {
+    application_id: String,
+    dead_letter_topic: String,
+    brokers: String,
+    schemas: Schemas,
+    /// The first loop's stores; the others get siblings (`stores_for_thread`).
+    state: Option<Stores>,
+    /// Kept for the life of the runtime.
+    _endpoint: Option<AbortOnDrop>,
+    _embedded: Option<EmbeddedCluster>,
+}
+
+/// Serves the endpoint, finds the brokers (or starts the embedded cluster),
+/// checks or creates the topics, settles the schemas and opens the stores.
+async fn prepare(
+    descriptor: &ProductDescriptor,
+    config: &Config,
+    application_id: String,
+    shared: &Arc<Shared>,
+    metrics: &Metrics,
+    registry: Option<Registry>,
+    services: &tokio::runtime::Handle,
+) -> Result<Prepared, Error> {
+    let dead_letter_topic = config
+        .dead_letter_topic
+        .clone()
+        .unwrap_or_else(|| format!("{application_id}.dlq"));
+    // Serving starts first so that /healthz answers during start-up.
+    // The endpoint and the catalog heartbeat run on `services`, the
+    // caller's runtime, so they answer while this loop is in a blocking
+    // librdkafka call or a restore (see `Runtime::run`).
+    let endpoint = serve_endpoint(config, services, shared, metrics)?;
+    let embedded = match &config.brokers {
+        Some(_) => None,
+        None if !config.embedded_cluster => return Err(Error::NoBrokers),
+        None => {
+            let cluster = EmbeddedCluster::start()?;
+            tracing::warn!(
+                brokers = cluster.bootstrap_servers(),
+                "running on the embedded local Kafka cluster (MESHKIT_BROKERS=embedded). \
+                 It does not implement transactions faithfully (it does not hide aborted records from \
+                 read_committed readers, does not store offsets sent in a transaction, and does not fence \
+                 a zombie producer), so exactly-once holds only on a real broker"
+            );
+            Some(cluster)
+        }
+    };
+    let brokers = match (&config.brokers, &embedded) {
+        (Some(brokers), _) => brokers.clone(),
+        (None, Some(cluster)) => cluster.bootstrap_servers().to_string(),
+        (None, None) => unreachable!("an embedded cluster is started when no brokers are set"),
+    };
+
+    let mut topics: Vec<(String, TopicRole)> = Vec::new();
+    for port in &descriptor.inputs {
+        topics.push((port.topic.clone(), TopicRole::Input(port.name.clone())));
+    }
+    for port in &descriptor.outputs {
+        topics.push((port.topic.clone(), TopicRole::Output(port.name.clone())));
+    }
+    topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
+    if config.catalog {
+        topics.push((config.catalog_topic.clone(), TopicRole::Catalog));
+    }
+    let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
+
+    let schemas = settle_schemas(descriptor, config, &brokers, embedded.is_some(), registry).await?;
+    let state = open_stores(
+        descriptor,
+        config,
+        &application_id,
+        &brokers,
+        embedded.as_ref(),
+        &partitions,
+    )
+    .await?;
+    Ok(Prepared {
+        application_id,
+        dead_letter_topic,
+        brokers,
+        schemas,
+        state,
+        _endpoint: endpoint,
+        _embedded: embedded,
+    })
+}
+
+/// The names one processing loop's clients go by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LoopIds {
+    /// Its producer's: stable across restarts of the instance, so that the
+    /// coordinator fences what the loop's previous incarnation left open.
+    transactional_id: String,
+    /// Its consumer's `group.instance.id`, under static membership.
+    member_id: String,
+    /// Both clients' `client.id`, when the runtime runs several loops.
+    client_id: Option<String>,
+}
+
+impl LoopIds {
+    /// The ids of processing thread `thread`. Thread 0 keeps the ids of a
+    /// runtime with one thread, so that changing the thread count still
+    /// fences it; the others add their index.
+    fn new(config: &Config, application_id: &str, instance_id: &str, thread: usize) -> Self {
+        let of_thread = |id: String| {
+            if thread == 0 {
+                id
+            } else {
+                format!("{id}-thread-{thread}")
+            }
+        };
+        let client_id = (config.processing_threads > 1).then(|| {
+            let base = (config.kafka.properties.get("client.id")).map_or(application_id, String::as_str);
+            format!("{base}-thread-{thread}")
+        });
+        Self {
+            transactional_id: of_thread(format!("{application_id}-{instance_id}")),
+            member_id: of_thread(instance_id.to_string()),
+            client_id,
+        }
+    }
+}
+
+/// Creates one processing loop's transactional producer (initialised: the
+/// coordinator fences its previous incarnation) and its consumer, subscribed
+/// to the inputs.
+#[allow(clippy::too_many_arguments)] // the loop's parts, each used once
+fn start_clients(
+    descriptor: &ProductDescriptor,
+    config: &Config,
+    brokers: &str,
+    application_id: &str,
+    ids: &LoopIds,
+    state: Option<&Stores>,
+    shared: &Arc<Shared>,
+    metrics: &Metrics,
+) -> Result<(Arc<Txn>, StreamConsumer<RebalanceContext>), Error> {
+    let delivered: Delivered = Arc::default();
+    // At least once, the producer has no transactional id: nothing is fenced or recovered by it.
+    let transactional = (config.guarantee == Guarantee::ExactlyOnce).then_some(ids.transactional_id.as_str());
+    let mut producer_config = kafka::producer_config(brokers, &config.kafka, transactional);
+    if let Some(client_id) = &ids.client_id {
+        producer_config.set("client.id", client_id);
+    }
+    let changelogs = changelog_topics(state);
+    let make_producer: ProducerFactory = {
+        let (delivered, shared) = (delivered.clone(), shared.clone());
+        Box::new(move || {
+            producer_config.create_with_context(DeliveryContext {
+                changelogs: changelogs.clone(),
+                delivered: delivered.clone(),
+                shared: shared.clone(),
+            })
+        })
+    };
+    let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.name.as_str()).collect();
+    let outputs: Vec<&str> = descriptor.outputs.iter().map(|p| p.name.as_str()).collect();
+    let ports = PortMetrics::new(metrics, &inputs, &outputs);
+    let mut txn = Txn::new(
+        config.guarantee,
+        make_producer,
+        ids.transactional_id.clone(),
+        config.kafka.transaction_timeout.max(Duration::from_secs(5)),
+        metrics.clone(),
+        ports,
+        shared.clone(),
+        delivered,
+    )?;
+    attach_stores(&mut txn, state);
+    let txn = Arc::new(txn);
+    blocking(|| txn.init())?;
+    let mut consumer_config = kafka::consumer_config(
+        brokers,
+        &config.kafka,
+        application_id,
+        &ids.member_id,
+        config.metrics,
+    );
+    if let Some(client_id) = &ids.client_id {
+        consumer_config.set("client.id", client_id);
+    }
+    assign_whole_tasks(&mut consumer_config, state, config)?;
+    let consumer: StreamConsumer<RebalanceContext> = consumer_config
+        .create_with_context(RebalanceContext { txn: txn.clone() })
+        .map_err(|e| Error::kafka("creating the consumer", e))?;
+    let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.topic.as_str()).collect();
+    consumer
+        .subscribe(&inputs)
+        .map_err(|e| Error::kafka("subscribing to the input ports", e))?;
+    Ok((txn, consumer))
+}
+
+/// Ends a processing loop that returned `result`: commits what is in flight
+/// and leaves the group after a clean stop, aborts after an error.
+fn finish(
+    result: Result<(), Error>,
+    txn: &Txn,
+    consumer: &StreamConsumer<RebalanceContext>,
+) -> Result<(), Error> {
+    match result {
+        Ok(()) => blocking(|| txn.commit(consumer)).map(|outcome| {
+            match outcome {
+                Outcome::Aborted(_) => {
+                    tracing::warn!("the last transaction aborted at stop; its records are processed again at the next start")
+                }
+                Outcome::Committed(records) => tracing::info!(records, "committed the last transaction"),
+                Outcome::Nothing => {}
+            }
+            consumer.unsubscribe();
+            tracing::info!("stopped");
+        }),
+        Err(err) => {
+            if !matches!(err, Error::Fenced { .. }) {
+                // Best effort: the broker aborts it after the transaction timeout anyway.
+                let _ = blocking(|| txn.abort());
+            }
+            tracing::error!(error = %crate::ErrorChain(&err), "stopping on an error");
+            Err(err)
+        }
+    }
+}
+
 pub(crate) async fn run<P: DataProduct>(
     mut product: P,
     descriptor: ProductDescriptor,
@@ -172,96 +396,38 @@ pub(crate) async fn run<P: DataProduct>(
         .unwrap_or_else(|| identity.default_application_id());
     let span = tracing::info_span!("meshkit", product = %identity.name, domain = %identity.domain, version = %identity.version);
     async move {
-        let dead_letter_topic = config
-            .dead_letter_topic
-            .clone()
-            .unwrap_or_else(|| format!("{application_id}.dlq"));
-        // Serving starts first so that /healthz answers during start-up.
-        // The endpoint and the catalog heartbeat run on `services`, the
-        // caller's runtime, so they answer while this loop is in a blocking
-        // librdkafka call or a restore (see `Runtime::run`).
-        let endpoint = serve_endpoint(&config, &services, &shared, &metrics)?;
-        let embedded = match &config.brokers {
-            Some(_) => None,
-            None if !config.embedded_cluster => return Err(Error::NoBrokers),
-            None => {
-                let cluster = EmbeddedCluster::start()?;
-                tracing::warn!(
-                    brokers = cluster.bootstrap_servers(),
-                    "running on the embedded local Kafka cluster (MESHKIT_BROKERS=embedded). \
-                     It does not implement transactions faithfully (it does not hide aborted records from \
-                     read_committed readers, does not store offsets sent in a transaction, and does not fence \
-                     a zombie producer), so exactly-once holds only on a real broker"
-                );
-                Some(cluster)
-            }
-        };
-        let brokers = match (&config.brokers, &embedded) {
-            (Some(brokers), _) => brokers.clone(),
-            (None, Some(cluster)) => cluster.bootstrap_servers().to_string(),
-            (None, None) => unreachable!("an embedded cluster is started when no brokers are set"),
-        };
-
-        let mut topics: Vec<(String, TopicRole)> = Vec::new();
-        for port in &descriptor.inputs {
-            topics.push((port.topic.clone(), TopicRole::Input(port.name.clone())));
-        }
-        for port in &descriptor.outputs {
-            topics.push((port.topic.clone(), TopicRole::Output(port.name.clone())));
-        }
-        topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
-        if config.catalog {
-            topics.push((config.catalog_topic.clone(), TopicRole::Catalog));
-        }
-        let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
-
-        let mut schemas = settle_schemas(&descriptor, &config, &brokers, embedded.is_some(), registry).await?;
-        let state = open_stores(&descriptor, &config, &application_id, &brokers, embedded.as_ref(), &partitions).await?;
-        let delivered: Delivered = Arc::default();
-
-        let (instance_id, _state_dir_lock) = claim_instance(&config, &application_id)?;
-        let transactional_id = format!("{application_id}-{instance_id}");
+        let mut prepared = prepare(
+            &descriptor,
+            &config,
+            application_id,
+            &shared,
+            &metrics,
+            registry,
+            &services,
+        )
+        .await?;
+        let decoder = prepared.schemas.decoder.take();
+        let Prepared {
+            application_id,
+            brokers,
+            dead_letter_topic,
+            ..
+        } = &prepared;
+        let (instance_id, _state_dir_lock) = claim_instance(&config, application_id)?;
+        let ids = LoopIds::new(&config, application_id, &instance_id, 0);
         let guarantee = config.guarantee;
-        tracing::info!(%application_id, %transactional_id, %brokers, %guarantee, "starting");
-        // At least once, the producer has no transactional id: nothing is fenced or recovered by it.
-        let transactional = (guarantee == Guarantee::ExactlyOnce).then_some(transactional_id.as_str());
-        let producer_config = kafka::producer_config(&brokers, &config.kafka, transactional);
-        let changelogs = changelog_topics(state.as_ref());
-        let make_producer: ProducerFactory = {
-            let (delivered, shared) = (delivered.clone(), shared.clone());
-            Box::new(move || {
-                producer_config.create_with_context(DeliveryContext {
-                    changelogs: changelogs.clone(),
-                    delivered: delivered.clone(),
-                    shared: shared.clone(),
-                })
-            })
-        };
-        let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.name.as_str()).collect();
-        let outputs: Vec<&str> = descriptor.outputs.iter().map(|p| p.name.as_str()).collect();
-        let ports = PortMetrics::new(&metrics, &inputs, &outputs);
-        let mut txn = Txn::new(
-            guarantee,
-            make_producer,
-            transactional_id,
-            config.kafka.transaction_timeout.max(Duration::from_secs(5)),
-            metrics.clone(),
-            ports,
-            shared.clone(),
-            delivered,
+        tracing::info!(%application_id, transactional_id = %ids.transactional_id, %brokers, %guarantee, "starting");
+        let state = prepared.state.as_ref();
+        let (txn, consumer) = start_clients(
+            &descriptor,
+            &config,
+            brokers,
+            application_id,
+            &ids,
+            state,
+            &shared,
+            &metrics,
         )?;
-        attach_stores(&mut txn, state.as_ref());
-        let txn = Arc::new(txn);
-        blocking(|| txn.init())?;
-        let mut consumer_config = kafka::consumer_config(&brokers, &config.kafka, &application_id, &instance_id, config.metrics);
-        assign_whole_tasks(&mut consumer_config, state.as_ref(), &config)?;
-        let consumer: StreamConsumer<RebalanceContext> = consumer_config
-            .create_with_context(RebalanceContext { txn: txn.clone() })
-            .map_err(|e| Error::kafka("creating the consumer", e))?;
-        let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.topic.as_str()).collect();
-        consumer
-            .subscribe(&inputs)
-            .map_err(|e| Error::kafka("subscribing to the input ports", e))?;
         shared.update_health(|h| {
             h.status = Status::Running;
             h.brokers = Some(brokers.clone());
@@ -269,57 +435,289 @@ pub(crate) async fn run<P: DataProduct>(
         #[cfg(feature = "catalog")]
         let registration = {
             let _services = services.enter();
-            Registration::start(&descriptor, &schemas.settled, &config, &brokers, &instance_id, shared.clone())?
+            let settled = &prepared.schemas.settled;
+            Registration::start(
+                &descriptor,
+                settled,
+                &config,
+                brokers,
+                &instance_id,
+                shared.clone(),
+            )?
         };
 
-        let mut loop_state = Loop {
-            descriptor: &descriptor,
-            config: &config,
-            txn: &txn,
-            dead_letter_topic: &dead_letter_topic,
-            ctx: {
-                let mut ctx = context_with_stores(&descriptor, state.as_ref());
-                schemas.set_encoders(&mut ctx);
-                ctx
-            },
-            schemas: LoopSchemas::new(schemas.decoder.take()),
-            stores: LoopStores::new(state.clone(), kafka::base_config(&brokers, &config.kafka)),
-            poison: PoisonBook::default(),
-            newest: vec![i64::MIN; descriptor.inputs.len()],
-            seen: 0,
-            product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
+        let ctx = {
+            let mut ctx = context_with_stores(&descriptor, state);
+            prepared.schemas.set_encoders(&mut ctx);
+            ctx
         };
+        let restore_client = kafka::base_config(brokers, &config.kafka);
+        let stores = LoopStores::new(state.cloned(), restore_client);
+        let mut loop_state = Loop::new(
+            &descriptor,
+            &config,
+            &txn,
+            dead_letter_topic,
+            ctx,
+            decoder,
+            stores,
+        );
         let result = loop_state.run(&mut product, &consumer, &shared).await;
-        let _endpoint = endpoint;
-        schemas.stop_server().await;
+        prepared.schemas.stop_server().await;
         shared.update_health(|h| h.status = Status::Stopping);
-        let result = match result {
-            Ok(()) => blocking(|| txn.commit(&consumer)).map(|outcome| {
-                match outcome {
-                    Outcome::Aborted(_) => {
-                        tracing::warn!("the last transaction aborted at stop; its records are processed again at the next start")
-                    }
-                    Outcome::Committed(records) => tracing::info!(records, "committed the last transaction"),
-                    Outcome::Nothing => {}
-                }
-                consumer.unsubscribe();
-                tracing::info!("stopped");
-            }),
-            Err(err) => {
-                if !matches!(err, Error::Fenced { .. }) {
-                    // Best effort: the broker aborts it after the transaction timeout anyway.
-                    let _ = blocking(|| txn.abort());
-                }
-                tracing::error!(error = %crate::ErrorChain(&err), "stopping on an error");
-                Err(err)
-            }
-        };
+        let result = finish(result, &txn, &consumer);
         #[cfg(feature = "catalog")]
         registration.finish(result.as_ref().err()).await;
         result
     }
     .instrument(span)
     .await
+}
+
+/// Runs the product on [`Config::processing_threads`] processing loops, each
+/// on an OS thread of its own with its own consumer in the group, its own
+/// transactional producer and the tasks the group assigns to that consumer
+/// (its stores under the same state directory: a task moving between
+/// threads is closed by the one before the other opens it). Each thread
+/// gets a clone of the product, or they share it and its transform runs on
+/// one thread at a time (see `ThreadProducts`). The first loop
+/// to fail stops the others, and its error is the runtime's.
+pub(crate) async fn run_threads<P: DataProduct>(
+    products: ThreadProducts<P>,
+    descriptor: ProductDescriptor,
+    config: Config,
+    shared: Arc<Shared>,
+    metrics: Metrics,
+    registry: Option<Registry>,
+    services: tokio::runtime::Handle,
+) -> Result<(), Error> {
+    let identity = descriptor.identity.clone();
+    let application_id = config
+        .application_id
+        .clone()
+        .unwrap_or_else(|| identity.default_application_id());
+    let span = tracing::info_span!("meshkit", product = %identity.name, domain = %identity.domain, version = %identity.version);
+    async move {
+        let mut prepared =
+            prepare(&descriptor, &config, application_id, &shared, &metrics, registry, &services).await?;
+        let (instance_id, _state_dir_lock) = claim_instance(&config, &prepared.application_id)?;
+        shared.update_health(|h| h.brokers = Some(prepared.brokers.clone()));
+        let mut threads = tokio::task::JoinSet::new();
+        for thread in 0..config.processing_threads {
+            let plan = ThreadPlan::new(&prepared, &descriptor, &config, &instance_id, thread, &shared, &metrics);
+            tracing::info!(
+                application_id = %prepared.application_id, thread, transactional_id = %plan.ids.transactional_id,
+                brokers = %prepared.brokers, "starting a processing thread"
+            );
+            let work = plan.run(products.for_thread()).instrument(tracing::info_span!("thread", index = thread));
+            let name = format!("meshkit-{}-{thread}", identity.name);
+            threads.spawn(super::on_own_thread(work.in_current_span(), name));
+        }
+        #[cfg(feature = "catalog")]
+        let registration = {
+            let (settled, brokers) = (&prepared.schemas.settled, &prepared.brokers);
+            Registration::start(&descriptor, settled, &config, brokers, &instance_id, shared.clone())
+        };
+        #[cfg(feature = "catalog")]
+        let registration = match registration {
+            Ok(registration) => registration,
+            Err(err) => {
+                shared.stop.send_replace(true);
+                while threads.join_next().await.is_some() {}
+                return Err(err);
+            }
+        };
+        let mut first_error = None;
+        while let Some(ended) = threads.join_next().await {
+            let result = match ended {
+                Ok(result) => result,
+                Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                Err(_) => Err(Error::Io {
+                    operation: "running a processing thread".to_string(),
+                    source: std::io::Error::other("it was cancelled"),
+                }),
+            };
+            if let Err(err) = result {
+                // The others commit what they have in flight and leave.
+                shared.stop.send_replace(true);
+                first_error.get_or_insert(err);
+            }
+        }
+        prepared.schemas.stop_server().await;
+        let result = first_error.map_or(Ok(()), Err);
+        #[cfg(feature = "catalog")]
+        registration.finish(result.as_ref().err()).await;
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// What the loop calls per record: the product itself, or the product the
+/// processing threads share.
+pub(super) trait Transform: Send + 'static {
+    fn transform(
+        &mut self,
+        record: &Record<'_>,
+        ctx: &mut Context,
+    ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send;
+}
+
+impl<P: DataProduct> Transform for P {
+    fn transform(
+        &mut self,
+        record: &Record<'_>,
+        ctx: &mut Context,
+    ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send {
+        self.process(record, ctx)
+    }
+}
+
+/// Where the processing threads' products come from: clones of the
+/// product, one per thread (`Runtime::product_per_thread`), or the product
+/// itself, shared.
+pub(crate) enum ThreadProducts<P> {
+    Cloned(P, fn(&P) -> P),
+    Shared(Arc<tokio::sync::Mutex<P>>),
+}
+
+impl<P: DataProduct> ThreadProducts<P> {
+    pub(crate) fn new(product: P, fork: Option<fn(&P) -> P>) -> Self {
+        match fork {
+            Some(fork) => Self::Cloned(product, fork),
+            None => Self::Shared(Arc::new(tokio::sync::Mutex::new(product))),
+        }
+    }
+
+    fn for_thread(&self) -> ThreadProduct<P> {
+        match self {
+            Self::Cloned(product, fork) => ThreadProduct::Own(fork(product)),
+            Self::Shared(product) => ThreadProduct::Shared(product.clone()),
+        }
+    }
+}
+
+/// One processing thread's product: its own, or the one the threads share.
+/// `process` takes the product by `&mut`, so a shared one is called by one
+/// thread at a time (the rest of each loop, the Kafka clients, the stores
+/// and the commits, runs in parallel).
+enum ThreadProduct<P> {
+    Own(P),
+    Shared(Arc<tokio::sync::Mutex<P>>),
+}
+
+impl<P: DataProduct> Transform for ThreadProduct<P> {
+    async fn transform(
+        &mut self,
+        record: &Record<'_>,
+        ctx: &mut Context,
+    ) -> Result<(), crate::TransformError> {
+        match self {
+            Self::Own(product) => product.process(record, ctx).await,
+            Self::Shared(product) => product.lock().await.process(record, ctx).await,
+        }
+    }
+}
+
+/// One processing thread's part of the runtime, made on the runtime's
+/// thread and moved to its own.
+struct ThreadPlan {
+    ids: LoopIds,
+    descriptor: ProductDescriptor,
+    config: Config,
+    application_id: String,
+    brokers: String,
+    dead_letter_topic: String,
+    state: Option<Stores>,
+    ctx: Context,
+    decoder: Option<LoopDecoder>,
+    shared: Arc<Shared>,
+    metrics: Metrics,
+}
+
+impl ThreadPlan {
+    fn new(
+        prepared: &Prepared,
+        descriptor: &ProductDescriptor,
+        config: &Config,
+        instance_id: &str,
+        thread: usize,
+        shared: &Shared,
+        metrics: &Metrics,
+    ) -> Self {
+        let state = stores_for_thread(prepared.state.as_ref(), thread);
+        let mut ctx = context_with_stores(descriptor, state.as_ref());
+        prepared.schemas.set_encoders(&mut ctx);
+        Self {
+            ids: LoopIds::new(config, &prepared.application_id, instance_id, thread),
+            descriptor: descriptor.clone(),
+            config: config.clone(),
+            application_id: prepared.application_id.clone(),
+            brokers: prepared.brokers.clone(),
+            dead_letter_topic: prepared.dead_letter_topic.clone(),
+            state,
+            ctx,
+            decoder: prepared.schemas.decoder_for_thread(),
+            shared: shared.for_thread(),
+            metrics: metrics.for_thread(),
+        }
+    }
+
+    /// Runs the thread's loop to its end; its health says how it ended.
+    async fn run(self, mut product: impl Transform) -> Result<(), Error> {
+        let Self {
+            ids,
+            descriptor,
+            config,
+            application_id,
+            brokers,
+            dead_letter_topic,
+            state,
+            ctx,
+            decoder,
+            shared,
+            metrics,
+        } = self;
+        let result = async {
+            let (txn, consumer) = start_clients(
+                &descriptor,
+                &config,
+                &brokers,
+                &application_id,
+                &ids,
+                state.as_ref(),
+                &shared,
+                &metrics,
+            )?;
+            shared.update_health(|h| {
+                h.status = Status::Running;
+                h.brokers = Some(brokers.clone());
+            });
+            let restore_client = kafka::base_config(&brokers, &config.kafka);
+            let stores = LoopStores::new(state, restore_client);
+            let mut loop_state = Loop::new(
+                &descriptor,
+                &config,
+                &txn,
+                &dead_letter_topic,
+                ctx,
+                decoder,
+                stores,
+            );
+            let result = loop_state.run(&mut product, &consumer, &shared).await;
+            shared.update_health(|h| h.status = Status::Stopping);
+            finish(result, &txn, &consumer)
+        }
+        .await;
+        shared.update_health(|h| match &result {
+            Ok(()) => h.status = Status::Stopped,
+            Err(err) => {
+                h.status = Status::Failed;
+                h.last_error = Some(crate::ErrorChain(err).to_string());
+            }
+        });
+        result
+    }
 }
 
 struct Loop<'a> {
@@ -342,8 +740,35 @@ struct Loop<'a> {
     schemas: LoopSchemas,
 }
 
+impl<'a> Loop<'a> {
+    fn new(
+        descriptor: &'a ProductDescriptor,
+        config: &'a Config,
+        txn: &'a Arc<Txn>,
+        dead_letter_topic: &'a str,
+        ctx: Context,
+        decoder: Option<LoopDecoder>,
+        stores: LoopStores,
+    ) -> Self {
+        let identity = &descriptor.identity;
+        Self {
+            descriptor,
+            config,
+            txn,
+            dead_letter_topic,
+            ctx,
+            schemas: LoopSchemas::new(decoder),
+            stores,
+            poison: PoisonBook::default(),
+            newest: vec![i64::MIN; descriptor.inputs.len()],
+            seen: 0,
+            product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
+        }
+    }
+}
+
 impl Loop<'_> {
-    async fn run<P: DataProduct>(
+    async fn run<P: Transform>(
         &mut self,
         product: &mut P,
         consumer: &StreamConsumer<RebalanceContext>,
@@ -481,7 +906,7 @@ impl Loop<'_> {
 
     /// Processes one input record in the open transaction (opening one if
     /// none is), in a `record` span for one record in `trace_sample_every`.
-    async fn handle<P: DataProduct>(
+    async fn handle<P: Transform>(
         &mut self,
         product: &mut P,
         consumer: &StreamConsumer<RebalanceContext>,
@@ -504,7 +929,7 @@ impl Loop<'_> {
             .await
     }
 
-    async fn handle_record<P: DataProduct>(
+    async fn handle_record<P: Transform>(
         &mut self,
         product: &mut P,
         consumer: &StreamConsumer<RebalanceContext>,
@@ -546,8 +971,18 @@ impl Loop<'_> {
             // Freshness: a max, since timestamps may come out of order.
             if let Some(newest) = self.newest.get_mut(index).filter(|n| ts > **n) {
                 *newest = ts;
-                if let Some(gauge) = self.txn.ports().last_timestamp.get(index) {
-                    gauge.set(ts as f64 / 1000.0);
+                let seconds = ts as f64 / 1000.0;
+                // The newest of all processing threads: another may have
+                // set a newer one (a race between two rises can keep the
+                // lower until the next).
+                if let Some(gauge) = self
+                    .txn
+                    .ports()
+                    .last_timestamp
+                    .get(index)
+                    .filter(|g| g.get() < seconds)
+                {
+                    gauge.set(seconds);
                 }
             }
         }
@@ -562,7 +997,7 @@ impl Loop<'_> {
 
         let ports = self.txn.ports();
         let started = ports.enabled.then(Instant::now);
-        let processed = product.process(&record, &mut self.ctx).await;
+        let processed = product.transform(&record, &mut self.ctx).await;
         if let (Some(started), Some(histogram)) = (started, ports.transform.get(index)) {
             histogram.observe(started.elapsed().as_secs_f64());
         }
@@ -866,6 +1301,8 @@ fn seek(consumer: &StreamConsumer<RebalanceContext>, rewind: &HashMap<Tp, i64>) 
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]
@@ -936,6 +1373,48 @@ mod tests {
         drop(lock);
         let (again, _lock) = claim_instance(&config(dir.path()), "app").expect("restart");
         assert_eq!(again, id);
+    }
+
+    #[test]
+    fn each_thread_has_ids_of_its_own_and_thread_0_keeps_the_single_threads() {
+        let one = Config::builder().build().expect("config");
+        let single = LoopIds::new(&one, "app", "inst", 0);
+        assert_eq!(
+            single,
+            LoopIds {
+                transactional_id: "app-inst".to_string(),
+                member_id: "inst".to_string(),
+                client_id: None,
+            },
+            "one thread: the ids of before"
+        );
+        let three = Config::builder().processing_threads(3).build().expect("config");
+        let ids: Vec<LoopIds> = (0..3).map(|t| LoopIds::new(&three, "app", "inst", t)).collect();
+        assert_eq!(ids[0].transactional_id, single.transactional_id);
+        assert_eq!(ids[0].member_id, single.member_id);
+        assert_eq!(ids[2].transactional_id, "app-inst-thread-2");
+        assert_eq!(ids[2].member_id, "inst-thread-2");
+        assert_eq!(ids[1].client_id.as_deref(), Some("app-thread-1"));
+        let distinct = |f: fn(&LoopIds) -> String| ids.iter().map(f).collect::<HashSet<_>>().len();
+        assert_eq!(distinct(|i| i.transactional_id.clone()), 3);
+        assert_eq!(distinct(|i| i.member_id.clone()), 3);
+        assert_eq!(distinct(|i| i.client_id.clone().unwrap_or_default()), 3);
+        assert_eq!(
+            ids,
+            (0..3)
+                .map(|t| LoopIds::new(&three, "app", "inst", t))
+                .collect::<Vec<_>>(),
+            "stable"
+        );
+        let named = Config::builder()
+            .processing_threads(2)
+            .kafka_property("client.id", "orders")
+            .build()
+            .expect("config");
+        assert_eq!(
+            LoopIds::new(&named, "app", "inst", 1).client_id.as_deref(),
+            Some("orders-thread-1")
+        );
     }
 
     #[test]

@@ -70,6 +70,12 @@ impl Decoder {
         }
     }
 
+    /// A decoder of the same ports for another processing thread, with
+    /// caches of its own (each thread fetches a new writer schema once).
+    pub(crate) fn for_thread(&self) -> Self {
+        Self::new(self.registry.clone(), self.ports.clone(), self.max_bytes)
+    }
+
     /// Whether records of `topic` are decoded.
     pub(crate) fn decodes(&self, topic: &str) -> bool {
         self.ports.contains_key(topic)

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError;
 use rocksdb::{WriteBatch, DB};
@@ -19,6 +20,13 @@ pub(crate) use restore::{RemainingGauge, Restoration};
 /// Headers every changelog record carries: the input record that wrote it.
 pub(crate) const SOURCE_TOPIC: &str = "meshkit.source.topic";
 pub(crate) const SOURCE_OFFSET: &str = "meshkit.source.offset";
+
+/// The longest an open waits for another processing thread of this process
+/// to close a task's database (see [`StateManager::sibling`]).
+const HANDOVER_WAIT: Duration = Duration::from_secs(30);
+
+/// How often that open is tried again.
+const HANDOVER_POLL: Duration = Duration::from_millis(20);
 
 const DATA: u8 = 1;
 const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
@@ -80,6 +88,10 @@ pub(crate) struct StateManager {
     partitions: Mutex<HashMap<i32, Partition>>,
     /// Whether writes go to changelogs (only under the runtime).
     changelogged: bool,
+    /// Whether other managers of this process share the directory (one per
+    /// processing thread), so that a database being opened may still be
+    /// held by the thread that owned its task until the last rebalance.
+    siblings: AtomicBool,
 }
 
 impl std::fmt::Debug for StateManager {
@@ -129,6 +141,23 @@ impl StateManager {
             inputs,
             partitions: Mutex::new(HashMap::new()),
             changelogged: true,
+            siblings: AtomicBool::new(false),
+        }
+    }
+
+    /// Another manager of the same stores under the same directory, for
+    /// another processing thread: it opens only the partitions of the tasks
+    /// its thread is assigned.
+    pub(crate) fn sibling(&self) -> Self {
+        self.siblings.store(true, Ordering::Release);
+        Self {
+            dir: self.dir.clone(),
+            stores: self.stores.clone(),
+            changelogs: self.changelogs.clone(),
+            inputs: self.inputs.clone(),
+            partitions: Mutex::new(HashMap::new()),
+            changelogged: self.changelogged,
+            siblings: AtomicBool::new(true),
         }
     }
 
@@ -156,6 +185,7 @@ impl StateManager {
             inputs: Vec::new(),
             partitions: Mutex::new(HashMap::new()),
             changelogged: false,
+            siblings: AtomicBool::new(false),
         };
         lock(&manager.partitions).insert(
             0,
@@ -414,7 +444,7 @@ impl StateManager {
             dir: path.clone(),
             source,
         })?;
-        let db = DB::open_default(&path).map_err(db_error(format!("opening {}", path.display())))?;
+        let db = self.open_db(&path)?;
         let checkpoint = match db
             .get(CHECKPOINT_KEY)
             .map_err(db_error("reading the checkpoint"))?
@@ -431,6 +461,36 @@ impl StateManager {
             },
         );
         Ok(())
+    }
+}
+
+impl StateManager {
+    /// Opens the database at `path`. With sibling managers, the thread that
+    /// owned the task before the last rebalance closes it at its next turn
+    /// (the group revokes before it assigns, but each thread acts on it in
+    /// its own loop): until then RocksDB refuses the open for its lock,
+    /// and it is tried again.
+    fn open_db(&self, path: &Path) -> Result<DB, StateError> {
+        let started = Instant::now();
+        loop {
+            match DB::open_default(path) {
+                Ok(db) => {
+                    if started.elapsed() >= HANDOVER_POLL {
+                        tracing::debug!(path = %path.display(), waited = ?started.elapsed(), "opened a task's database another processing thread held");
+                    }
+                    return Ok(db);
+                }
+                Err(err)
+                    if self.siblings.load(Ordering::Acquire)
+                        && err.kind() == rocksdb::ErrorKind::IOError
+                        && err.as_ref().contains("LOCK")
+                        && started.elapsed() < HANDOVER_WAIT =>
+                {
+                    std::thread::sleep(HANDOVER_POLL);
+                }
+                Err(err) => return Err(db_error(format!("opening {}", path.display()))(err)),
+            }
+        }
     }
 }
 
@@ -506,6 +566,33 @@ mod tests {
         let checkpoint = &partitions[&0].checkpoint;
         assert_eq!(checkpoint.inputs.get("in"), Some(&42));
         assert_eq!(checkpoint.changelogs.get("app-s-changelog"), Some(&7));
+    }
+
+    #[test]
+    fn a_sibling_opens_a_partition_once_its_owner_closed_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = StateManager::new(
+            dir.path().to_path_buf(),
+            "app",
+            vec!["s".into()],
+            vec!["in".into()],
+        );
+        let second = std::sync::Arc::new(first.sibling());
+        first.open_local(3).expect("open");
+        first.put(3, 0, &key("a"), Some(b"1".to_vec())).expect("put");
+        first.persist(&HashMap::new(), &HashMap::new()).expect("persist");
+        let opener = {
+            let second = second.clone();
+            std::thread::spawn(move || second.open_local(3))
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!opener.is_finished(), "the owner still holds it");
+        first.retain(&[]);
+        opener
+            .join()
+            .expect("no panic")
+            .expect("opened after the owner let go");
+        assert_eq!(second.get(3, 0, &key("a")).expect("get"), Some(b"1".to_vec()));
     }
 
     #[test]

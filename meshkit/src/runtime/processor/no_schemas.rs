@@ -15,6 +15,9 @@ use crate::runtime::Error;
 /// No registry can be handed to this build.
 pub(crate) enum Registry {}
 
+/// Nothing to decode with.
+pub(super) type LoopDecoder = ();
+
 /// What cannot be decoded in this build.
 pub(super) enum DecodedRecord {}
 
@@ -26,7 +29,11 @@ pub(super) struct Schemas {
 impl Schemas {
     pub(super) async fn stop_server(&mut self) {}
 
-    pub(super) fn set_encoders(&mut self, _ctx: &mut Context) {}
+    pub(super) fn set_encoders(&self, _ctx: &mut Context) {}
+
+    pub(super) fn decoder_for_thread(&self) -> Option<()> {
+        None
+    }
 }
 
 pub(super) async fn settle_schemas(

@@ -30,6 +30,13 @@ impl LoopStores {
 #[derive(Clone)]
 pub(super) enum NoStores {}
 
+/// No stores for any loop.
+pub(super) type Stores = NoStores;
+
+pub(super) fn stores_for_thread(_stores: Option<&NoStores>, _thread: usize) -> Option<NoStores> {
+    None
+}
+
 /// Never any store: the runtime refused a product that declares one.
 pub(super) async fn open_stores(
     _descriptor: &ProductDescriptor,

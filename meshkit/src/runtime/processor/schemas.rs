@@ -26,6 +26,9 @@ use crate::schema::{
 /// A registry a service hands the runtime (`Runtime::with_registry`).
 pub(crate) type Registry = Arc<dyn SchemaRegistry>;
 
+/// What a processing loop decodes typed inputs with.
+pub(super) type LoopDecoder = Decoder;
+
 /// What the start-up settled about the product's typed ports.
 pub(super) struct Schemas {
     /// The embedded registry's REST server, when one is configured.
@@ -49,10 +52,15 @@ impl Schemas {
     }
 
     /// Has `ctx` encode outputs with the ids the gate registered.
-    pub(super) fn set_encoders(&mut self, ctx: &mut Context) {
-        if let Some(encoders) = self.encoders.take() {
-            ctx.set_encoders(encoders);
+    pub(super) fn set_encoders(&self, ctx: &mut Context) {
+        if let Some(encoders) = &self.encoders {
+            ctx.set_encoders(encoders.clone());
         }
+    }
+
+    /// A decoder for another processing loop, with caches of its own.
+    pub(super) fn decoder_for_thread(&self) -> Option<Decoder> {
+        self.decoder.as_ref().map(Decoder::for_thread)
     }
 }
 

@@ -31,6 +31,19 @@ const SLICE: Duration = Duration::from_millis(50);
 /// How often the stores' size gauges are read.
 const STATE_SAMPLE_EVERY: Duration = Duration::from_secs(2);
 
+/// The stores of the tasks one processing loop owns.
+pub(super) type Stores = Arc<StateManager>;
+
+/// The stores processing thread `thread` keeps its tasks in: the first
+/// thread's are `stores`, the others' are siblings of them, under the same
+/// directory, each opening only its own tasks' databases.
+pub(super) fn stores_for_thread(stores: Option<&Stores>, thread: usize) -> Option<Stores> {
+    stores.map(|stores| match thread {
+        0 => stores.clone(),
+        _ => Arc::new(stores.sibling()),
+    })
+}
+
 /// The loop's part of the tasks' stores.
 pub(super) struct LoopStores {
     /// `None` when the product declares no store.
