@@ -150,6 +150,13 @@ struct State {
     /// The record an isolated transaction held, when an output of it was
     /// refused: for the loop to dead-letter.
     culprit: Option<(Tp, i64)>,
+    /// The last committed transaction: where its inputs ended, per
+    /// partition, and how many records it held. See [`Txn::lost_commit`].
+    last_commit: HashMap<Tp, i64>,
+    last_commit_records: usize,
+    /// Set when a transaction that lived through an outage aborted: the
+    /// loop checks the last commit against the group's offsets.
+    check_last_commit: bool,
 }
 
 impl State {
@@ -492,6 +499,9 @@ impl Txn {
             // store one batch behind, which the next restore replays.
             stores.persist(&state.next, &ends).map_err(Error::State)?;
         }
+        // Swapped, not cloned: `reset` clears what was the previous one.
+        std::mem::swap(&mut state.last_commit, &mut state.next);
+        state.last_commit_records = records;
         if self.ports.enabled {
             for (counter, n) in self.ports.consumed.iter().zip(&state.consumed) {
                 counter.inc_by(*n);
@@ -653,6 +663,8 @@ impl Txn {
         if self.delivered.refused.load(Ordering::Acquire) > state.refused_at_begin {
             self.isolate_refusal(state);
         }
+        // See `lost_commit`.
+        state.check_last_commit |= self.outage(state);
         let rewind = std::mem::take(&mut state.first);
         if let Some(span) = &state.span {
             span.record("records", state.records);
@@ -701,6 +713,51 @@ impl Txn {
             .clone()
             .unwrap_or_else(|| "refused by the brokers".to_string());
         Some((tp, offset, refusal))
+    }
+
+    /// Whether [`lost_commit`](Self::lost_commit) has something to check:
+    /// a transaction that lived through an outage aborted since.
+    pub(crate) fn checks_last_commit(&self) -> bool {
+        lock(&self.state).check_last_commit
+    }
+
+    /// After a transaction that lived through an outage of the brokers
+    /// aborted: whether the one committed before it was lost, by the
+    /// group's `committed` offsets of the assigned partitions (`None`: none
+    /// committed). Then its inputs are no longer counted committed, and the
+    /// loop must go back to the group's offsets, as a restarted instance
+    /// would: rewinding to where the aborted one began would skip them.
+    ///
+    /// A commit acknowledged just as the brokers shut down can be lost so:
+    /// its COMMIT markers never written, the next transaction's ABORT
+    /// marker aborts its outputs and state writes too, and its input
+    /// offsets go with them.
+    pub(crate) fn lost_commit(&self, committed: &HashMap<Tp, Option<i64>>) -> bool {
+        let mut state = lock(&self.state);
+        if !std::mem::take(&mut state.check_last_commit) {
+            return false;
+        }
+        let behind: Vec<(&Tp, Option<i64>, i64)> = state
+            .last_commit
+            .iter()
+            // A partition given up since is its new owner's to resume.
+            .filter_map(|(tp, next)| Some((tp, *committed.get(tp)?, *next)))
+            .filter(|(_, group, next)| group.is_none_or(|g| g < *next))
+            .collect();
+        if behind.is_empty() {
+            return false;
+        }
+        for (tp, group, next) in &behind {
+            tracing::warn!(
+                topic = %tp.0, partition = tp.1, group_offset = ?group, committed_here = next,
+                "the brokers lost a committed transaction (its commit was aborted with the next one); processing its input again"
+            );
+        }
+        let lost = std::mem::take(&mut state.last_commit_records) as u64;
+        state.last_commit.clear();
+        self.shared
+            .update_health(|h| h.records_committed = h.records_committed.saturating_sub(lost));
+        true
     }
 
     /// Whether a fatal `err` is the brokers aborting this instance's own
