@@ -1035,3 +1035,106 @@ impl ConsumerContext for RebalanceContext {
         self.txn.assignment_changed.store(true, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction manager whose producer never connects: enough for the
+    /// bookkeeping, which is what these tests look at.
+    fn txn() -> Txn {
+        let shared = Arc::new(super::super::tests::shared());
+        let delivered: Delivered = Arc::default();
+        let context = (delivered.clone(), shared.clone());
+        let make: ProducerFactory = Box::new(move || {
+            rdkafka::ClientConfig::new()
+                .set("bootstrap.servers", "127.0.0.1:1")
+                .set("transactional.id", "lost-commit")
+                .create_with_context(DeliveryContext {
+                    changelogs: Default::default(),
+                    delivered: context.0.clone(),
+                    shared: context.1.clone(),
+                })
+        });
+        let identity = crate::ProductDescriptor::builder("tests", "txn")
+            .version("0.1.0")
+            .owner("tests")
+            .input("in", "in")
+            .output("out", "out")
+            .build()
+            .expect("descriptor")
+            .identity;
+        let metrics = Metrics::disabled(&identity);
+        let ports = PortMetrics::new(&metrics, &["in"], &["out"]);
+        Txn::new(
+            make,
+            "lost-commit".into(),
+            Duration::from_secs(5),
+            metrics,
+            ports,
+            shared,
+            delivered,
+        )
+        .expect("txn")
+    }
+
+    fn tp(partition: i32) -> Tp {
+        ("in".to_string(), partition)
+    }
+
+    /// The last commit held 500 records of partition 2 up to offset 1000,
+    /// and the health counted them; a transaction that lived through an
+    /// outage has aborted since.
+    fn after_an_outage_abort(txn: &Txn) {
+        txn.shared.update_health(|h| h.records_committed = 1500);
+        let mut state = lock(&txn.state);
+        state.last_commit = HashMap::from([(tp(2), 1000)]);
+        state.last_commit_records = 500;
+        state.check_last_commit = true;
+    }
+
+    fn records_committed(txn: &Txn) -> u64 {
+        lock(&txn.shared.health).records_committed
+    }
+
+    #[test]
+    fn a_commit_the_group_does_not_have_is_lost_and_uncounted() {
+        for group in [Some(500), None] {
+            let txn = txn();
+            after_an_outage_abort(&txn);
+            assert!(txn.checks_last_commit());
+            let committed = HashMap::from([(tp(2), group), (tp(3), Some(40))]);
+            assert!(txn.lost_commit(&committed), "group offset {group:?}");
+            assert_eq!(records_committed(&txn), 1000);
+            // Checked once: a later abort does not count it lost again.
+            assert!(!txn.checks_last_commit());
+            assert!(!txn.lost_commit(&committed));
+            assert_eq!(records_committed(&txn), 1000);
+        }
+    }
+
+    #[test]
+    fn a_commit_the_group_has_or_a_partition_given_up_is_not_lost() {
+        for committed in [
+            HashMap::from([(tp(2), Some(1000))]),
+            HashMap::from([(tp(2), Some(1200))]),
+            // Partition 2 is another member's now.
+            HashMap::from([(tp(3), None)]),
+        ] {
+            let txn = txn();
+            after_an_outage_abort(&txn);
+            assert!(!txn.lost_commit(&committed), "{committed:?}");
+            assert_eq!(records_committed(&txn), 1500);
+        }
+    }
+
+    #[test]
+    fn without_an_outage_abort_nothing_is_checked() {
+        let txn = txn();
+        after_an_outage_abort(&txn);
+        lock(&txn.state).check_last_commit = false;
+        assert!(!txn.checks_last_commit());
+        assert!(!txn.lost_commit(&HashMap::from([(tp(2), None)])));
+        assert_eq!(records_committed(&txn), 1500);
+    }
+}
