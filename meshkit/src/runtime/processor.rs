@@ -483,7 +483,7 @@ impl Loop<'_> {
             return Ok(false);
         }
         let timeout = self.config.kafka.startup_timeout;
-        // Read stable (read_committed): the abort's offsets are settled first.
+        // Read stable (read_committed): waits until the abort's offsets settle.
         let committed = blocking(|| consumer.committed(timeout))
             .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
         let group: HashMap<Tp, Option<i64>> = committed

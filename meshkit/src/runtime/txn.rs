@@ -729,9 +729,10 @@ impl Txn {
     /// would: rewinding to where the aborted one began would skip them.
     ///
     /// A commit acknowledged just as the brokers shut down can be lost so:
-    /// its COMMIT markers never written, the next transaction's ABORT
-    /// marker aborts its outputs and state writes too, and its input
-    /// offsets go with them.
+    /// the coordinator recorded it complete, but after the restart its
+    /// COMMIT markers were missing from the partitions, so the next
+    /// transaction's ABORT markers aborted its outputs, state writes and
+    /// input offsets too.
     pub(crate) fn lost_commit(&self, committed: &HashMap<Tp, Option<i64>>) -> bool {
         let mut state = lock(&self.state);
         if !std::mem::take(&mut state.check_last_commit) {
