@@ -67,6 +67,8 @@ pub struct OracleRecord {
     pub timestamp: i64,
     /// Producer id of the record's batch (-1 for a producer without one).
     pub producer_id: i64,
+    /// Producer epoch of the record's batch (-1 for a producer without one).
+    pub producer_epoch: i16,
     /// Whether the record was written inside a transaction.
     pub transactional: bool,
 }
@@ -113,6 +115,21 @@ pub struct PartitionSummary {
     pub broker_aborted_transactions: usize,
 }
 
+/// A COMMIT or ABORT marker in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    /// Partition of the marker.
+    pub partition: i32,
+    /// Offset of the marker.
+    pub offset: i64,
+    /// COMMIT (true) or ABORT (false).
+    pub commit: bool,
+    /// Producer id whose open records it ends.
+    pub producer_id: i64,
+    /// Producer epoch of the marker's batch.
+    pub producer_epoch: i16,
+}
+
 /// What the raw log holds for one topic, split by transaction outcome.
 #[derive(Debug, Clone, Default)]
 pub struct CommittedView {
@@ -124,6 +141,9 @@ pub struct CommittedView {
     pub pending: Vec<OracleRecord>,
     /// Count of control records (markers) seen.
     pub markers: usize,
+    /// The COMMIT and ABORT markers, in (partition, offset) order: where a
+    /// transaction ended in each partition, for a failed test to show.
+    pub marker_log: Vec<Marker>,
     /// One summary per partition, in partition order.
     pub partitions: Vec<PartitionSummary>,
 }
@@ -147,11 +167,18 @@ impl CommittedView {
                         format!("partition {partition}: control record at offset {}", r.offset)
                     })?;
                     self.markers += 1;
-                    let target = match kind {
-                        ControlType::Commit => &mut self.committed,
-                        ControlType::Abort => &mut self.aborted,
+                    let (target, commit) = match kind {
+                        ControlType::Commit => (&mut self.committed, true),
+                        ControlType::Abort => (&mut self.aborted, false),
                         ControlType::Other(_) => continue,
                     };
+                    self.marker_log.push(Marker {
+                        partition,
+                        offset: r.offset,
+                        commit,
+                        producer_id: b.producer_id,
+                        producer_epoch: b.producer_epoch,
+                    });
                     if let Some(buffered) = open.remove(&b.producer_id) {
                         target.extend(buffered);
                     }
@@ -166,6 +193,7 @@ impl CommittedView {
                 headers: r.headers.clone(),
                 timestamp: r.timestamp,
                 producer_id: b.producer_id,
+                producer_epoch: b.producer_epoch,
                 transactional: b.transactional,
             });
             if b.transactional {
@@ -182,6 +210,7 @@ impl CommittedView {
         for list in [&mut self.committed, &mut self.aborted, &mut self.pending] {
             list.sort_by_key(|r| (r.partition, r.offset));
         }
+        self.marker_log.sort_by_key(|m| (m.partition, m.offset));
         self.partitions.sort_by_key(|p| p.partition);
     }
 }

@@ -230,3 +230,128 @@ pub fn totals_at_least_once(
     problems.truncate(20);
     (problems, duplicates)
 }
+
+/// The shape of each partition of `view`'s log, for a failed test to show
+/// where records went: runs of consecutive records with one outcome
+/// (committed, aborted, pending) and producer epoch, ABORT markers, and
+/// COMMIT markers counted within committed runs, e.g.
+/// `p2: 0..500 aborted (e0) | ABORT@500 (e0) | 501..7751 committed (e1, 15 commits)`.
+pub fn log_shape(view: &CommittedView) -> String {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Fate {
+        Committed,
+        Aborted,
+        Pending,
+    }
+    let mut items: Vec<(i32, i64, Fate, i16)> = Vec::new();
+    for (list, fate) in [
+        (&view.committed, Fate::Committed),
+        (&view.aborted, Fate::Aborted),
+        (&view.pending, Fate::Pending),
+    ] {
+        items.extend(
+            list.iter()
+                .map(|r| (r.partition, r.offset, fate, r.producer_epoch)),
+        );
+    }
+    items.sort_by_key(|(p, o, _, _)| (*p, *o));
+    let mut out = String::new();
+    let partitions: BTreeSet<i32> = items
+        .iter()
+        .map(|i| i.0)
+        .chain(view.marker_log.iter().map(|m| m.partition))
+        .collect();
+    for partition in partitions {
+        let mut parts: Vec<String> = Vec::new();
+        let mut markers = view
+            .marker_log
+            .iter()
+            .filter(|m| m.partition == partition)
+            .peekable();
+        let mut run: Option<(i64, i64, Fate, i16, usize)> = None;
+        let flush = |run: &mut Option<(i64, i64, Fate, i16, usize)>, parts: &mut Vec<String>| {
+            if let Some((from, to, fate, epoch, commits)) = run.take() {
+                let fate = match fate {
+                    Fate::Committed => "committed",
+                    Fate::Aborted => "aborted",
+                    Fate::Pending => "pending",
+                };
+                let commits = if commits > 0 {
+                    format!(", {commits} commits")
+                } else {
+                    String::new()
+                };
+                parts.push(format!("{from}..{} {fate} (e{epoch}{commits})", to + 1));
+            }
+        };
+        for (_, offset, fate, epoch) in items.iter().filter(|i| i.0 == partition) {
+            while let Some(m) = markers.next_if(|m| m.offset < *offset) {
+                match &mut run {
+                    Some((_, _, Fate::Committed, _, commits)) if m.commit => *commits += 1,
+                    _ => {
+                        flush(&mut run, &mut parts);
+                        let kind = if m.commit { "COMMIT" } else { "ABORT" };
+                        parts.push(format!("{kind}@{} (e{})", m.offset, m.producer_epoch));
+                    }
+                }
+            }
+            match &mut run {
+                Some((_, to, f, e, _)) if *f == *fate && *e == *epoch => *to = *offset,
+                _ => {
+                    flush(&mut run, &mut parts);
+                    run = Some((*offset, *offset, *fate, *epoch, 0));
+                }
+            }
+        }
+        flush(&mut run, &mut parts);
+        for m in markers {
+            let kind = if m.commit { "COMMIT" } else { "ABORT" };
+            parts.push(format!("{kind}@{} (e{})", m.offset, m.producer_epoch));
+        }
+        out.push_str(&format!("p{partition}: {}\n", parts.join(" | ")));
+    }
+    out
+}
+
+/// The ids of `0..n` with no committed output in `view` (of the `totals`
+/// product, whose outputs are `<id>|<count>|<sum>`).
+pub fn ids_without_output(view: &CommittedView, n: usize) -> BTreeSet<usize> {
+    let seen: BTreeSet<usize> = view
+        .committed
+        .iter()
+        .filter_map(|r| {
+            let value = String::from_utf8_lossy(r.value.as_deref()?).into_owned();
+            crate::product::id_number(value.split('|').next()?)
+        })
+        .collect();
+    (0..n).filter(|i| !seen.contains(i)).collect()
+}
+
+/// Where the inputs whose ids are in `ids` sit in the input topic's `view`:
+/// per partition, the ranges of their offsets, e.g. `p2: 0..500`.
+pub fn input_ranges(view: &CommittedView, ids: &BTreeSet<usize>) -> String {
+    let mut offsets: Vec<(i32, i64)> = view
+        .committed
+        .iter()
+        .filter(|r| {
+            r.value
+                .as_ref()
+                .and_then(|v| crate::product::id_number(&String::from_utf8_lossy(v)))
+                .is_some_and(|n| ids.contains(&n))
+        })
+        .map(|r| (r.partition, r.offset))
+        .collect();
+    offsets.sort_unstable();
+    let mut ranges: Vec<(i32, i64, i64)> = Vec::new();
+    for (partition, offset) in offsets {
+        match ranges.last_mut() {
+            Some((p, _, to)) if *p == partition && *to == offset => *to = offset + 1,
+            _ => ranges.push((partition, offset, offset + 1)),
+        }
+    }
+    ranges
+        .iter()
+        .map(|(p, from, to)| format!("p{p}: {from}..{to}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -16,7 +16,7 @@ use meshkit_tests::cluster::OwnBroker;
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::product::Totals;
 use meshkit_tests::run::{self, Running};
-use meshkit_tests::verify::totals_exact;
+use meshkit_tests::verify::{ids_without_output, input_ranges, log_shape, totals_exact};
 
 const PARTITIONS: i32 = 4;
 const KEYS: usize = 300;
@@ -130,7 +130,20 @@ impl Run {
             .await
             .expect("oracle");
         let problems = totals_exact(&view, (0..n).map(|i| (input_key(i, KEYS), i)));
-        assert!(problems.is_empty(), "not exactly once: {problems:#?}");
+        if !problems.is_empty() {
+            // Where the lost inputs were read from, and what the output log
+            // holds around them: which transaction lost them, and how.
+            let input = committed_view(&self.broker.brokers, &self.input)
+                .await
+                .expect("oracle of the input");
+            let missing = ids_without_output(&view, n);
+            panic!(
+                "not exactly once: {problems:#?}\n{} input(s) without output, at {}\noutput log:\n{}",
+                missing.len(),
+                input_ranges(&input, &missing),
+                log_shape(&view)
+            );
+        }
     }
 
     /// Polls the product's health until `what` holds, or panics after

@@ -634,7 +634,7 @@ mod tests {
     use rdkafka::error::KafkaError;
     use rdkafka::types::RDKafkaErrorCode;
 
-    fn shared() -> Shared {
+    pub(super) fn shared() -> Shared {
         #[cfg_attr(not(feature = "catalog"), allow(unused_variables))]
         let descriptor = ProductDescriptor::builder("tests", "health")
             .version("0.1.0")

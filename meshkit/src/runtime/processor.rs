@@ -735,6 +735,9 @@ struct Loop<'a> {
     /// Input records seen, for sampling their spans.
     seen: u64,
     product_label: String,
+    /// The stores must be brought back to the group's committed offsets
+    /// (a committed transaction was lost): done at the next turn.
+    resync_stores: bool,
     /// Decoding typed inputs, and backing off while the registry is away.
     #[cfg_attr(not(feature = "avro"), allow(dead_code))]
     schemas: LoopSchemas,
@@ -763,6 +766,7 @@ impl<'a> Loop<'a> {
             newest: vec![i64::MIN; descriptor.inputs.len()],
             seen: 0,
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
+            resync_stores: false,
         }
     }
 }
@@ -798,6 +802,9 @@ impl Loop<'_> {
             }
             if *stop.borrow_and_update() {
                 return Ok(());
+            }
+            if std::mem::take(&mut self.resync_stores) {
+                self.sync_state(consumer, shared)?;
             }
             // A restore runs a slice per turn, between polls: the member
             // keeps polling (max.poll.interval.ms) and restored tasks flow.
@@ -877,19 +884,19 @@ impl Loop<'_> {
 
     fn commit(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
         let outcome = blocking(|| self.txn.commit(consumer))?;
-        self.after(consumer, &outcome);
+        self.after(consumer, &outcome)?;
         self.sample_state(false);
         Ok(())
     }
 
     fn abort(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<(), Error> {
         let outcome = blocking(|| self.txn.abort())?;
-        self.after(consumer, &outcome);
-        Ok(())
+        self.after(consumer, &outcome)
     }
 
-    /// Keeps the failed-record book in step with the transaction's outcome.
-    fn after(&mut self, consumer: &StreamConsumer<RebalanceContext>, outcome: &Outcome) {
+    /// Keeps the failed-record book in step with the transaction's outcome,
+    /// and rewinds the inputs of an aborted one.
+    fn after(&mut self, consumer: &StreamConsumer<RebalanceContext>, outcome: &Outcome) -> Result<(), Error> {
         match outcome {
             Outcome::Committed(_) => self.poison.committed(),
             Outcome::Aborted(rewind) => {
@@ -898,10 +905,51 @@ impl Loop<'_> {
                     let message = format!("an output was refused by the brokers: {refusal}");
                     self.poison.failed(&tp, offset, "output-rejected", message, false);
                 }
-                seek(consumer, rewind);
+                if !self.resume_from_group(consumer)? {
+                    seek(consumer, rewind);
+                }
             }
             Outcome::Nothing => {}
         }
+        Ok(())
+    }
+
+    /// When the brokers lost the last committed transaction with the one
+    /// that just aborted (see [`Txn::lost_commit`]), resumes every assigned
+    /// partition from the group's committed offsets, and the stores from
+    /// their changelogs at those offsets, as a restarted instance would;
+    /// says whether it did.
+    fn resume_from_group(&mut self, consumer: &StreamConsumer<RebalanceContext>) -> Result<bool, Error> {
+        if !self.txn.checks_last_commit() {
+            return Ok(false);
+        }
+        let timeout = self.config.kafka.startup_timeout;
+        // Read stable (read_committed): waits until the abort's offsets settle.
+        let committed = blocking(|| consumer.committed(timeout))
+            .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
+        let group: HashMap<Tp, Option<i64>> = committed
+            .elements()
+            .iter()
+            .map(|e| {
+                let offset = match e.offset() {
+                    Offset::Offset(next) => Some(next),
+                    _ => None,
+                };
+                ((e.topic().to_string(), e.partition()), offset)
+            })
+            .collect();
+        if !self.txn.lost_commit(&group) {
+            return Ok(false);
+        }
+        for ((topic, partition), offset) in &group {
+            // No committed offset: where `auto.offset.reset` says, as at a start.
+            let offset = offset.map_or(Offset::Invalid, Offset::Offset);
+            blocking(|| consumer.seek(topic, *partition, offset, timeout))
+                .map_err(|e| Error::kafka("resuming a partition from the group's committed offset", e))?;
+        }
+        self.poison.clear();
+        self.resync_stores = true;
+        Ok(true)
     }
 
     /// Processes one input record in the open transaction (opening one if

@@ -168,6 +168,13 @@ struct State {
     /// The record an isolated transaction held, when an output of it was
     /// refused: for the loop to dead-letter.
     culprit: Option<(Tp, i64)>,
+    /// The last committed transaction: where its inputs ended, per
+    /// partition, and how many records it held. See [`Txn::lost_commit`].
+    last_commit: HashMap<Tp, i64>,
+    last_commit_records: usize,
+    /// Set when a transaction that lived through an outage aborted: the
+    /// loop checks the last commit against the group's offsets.
+    check_last_commit: bool,
 }
 
 impl State {
@@ -566,6 +573,9 @@ impl Txn {
             // store one batch behind, which the next restore replays.
             stores.persist(&state.next, &ends).map_err(Error::State)?;
         }
+        // Swapped, not cloned: `reset` clears what was the previous one.
+        std::mem::swap(&mut state.last_commit, &mut state.next);
+        state.last_commit_records = records;
         if self.ports.enabled {
             for (counter, n) in self.ports.consumed.iter().zip(&state.consumed) {
                 counter.inc_by(*n);
@@ -732,6 +742,8 @@ impl Txn {
         if self.delivered.refused.load(Ordering::Acquire) > state.refused_at_begin {
             self.isolate_refusal(state);
         }
+        // See `lost_commit`.
+        state.check_last_commit |= self.outage(state);
         let rewind = std::mem::take(&mut state.first);
         if let Some(span) = &state.span {
             span.record("records", state.records);
@@ -780,6 +792,52 @@ impl Txn {
             .clone()
             .unwrap_or_else(|| "refused by the brokers".to_string());
         Some((tp, offset, refusal))
+    }
+
+    /// Whether [`lost_commit`](Self::lost_commit) has something to check:
+    /// a transaction that lived through an outage aborted since.
+    pub(crate) fn checks_last_commit(&self) -> bool {
+        lock(&self.state).check_last_commit
+    }
+
+    /// After a transaction that lived through an outage of the brokers
+    /// aborted: whether the one committed before it was lost, by the
+    /// group's `committed` offsets of the assigned partitions (`None`: none
+    /// committed). Then its inputs are no longer counted committed, and the
+    /// loop must go back to the group's offsets, as a restarted instance
+    /// would: rewinding to where the aborted one began would skip them.
+    ///
+    /// A commit acknowledged just as the brokers shut down can be lost so:
+    /// the coordinator recorded it complete, but after the restart its
+    /// COMMIT markers were missing from the partitions, so the next
+    /// transaction's ABORT markers aborted its outputs, state writes and
+    /// input offsets too.
+    pub(crate) fn lost_commit(&self, committed: &HashMap<Tp, Option<i64>>) -> bool {
+        let mut state = lock(&self.state);
+        if !std::mem::take(&mut state.check_last_commit) {
+            return false;
+        }
+        let behind: Vec<(&Tp, Option<i64>, i64)> = state
+            .last_commit
+            .iter()
+            // A partition given up since is its new owner's to resume.
+            .filter_map(|(tp, next)| Some((tp, *committed.get(tp)?, *next)))
+            .filter(|(_, group, next)| group.is_none_or(|g| g < *next))
+            .collect();
+        if behind.is_empty() {
+            return false;
+        }
+        for (tp, group, next) in &behind {
+            tracing::warn!(
+                topic = %tp.0, partition = tp.1, group_offset = ?group, committed_here = next,
+                "the brokers lost a committed transaction (its commit was aborted with the next one); processing its input again"
+            );
+        }
+        let lost = std::mem::take(&mut state.last_commit_records) as u64;
+        state.last_commit.clear();
+        self.shared
+            .update_health(|h| h.records_committed = h.records_committed.saturating_sub(lost));
+        true
     }
 
     /// Whether a fatal `err` is the brokers aborting this instance's own
@@ -1055,5 +1113,109 @@ impl ConsumerContext for RebalanceContext {
         // Marks of partitions given up would never be passed.
         lock(&self.txn.state).isolate.clear();
         self.txn.assignment_changed.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction manager whose producer never connects: enough for the
+    /// bookkeeping, which is what these tests look at.
+    fn txn() -> Txn {
+        let shared = Arc::new(super::super::tests::shared());
+        let delivered: Delivered = Arc::default();
+        let context = (delivered.clone(), shared.clone());
+        let make: ProducerFactory = Box::new(move || {
+            rdkafka::ClientConfig::new()
+                .set("bootstrap.servers", "127.0.0.1:1")
+                .set("transactional.id", "lost-commit")
+                .create_with_context(DeliveryContext {
+                    changelogs: Default::default(),
+                    delivered: context.0.clone(),
+                    shared: context.1.clone(),
+                })
+        });
+        let identity = crate::ProductDescriptor::builder("tests", "txn")
+            .version("0.1.0")
+            .owner("tests")
+            .input("in", "in")
+            .output("out", "out")
+            .build()
+            .expect("descriptor")
+            .identity;
+        let metrics = Metrics::disabled(&identity);
+        let ports = PortMetrics::new(&metrics, &["in"], &["out"]);
+        Txn::new(
+            Guarantee::ExactlyOnce,
+            make,
+            "lost-commit".into(),
+            Duration::from_secs(5),
+            metrics,
+            ports,
+            shared,
+            delivered,
+        )
+        .expect("txn")
+    }
+
+    fn tp(partition: i32) -> Tp {
+        ("in".to_string(), partition)
+    }
+
+    /// The last commit held 500 records of partition 2 up to offset 1000,
+    /// and the health counted them; a transaction that lived through an
+    /// outage has aborted since.
+    fn after_an_outage_abort(txn: &Txn) {
+        txn.shared.update_health(|h| h.records_committed = 1500);
+        let mut state = lock(&txn.state);
+        state.last_commit = HashMap::from([(tp(2), 1000)]);
+        state.last_commit_records = 500;
+        state.check_last_commit = true;
+    }
+
+    fn records_committed(txn: &Txn) -> u64 {
+        lock(&txn.shared.health).records_committed
+    }
+
+    #[test]
+    fn a_commit_the_group_does_not_have_is_lost_and_uncounted() {
+        for group in [Some(500), None] {
+            let txn = txn();
+            after_an_outage_abort(&txn);
+            assert!(txn.checks_last_commit());
+            let committed = HashMap::from([(tp(2), group), (tp(3), Some(40))]);
+            assert!(txn.lost_commit(&committed), "group offset {group:?}");
+            assert_eq!(records_committed(&txn), 1000);
+            // Checked once: a later abort does not count it lost again.
+            assert!(!txn.checks_last_commit());
+            assert!(!txn.lost_commit(&committed));
+            assert_eq!(records_committed(&txn), 1000);
+        }
+    }
+
+    #[test]
+    fn a_commit_the_group_has_or_a_partition_given_up_is_not_lost() {
+        for committed in [
+            HashMap::from([(tp(2), Some(1000))]),
+            HashMap::from([(tp(2), Some(1200))]),
+            // Partition 2 is another member's now.
+            HashMap::from([(tp(3), None)]),
+        ] {
+            let txn = txn();
+            after_an_outage_abort(&txn);
+            assert!(!txn.lost_commit(&committed), "{committed:?}");
+            assert_eq!(records_committed(&txn), 1500);
+        }
+    }
+
+    #[test]
+    fn without_an_outage_abort_nothing_is_checked() {
+        let txn = txn();
+        after_an_outage_abort(&txn);
+        lock(&txn.state).check_last_commit = false;
+        assert!(!txn.checks_last_commit());
+        assert!(!txn.lost_commit(&HashMap::from([(tp(2), None)])));
+        assert_eq!(records_committed(&txn), 1500);
     }
 }
