@@ -387,3 +387,61 @@ impl<P: DataProduct + Sync> DataProduct for RejectedOutputs<P> {
         Ok(())
     }
 }
+
+/// The topics and group of one broker test of [`Totals`]: an input topic
+/// (created), and names for the output topic and the application.
+#[derive(Debug, Clone)]
+pub struct TotalsTopics {
+    /// The test broker.
+    pub brokers: String,
+    /// The input topic, created.
+    pub input: String,
+    /// The output topic's name (the product creates it).
+    pub output: String,
+    /// The application id.
+    pub app: String,
+    /// Keys the inputs are spread over.
+    pub keys: usize,
+}
+
+impl TotalsTopics {
+    /// Creates the input topic of `partitions` partitions, its name and the
+    /// others starting with `prefix`; `None` (skipped) without a broker.
+    ///
+    /// # Panics
+    /// When the topic cannot be created.
+    pub async fn create(test: &str, prefix: &str, partitions: i32, keys: usize) -> Option<Self> {
+        let brokers = crate::broker::test_brokers(test)?;
+        let input = crate::broker::unique_name(&format!("{prefix}-in"));
+        crate::broker::create_topic(&brokers, &input, partitions)
+            .await
+            .expect("input topic");
+        Some(Self {
+            brokers,
+            input,
+            output: crate::broker::unique_name(&format!("{prefix}-out")),
+            app: crate::broker::unique_name(&format!("{prefix}-app")),
+            keys,
+        })
+    }
+
+    /// Produces inputs `ids`, keyed over [`keys`](Self::keys).
+    ///
+    /// # Panics
+    /// When they cannot be produced.
+    pub async fn produce(&self, ids: std::ops::Range<usize>) {
+        let (brokers, input, keys) = (self.brokers.clone(), self.input.clone(), self.keys);
+        tokio::task::spawn_blocking(move || crate::broker::produce_keyed(&brokers, &input, ids, keys))
+            .await
+            .expect("join")
+            .expect("inputs");
+    }
+
+    /// The product, reading and writing these topics.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            input: self.input.clone(),
+            output: self.output.clone(),
+        }
+    }
+}

@@ -8,55 +8,34 @@ use std::time::Duration;
 
 use meshkit::{Config, Guarantee};
 use meshkit_tests::broker::{
-    committed_offsets, create_topic, end_offsets, input_id, input_key, produce_ids_off_thread, produce_keyed,
-    test_brokers, unique_name,
+    committed_offsets, end_offsets, input_id, input_key, produce_ids_off_thread, produce_keyed,
 };
 use meshkit_tests::crash::{kill_at_random_points_with, run_to_end};
 use meshkit_tests::oracle::{committed_view, CommittedView};
-use meshkit_tests::product::{Relay, Totals};
+use meshkit_tests::product::{Relay, TotalsTopics};
 use meshkit_tests::run;
 use meshkit_tests::verify::{exactly_once, totals_at_least_once, totals_exact};
 
 const PARTITIONS: i32 = 4;
 const KEYS: usize = 500;
 
-struct Setup {
-    brokers: String,
-    input: String,
-    output: String,
-    app: String,
+/// The test's topics and group (the shared setup), with its own settings.
+struct Setup(TotalsTopics);
+
+impl std::ops::Deref for Setup {
+    type Target = TotalsTopics;
+    fn deref(&self) -> &TotalsTopics {
+        &self.0
+    }
 }
 
 async fn setup(test: &str) -> Option<Setup> {
-    let brokers = test_brokers(test)?;
-    let input = unique_name("alos-in");
-    create_topic(&brokers, &input, PARTITIONS)
+    TotalsTopics::create(test, "alos", PARTITIONS, KEYS)
         .await
-        .expect("input topic");
-    Some(Setup {
-        brokers,
-        input,
-        output: unique_name("alos-out"),
-        app: unique_name("alos-app"),
-    })
+        .map(Setup)
 }
 
 impl Setup {
-    async fn produce(&self, ids: std::ops::Range<usize>) {
-        let (brokers, input) = (self.brokers.clone(), self.input.clone());
-        tokio::task::spawn_blocking(move || produce_keyed(&brokers, &input, ids, KEYS))
-            .await
-            .expect("join")
-            .expect("inputs");
-    }
-
-    fn totals(&self) -> Totals {
-        Totals {
-            input: self.input.clone(),
-            output: self.output.clone(),
-        }
-    }
-
     fn config(&self, state: &std::path::Path) -> meshkit::ConfigBuilder {
         Config::builder()
             .brokers(&self.brokers)

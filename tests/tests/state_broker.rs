@@ -7,54 +7,34 @@
 use std::time::Duration;
 
 use meshkit::Config;
-use meshkit_tests::broker::{create_topic, end_offsets, input_key, produce_keyed, test_brokers, unique_name};
+use meshkit_tests::broker::{end_offsets, input_key, produce_keyed, unique_name};
 use meshkit_tests::crash::{kill_at_random_points, progress, run_to_end};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::process;
-use meshkit_tests::product::Totals;
+use meshkit_tests::product::TotalsTopics;
 use meshkit_tests::run;
 use meshkit_tests::verify::totals_exact;
 
 const PARTITIONS: i32 = 4;
 const KEYS: usize = 500;
 
-struct Setup {
-    brokers: String,
-    input: String,
-    output: String,
-    app: String,
+/// The test's topics and group (the shared setup), with its own settings.
+struct Setup(TotalsTopics);
+
+impl std::ops::Deref for Setup {
+    type Target = TotalsTopics;
+    fn deref(&self) -> &TotalsTopics {
+        &self.0
+    }
 }
 
 async fn setup(test: &str) -> Option<Setup> {
-    let brokers = test_brokers(test)?;
-    let input = unique_name("state-in");
-    create_topic(&brokers, &input, PARTITIONS)
+    TotalsTopics::create(test, "state", PARTITIONS, KEYS)
         .await
-        .expect("input topic");
-    Some(Setup {
-        brokers,
-        input,
-        output: unique_name("state-out"),
-        app: unique_name("state-app"),
-    })
+        .map(Setup)
 }
 
 impl Setup {
-    async fn produce(&self, ids: std::ops::Range<usize>) {
-        let (brokers, input) = (self.brokers.clone(), self.input.clone());
-        tokio::task::spawn_blocking(move || produce_keyed(&brokers, &input, ids, KEYS))
-            .await
-            .expect("join")
-            .expect("inputs");
-    }
-
-    fn totals(&self) -> Totals {
-        Totals {
-            input: self.input.clone(),
-            output: self.output.clone(),
-        }
-    }
-
     fn config(&self, state: &std::path::Path) -> Config {
         self.config_builder(state).build().expect("config")
     }

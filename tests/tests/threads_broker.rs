@@ -7,11 +7,9 @@
 use std::time::Duration;
 
 use meshkit::{Config, ErrorPolicy};
-use meshkit_tests::broker::{
-    create_topic, input_id, input_key, produce_ids, produce_keyed, test_brokers, unique_name,
-};
+use meshkit_tests::broker::{input_id, input_key, produce_ids};
 use meshkit_tests::oracle::committed_view;
-use meshkit_tests::product::{Relay, Totals};
+use meshkit_tests::product::{Relay, TotalsTopics};
 use meshkit_tests::run;
 use meshkit_tests::verify::totals_exact;
 
@@ -19,36 +17,23 @@ const PARTITIONS: i32 = 4;
 const KEYS: usize = 500;
 const THREADS: usize = 2;
 
-struct Setup {
-    brokers: String,
-    input: String,
-    output: String,
-    app: String,
+/// The test's topics and group (the shared setup), with its own settings.
+struct Setup(TotalsTopics);
+
+impl std::ops::Deref for Setup {
+    type Target = TotalsTopics;
+    fn deref(&self) -> &TotalsTopics {
+        &self.0
+    }
 }
 
 async fn setup(test: &str) -> Option<Setup> {
-    let brokers = test_brokers(test)?;
-    let input = unique_name("threads-in");
-    create_topic(&brokers, &input, PARTITIONS)
+    TotalsTopics::create(test, "threads", PARTITIONS, KEYS)
         .await
-        .expect("input topic");
-    Some(Setup {
-        brokers,
-        input,
-        output: unique_name("threads-out"),
-        app: unique_name("threads-app"),
-    })
+        .map(Setup)
 }
 
 impl Setup {
-    async fn produce(&self, ids: std::ops::Range<usize>) {
-        let (brokers, input) = (self.brokers.clone(), self.input.clone());
-        tokio::task::spawn_blocking(move || produce_keyed(&brokers, &input, ids, KEYS))
-            .await
-            .expect("join")
-            .expect("inputs");
-    }
-
     fn config(&self, state: &std::path::Path) -> Config {
         Config::builder()
             .brokers(&self.brokers)
@@ -72,11 +57,7 @@ impl Setup {
         more: std::ops::Range<usize>,
         per_thread: bool,
     ) -> (meshkit::Health, f64) {
-        let product = Totals {
-            input: self.input.clone(),
-            output: self.output.clone(),
-        };
-        let runtime = meshkit::Runtime::new(product, self.config(state)).expect("runtime");
+        let runtime = meshkit::Runtime::new(self.totals(), self.config(state)).expect("runtime");
         let runtime = if per_thread {
             runtime.product_per_thread()
         } else {

@@ -124,9 +124,10 @@ pub(crate) fn goals(rows: &[Row]) -> String {
             let alos = find(rows, (workload, "at_least_once", 1), contender);
             if let (Some(e), Some(a)) = (eos, alos) {
                 line(format!(
-                    "{} {contender}: exactly-once costs {:.1}% of at-least-once's records/s",
+                    "{} {contender}: exactly-once / at-least-once: {:.2}× records/s, {:.2}× CPU s per 1M records",
                     workload.name(),
-                    (1.0 - e.records_per_second / a.records_per_second) * 100.0
+                    e.records_per_second / a.records_per_second,
+                    e.cpu_seconds_per_million / a.cpu_seconds_per_million
                 ));
             }
         }

@@ -380,6 +380,18 @@ fn finish(
     }
 }
 
+/// The product's application id (the configured one, or its identity's
+/// default) and the span every log line of the run is in.
+fn identity_of(descriptor: &ProductDescriptor, config: &Config) -> (String, tracing::Span) {
+    let identity = &descriptor.identity;
+    let application_id = config
+        .application_id
+        .clone()
+        .unwrap_or_else(|| identity.default_application_id());
+    let span = tracing::info_span!("meshkit", product = %identity.name, domain = %identity.domain, version = %identity.version);
+    (application_id, span)
+}
+
 pub(crate) async fn run<P: DataProduct>(
     mut product: P,
     descriptor: ProductDescriptor,
@@ -389,12 +401,7 @@ pub(crate) async fn run<P: DataProduct>(
     registry: Option<Registry>,
     services: tokio::runtime::Handle,
 ) -> Result<(), Error> {
-    let identity = descriptor.identity.clone();
-    let application_id = config
-        .application_id
-        .clone()
-        .unwrap_or_else(|| identity.default_application_id());
-    let span = tracing::info_span!("meshkit", product = %identity.name, domain = %identity.domain, version = %identity.version);
+    let (application_id, span) = identity_of(&descriptor, &config);
     async move {
         let mut prepared = prepare(
             &descriptor,
@@ -491,12 +498,7 @@ pub(crate) async fn run_threads<P: DataProduct>(
     registry: Option<Registry>,
     services: tokio::runtime::Handle,
 ) -> Result<(), Error> {
-    let identity = descriptor.identity.clone();
-    let application_id = config
-        .application_id
-        .clone()
-        .unwrap_or_else(|| identity.default_application_id());
-    let span = tracing::info_span!("meshkit", product = %identity.name, domain = %identity.domain, version = %identity.version);
+    let (application_id, span) = identity_of(&descriptor, &config);
     async move {
         let mut prepared =
             prepare(&descriptor, &config, application_id, &shared, &metrics, registry, &services).await?;
@@ -510,7 +512,7 @@ pub(crate) async fn run_threads<P: DataProduct>(
                 brokers = %prepared.brokers, "starting a processing thread"
             );
             let work = plan.run(products.for_thread()).instrument(tracing::info_span!("thread", index = thread));
-            let name = format!("meshkit-{}-{thread}", identity.name);
+            let name = format!("meshkit-{}-{thread}", descriptor.identity.name);
             threads.spawn(super::on_own_thread(work.in_current_span(), name));
         }
         #[cfg(feature = "catalog")]
