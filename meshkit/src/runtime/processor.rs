@@ -11,7 +11,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
-use rdkafka::Offset;
+use rdkafka::{Offset, TopicPartitionList};
 use tracing::Instrument;
 
 #[cfg(not(feature = "avro"))]
@@ -36,7 +36,7 @@ use super::Error;
 use super::{Shared, Status};
 use crate::config::Config;
 use crate::error::ErrorChain;
-use crate::kafka::{self, blocking, EmbeddedCluster, TopicRole};
+use crate::kafka::{self, blocking, kafka_retriable, EmbeddedCluster, TopicRole};
 use crate::metrics::{Metrics, PortMetrics};
 use crate::policy::{ErrorPolicy, Guarantee};
 use crate::product::ProductDescriptor;
@@ -926,9 +926,7 @@ impl Loop<'_> {
             return Ok(false);
         }
         let timeout = self.config.kafka.startup_timeout;
-        // Read stable (read_committed): waits until the abort's offsets settle.
-        let committed = blocking(|| consumer.committed(timeout))
-            .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
+        let committed = self.group_offsets(consumer, timeout)?;
         let group: HashMap<Tp, Option<i64>> = committed
             .elements()
             .iter()
@@ -952,6 +950,31 @@ impl Loop<'_> {
         self.poison.clear();
         self.resync_stores = true;
         Ok(true)
+    }
+
+    /// The group's committed offsets, read stable (read_committed: the read
+    /// waits until the abort's offsets settle). The abort that asks for them
+    /// often ends as the brokers come back, before the group coordinator
+    /// answers: a read that times out or finds the brokers away is tried
+    /// again, as the transaction's own steps are, rather than stopping the
+    /// product.
+    fn group_offsets(
+        &self,
+        consumer: &StreamConsumer<RebalanceContext>,
+        timeout: Duration,
+    ) -> Result<TopicPartitionList, Error> {
+        let mut attempts = 0u32;
+        loop {
+            match blocking(|| consumer.committed(timeout)) {
+                Ok(committed) => return Ok(committed),
+                Err(err) if kafka_retriable(&err) => {
+                    attempts += 1;
+                    self.txn
+                        .wait_to_retry("reading the group's committed offsets", err, attempts)?;
+                }
+                Err(err) => return Err(Error::kafka("reading the group's committed offsets", err)),
+            }
+        }
     }
 
     /// Processes one input record in the open transaction (opening one if
