@@ -902,7 +902,12 @@ impl Txn {
     /// through without a crash loop. Gives up only when the runtime is asked
     /// to stop meanwhile; the broker then aborts the open transaction after
     /// its timeout, and the uncommitted input is processed again on restart.
-    pub(crate) fn wait_to_retry(&self, operation: &'static str, err: KafkaError, attempts: u32) -> Result<(), Error> {
+    pub(crate) fn wait_to_retry(
+        &self,
+        operation: &'static str,
+        err: KafkaError,
+        attempts: u32,
+    ) -> Result<(), Error> {
         if *self.shared.stop.borrow() {
             return Err(Error::kafka(operation, err));
         }
