@@ -9,14 +9,13 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
-use apache_avro::types::Value;
 use meshkit_tests::broker::send_with_backpressure;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use crate::contender::{committed_count, group_reader};
-use crate::workload::{Workload, ORDER_SCHEMA, PARTITIONS};
+use crate::workload::{write_order, Workload, ORDER_SCHEMA, PARTITIONS};
 
 /// The offered load of a latency measurement.
 #[derive(Debug, Clone, Copy)]
@@ -36,15 +35,6 @@ pub(crate) struct Latency {
     pub(crate) p99: f64,
 }
 
-/// `value` in Avro's binary encoding of `schema`.
-pub(crate) fn avro_bytes(schema: &apache_avro::Schema, value: Value) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(64);
-    apache_avro::writer::datum::GenericDatumWriter::builder(schema)
-        .build()?
-        .write_value(&mut out, value)?;
-    Ok(out)
-}
-
 fn now_ms() -> i64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
@@ -62,14 +52,7 @@ fn live_value(
     Ok(match workload {
         Workload::W1 => {
             let mut value = Vec::with_capacity(48);
-            meshkit::schema::wire::write_header(&mut value, id);
-            let order = Value::Record(vec![
-                ("order_id".into(), Value::String(format!("live{i}"))),
-                ("customer".into(), Value::String(key.to_string())),
-                ("amount_cents".into(), Value::Long(500)),
-                ("status".into(), Value::String("paid".into())),
-            ]);
-            value.extend(avro_bytes(schema, order)?);
+            write_order(&mut value, schema, id, (format!("live{i}"), key, 500, "paid"))?;
             value
         }
         _ => 1i64.to_be_bytes().to_vec(),

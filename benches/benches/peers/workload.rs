@@ -188,14 +188,8 @@ pub(crate) fn produce(
             Workload::W1 => {
                 let amount_cents = i64::try_from((draw >> 20) % 20_000 + 1)?;
                 let status = STATUSES[usize::try_from((draw >> 40) % 3)?];
-                meshkit::schema::wire::write_header(&mut value, order_schema_id);
-                let order = Value::Record(vec![
-                    ("order_id".into(), Value::String(format!("o{i}"))),
-                    ("customer".into(), Value::String(key.clone())),
-                    ("amount_cents".into(), Value::Long(amount_cents)),
-                    ("status".into(), Value::String(status.into())),
-                ]);
-                value.extend(crate::latency::avro_bytes(&order_schema, order)?);
+                let order = (format!("o{i}"), key.as_str(), amount_cents, status);
+                write_order(&mut value, &order_schema, order_schema_id, order)?;
                 orders.push(enrich(&key, amount_cents, status));
             }
             Workload::W2 => {
@@ -242,6 +236,28 @@ pub(crate) fn produce(
         records: produced,
         expected,
     })
+}
+
+/// Appends an `Order` (id, customer, amount in cents, status) to `out` in the
+/// Confluent wire format, framed with `schema_id`: how the input and the
+/// latency runs' live records are written.
+pub(crate) fn write_order(
+    out: &mut Vec<u8>,
+    schema: &apache_avro::Schema,
+    schema_id: u32,
+    (order_id, customer, amount_cents, status): (String, &str, i64, &str),
+) -> anyhow::Result<()> {
+    meshkit::schema::wire::write_header(out, schema_id);
+    let order = Value::Record(vec![
+        ("order_id".into(), Value::String(order_id)),
+        ("customer".into(), Value::String(customer.to_string())),
+        ("amount_cents".into(), Value::Long(amount_cents)),
+        ("status".into(), Value::String(status.to_string())),
+    ]);
+    apache_avro::writer::datum::GenericDatumWriter::builder(schema)
+        .build()?
+        .write_value(out, order)?;
+    Ok(())
 }
 
 fn enrich(customer: &str, amount_cents: i64, status: &'static str) -> Option<Enriched> {
