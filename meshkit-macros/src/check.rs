@@ -15,7 +15,7 @@ use syn::{Ident, LitStr, Type};
 use crate::errors::Errors;
 use crate::keys;
 use crate::lit;
-use crate::model::{Emit, Millis, Port, Product, Receiver, Store, Transform, Window};
+use crate::model::{Emit, Format, Millis, Port, Product, Receiver, Store, Transform, Window};
 use crate::parse::{PortArgs, ProductArgs, StoreArgs, TransformFn, WindowArgs};
 
 /// The runtime's path when no `crate = "..."` is given.
@@ -300,6 +300,8 @@ fn ports(args: Vec<PortArgs>, kind: &str, errors: &mut Errors) -> Vec<Port> {
         } else {
             keys::PRODUCT.example(keys::OUTPUT)
         };
+        let format = value_format(&port, place, errors);
+        let key_format = key_format(&port, format, place, errors);
         let name = required_in(
             port.name,
             "",
@@ -337,16 +339,97 @@ fn ports(args: Vec<PortArgs>, kind: &str, errors: &mut Errors) -> Vec<Port> {
                 ),
             );
         }
-        if let (Some(name), Some(topic)) = (name, topic) {
+        if let (Some(name), Some(topic), Some(format), Some(key_format)) = (name, topic, format, key_format) {
             out.push(Port {
                 name,
                 topic,
                 value: port.value,
                 key: port.key,
+                format,
+                key_format,
             });
         }
     }
     out
+}
+
+/// The values' format: `format = ...`, Avro by default.
+fn value_format(port: &PortArgs, place: &keys::Place, errors: &mut Errors) -> Option<Format> {
+    let Some(ident) = &port.format else {
+        return Some(Format::Avro);
+    };
+    let name = ident.to_string();
+    match Format::from_name(&name) {
+        Some(format @ (Format::Avro | Format::Json)) => {
+            if port.value.is_none() {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "`format = {name}` without a `value` type: the port carries raw bytes; declare what it \
+                         carries, e.g. `value = Order, format = {name}`"
+                    ),
+                );
+                return None;
+            }
+            Some(format)
+        }
+        _ => {
+            let valid = Format::VALUE_NAMES;
+            let hint = if name == "string" {
+                "; `string` is a key format (`key_format = string`)".to_string()
+            } else {
+                String::new()
+            };
+            errors.at(
+                ident.span(),
+                format!(
+                    "unknown value format `{name}` in {}{}{hint}",
+                    place.shown,
+                    keys::suggest_then(&name, valid, &format!("the formats are {}", keys::list(valid)))
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The keys' format: `key_format = ...`; by default `string` for a key
+/// written `String` (Kafka's usual string keys), else the values' format.
+fn key_format(
+    port: &PortArgs,
+    value: Option<Format>,
+    place: &keys::Place,
+    errors: &mut Errors,
+) -> Option<Format> {
+    let Some(ident) = &port.key_format else {
+        let is_string = port.key.as_ref().is_some_and(|k| show(k) == "String");
+        return Some(if is_string {
+            Format::String
+        } else {
+            value.unwrap_or(Format::Avro)
+        });
+    };
+    let name = ident.to_string();
+    let Some(format) = Format::from_name(&name) else {
+        let valid = Format::KEY_NAMES;
+        errors.at(
+            ident.span(),
+            format!(
+                "unknown key format `{name}` in {}{}",
+                place.shown,
+                keys::suggest_then(&name, valid, &format!("the formats are {}", keys::list(valid)))
+            ),
+        );
+        return None;
+    };
+    if port.key.is_none() {
+        errors.at(
+            ident.span(),
+            format!("`key_format = {name}` without a `key` type: declare the key, e.g. `key = String, key_format = {name}`"),
+        );
+        return None;
+    }
+    Some(format)
 }
 
 fn check_port_names(inputs: &[Port], outputs: &[Port], errors: &mut Errors) {

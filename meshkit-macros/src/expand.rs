@@ -11,13 +11,13 @@
 //! into "method not found" or "trait not implemented" errors elsewhere.
 
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::LitStr;
 
 use crate::check;
 use crate::errors::Errors;
-use crate::model::{Emit, Millis, Port, Product, Receiver, Store, Transform};
+use crate::model::{Emit, Format, Millis, Port, Product, Receiver, Store, Transform};
 use crate::parse;
 
 /// `#[meshkit::product(args)] item`: the full expansion, or the fallback
@@ -116,15 +116,42 @@ fn port_call(port: &Port, input: bool) -> TokenStream {
     } else {
         (quote!(output), quote!(output_avro), quote!(output_with))
     };
-    match (&port.value, &port.key) {
-        (None, _) => quote!(.#plain(#name, #topic)),
-        (Some(value), None) => quote_spanned!(value.span()=> .#avro::<#value>(#name, #topic)),
-        (Some(value), Some(key)) => {
-            let schema = quote_spanned!(value.span()=> __meshkit::PortSchema::value::<#value>());
-            let keyed = quote_spanned!(key.span()=> #schema.with_key::<#key>());
-            quote!(.#with(#name, #topic, #keyed))
+    match (&port.value, &port.key, port.format) {
+        (None, _, _) => quote!(.#plain(#name, #topic)),
+        (Some(value), None, Format::Avro) => quote_spanned!(value.span()=> .#avro::<#value>(#name, #topic)),
+        (Some(value), _, _) => {
+            let schema = port_schema(port, value);
+            quote!(.#with(#name, #topic, #schema))
         }
     }
+}
+
+/// `__meshkit::PortSchema::json::<V>().with_string_key()` and its kin.
+fn port_schema(port: &Port, value: &syn::Type) -> TokenStream {
+    let mut schema = match port.format {
+        Format::Json => quote_spanned!(value.span()=> __meshkit::PortSchema::json::<#value>()),
+        Format::Avro | Format::String => {
+            quote_spanned!(value.span()=> __meshkit::PortSchema::value::<#value>())
+        }
+    };
+    if let Some(key) = &port.key {
+        schema = match port.key_format {
+            Format::Avro => quote_spanned!(key.span()=> #schema.with_key::<#key>()),
+            Format::Json => quote_spanned!(key.span()=> #schema.with_json_key::<#key>()),
+            Format::String => quote_spanned!(key.span()=> #schema.with_string_key()),
+        };
+    }
+    schema
+}
+
+/// `key_format = string` only for `key = String`: a compile error on the key
+/// type otherwise (`String` written through an alias passes too).
+fn string_key_checks(product: &Product) -> TokenStream {
+    let checks = (product.inputs.iter().chain(&product.outputs))
+        .filter(|p| p.key_format == Format::String)
+        .filter_map(|p| p.key.as_ref())
+        .map(|key| quote_spanned!(key.span()=> __meshkit::string_key::<#key>();));
+    quote!(#(#checks)*)
 }
 
 fn store_call(store: &Store) -> TokenStream {
@@ -226,9 +253,11 @@ fn descriptor_body(product: &Product) -> TokenStream {
     let stores = product.stores.iter().map(store_call);
     let checks = store_type_checks(&product.stores);
     let needs = feature_checks(product);
+    let string_keys = string_key_checks(product);
     quote! {
         #needs
         #checks
+        #string_keys
         __meshkit::ProductDescriptor::builder(#domain, #name)
             .version(#version)
             .owner(#owner)
@@ -317,6 +346,67 @@ fn respan(tokens: &mut TokenStream, span: Span) {
         .collect();
 }
 
+/// The product's outputs struct, one typed handle per output port, and
+/// `Self::OUT`, its value: what a transform sends through. Private to the
+/// module, as the product's own items are by default.
+fn outputs(product: &Product, item: &syn::ItemImpl) -> TokenStream {
+    let syn::Type::Path(path) = item.self_ty.as_ref() else {
+        return TokenStream::new();
+    };
+    let Some(last) = path.path.segments.last() else {
+        return TokenStream::new();
+    };
+    let krate = &product.krate;
+    let name = quote::format_ident!("{}Outputs", last.ident);
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let mut fields = Vec::new();
+    let mut values = Vec::new();
+    for (index, port) in product.outputs.iter().enumerate() {
+        let field = &port.name;
+        let port_name = string(field);
+        let (ty, ctor) = match &port.value {
+            None => (
+                quote!(#krate::__private::RawOutput),
+                quote!(#krate::__private::RawOutput),
+            ),
+            Some(value) => {
+                let key = port
+                    .key
+                    .as_ref()
+                    .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+                let ty = quote_spanned!(value.span()=> #krate::__private::Output<#key, #value>);
+                (ty, quote!(#krate::__private::Output))
+            }
+        };
+        let doc = format!(
+            "Output port `{}` (topic `{}`).",
+            port_name.value(),
+            port.topic.value()
+        );
+        fields.push(quote!(#[doc = #doc] pub #field: #ty));
+        values.push(quote!(#field: #ctor::at(#index, #port_name)));
+    }
+    let doc = format!(
+        "The output ports of `{}`, typed: a transform sends through `Self::OUT.<port>`.",
+        last.ident
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #[derive(Debug, Clone, Copy)]
+        struct #name {
+            #(#fields,)*
+        }
+
+        #[allow(dead_code)]
+        impl #impl_generics #self_ty #where_clause {
+            /// The product's output ports, one typed handle each.
+            const OUT: #name = #name { #(#values,)* };
+        }
+    }
+}
+
 /// The full expansion of a checked product.
 fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     let import = runtime_import(&product.krate);
@@ -324,8 +414,11 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     let self_ty = &item.self_ty;
     let descriptor = descriptor_body(product);
     let arms = product.transforms.iter().map(|t| arm(product, t));
+    let outputs = outputs(product, item);
     quote! {
         #item
+
+        #outputs
 
         const _: () = {
             #import
@@ -500,7 +593,14 @@ mod tests {
             "impl<T: Send + 'static> __meshkit::DataProduct for P<T>",
             r#".input_with("orders", "sales.orders", __meshkit::PortSchema::value::<Order>().with_key::<OrderId>())"#,
             r#".input("raw", "sales.raw")"#,
-            r#".output_with("counts", "sales.counts", __meshkit::PortSchema::value::<Count>().with_key::<String>())"#,
+            // A `String` key travels as plain UTF-8 unless `key_format` says otherwise.
+            r#".output_with("counts", "sales.counts", __meshkit::PortSchema::value::<Count>().with_string_key())"#,
+            "__meshkit::string_key::<String>();",
+            // One typed handle per output port, at its index.
+            "struct POutputs { #[doc = \"Output port `counts` (topic `sales.counts`).\"] pub counts: ::meshkit::__private::Output<String, Count>,",
+            "pub audit: ::meshkit::__private::RawOutput,",
+            "impl<T: Send + 'static> P<T> { #[doc = r\"The product's output ports, one typed handle each.\"] const OUT: POutputs = POutputs {",
+            r#"counts: ::meshkit::__private::Output::at(0usize, "counts"), audit: ::meshkit::__private::RawOutput::at(1usize, "audit"),"#,
             r#".output("audit", "sales.audit")"#,
             r#".window_store("per_minute", __meshkit::Windows::hopping(::core::time::Duration::from_millis(60000u64),
                 ::core::time::Duration::from_millis(20000u64)).grace(::core::time::Duration::from_millis(10000u64))
@@ -532,7 +632,14 @@ mod tests {
             !has(&out, "::meshkit::__private") || !has(&out, "use ::meshkit"),
             "{out}"
         );
-        assert_eq!(out.matches("__private").count(), 1, "one import: {out}");
+        assert_eq!(out.matches("use").count(), 1, "one import: {out}");
+        assert!(
+            has(
+                &out,
+                "pub spend: my_reexport::meshkit::__private::Output<(), Spend>"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub(crate) const STORE: &str = "store";
 pub(crate) const TOPIC: &str = "topic";
 pub(crate) const VALUE: &str = "value";
 pub(crate) const KEY: &str = "key";
+pub(crate) const FORMAT: &str = "format";
+pub(crate) const KEY_FORMAT: &str = "key_format";
 pub(crate) const WINDOW: &str = "window";
 
 pub(crate) const SIZE: &str = "size";
@@ -117,7 +119,15 @@ pub(crate) const INPUT_PORT: Place = Place {
         },
         Key {
             name: KEY,
-            example: "key = OrderId",
+            example: "key = String",
+        },
+        Key {
+            name: FORMAT,
+            example: "format = json",
+        },
+        Key {
+            name: KEY_FORMAT,
+            example: "key_format = string",
         },
     ],
 };

@@ -33,10 +33,36 @@ pub(crate) struct Millis {
 pub(crate) struct Port {
     pub(crate) name: Ident,
     pub(crate) topic: LitStr,
-    /// The Avro type of its values; `None` for a port of raw bytes.
+    /// The type of its values; `None` for a port of raw bytes.
     pub(crate) value: Option<Type>,
-    /// The Avro type of its keys, on a keyed port (only with `value`).
+    /// The type of its keys, on a keyed port (only with `value`).
     pub(crate) key: Option<Type>,
+    /// The values' format (Avro unless `format = ...` says otherwise).
+    pub(crate) format: Format,
+    /// The keys' format, on a keyed port.
+    pub(crate) key_format: Format,
+}
+
+/// How a part of a port's records travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Avro,
+    Json,
+    String,
+}
+
+impl Format {
+    pub(crate) const VALUE_NAMES: [&'static str; 2] = ["avro", "json"];
+    pub(crate) const KEY_NAMES: [&'static str; 3] = ["string", "avro", "json"];
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "avro" => Some(Self::Avro),
+            "json" => Some(Self::Json),
+            "string" => Some(Self::String),
+            _ => None,
+        }
+    }
 }
 
 /// A state store.

@@ -44,6 +44,10 @@ pub(crate) struct PortArgs {
     pub(crate) topic: Option<LitStr>,
     pub(crate) value: Option<Type>,
     pub(crate) key: Option<Type>,
+    /// `format = json`: the values' format.
+    pub(crate) format: Option<Ident>,
+    /// `key_format = string`: the keys' format.
+    pub(crate) key_format: Option<Ident>,
     /// Keys that unknown keys were reported as likely typos of.
     pub(crate) typos: Vec<&'static str>,
 }
@@ -430,13 +434,16 @@ pub(crate) fn product_args(tokens: TokenStream, errors: &mut Errors) -> ProductA
 }
 
 fn port_args(whole: TokenStream, tokens: TokenStream, place: &Place, errors: &mut Errors) -> PortArgs {
+    let (written_name, tokens) = written_port_name(tokens, errors);
     let mut entries = entries(tokens, place, errors);
     let mut port = PortArgs {
         tokens: whole,
-        name: leading_name(&mut entries),
+        name: written_name.or_else(|| leading_name(&mut entries)),
         topic: None,
         value: None,
         key: None,
+        format: None,
+        key_format: None,
         typos: Vec::new(),
     };
     let mut seen = Seen::default();
@@ -454,10 +461,75 @@ fn port_args(whole: TokenStream, tokens: TokenStream, place: &Place, errors: &mu
                 let value = parse_value::<Type>(&entry, place, "a type", errors);
                 set(&mut port.key, value, &entry, &mut seen, place, errors);
             }
+            keys::FORMAT => {
+                let value = parse_value::<Ident>(&entry, place, "`avro` or `json`", errors);
+                set(&mut port.format, value, &entry, &mut seen, place, errors);
+            }
+            keys::KEY_FORMAT => {
+                let value = parse_value::<Ident>(&entry, place, "`string`, `avro` or `json`", errors);
+                set(&mut port.key_format, value, &entry, &mut seen, place, errors);
+            }
             _ => port.typos.extend(unknown_key(&entry, place, errors)),
         }
     }
     port
+}
+
+/// A port name written as the user thinks it (`user-events`, `"user-events"`,
+/// `2fa`) rather than as an identifier: one error that says what a port name
+/// may be and suggests one, and the suggestion stands in for the name so
+/// that nothing else is reported about it. `None` (tokens untouched) when
+/// the name is an identifier or absent.
+fn written_port_name(tokens: TokenStream, errors: &mut Errors) -> (Option<Ident>, TokenStream) {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let end = (trees.iter())
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
+        .unwrap_or(trees.len());
+    let head = &trees[..end];
+    let plain_ident = matches!(head, [TokenTree::Ident(_)]);
+    let is_entry = head
+        .iter()
+        .any(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == '=') || matches!(t, TokenTree::Group(_)));
+    if head.is_empty() || plain_ident || is_entry {
+        return (None, tokens);
+    }
+    let written: String =
+        head.iter()
+            .map(|t| match t {
+                TokenTree::Literal(lit) => syn::parse2::<LitStr>(lit.to_token_stream())
+                    .map_or_else(|_| lit.to_string(), |s| s.value()),
+                other => other.to_string(),
+            })
+            .collect();
+    let mut suggestion: String = (written.chars())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    suggestion = suggestion.trim_matches('_').to_string();
+    if suggestion.is_empty() {
+        suggestion = "events".to_string();
+    }
+    if suggestion.starts_with(|c: char| c.is_ascii_digit()) {
+        suggestion.insert_str(0, "port_");
+    }
+    let mut spans = head.iter().map(TokenTree::span);
+    let first = spans.next().unwrap_or_else(Span::call_site);
+    let span = spans.last().and_then(|last| first.join(last)).unwrap_or(first);
+    errors.at(
+        span,
+        format!(
+            "`{written}` is not a port name: a port name is a Rust identifier (letters, digits and `_`, \
+             not starting with a digit), as the transform and the outputs struct use it; write `{suggestion}` \
+             (the topic keeps its own name: `topic = \"...\"`)"
+        ),
+    );
+    let rest: TokenStream = trees.into_iter().skip(end + 1).collect();
+    (Some(Ident::new(&suggestion, first)), rest)
 }
 
 fn store_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> StoreArgs {
@@ -762,7 +834,7 @@ mod tests {
         let messages = messages(errors);
         assert_eq!(
             messages,
-            ["unknown key `zzzzzz` in `input(...)`; the valid keys are `topic`, `value` and `key`"]
+            ["unknown key `zzzzzz` in `input(...)`; the valid keys are `topic`, `value`, `key`, `format` and `key_format`"]
         );
     }
 

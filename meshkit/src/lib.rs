@@ -84,6 +84,9 @@ mod metrics;
 pub mod catalog;
 
 mod runtime;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 // The tests that use it run the embedded registry against the broker.
 #[cfg(all(test, feature = "registry-server"))]
@@ -100,11 +103,13 @@ pub use product::{
     DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo, StoreDescriptor,
 };
 pub use record::{OutputRecord, Record};
+#[cfg(feature = "avro")]
+pub use runtime::Output;
 pub use runtime::{
-    dlq_headers, Context, DataProduct, EmitError, Error, Health, Runtime, RuntimeHandle, Status,
+    dlq_headers, Context, DataProduct, EmitError, Error, Health, RawOutput, Runtime, RuntimeHandle, Status,
 };
 #[cfg(feature = "avro")]
-pub use schema::{AvroType, PortSchema};
+pub use schema::{AvroType, Format, JsonType, PortSchema};
 #[cfg(feature = "state")]
 pub use state::{changelog_topic, StateError, Store};
 
@@ -155,7 +160,22 @@ pub mod state {
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "avro")]
-    pub use crate::schema::{AvroType, PortSchema};
+    pub use crate::schema::{AvroType, JsonType, PortSchema};
+    #[cfg(feature = "avro")]
+    pub use crate::Output;
+    pub use crate::RawOutput;
+
+    /// A type that `key_format = string` can carry.
+    #[diagnostic::on_unimplemented(
+        message = "`key_format = string` carries `String` keys, not `{Self}`",
+        label = "not a `String`",
+        note = "declare `key = String`, or another key format: `key_format = json` or `key_format = avro`"
+    )]
+    pub trait StringKey {}
+    impl StringKey for String {}
+
+    /// Compiles only for `K` = `String`: the DSL's check of `key_format = string`.
+    pub fn string_key<K: StringKey>() {}
     #[cfg(feature = "state")]
     pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};
     pub use crate::{__requires_avro as requires_avro, __requires_state as requires_state};

@@ -26,7 +26,9 @@ const LAYERS: &[&str] = &[
     // the catalog
     "catalog", //
     // the runtime and the user contract
-    "runtime",
+    "runtime", //
+    // the test driver, which runs the runtime's contract in process
+    "testing",
 ];
 
 /// Top-level files that are not layers: the facade, the CLI binary and test

@@ -102,14 +102,16 @@ impl From<&ProductDescriptor> for DescriptorInput {
     /// # Ok::<(), meshkit::DescriptorError>(())
     /// ```
     fn from(d: &ProductDescriptor) -> Self {
-        let schema = |codec: &std::sync::Arc<dyn crate::schema::ErasedCodec>| {
-            SchemaInput::new(codec.schema_json(), codec.type_name())
+        // Contracts are written from Avro schemas; a plain part (JSON, a
+        // string) has none to publish.
+        let schema = |codec: &crate::schema::Codec| {
+            (codec.avro()).map(|avro| SchemaInput::new(avro.schema_json(), avro.type_name()))
         };
         let port = |name: &str, topic: &str, ports: Option<&crate::schema::PortSchema>| PortInput {
             name: name.to_string(),
             topic: topic.to_string(),
-            key: ports.and_then(|p| p.key_codec()).map(schema),
-            value: ports.map(|p| schema(p.value_codec())),
+            key: ports.and_then(|p| p.key_codec()).and_then(schema),
+            value: ports.and_then(|p| schema(p.value_codec())),
         };
         let id = &d.identity;
         Self {

@@ -21,11 +21,15 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-pub use contract::{Context, DataProduct, EmitError};
+#[cfg(feature = "avro")]
+pub use contract::Output;
+pub use contract::{Context, DataProduct, EmitError, RawOutput};
 #[cfg(feature = "state")]
 pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
+#[cfg(feature = "avro")]
+pub(crate) use processor::with_decoded;
 
 #[cfg(feature = "catalog")]
 use crate::catalog::CatalogRecord;

@@ -8,7 +8,7 @@ use apache_avro::Schema;
 
 use super::codec::error_text;
 use super::{
-    wire, DecodeError, Decoded, EncodeError, ErasedCodec, PortSchema, RegistryError, SchemaRegistry,
+    wire, Codec, DecodeError, Decoded, EncodeError, ErasedCodec, PortSchema, RegistryError, SchemaRegistry,
 };
 
 /// How the payloads written with one schema id are decoded for one codec.
@@ -28,7 +28,8 @@ enum Plan {
 /// runtime, so a registry that goes away does not stop records whose ids
 /// were seen; only new ids wait for it.
 pub(crate) struct Decoder {
-    registry: Arc<dyn SchemaRegistry>,
+    /// `None` when every port is plain (nothing is framed with an id).
+    registry: Option<Arc<dyn SchemaRegistry>>,
     ports: HashMap<String, PortSchema>,
     schemas: HashMap<u32, Result<Arc<Schema>, DecodeError>>,
     /// By input topic, then (is key, schema id): looked up per record without allocating.
@@ -57,7 +58,7 @@ pub(crate) enum DecodeFailure {
 impl Decoder {
     /// A decoder for `ports` (input topic → its schema).
     pub(crate) fn new(
-        registry: Arc<dyn SchemaRegistry>,
+        registry: Option<Arc<dyn SchemaRegistry>>,
         ports: HashMap<String, PortSchema>,
         max_bytes: usize,
     ) -> Self {
@@ -131,11 +132,35 @@ impl Decoder {
         Ok(DecodedRecord {
             value: Some(decoded),
             key: decoded_key,
-            schema_id: Some(id),
+            schema_id: id,
         })
     }
 
+    /// Decodes a key or a value; the schema id it was framed with, for Avro.
     async fn decode_part(
+        &mut self,
+        topic: &str,
+        is_key: bool,
+        codec: &Codec,
+        payload: &[u8],
+    ) -> Result<(Decoded, Option<u32>), DecodeFailure> {
+        match codec {
+            Codec::Avro(codec) => {
+                let (value, id) = self.decode_avro(topic, is_key, codec, payload).await?;
+                Ok((value, Some(id)))
+            }
+            Codec::Plain(codec) => {
+                let value = codec.decode(payload).map_err(|error| DecodeFailure::Poison {
+                    error,
+                    key: is_key,
+                    schema_id: None,
+                })?;
+                Ok((value, None))
+            }
+        }
+    }
+
+    async fn decode_avro(
         &mut self,
         topic: &str,
         is_key: bool,
@@ -174,8 +199,11 @@ impl Decoder {
         let writer = match self.schemas.get(&id) {
             Some(known) => known.clone(),
             None => {
+                let Some(registry) = &self.registry else {
+                    return Ok(Plan::Reject(DecodeError::UnknownSchemaId { id }));
+                };
                 let fetched =
-                    match self.registry.schema_by_id(id).await {
+                    match registry.schema_by_id(id).await {
                         Ok(text) => Schema::parse_str(&text).map(Arc::new).map_err(|e| {
                             DecodeError::InvalidWriterSchema {
                                 id,

@@ -117,6 +117,16 @@ fn record_name(codec: &Arc<dyn ErasedCodec>) -> String {
     }
 }
 
+/// The subject `codec`'s schema is registered under, for a port on `topic`.
+pub(crate) fn subject_for(
+    strategy: SubjectNameStrategy,
+    topic: &str,
+    codec: &Arc<dyn ErasedCodec>,
+    is_key: bool,
+) -> String {
+    strategy.subject(topic, &record_name(codec), is_key)
+}
+
 /// A port the gate checks: its name (for messages), its topic and what it
 /// carries (`None`: raw bytes, nothing to check).
 #[derive(Debug, Clone, Copy)]
@@ -128,8 +138,12 @@ pub(crate) struct GatePort<'a> {
 
 /// Runs the gate for a product's ports against `registry`: `outputs` in
 /// the order of the product's output ports (the plan's outputs keep it).
+///
+/// `registry` is `None` for a product whose ports are all plain (JSON,
+/// strings): only Avro parts are looked up, and the caller opens a registry
+/// whenever a port has one.
 pub(crate) async fn check_gate(
-    registry: &dyn SchemaRegistry,
+    registry: Option<&dyn SchemaRegistry>,
     inputs: &[GatePort<'_>],
     outputs: &[GatePort<'_>],
     strategy: SubjectNameStrategy,
@@ -149,7 +163,11 @@ pub(crate) async fn check_gate(
             .chain(schema.key_codec().map(|k| (k, true)))
             .enumerate()
         {
-            let subject = strategy.subject(port.topic, &record_name(codec), is_key);
+            // A plain part (JSON, string) has no subject.
+            let (Some(codec), Some(registry)) = (codec.avro(), registry) else {
+                continue;
+            };
+            let subject = subject_for(strategy, port.topic, codec, is_key);
             let answer = if auto_register {
                 registry.register(&subject, codec.schema_json()).await
             } else {
@@ -202,7 +220,10 @@ pub(crate) async fn check_gate(
             .into_iter()
             .chain(schema.key_codec().map(|k| (k, true)))
         {
-            let subject = strategy.subject(port.topic, &record_name(codec), is_key);
+            let (Some(codec), Some(registry)) = (codec.avro(), registry) else {
+                continue;
+            };
+            let subject = subject_for(strategy, port.topic, codec, is_key);
             let latest = match registry.version(&subject, VersionRef::Latest).await {
                 Ok(latest) => latest,
                 Err(RegistryError::SubjectNotFound { .. } | RegistryError::VersionNotFound { .. }) => {

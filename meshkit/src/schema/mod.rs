@@ -1,5 +1,6 @@
 //! Schema enforcement: Avro in the Confluent wire format, checked against a
-//! schema registry.
+//! schema registry; and the plain formats (JSON, UTF-8 strings) a port's
+//! keys and values may travel in instead ([`Format`]).
 //!
 //! A port that carries a Rust type (see [`PortSchema`]) is enforced on both
 //! sides by the runtime, with no code from the product:
@@ -20,6 +21,8 @@ mod codec;
 #[cfg(feature = "avro")]
 mod decode;
 #[cfg(feature = "avro")]
+mod format;
+#[cfg(feature = "avro")]
 mod gate;
 #[cfg(feature = "avro")]
 mod port;
@@ -36,9 +39,12 @@ pub use codec::{codec_for, AvroType, Decoded, ErasedCodec};
 pub(crate) use decode::{encode_framed, DecodeFailure, DecodedRecord, Decoder};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+pub use format::{json_codec, string_codec, Codec, Format, JsonType, PlainCodec};
+#[cfg(feature = "avro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use gate::SchemaGateError;
 #[cfg(feature = "avro")]
-pub(crate) use gate::{check_gate, GatePort, RegisteredPort, SettledSchema};
+pub(crate) use gate::{check_gate, subject_for, GatePort, RegisteredPort, SettledSchema};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use port::PortSchema;
@@ -92,6 +98,18 @@ pub enum DecodeError {
         /// The decoder's message.
         reason: String,
     },
+    /// A JSON port's payload is not JSON.
+    #[error("malformed JSON: {reason}")]
+    MalformedJson {
+        /// The parser's message.
+        reason: String,
+    },
+    /// A string port's payload is not UTF-8.
+    #[error("not UTF-8 text: {reason}")]
+    MalformedString {
+        /// Where the text breaks.
+        reason: String,
+    },
     /// A valid datum followed by bytes that belong to none.
     #[error("{extra} bytes after the end of the Avro datum")]
     TrailingBytes {
@@ -123,6 +141,16 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// The dead letter's reason and message for this error, on the
+    /// record's key or its value.
+    pub(crate) fn dead_letter(&self, key: bool) -> (String, String) {
+        if key {
+            (format!("key-{}", self.reason()), format!("key: {self}"))
+        } else {
+            (self.reason().to_string(), self.to_string())
+        }
+    }
+
     /// The reason given in the dead letter's `meshkit.dlq.reason` header and
     /// the metrics label, e.g. `bad-magic`.
     pub fn reason(&self) -> &'static str {
@@ -133,6 +161,8 @@ impl DecodeError {
             Self::InvalidWriterSchema { .. } => "invalid-writer-schema",
             Self::Incompatible { .. } => "incompatible-writer-schema",
             Self::Malformed { .. } => "malformed-avro",
+            Self::MalformedJson { .. } => "malformed-json",
+            Self::MalformedString { .. } => "malformed-string",
             Self::TrailingBytes { .. } => "trailing-bytes",
             Self::TypeMismatch { .. } => "type-mismatch",
             Self::MissingKey => "missing-key",
@@ -155,6 +185,12 @@ pub enum EncodeError {
     /// apache-avro refused the value.
     #[error("cannot encode as Avro: {reason}")]
     Avro {
+        /// Its message.
+        reason: String,
+    },
+    /// serde_json refused the value (a map with non-string keys, say).
+    #[error("cannot encode as JSON: {reason}")]
+    Json {
         /// Its message.
         reason: String,
     },

@@ -1,82 +1,117 @@
-//! What a typed port carries: the Avro types of its values and keys.
+//! What a typed port carries: the types of its values and keys, and the
+//! format each travels in.
 
-use std::any::TypeId;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
-use super::{codec_for, AvroType, ErasedCodec};
+use super::{codec_for, json_codec, string_codec, AvroType, Codec, JsonType};
 
-/// What a port carries: the Avro type of its values and, for a keyed port,
-/// of its keys.
+/// What a port carries: the type of its values and, for a keyed port, of its
+/// keys, each with its [`Format`](super::Format).
 ///
 /// # Examples
 ///
 /// ```
 /// use apache_avro::AvroSchema;
-/// use meshkit::schema::PortSchema;
+/// use meshkit::schema::{Format, PortSchema};
 ///
 /// #[derive(AvroSchema, serde::Serialize, serde::Deserialize)]
 /// struct Order {
 ///     id: i64,
 /// }
 ///
-/// let schema = PortSchema::value::<Order>().with_key::<String>();
-/// assert!(schema.key_codec().is_some());
-/// assert!(schema.value_codec().schema_json().contains(r#""name":"Order""#));
+/// // Avro values, keys as plain UTF-8 strings.
+/// let schema = PortSchema::value::<Order>().with_string_key();
+/// assert_eq!(schema.key_codec().map(|k| k.format()), Some(Format::String));
+/// let avro = schema.value_codec().avro().expect("an Avro value");
+/// assert!(avro.schema_json().contains(r#""name":"Order""#));
+///
+/// // JSON values and JSON keys, no registry.
+/// let json = PortSchema::json::<Order>().with_json_key::<(String, u32)>();
+/// assert_eq!(json.value_codec().format(), Format::Json);
+/// assert!(!json.uses_registry());
 /// ```
 #[derive(Clone)]
 pub struct PortSchema {
-    value: Arc<dyn ErasedCodec>,
-    key: Option<Arc<dyn ErasedCodec>>,
+    value: Codec,
+    key: Option<Codec>,
 }
 
 impl PortSchema {
-    /// A port whose values are `V`, with keys left as bytes.
+    /// A port whose values are Avro `V`s in the Confluent wire format, with
+    /// keys left as bytes.
     pub fn value<V: AvroType>() -> Self {
         Self {
-            value: codec_for::<V>(),
+            value: Codec::Avro(codec_for::<V>()),
             key: None,
         }
     }
 
-    /// Makes the port keyed: every record's key is a `K` in the wire format,
-    /// and a record without a key is a dead letter.
+    /// The same as [`value`](Self::value), named for its format.
+    pub fn avro<V: AvroType>() -> Self {
+        Self::value::<V>()
+    }
+
+    /// A port whose values are `V`s as JSON text, with no registry.
+    pub fn json<V: JsonType>() -> Self {
+        Self {
+            value: Codec::Plain(json_codec::<V>()),
+            key: None,
+        }
+    }
+
+    /// Makes the port keyed by Avro `K`s in the wire format; a record
+    /// without a key is a dead letter.
     #[must_use]
     pub fn with_key<K: AvroType>(mut self) -> Self {
-        self.key = Some(codec_for::<K>());
+        self.key = Some(Codec::Avro(codec_for::<K>()));
+        self
+    }
+
+    /// Makes the port keyed by `String`s written as plain UTF-8.
+    #[must_use]
+    pub fn with_string_key(mut self) -> Self {
+        self.key = Some(Codec::Plain(string_codec()));
+        self
+    }
+
+    /// Makes the port keyed by `K`s as JSON text.
+    #[must_use]
+    pub fn with_json_key<K: JsonType>(mut self) -> Self {
+        self.key = Some(Codec::Plain(json_codec::<K>()));
         self
     }
 
     /// The values' codec.
-    pub fn value_codec(&self) -> &Arc<dyn ErasedCodec> {
+    pub fn value_codec(&self) -> &Codec {
         &self.value
     }
 
     /// The keys' codec, on a keyed port.
-    pub fn key_codec(&self) -> Option<&Arc<dyn ErasedCodec>> {
+    pub fn key_codec(&self) -> Option<&Codec> {
         self.key.as_ref()
     }
 
-    pub(crate) fn value_type(&self) -> TypeId {
-        self.value.type_id()
+    /// Whether any part is checked against the registry (Avro).
+    pub fn uses_registry(&self) -> bool {
+        self.value.format().uses_registry() || self.key.as_ref().is_some_and(|k| k.format().uses_registry())
     }
 }
 
 impl fmt::Debug for PortSchema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PortSchema")
-            .field("value", &self.value.type_name())
-            .field("key", &self.key.as_ref().map(|k| k.type_name()))
+            .field("value", &(self.value.format(), self.value.type_name()))
+            .field("key", &self.key.as_ref().map(|k| (k.format(), k.type_name())))
             .finish()
     }
 }
 
 impl PartialEq for PortSchema {
     fn eq(&self, other: &Self) -> bool {
-        self.value.canonical() == other.value.canonical()
-            && self.key.as_ref().map(|k| k.canonical()) == other.key.as_ref().map(|k| k.canonical())
+        self.value.identity() == other.value.identity()
+            && self.key.as_ref().map(Codec::identity) == other.key.as_ref().map(Codec::identity)
     }
 }
 
@@ -84,6 +119,10 @@ impl Eq for PortSchema {}
 
 impl Serialize for PortSchema {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// An Avro part shows its schema; a plain one its Rust type.
+        fn shown(codec: &Codec) -> &str {
+            codec.avro().map_or(codec.type_name(), |avro| avro.schema_json())
+        }
         #[derive(Serialize)]
         struct Shown<'a> {
             #[serde(rename = "type")]
@@ -91,11 +130,14 @@ impl Serialize for PortSchema {
             value: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             key: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            key_type: Option<&'static str>,
         }
         Shown {
-            kind: "avro",
-            value: self.value.schema_json(),
-            key: self.key.as_ref().map(|k| k.schema_json()),
+            kind: self.value.format().name(),
+            value: shown(&self.value),
+            key: self.key.as_ref().map(shown),
+            key_type: self.key.as_ref().map(|k| k.format().name()),
         }
         .serialize(serializer)
     }

@@ -8,10 +8,10 @@ use crate::record::OutputRecord;
 #[cfg(feature = "avro")]
 use crate::schema::RegisteredPort;
 
-#[cfg(feature = "avro")]
-mod avro;
 #[cfg(feature = "state")]
 mod stores;
+#[cfg(feature = "avro")]
+mod typed;
 
 /// Handed to [`DataProduct::process`](crate::DataProduct::process): the
 /// product emits its outputs through it.
@@ -70,7 +70,7 @@ impl Context {
             state: stores::ContextStores::new(descriptor, None),
             dead_letter: None,
             #[cfg(feature = "avro")]
-            encoders: avro::encoders(descriptor),
+            encoders: typed::encoders(descriptor),
         }
     }
 
@@ -107,7 +107,7 @@ impl Context {
     /// # Errors
     ///
     /// [`EmitError::UnknownPort`] if the product has no such output port;
-    /// [`EmitError::AvroPort`] if it carries an Avro type.
+    /// [`EmitError::AvroPort`] if it carries a typed value.
     pub fn emit(
         &mut self,
         port: &str,
@@ -127,14 +127,40 @@ impl Context {
     ///
     /// [`EmitError::UnknownPort`] if the product has no such output port.
     ///
-    /// [`EmitError::AvroPort`] if the port carries an Avro type: emit
+    /// [`EmitError::AvroPort`] if the port carries a typed value: emit
     /// through [`emit_value`](Self::emit_value) so that the contract holds.
     pub fn emit_record(&mut self, port: &str, record: OutputRecord) -> Result<(), EmitError> {
         let index = self.port_index(port)?;
+        self.push_raw(index, port, record)
+    }
+
+    /// What a [`RawOutput`](crate::RawOutput) handle sends through.
+    pub(crate) fn emit_record_at(
+        &mut self,
+        hint: usize,
+        port: &str,
+        record: OutputRecord,
+    ) -> Result<(), EmitError> {
+        let index = self.port_at(hint, port)?;
+        self.push_raw(index, port, record)
+    }
+
+    fn push_raw(&mut self, index: usize, port: &str, record: OutputRecord) -> Result<(), EmitError> {
         #[cfg(feature = "avro")]
         self.check_untyped(port, index)?;
+        #[cfg(not(feature = "avro"))]
+        let _ = port;
         self.pending.push((index, record));
         Ok(())
+    }
+
+    /// The output port at `hint` that a handle named `port` was made for,
+    /// checked by name (a handle of another product's port is an error).
+    pub(crate) fn port_at(&self, hint: usize, port: &str) -> Result<usize, EmitError> {
+        match self.outputs.get(hint) {
+            Some((name, _)) if name == port => Ok(hint),
+            _ => self.port_index(port),
+        }
     }
 
     /// Takes what was emitted since the last call, as `(port, record)` pairs.

@@ -25,16 +25,18 @@ pub enum EmitError {
         /// The declared output ports.
         known: Vec<String>,
     },
-    /// Raw bytes emitted to a port that carries an Avro type.
-    #[error("output port `{port}` carries Avro values of type `{type_name}`; emit them with `emit_value` or `emit_keyed`")]
+    /// Raw bytes emitted to a port that carries a typed value.
+    #[error("output port `{port}` carries {format} values of type `{type_name}`; send them through its typed handle, `emit_value` or `emit_keyed`")]
     AvroPort {
         /// The port.
         port: String,
         /// Its type.
         type_name: &'static str,
+        /// Its format (`avro`, `json`).
+        format: &'static str,
     },
     /// A typed value emitted to a port of raw bytes.
-    #[error("output port `{port}` carries raw bytes, not Avro values; declare it with `output_avro` or emit bytes with `emit`")]
+    #[error("output port `{port}` carries raw bytes, not typed values; declare its type (`output(..., value = T)`) or emit bytes with `emit`")]
     NotAvro {
         /// The port.
         port: String,
@@ -51,15 +53,15 @@ pub enum EmitError {
         /// The type emitted.
         got: &'static str,
     },
-    /// A keyed port emitted to without its Avro key, or an unkeyed one with one.
-    #[error("output port `{port}` {}", if *keyed { "is keyed: emit with `emit_keyed`" } else { "has no key type: emit with `emit_value`" })]
+    /// A keyed port emitted to without its key, or an unkeyed one with one.
+    #[error("output port `{port}` {}", if *keyed { "is keyed: send a key with the value (`emit_keyed`)" } else { "has no key type: send the value alone (`emit_value`), or declare the port's key type" })]
     KeyMismatch {
         /// The port.
         port: String,
         /// Whether the port is keyed.
         keyed: bool,
     },
-    /// apache-avro could not encode the value.
+    /// The value could not be encoded in the port's format.
     #[error("output port `{port}`: the value cannot be encoded")]
     Encode {
         /// The port.

@@ -9,6 +9,7 @@ mod context;
 mod emit;
 #[cfg(feature = "state")]
 mod handles;
+mod outputs;
 
 use std::future::Future;
 
@@ -16,6 +17,9 @@ pub use context::Context;
 pub use emit::EmitError;
 #[cfg(feature = "state")]
 pub use handles::{LocalState, StoreRef, WindowStoreRef};
+#[cfg(feature = "avro")]
+pub use outputs::Output;
+pub use outputs::RawOutput;
 
 use crate::error::{DescriptorError, TransformError};
 use crate::product::ProductDescriptor;

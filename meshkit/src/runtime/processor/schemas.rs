@@ -85,12 +85,18 @@ pub(super) async fn settle_schemas(
     if !typed {
         return Ok(schemas);
     }
-    let registry = match registry {
-        Some(registry) => registry,
-        None => open_registry(config, brokers, embedded).await?,
+    // Plain ports (JSON, strings) need no registry: none is opened for a
+    // product that has only those.
+    let avro = (descriptor.inputs.iter().filter_map(|p| p.schema.as_ref()))
+        .chain(descriptor.outputs.iter().filter_map(|p| p.schema.as_ref()))
+        .any(crate::schema::PortSchema::uses_registry);
+    let registry = match (registry, avro) {
+        (_, false) => None,
+        (Some(registry), true) => Some(registry),
+        (None, true) => Some(open_registry(config, brokers, embedded).await?),
     };
     #[cfg(feature = "registry-server")]
-    if let Some(addr) = config.schema_registry_listen {
+    if let (Some(addr), Some(registry)) = (config.schema_registry_listen, &registry) {
         let server = RegistryServer::bind(addr, registry.clone()).map_err(|source| Error::Io {
             operation: format!("serving the schema registry on {addr}"),
             source,
@@ -106,7 +112,7 @@ pub(super) async fn settle_schemas(
         .map(|p| port(&p.name, &p.topic, p.schema.as_ref()))
         .collect();
     let plan = schema::check_gate(
-        registry.as_ref(),
+        registry.as_deref(),
         &inputs,
         &outputs,
         config.subject_name_strategy,
@@ -137,7 +143,7 @@ impl LoopSchemas {
 }
 
 /// `record` with what was decoded of it.
-pub(super) fn with_decoded<'a>(mut record: Record<'a>, decoded: &'a Option<DecodedRecord>) -> Record<'a> {
+pub(crate) fn with_decoded<'a>(mut record: Record<'a>, decoded: &'a Option<DecodedRecord>) -> Record<'a> {
     if let Some(decoded) = &decoded {
         if let Some(value) = &decoded.value {
             record = record.with_decoded_value_dyn(value.as_ref());
@@ -184,16 +190,7 @@ impl Loop<'_> {
                     key,
                     schema_id,
                 }) => {
-                    let reason = if key {
-                        format!("key-{}", error.reason())
-                    } else {
-                        error.reason().to_string()
-                    };
-                    let text = if key {
-                        format!("key: {error}")
-                    } else {
-                        error.to_string()
-                    };
+                    let (reason, text) = error.dead_letter(key);
                     if let Err(err) = self.dead_letter_with(message, &reason, &text, 0, schema_id).await {
                         return self.dead_letter_failed(consumer, err).await.map(|()| None);
                     }
