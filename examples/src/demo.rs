@@ -1,9 +1,11 @@
 //! What the example binaries share: waiting for a product to run, feeding
 //! its input, reading a topic, and stopping on Ctrl-C / SIGTERM.
 
+use std::any::Any;
 use std::time::Duration;
 
 use anyhow::bail;
+use meshkit::schema::{wire, Codec, PortSchema, SchemaRegistry};
 use meshkit::Status;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -67,16 +69,25 @@ pub fn produce_timed(brokers: &str, topic: &str, records: &[(String, Vec<u8>, i6
     Ok(())
 }
 
-/// Prints every record of `topic` (read_committed), with the dead-letter
-/// reason where there is one.
-pub fn print_topic(brokers: &str, topic: &str, title: &str) -> anyhow::Result<()> {
+/// A record read back from a topic: its key, value and dead-letter reason.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    /// The key, as written.
+    pub key: Option<Vec<u8>>,
+    /// The value, as written.
+    pub value: Option<Vec<u8>>,
+    /// The `meshkit.dlq.error` header, on a dead letter.
+    pub reason: Option<String>,
+}
+
+/// Every committed record of `topic` (read_committed), in partition order.
+pub fn read_topic(brokers: &str, topic: &str) -> anyhow::Result<Vec<ReadRecord>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("group.id", "orders-enrich-demo-reader")
+        .set("group.id", "meshkit-demo-reader")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")
         .create()?;
-    // Assigned, not subscribed: no group join to wait for.
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
     let mut partitions = rdkafka::TopicPartitionList::new();
     for t in metadata.topics() {
@@ -85,35 +96,152 @@ pub fn print_topic(brokers: &str, topic: &str, title: &str) -> anyhow::Result<()
         }
     }
     consumer.assign(&partitions)?;
-    println!("== {topic} ({title}):");
+    let mut records = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut idle = 0;
     while std::time::Instant::now() < deadline && idle < 10 {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 idle = 0;
-                let reason = m
-                    .headers()
-                    .and_then(|h| {
-                        use rdkafka::message::Headers;
-                        h.iter()
-                            .find(|h| h.key == meshkit::dlq_headers::ERROR)
-                            .and_then(|h| h.value)
-                    })
-                    .map(|v| format!("  (reason: {})", String::from_utf8_lossy(v)))
-                    .unwrap_or_default();
-                println!(
-                    "   {}{reason}",
-                    String::from_utf8_lossy(m.payload().unwrap_or_default())
-                );
+                let reason = m.headers().and_then(|h| {
+                    use rdkafka::message::Headers;
+                    h.iter()
+                        .find(|h| h.key == meshkit::dlq_headers::ERROR)
+                        .and_then(|h| h.value)
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                });
+                records.push(ReadRecord {
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    reason,
+                });
             }
-            Some(Err(e)) => println!("   error: {e}"),
+            Some(Err(e)) => anyhow::bail!("reading {topic}: {e}"),
             None => idle += 1,
         }
+    }
+    Ok(records)
+}
+
+/// Prints every record of `topic` as text, with the dead-letter reason
+/// where there is one: for raw and JSON topics, and dead letters.
+pub fn print_topic(brokers: &str, topic: &str, title: &str) -> anyhow::Result<()> {
+    println!("== {topic} ({title}):");
+    for record in read_topic(brokers, topic)? {
+        let reason = record
+            .reason
+            .map(|r| format!("  (reason: {r})"))
+            .unwrap_or_default();
+        let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
+        println!("   {value}{reason}");
     }
     Ok(())
 }
 
+/// Prints every record of `topic`, decoded as `schema` says (Avro with the
+/// writer schema its id names in `registry`), as `key => value`.
+pub async fn print_typed<K: Any + std::fmt::Debug, V: Any + std::fmt::Debug>(
+    brokers: &str,
+    registry: &dyn SchemaRegistry,
+    topic: &str,
+    schema: &PortSchema,
+    title: &str,
+) -> anyhow::Result<()> {
+    println!("== {topic} ({title}):");
+    for record in read_topic(brokers, topic)? {
+        let key = match (schema.key_codec(), &record.key) {
+            (Some(codec), Some(bytes)) => format!("{:?}", decode_part::<K>(registry, codec, bytes).await?),
+            (_, Some(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+            (_, None) => "(no key)".into(),
+        };
+        let value = decode_part::<V>(
+            registry,
+            schema.value_codec(),
+            record.value.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        println!("   {key} => {value:?}");
+    }
+    Ok(())
+}
+
+/// Encodes `value` as an upstream writer of `topic` would, in `codec`'s
+/// format: Avro registered under `<topic>-key` / `<topic>-value` and framed
+/// with its id, JSON or a string as they are.
+pub async fn encode_part<T: Any>(
+    registry: &dyn SchemaRegistry,
+    topic: &str,
+    is_key: bool,
+    codec: &Codec,
+    value: &T,
+) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match codec {
+        Codec::Avro(avro) => {
+            let subject = format!("{topic}-{}", if is_key { "key" } else { "value" });
+            let id = registry.register(&subject, avro.schema_json()).await?.id;
+            wire::write_header(&mut out, id);
+            avro.encode(value, &mut out)?;
+        }
+        Codec::Plain(plain) => plain.encode(value, &mut out)?,
+        other => anyhow::bail!("the demo cannot write {} yet", other.format()),
+    }
+    Ok(out)
+}
+
+/// Decodes a payload in `codec`'s format, Avro with the writer schema its
+/// id names in `registry`.
+pub async fn decode_part<T: Any>(
+    registry: &dyn SchemaRegistry,
+    codec: &Codec,
+    bytes: &[u8],
+) -> anyhow::Result<T> {
+    let decoded = match codec {
+        Codec::Avro(avro) => {
+            let (id, body) = wire::split(bytes)?;
+            let writer = apache_avro::Schema::parse_str(&registry.schema_by_id(id).await?)?;
+            avro.decode_resolving(&writer, body)?.0
+        }
+        Codec::Plain(plain) => plain.decode(bytes)?,
+        other => anyhow::bail!("the demo cannot read {} yet", other.format()),
+    };
+    match decoded.downcast::<T>() {
+        Ok(value) => Ok(*value),
+        Err(_) => anyhow::bail!(
+            "the port carries `{}`, not `{}`",
+            codec.type_name(),
+            std::any::type_name::<T>()
+        ),
+    }
+}
+
+/// Writes typed records to `topic` as an upstream producer would, each
+/// `(key, value, timestamp)` encoded in `schema`'s formats.
+pub async fn produce_typed<K: Any, V: Any>(
+    brokers: &str,
+    registry: &dyn SchemaRegistry,
+    topic: &str,
+    schema: &PortSchema,
+    records: &[(K, V, i64)],
+) -> anyhow::Result<()> {
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    for (key, value, at) in records {
+        let key = match schema.key_codec() {
+            Some(codec) => Some(encode_part(registry, topic, true, codec, key).await?),
+            None => None,
+        };
+        let value = encode_part(registry, topic, false, schema.value_codec(), value).await?;
+        let mut record = BaseRecord::<Vec<u8>, Vec<u8>>::to(topic)
+            .payload(&value)
+            .timestamp(*at);
+        if let Some(key) = &key {
+            record = record.key(key);
+        }
+        producer.send(record).map_err(|(e, _)| e)?;
+    }
+    producer.flush(Duration::from_secs(10))?;
+    Ok(())
+}
 /// Installs the binary's log subscriber on stderr (`RUST_LOG`, default
 /// `info,rdkafka=warn`): the binary's job, never the library's.
 pub fn init_tracing() {

@@ -74,17 +74,18 @@ pub struct OrdersEnriched {
 #[meshkit::product(
     domain = "sales",
     name = "orders-enriched",
-    version = "1.0.0",
+    version = "1.1.0",
     owner = "team-sales@example.com",
     description = "Open orders with their price band and shipping priority",
-    input(orders, topic = "sales.orders", value = Order),
-    output(enriched, topic = "sales.orders.enriched", value = EnrichedOrder),
+    input(orders, topic = "sales.orders", key = String, value = Order),
+    output(enriched, topic = "sales.orders.enriched", key = String, value = EnrichedOrder),
 )]
 impl OrdersEnriched {
     #[transform(orders, record)]
     fn on_order(
         &mut self,
         record: &Record<'_>,
+        order_id: &String,
         order: &Order,
         ctx: &mut Context,
     ) -> Result<(), TransformError> {
@@ -100,7 +101,7 @@ impl OrdersEnriched {
             if self.verbose {
                 println!("produced  sales.orders.enriched: {enriched:?}");
             }
-            ctx.emit_value("enriched", record.key().map(<[u8]>::to_vec), &enriched)?;
+            Self::OUT.enriched.send(ctx, order_id, &enriched)?;
         }
         Ok(())
     }
@@ -108,8 +109,9 @@ impl OrdersEnriched {
 
 #[cfg(test)]
 mod tests {
+    use meshkit::testing::TestDriver;
+
     use super::*;
-    use meshkit::DataProduct;
 
     fn order(status: &str, amount_cents: i64) -> Order {
         Order {
@@ -136,31 +138,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn transform_emits_an_enriched_avro_order() {
-        let mut product = OrdersEnriched::default();
-        let descriptor = product.descriptor().expect("valid");
-        let mut ctx = Context::new(&descriptor);
-        let input = order("paid", 2_000);
-        let record = Record::new("orders", "sales.orders", 0, 0)
-            .with_key(b"o-1")
-            .with_decoded_value(&input);
-        product.process(&record, &mut ctx).await.expect("valid order");
-        let out = ctx.take_emitted();
+    async fn open_orders_are_published_enriched_and_cancelled_ones_dropped(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let mut driver = TestDriver::start(OrdersEnriched::default()).await?;
+        driver
+            .pipe("orders", &"o-1".to_string(), &order("paid", 2_000))
+            .await?;
+        driver
+            .pipe("orders", &"o-2".to_string(), &order("cancelled", 10))
+            .await?;
+        let out = driver.read(OrdersEnriched::OUT.enriched)?;
         assert_eq!(out.len(), 1);
-        let bytes = out[0].1.value.as_deref().expect("value");
-        let (_, body) = meshkit::schema::wire::split(bytes).expect("Confluent framing");
-        let (decoded, _) = meshkit::schema::codec_for::<EnrichedOrder>()
-            .decode_direct(body)
-            .expect("Avro");
-        let enriched = decoded.downcast_ref::<EnrichedOrder>().expect("type");
-        assert_eq!(enriched.amount_band, "medium");
+        assert_eq!(out[0].key, "o-1");
+        assert_eq!(out[0].value.amount_band, "medium");
+        assert!(driver.dead_letters().is_empty());
+        Ok(())
+    }
 
-        let cancelled = order("cancelled", 10);
-        let record = Record::new("orders", "sales.orders", 0, 1).with_decoded_value(&cancelled);
-        product
-            .process(&record, &mut ctx)
-            .await
-            .expect("dropped, not failed");
-        assert!(ctx.take_emitted().is_empty());
+    #[tokio::test]
+    async fn records_that_are_not_avro_orders_are_dead_letters_with_their_reason(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let mut driver = TestDriver::start(OrdersEnriched::default()).await?;
+        driver
+            .pipe_raw("orders", Some(b"o-json"), Some(br#"{"order_id": "o-json"}"#))
+            .await?;
+        driver
+            .pipe_raw("orders", Some(b"o-unknown"), Some(&[0, 0, 0, 0x10, 0x92, 2]))
+            .await?;
+        driver
+            .pipe_raw("orders", Some(&[0xff, 0xfe]), Some(&[0, 0, 0, 0x10, 0x92, 2]))
+            .await?;
+        let reasons: Vec<String> = driver.dead_letters().into_iter().map(|d| d.reason).collect();
+        assert_eq!(
+            reasons,
+            ["bad-magic", "unknown-schema-id", "key-malformed-string"]
+        );
+        assert!(driver.read(OrdersEnriched::OUT.enriched)?.is_empty());
+        Ok(())
     }
 }

@@ -28,7 +28,7 @@ pub use contract::{Context, DataProduct, EmitError, RawOutput};
 pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
-#[cfg(feature = "avro")]
+#[cfg(feature = "testing")]
 pub(crate) use processor::with_decoded;
 
 #[cfg(feature = "catalog")]

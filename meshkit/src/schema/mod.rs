@@ -40,11 +40,13 @@ pub(crate) use decode::{encode_framed, DecodeFailure, DecodedRecord, Decoder};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use format::{json_codec, string_codec, Codec, Format, JsonType, PlainCodec};
+#[cfg(feature = "testing")]
+pub(crate) use gate::subject_for;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use gate::SchemaGateError;
 #[cfg(feature = "avro")]
-pub(crate) use gate::{check_gate, subject_for, GatePort, RegisteredPort, SettledSchema};
+pub(crate) use gate::{check_gate, GatePort, RegisteredPort, SettledSchema};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use port::PortSchema;

@@ -33,9 +33,23 @@ pub struct WindowUpdate<K, V> {
     pub closed: Vec<(Window, K, V)>,
     /// Stream time after the record: the largest event time seen.
     pub stream_time: i64,
+    /// The store's emit mode and the record's key, for `into_results`.
+    emit: Emit,
+    key: K,
 }
 
 impl<K, V> WindowUpdate<K, V> {
+    /// What to publish under the store's own [`Emit`] mode, as
+    /// `(window, key, value)`: the updated windows of the record's key on
+    /// every update, or the windows that closed on close.
+    pub fn into_results(self) -> Vec<(Window, K, V)>
+    where
+        K: Clone,
+    {
+        let (emit, key) = (self.emit, self.key.clone());
+        self.results(emit, &key)
+    }
+
     /// What to publish under the store's [`Emit`] mode, as `(window, key, value)`.
     pub fn results(self, emit: Emit, key: &K) -> Vec<(Window, K, V)>
     where
@@ -196,6 +210,8 @@ where
             }
         }
         Ok(WindowUpdate {
+            emit: self.windows.emit,
+            key: key.clone(),
             late,
             updated,
             closed,

@@ -96,6 +96,73 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> StoreRef<
     pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<Store<'c, K, V>, StateError> {
         ctx.store(self.name)
     }
+
+    /// Reads `key` in the partition being processed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::store`], and [`StateError`] if the store cannot be read.
+    pub fn get(&self, ctx: &mut Context, key: &K) -> Result<Option<V>, StateError> {
+        self.open(ctx)?.get(key)
+    }
+
+    /// Writes `value` under `key`, in the open transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub fn put(&self, ctx: &mut Context, key: &K, value: &V) -> Result<(), StateError> {
+        self.open(ctx)?.put(key, value)
+    }
+
+    /// Deletes `key`, in the open transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub fn delete(&self, ctx: &mut Context, key: &K) -> Result<(), StateError> {
+        self.open(ctx)?.delete(key)
+    }
+
+    /// Reads `key`, writes what `f` makes of it and returns that: a running
+    /// total in one call.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::state::StoreRef;
+    /// use meshkit::{Context, ProductDescriptor};
+    ///
+    /// const TOTALS: StoreRef<String, i64> = StoreRef::new("totals");
+    ///
+    /// let descriptor = ProductDescriptor::builder("sales", "totals")
+    ///     .version("1.0.0")
+    ///     .owner("team-sales")
+    ///     .input("orders", "sales.orders")
+    ///     .output("totals", "sales.totals")
+    ///     .store("totals")
+    ///     .build()?;
+    /// let mut ctx = Context::with_memory_state(&descriptor);
+    /// let c1 = "c1".to_string();
+    /// TOTALS.update(&mut ctx, &c1, |t| t.unwrap_or(0) + 5)?;
+    /// assert_eq!(TOTALS.update(&mut ctx, &c1, |t| t.unwrap_or(0) + 2)?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        f: impl FnOnce(Option<V>) -> V,
+    ) -> Result<V, StateError> {
+        let mut store = self.open(ctx)?;
+        let value = f(store.get(key)?);
+        store.put(key, &value)?;
+        Ok(value)
+    }
 }
 
 impl<K, V> WindowStoreRef<K, V>
@@ -111,6 +178,24 @@ where
     /// As [`Context::window_store`].
     pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<WindowStore<'c, K, V>, StateError> {
         ctx.window_store(self.name)
+    }
+
+    /// Updates `key`'s windows that `timestamp` falls in, as
+    /// [`WindowStore::update`] does: what to publish is
+    /// [`WindowUpdate::into_results`](crate::state::WindowUpdate::into_results).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::window_store`], and [`StateError`] if the store cannot
+    /// be read or written.
+    pub fn update(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        timestamp: i64,
+        f: impl FnMut(Option<V>) -> V,
+    ) -> Result<crate::stores::WindowUpdate<K, V>, StateError> {
+        self.open(ctx)?.update(key, timestamp, f)
     }
 }
 

@@ -31,6 +31,7 @@ impl Context {
     }
 
     /// The encoders in use, to hand to a new context.
+    #[cfg(feature = "testing")]
     pub(crate) fn encoders(&self) -> &[Option<RegisteredPort>] {
         &self.encoders
     }
