@@ -2,10 +2,13 @@
 //! its input, reading a topic, and stopping on Ctrl-C / SIGTERM.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use meshkit::schema::{wire, Codec, PortSchema, SchemaRegistry};
+
+use meshkit::schema::{PortSchema, SchemaRegistry};
+use meshkit::testing::{read_topic, TopicWriter};
 use meshkit::Status;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -81,7 +84,7 @@ pub struct ReadRecord {
 }
 
 /// Every committed record of `topic` (read_committed), in partition order.
-pub fn read_topic(brokers: &str, topic: &str) -> anyhow::Result<Vec<ReadRecord>> {
+pub fn read_raw_topic(brokers: &str, topic: &str) -> anyhow::Result<Vec<ReadRecord>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "meshkit-demo-reader")
@@ -127,7 +130,7 @@ pub fn read_topic(brokers: &str, topic: &str) -> anyhow::Result<Vec<ReadRecord>>
 /// where there is one: for raw and JSON topics, and dead letters.
 pub fn print_topic(brokers: &str, topic: &str, title: &str) -> anyhow::Result<()> {
     println!("== {topic} ({title}):");
-    for record in read_topic(brokers, topic)? {
+    for record in read_raw_topic(brokers, topic)? {
         let reason = record
             .reason
             .map(|r| format!("  (reason: {r})"))
@@ -148,98 +151,26 @@ pub async fn print_typed<K: Any + std::fmt::Debug, V: Any + std::fmt::Debug>(
     title: &str,
 ) -> anyhow::Result<()> {
     println!("== {topic} ({title}):");
-    for record in read_topic(brokers, topic)? {
-        let key = match (schema.key_codec(), &record.key) {
-            (Some(codec), Some(bytes)) => format!("{:?}", decode_part::<K>(registry, codec, bytes).await?),
-            (_, Some(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-            (_, None) => "(no key)".into(),
-        };
-        let value = decode_part::<V>(
-            registry,
-            schema.value_codec(),
-            record.value.as_deref().unwrap_or_default(),
-        )
-        .await?;
-        println!("   {key} => {value:?}");
+    for record in read_topic::<K, V>(brokers, registry, topic, schema).await? {
+        println!("   {:?} => {:?}", record.key, record.value);
     }
     Ok(())
-}
-
-/// Encodes `value` as an upstream writer of `topic` would, in `codec`'s
-/// format: Avro registered under `<topic>-key` / `<topic>-value` and framed
-/// with its id, JSON or a string as they are.
-pub async fn encode_part<T: Any>(
-    registry: &dyn SchemaRegistry,
-    topic: &str,
-    is_key: bool,
-    codec: &Codec,
-    value: &T,
-) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    match codec {
-        Codec::Avro(avro) => {
-            let subject = format!("{topic}-{}", if is_key { "key" } else { "value" });
-            let id = registry.register(&subject, avro.schema_json()).await?.id;
-            wire::write_header(&mut out, id);
-            avro.encode(value, &mut out)?;
-        }
-        Codec::Plain(plain) => plain.encode(value, &mut out)?,
-        other => anyhow::bail!("the demo cannot write {} yet", other.format()),
-    }
-    Ok(out)
-}
-
-/// Decodes a payload in `codec`'s format, Avro with the writer schema its
-/// id names in `registry`.
-pub async fn decode_part<T: Any>(
-    registry: &dyn SchemaRegistry,
-    codec: &Codec,
-    bytes: &[u8],
-) -> anyhow::Result<T> {
-    let decoded = match codec {
-        Codec::Avro(avro) => {
-            let (id, body) = wire::split(bytes)?;
-            let writer = apache_avro::Schema::parse_str(&registry.schema_by_id(id).await?)?;
-            avro.decode_resolving(&writer, body)?.0
-        }
-        Codec::Plain(plain) => plain.decode(bytes)?,
-        other => anyhow::bail!("the demo cannot read {} yet", other.format()),
-    };
-    match decoded.downcast::<T>() {
-        Ok(value) => Ok(*value),
-        Err(_) => anyhow::bail!(
-            "the port carries `{}`, not `{}`",
-            codec.type_name(),
-            std::any::type_name::<T>()
-        ),
-    }
 }
 
 /// Writes typed records to `topic` as an upstream producer would, each
 /// `(key, value, timestamp)` encoded in `schema`'s formats.
 pub async fn produce_typed<K: Any, V: Any>(
     brokers: &str,
-    registry: &dyn SchemaRegistry,
+    registry: Arc<dyn SchemaRegistry>,
     topic: &str,
     schema: &PortSchema,
     records: &[(K, V, i64)],
 ) -> anyhow::Result<()> {
-    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let writer = TopicWriter::new(brokers, registry)?;
     for (key, value, at) in records {
-        let key = match schema.key_codec() {
-            Some(codec) => Some(encode_part(registry, topic, true, codec, key).await?),
-            None => None,
-        };
-        let value = encode_part(registry, topic, false, schema.value_codec(), value).await?;
-        let mut record = BaseRecord::<Vec<u8>, Vec<u8>>::to(topic)
-            .payload(&value)
-            .timestamp(*at);
-        if let Some(key) = &key {
-            record = record.key(key);
-        }
-        producer.send(record).map_err(|(e, _)| e)?;
+        writer.send(topic, schema, key, value, Some(*at)).await?;
     }
-    producer.flush(Duration::from_secs(10))?;
+    writer.flush()?;
     Ok(())
 }
 /// Installs the binary's log subscriber on stderr (`RUST_LOG`, default

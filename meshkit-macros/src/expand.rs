@@ -43,9 +43,24 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(item, error);
         }
     };
-    match analyze(args, &mut item_impl) {
+    match analyze(args.clone(), &mut item_impl) {
         Ok(product) => full(&product, &item_impl),
-        Err((error, krate)) => fallback(&krate, &item_impl, &error),
+        Err((error, krate)) => {
+            // The output ports that parsed, so that `Self::OUT` still
+            // resolves and the mistake is reported once, not at every send.
+            let parsed = parse::product_args(args, &mut Errors::new());
+            let decls: Vec<OutputDecl<'_>> = (parsed.outputs.iter())
+                .filter_map(|p| {
+                    Some(OutputDecl {
+                        name: p.name.as_ref()?,
+                        topic: p.topic.as_ref().map(LitStr::value),
+                        value: p.value.as_ref(),
+                        key: p.key.as_ref(),
+                    })
+                })
+                .collect();
+            fallback(&krate, &item_impl, &error, &outputs(&decls, &item_impl))
+        }
     }
 }
 
@@ -346,44 +361,46 @@ fn respan(tokens: &mut TokenStream, span: Span) {
         .collect();
 }
 
+/// An output port as the outputs struct needs it.
+struct OutputDecl<'a> {
+    name: &'a syn::Ident,
+    topic: Option<String>,
+    value: Option<&'a syn::Type>,
+    key: Option<&'a syn::Type>,
+}
+
 /// The product's outputs struct, one typed handle per output port, and
-/// `Self::OUT`, its value: what a transform sends through. Private to the
-/// module, as the product's own items are by default.
-fn outputs(product: &Product, item: &syn::ItemImpl) -> TokenStream {
+/// `Self::OUT`, its value: what a transform sends through. Generated inside
+/// the expansion's `const _` block, where the runtime is imported once: the
+/// struct cannot be named outside, but `Self::OUT.<port>` can be used
+/// wherever the product's private items can.
+fn outputs(outputs: &[OutputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
     let syn::Type::Path(path) = item.self_ty.as_ref() else {
         return TokenStream::new();
     };
     let Some(last) = path.path.segments.last() else {
         return TokenStream::new();
     };
-    let krate = &product.krate;
     let name = quote::format_ident!("{}Outputs", last.ident);
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
     let mut fields = Vec::new();
     let mut values = Vec::new();
-    for (index, port) in product.outputs.iter().enumerate() {
-        let field = &port.name;
+    for (index, port) in outputs.iter().enumerate() {
+        let field = port.name;
         let port_name = string(field);
-        let (ty, ctor) = match &port.value {
-            None => (
-                quote!(#krate::__private::RawOutput),
-                quote!(#krate::__private::RawOutput),
-            ),
+        let (ty, ctor) = match port.value {
+            None => (quote!(__meshkit::RawOutput), quote!(__meshkit::RawOutput)),
             Some(value) => {
-                let key = port
-                    .key
-                    .as_ref()
-                    .map_or_else(|| quote!(()), ToTokens::to_token_stream);
-                let ty = quote_spanned!(value.span()=> #krate::__private::Output<#key, #value>);
-                (ty, quote!(#krate::__private::Output))
+                let key = port.key.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+                let ty = quote_spanned!(value.span()=> __meshkit::Output<#key, #value>);
+                (ty, quote!(__meshkit::Output))
             }
         };
-        let doc = format!(
-            "Output port `{}` (topic `{}`).",
-            port_name.value(),
-            port.topic.value()
-        );
+        let doc = match &port.topic {
+            Some(topic) => format!("Output port `{}` (topic `{topic}`).", port_name.value()),
+            None => format!("Output port `{}`.", port_name.value()),
+        };
         fields.push(quote!(#[doc = #doc] pub #field: #ty));
         values.push(quote!(#field: #ctor::at(#index, #port_name)));
     }
@@ -395,7 +412,7 @@ fn outputs(product: &Product, item: &syn::ItemImpl) -> TokenStream {
         #[doc = #doc]
         #[allow(dead_code)]
         #[derive(Debug, Clone, Copy)]
-        struct #name {
+        pub struct #name {
             #(#fields,)*
         }
 
@@ -407,6 +424,17 @@ fn outputs(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     }
 }
 
+fn checked_outputs(product: &Product) -> Vec<OutputDecl<'_>> {
+    (product.outputs.iter())
+        .map(|p| OutputDecl {
+            name: &p.name,
+            topic: Some(p.topic.value()),
+            value: p.value.as_ref(),
+            key: p.key.as_ref(),
+        })
+        .collect()
+}
+
 /// The full expansion of a checked product.
 fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     let import = runtime_import(&product.krate);
@@ -414,14 +442,14 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     let self_ty = &item.self_ty;
     let descriptor = descriptor_body(product);
     let arms = product.transforms.iter().map(|t| arm(product, t));
-    let outputs = outputs(product, item);
+    let outputs = outputs(&checked_outputs(product), item);
     quote! {
         #item
 
-        #outputs
-
         const _: () = {
             #import
+
+            #outputs
 
             #[automatically_derived]
             impl #impl_generics __meshkit::DataProduct for #self_ty #where_clause {
@@ -450,7 +478,12 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
 
 /// The user's `impl` block, a stub `impl DataProduct` (never run: the crate
 /// does not compile) and the errors.
-fn fallback(krate: &syn::Path, item: &syn::ItemImpl, errors: &syn::Error) -> TokenStream {
+fn fallback(
+    krate: &syn::Path,
+    item: &syn::ItemImpl,
+    errors: &syn::Error,
+    outputs: &TokenStream,
+) -> TokenStream {
     let import = runtime_import(krate);
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
@@ -460,6 +493,8 @@ fn fallback(krate: &syn::Path, item: &syn::ItemImpl, errors: &syn::Error) -> Tok
 
         const _: () = {
             #import
+
+            #outputs
 
             #[automatically_derived]
             impl #impl_generics __meshkit::DataProduct for #self_ty #where_clause {
@@ -597,10 +632,10 @@ mod tests {
             r#".output_with("counts", "sales.counts", __meshkit::PortSchema::value::<Count>().with_string_key())"#,
             "__meshkit::string_key::<String>();",
             // One typed handle per output port, at its index.
-            "struct POutputs { #[doc = \"Output port `counts` (topic `sales.counts`).\"] pub counts: ::meshkit::__private::Output<String, Count>,",
-            "pub audit: ::meshkit::__private::RawOutput,",
+            "pub struct POutputs { #[doc = \"Output port `counts` (topic `sales.counts`).\"] pub counts: __meshkit::Output<String, Count>,",
+            "pub audit: __meshkit::RawOutput,",
             "impl<T: Send + 'static> P<T> { #[doc = r\"The product's output ports, one typed handle each.\"] const OUT: POutputs = POutputs {",
-            r#"counts: ::meshkit::__private::Output::at(0usize, "counts"), audit: ::meshkit::__private::RawOutput::at(1usize, "audit"),"#,
+            r#"counts: __meshkit::Output::at(0usize, "counts"), audit: __meshkit::RawOutput::at(1usize, "audit"),"#,
             r#".output("audit", "sales.audit")"#,
             r#".window_store("per_minute", __meshkit::Windows::hopping(::core::time::Duration::from_millis(60000u64),
                 ::core::time::Duration::from_millis(20000u64)).grace(::core::time::Duration::from_millis(10000u64))
@@ -632,14 +667,8 @@ mod tests {
             !has(&out, "::meshkit::__private") || !has(&out, "use ::meshkit"),
             "{out}"
         );
-        assert_eq!(out.matches("use").count(), 1, "one import: {out}");
-        assert!(
-            has(
-                &out,
-                "pub spend: my_reexport::meshkit::__private::Output<(), Spend>"
-            ),
-            "{out}"
-        );
+        assert_eq!(out.matches("__private").count(), 1, "one import: {out}");
+        assert!(has(&out, "pub spend: __meshkit::Output<(), Spend>"), "{out}");
     }
 
     #[test]
@@ -669,6 +698,8 @@ mod tests {
             "{out}"
         );
         assert!(!has(&out, "unimplemented") && !has(&out, "panic"), "{out}");
+        // The outputs that parsed still get their handles: no cascade at every send.
+        assert!(has(&out, "const OUT: CustomerSpendOutputs"), "{out}");
         // Both mistakes.
         assert_eq!(out.matches("compile_error").count(), 2, "{out}");
         assert!(out.contains("unknownkey`ownr`"), "{out}");

@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let keyed = |schema: PortSchema| schema.with_string_key();
     produce_typed(
         &brokers,
-        registry.as_ref(),
+        registry.clone(),
         "sales.orders",
         &keyed(PortSchema::value::<Order>()),
         &orders,

@@ -28,7 +28,7 @@ pub use contract::{Context, DataProduct, EmitError, RawOutput};
 pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", feature = "state"))]
 pub(crate) use processor::with_decoded;
 
 #[cfg(feature = "catalog")]

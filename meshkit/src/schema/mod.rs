@@ -40,7 +40,7 @@ pub(crate) use decode::{encode_framed, DecodeFailure, DecodedRecord, Decoder};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use format::{json_codec, string_codec, Codec, Format, JsonType, PlainCodec};
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", feature = "state"))]
 pub(crate) use gate::subject_for;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]

@@ -3,6 +3,7 @@
 
 use crate::record::OutputRecord;
 use crate::schema::{DecodeError, EncodeError};
+#[cfg(feature = "state")]
 use crate::stores::StateError;
 
 /// A typed record piped into an input port or read from an output port.
@@ -137,7 +138,11 @@ pub enum TestError {
     /// The in-memory schema registry refused a call.
     #[error("the test driver's schema registry")]
     Registry(#[source] crate::schema::RegistryError),
+    /// The Kafka client failed (writing or reading a topic).
+    #[error("the Kafka client")]
+    Kafka(#[source] rdkafka::error::KafkaError),
     /// The stores could not be read or written.
+    #[cfg(feature = "state")]
     #[error("the product's stores")]
     State(#[source] StateError),
     /// The transform failed under `ErrorPolicy::Stop`: the product stopped,
@@ -154,6 +159,7 @@ pub enum TestError {
     },
 }
 
+#[cfg(feature = "state")]
 impl From<StateError> for TestError {
     fn from(err: StateError) -> Self {
         Self::State(err)

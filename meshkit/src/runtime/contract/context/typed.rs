@@ -31,7 +31,7 @@ impl Context {
     }
 
     /// The encoders in use, to hand to a new context.
-    #[cfg(feature = "testing")]
+    #[cfg(all(feature = "testing", feature = "state"))]
     pub(crate) fn encoders(&self) -> &[Option<RegisteredPort>] {
         &self.encoders
     }
