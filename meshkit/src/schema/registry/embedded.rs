@@ -42,7 +42,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::error::RegistryError;
 use super::log::LogRecord;
-use super::model::{CompatibilityLevel, CompatibilityReport, RegisteredSchema, VersionRef};
+use super::model::{
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter, SchemaVersion,
+    SubjectVersion, VersionRef,
+};
 use super::state::{Applied, Plan, RegistryState};
 use super::{RegistryFuture, SchemaRegistry};
 
@@ -52,6 +55,8 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_millis(20);
 /// The same when connecting (replaying the whole topic).
 const SETTLE_ON_CONNECT: Duration = Duration::from_millis(250);
+/// How long asking the cluster for its id may take (`GET /v1/metadata/id`).
+const CLUSTER_ID_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many times a change is decided again after losing a race.
 const MAX_ATTEMPTS: u32 = 10;
 
@@ -631,6 +636,84 @@ impl SchemaRegistry for EmbeddedRegistry {
         permanent: bool,
     ) -> RegistryFuture<'a, u32> {
         Box::pin(self.write(move |s| s.decide_delete_version(subject, version, permanent)))
+    }
+
+    fn register_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(self.write(move |s| s.decide_register_definition(subject, definition)))
+    }
+
+    fn lookup_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(self.read(move |s| s.lookup_definition(subject, definition, include_deleted)))
+    }
+
+    fn check_definition_compatibility<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        version: VersionRef,
+    ) -> RegistryFuture<'a, CompatibilityReport> {
+        Box::pin(self.read(move |s| s.check_definition_compatibility(subject, definition, version)))
+    }
+
+    fn schema_definition_by_id(&self, id: u32) -> RegistryFuture<'_, SchemaDefinition> {
+        Box::pin(self.read(move |s| s.schema_definition_by_id(id)))
+    }
+
+    fn subject_versions_by_id(&self, id: u32, include_deleted: bool) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+        Box::pin(self.read(move |s| s.subject_versions_by_id(id, include_deleted)))
+    }
+
+    fn schemas<'a>(&'a self, filter: &'a SchemaFilter) -> RegistryFuture<'a, Vec<SchemaVersion>> {
+        Box::pin(self.read(move |s| s.schemas(filter)))
+    }
+
+    fn referenced_by<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(self.read(move |s| s.referenced_by(subject, version, include_deleted)))
+    }
+
+    fn list_subjects(&self, include_deleted: bool) -> RegistryFuture<'_, Vec<String>> {
+        Box::pin(self.read(move |s| Ok(s.list_subjects(include_deleted))))
+    }
+
+    fn list_versions<'a>(&'a self, subject: &'a str, include_deleted: bool) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(self.read(move |s| s.list_versions(subject, include_deleted)))
+    }
+
+    fn schema_version<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(self.read(move |s| s.schema_version(subject, version, include_deleted)))
+    }
+
+    /// The id of the cluster behind the topic; `None` in memory, or when the
+    /// cluster does not answer within a few seconds.
+    fn kafka_cluster_id(&self) -> RegistryFuture<'_, Option<String>> {
+        Box::pin(async move {
+            match &self.backend {
+                Backend::Memory(_) => Ok(None),
+                Backend::Kafka(k) => {
+                    let producer = k.producer.clone();
+                    blocking(move || Ok(producer.client().fetch_cluster_id(CLUSTER_ID_TIMEOUT))).await
+                }
+            }
+        })
     }
 }
 

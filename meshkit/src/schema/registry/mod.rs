@@ -18,6 +18,8 @@ mod model;
 mod server;
 #[cfg(feature = "registry-server")]
 mod state;
+#[cfg(feature = "registry-server")]
+mod stored;
 
 #[cfg(feature = "registry-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry-client")))]
