@@ -13,7 +13,8 @@
 //! soft-deleted subjects and versions where Confluent's does. Schemas may be
 //! AVRO (the default), JSON or PROTOBUF, with `references`; `schemaType` is
 //! answered only when not AVRO (as Confluent did before 8.0; clients take a
-//! missing type as AVRO) and `references` only when there are some. Bodies
+//! missing type as AVRO), `references` only when there are some, and
+//! `"deleted":true` on soft-deleted versions. Bodies
 //! are read as JSON whatever their content type; answers are
 //! `application/vnd.schemaregistry.v1+json`, or
 //! `application/vnd.schemaregistry+json` / `application/json` when the
@@ -484,6 +485,10 @@ fn version_json(v: &SchemaVersion) -> Value {
     object.insert("id".into(), json!(v.id));
     put_type_and_references(&mut object, &v.definition);
     object.insert("schema".into(), json!(v.definition.schema));
+    // Only `deleted=true` shows soft-deleted versions; say which they are.
+    if v.deleted {
+        object.insert("deleted".into(), json!(true));
+    }
     Value::Object(object)
 }
 
@@ -1451,12 +1456,12 @@ mod tests {
             get_json(&app, "/schemas?subjectPrefix=orders&deleted=true").await,
             json!([
                 {"subject": "orders-value", "version": 1, "id": 1, "schema": V1},
-                {"subject": "orders-value", "version": 2, "id": 2, "schema": V2},
+                {"subject": "orders-value", "version": 2, "id": 2, "schema": V2, "deleted": true},
             ])
         );
         assert_eq!(
             get_json(&app, "/schemas?subjectPrefix=orders&deleted=true&latestOnly=true").await,
-            json!([{"subject": "orders-value", "version": 2, "id": 2, "schema": V2}])
+            json!([{"subject": "orders-value", "version": 2, "id": 2, "schema": V2, "deleted": true}])
         );
         assert_eq!(
             get_json(&app, "/schemas?latestOnly=true&limit=1&offset=1").await,
@@ -1650,7 +1655,7 @@ mod tests {
         call(&app, "GET", "/subjects/s/versions/1", None).await.error(404, 40402);
         assert_eq!(
             get_json(&app, "/subjects/s/versions/1?deleted=true").await,
-            json!({"subject": "s", "version": 1, "id": 1, "schema": V1})
+            json!({"subject": "s", "version": 1, "id": 1, "schema": V1, "deleted": true})
         );
         assert_eq!(call(&app, "GET", "/subjects/s/versions/1/schema?deleted=true", None).await.body, V1);
         // `latest` is the latest live version, deleted or not asked.
