@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    CompatibilityLevel, CompatibilityReport, RegisteredSchema, RegistryError, RegistryFuture, SchemaDefinition,
-    SchemaFilter, SchemaReference, SchemaRegistry, SchemaType, SchemaVersion, SubjectVersion, VersionRef,
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, RegistryError, RegistryFuture,
+    SchemaDefinition, SchemaFilter, SchemaReference, SchemaRegistry, SchemaType, SchemaVersion,
+    SubjectVersion, VersionRef,
 };
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -312,8 +313,8 @@ struct VersionAnswer {
 
 impl From<VersionAnswer> for SchemaVersion {
     fn from(v: VersionAnswer) -> Self {
-        let definition = SchemaDefinition::new(v.schema_type.unwrap_or_default(), v.schema)
-            .with_references(v.references);
+        let definition =
+            SchemaDefinition::new(v.schema_type.unwrap_or_default(), v.schema).with_references(v.references);
         SchemaVersion::new(v.subject, v.version, v.id, definition).with_deleted(v.deleted)
     }
 }
@@ -609,12 +610,18 @@ impl SchemaRegistry for HttpRegistry {
                 .get_json(url, &[])
                 .await
                 .map_err(|e| schema_not_found_as(id, e))?;
-            Ok(SchemaDefinition::new(found.schema_type.unwrap_or_default(), found.schema)
-                .with_references(found.references))
+            Ok(
+                SchemaDefinition::new(found.schema_type.unwrap_or_default(), found.schema)
+                    .with_references(found.references),
+            )
         })
     }
 
-    fn subject_versions_by_id(&self, id: u32, include_deleted: bool) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+    fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> RegistryFuture<'_, Vec<SubjectVersion>> {
         Box::pin(async move {
             let url = self.url_for(&["schemas", "ids", &id.to_string(), "versions"])?;
             self.get_json(url, deleted_query(include_deleted))
@@ -626,8 +633,18 @@ impl SchemaRegistry for HttpRegistry {
     fn schemas<'a>(&'a self, filter: &'a SchemaFilter) -> RegistryFuture<'a, Vec<SchemaVersion>> {
         Box::pin(async move {
             let mut query = vec![
-                ("deleted", if filter.includes_deleted() { "true" } else { "false" }),
-                ("latestOnly", if filter.is_latest_only() { "true" } else { "false" }),
+                (
+                    "deleted",
+                    if filter.includes_deleted() {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ),
+                (
+                    "latestOnly",
+                    if filter.is_latest_only() { "true" } else { "false" },
+                ),
             ];
             if let Some(prefix) = filter.prefix() {
                 query.push(("subjectPrefix", prefix));
@@ -687,7 +704,9 @@ impl SchemaRegistry for HttpRegistry {
     /// `GET /v1/metadata/id`; an empty id is `None`.
     fn kafka_cluster_id(&self) -> RegistryFuture<'_, Option<String>> {
         Box::pin(async move {
-            let answer: serde_json::Value = self.get_json(self.url_for(&["v1", "metadata", "id"])?, &[]).await?;
+            let answer: serde_json::Value = self
+                .get_json(self.url_for(&["v1", "metadata", "id"])?, &[])
+                .await?;
             Ok(answer["scope"]["clusters"]["kafka-cluster"]
                 .as_str()
                 .filter(|id| !id.is_empty())
@@ -710,10 +729,13 @@ impl HttpRegistry {
             .map_err(|e| with_subject(e, subject))
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: Url, query: &[(&str, &str)]) -> Result<T, RegistryError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        query: &[(&str, &str)],
+    ) -> Result<T, RegistryError> {
         self.call(Method::GET, url, query, None).await
     }
-
 }
 
 /// Puts the id asked about into a 40403 (its message may lack it).
@@ -919,15 +941,26 @@ mod tests {
             .build()
             .unwrap();
         let customer = r#"{"type":"record","name":"Customer","fields":[{"name":"id","type":"long"}]}"#;
-        let order = SchemaDefinition::avro(r#"{"type":"record","name":"Order","fields":[{"name":"c","type":"Customer"}]}"#)
-            .with_references(vec![SchemaReference::new("Customer", "customer", 1)]);
+        let order = SchemaDefinition::avro(
+            r#"{"type":"record","name":"Order","fields":[{"name":"c","type":"Customer"}]}"#,
+        )
+        .with_references(vec![SchemaReference::new("Customer", "customer", 1)]);
         let c = client.register("customer", customer).await.unwrap();
         let o = client.register_definition("order", &order).await.unwrap();
-        assert_eq!((o.subject.as_str(), o.version, o.definition.clone()), ("order", 1, order.clone()));
-        assert_eq!(client.schema_definition_by_id(o.id).await.unwrap(), order);
-        assert_eq!(client.lookup_definition("order", &order, false).await.unwrap().id, o.id);
         assert_eq!(
-            client.referenced_by("customer", VersionRef::Latest, false).await.unwrap(),
+            (o.subject.as_str(), o.version, o.definition.clone()),
+            ("order", 1, order.clone())
+        );
+        assert_eq!(client.schema_definition_by_id(o.id).await.unwrap(), order);
+        assert_eq!(
+            client.lookup_definition("order", &order, false).await.unwrap().id,
+            o.id
+        );
+        assert_eq!(
+            client
+                .referenced_by("customer", VersionRef::Latest, false)
+                .await
+                .unwrap(),
             vec![o.id]
         );
         assert_eq!(
@@ -939,7 +972,9 @@ mod tests {
             Err(RegistryError::SchemaNotFound { id: 999 })
         ));
         assert!(matches!(
-            client.delete_version("customer", VersionRef::Number(1), false).await,
+            client
+                .delete_version("customer", VersionRef::Number(1), false)
+                .await,
             Err(RegistryError::ReferenceExists { version: 1, .. })
         ));
         let bad_ref = SchemaDefinition::avro(order.schema.clone())
@@ -959,9 +994,15 @@ mod tests {
 
         client.delete_subject("p", false).await.unwrap();
         assert_eq!(client.list_subjects(false).await.unwrap(), ["customer", "order"]);
-        assert_eq!(client.list_subjects(true).await.unwrap(), ["customer", "order", "p"]);
+        assert_eq!(
+            client.list_subjects(true).await.unwrap(),
+            ["customer", "order", "p"]
+        );
         assert_eq!(client.list_versions("p", true).await.unwrap(), vec![1]);
-        let deleted = client.schema_version("p", VersionRef::Number(1), true).await.unwrap();
+        let deleted = client
+            .schema_version("p", VersionRef::Number(1), true)
+            .await
+            .unwrap();
         assert!(deleted.deleted);
         assert_eq!(deleted.definition, proto);
         let listed = client

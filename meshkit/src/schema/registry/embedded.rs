@@ -668,7 +668,11 @@ impl SchemaRegistry for EmbeddedRegistry {
         Box::pin(self.read(move |s| s.schema_definition_by_id(id)))
     }
 
-    fn subject_versions_by_id(&self, id: u32, include_deleted: bool) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+    fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> RegistryFuture<'_, Vec<SubjectVersion>> {
         Box::pin(self.read(move |s| s.subject_versions_by_id(id, include_deleted)))
     }
 
@@ -724,6 +728,7 @@ mod tests {
 
     use super::*;
 
+    use crate::schema::registry::{SchemaReference, SchemaType};
     use crate::test_support::test_brokers as brokers;
 
     fn unique_topic(test: &str) -> String {
@@ -834,6 +839,26 @@ mod tests {
         assert!(err.to_string().contains("3 partitions"), "{err}");
     }
 
+    /// Registers Avro with a reference and JSON Schema, then soft-deletes the
+    /// referrer and the version it refers to (rewriting both records); the
+    /// ids and definitions registered.
+    async fn register_typed(r: &EmbeddedRegistry) -> Vec<(u32, SchemaDefinition)> {
+        r.register("customer", r#"{"type":"record","name":"C","fields":[]}"#)
+            .await
+            .unwrap();
+        let order =
+            SchemaDefinition::avro(r#"{"type":"record","name":"O","fields":[{"name":"c","type":"C"}]}"#)
+                .with_references(vec![SchemaReference::new("C", "customer", 1)]);
+        let json = SchemaDefinition::new(SchemaType::Json, r#"{"type":"object"}"#);
+        let o = r.register_definition("order", &order).await.unwrap();
+        let j = r.register_definition("json", &json).await.unwrap();
+        r.delete_subject("order", false).await.unwrap();
+        r.delete_version("customer", VersionRef::Number(1), false)
+            .await
+            .unwrap();
+        vec![(o.id, order), (j.id, json)]
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn survives_a_restart() {
         let Some(brokers) = brokers("survives_a_restart") else {
@@ -841,7 +866,7 @@ mod tests {
         };
         let topic = unique_topic("restart");
         let no_extra: [(&str, &str); 0] = [];
-        let before = {
+        let (before, typed) = {
             let r = EmbeddedRegistry::connect(&brokers, &topic, no_extra)
                 .await
                 .unwrap();
@@ -866,7 +891,8 @@ mod tests {
             r.register("gone", r#""bytes""#).await.unwrap();
             r.delete_subject("gone", false).await.unwrap();
             r.delete_subject("gone", true).await.unwrap();
-            snapshot(&r, 20).await
+            let typed = register_typed(&r).await;
+            (snapshot(&r, 20).await, typed)
         };
         assert_eq!(
             before.subjects["orders-value"]
@@ -887,6 +913,24 @@ mod tests {
             snapshot(&after, 20).await,
             before,
             "replaying the topic gives the same registry"
+        );
+        // Types and references are read back from the topic too.
+        for (id, definition) in &typed {
+            assert_eq!(&after.schema_definition_by_id(*id).await.unwrap(), definition);
+        }
+        assert_eq!(
+            after
+                .referenced_by("customer", VersionRef::Number(1), true)
+                .await
+                .unwrap(),
+            vec![typed[0].0]
+        );
+        assert!(
+            after
+                .schema_version("customer", VersionRef::Number(1), true)
+                .await
+                .unwrap()
+                .deleted
         );
         // The replayed registry goes on where the first left off.
         let next = after.register("orders-value", &schema(9)).await.unwrap();

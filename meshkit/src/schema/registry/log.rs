@@ -68,11 +68,7 @@ pub(crate) struct SchemaValue {
     pub(crate) id: u32,
     /// The schema's type: written only when not Avro, as records written
     /// before types were kept (and Confluent's for Avro) have none.
-    #[serde(
-        rename = "schemaType",
-        default,
-        skip_serializing_if = "is_avro"
-    )]
+    #[serde(rename = "schemaType", default, skip_serializing_if = "is_avro")]
     pub(crate) schema_type: SchemaType,
     /// The schemas this one refers to: written only when there are some.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -29,8 +29,8 @@ pub use client::{HttpRegistry, HttpRegistryBuilder};
 pub use embedded::EmbeddedRegistry;
 pub use error::RegistryError;
 pub use model::{
-    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter, SchemaReference,
-    SchemaType, SchemaVersion, SubjectVersion, VersionRef,
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter,
+    SchemaReference, SchemaType, SchemaVersion, SubjectVersion, VersionRef,
 };
 #[cfg(feature = "registry-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry-server")))]
@@ -136,7 +136,9 @@ pub trait SchemaRegistry: Send + Sync + 'static {
                     "registering schemas other than Avro without references",
                 ));
             }
-            self.register(subject, &definition.schema).await.map(SchemaVersion::from)
+            self.register(subject, &definition.schema)
+                .await
+                .map(SchemaVersion::from)
         })
     }
 
@@ -157,7 +159,9 @@ pub trait SchemaRegistry: Send + Sync + 'static {
                     "looking up schemas other than Avro without references, or among deleted versions",
                 ));
             }
-            self.lookup(subject, &definition.schema).await.map(SchemaVersion::from)
+            self.lookup(subject, &definition.schema)
+                .await
+                .map(SchemaVersion::from)
         })
     }
 
@@ -179,7 +183,8 @@ pub trait SchemaRegistry: Send + Sync + 'static {
                     "checking schemas other than Avro without references",
                 ));
             }
-            self.check_compatibility(subject, &definition.schema, version).await
+            self.check_compatibility(subject, &definition.schema, version)
+                .await
         })
     }
 
@@ -197,9 +202,17 @@ pub trait SchemaRegistry: Send + Sync + 'static {
     /// [`RegistryError::SchemaNotFound`] when no version holds it at all.
     ///
     /// The default body answers [`RegistryError::Unsupported`].
-    fn subject_versions_by_id(&self, id: u32, include_deleted: bool) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+    fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> RegistryFuture<'_, Vec<SubjectVersion>> {
         let _ = (id, include_deleted);
-        Box::pin(async { Err(RegistryError::unsupported("listing the subject versions of a schema id")) })
+        Box::pin(async {
+            Err(RegistryError::unsupported(
+                "listing the subject versions of a schema id",
+            ))
+        })
     }
 
     /// The subject versions `filter` selects, by subject then version (`GET /schemas`).
@@ -222,7 +235,11 @@ pub trait SchemaRegistry: Send + Sync + 'static {
         include_deleted: bool,
     ) -> RegistryFuture<'a, Vec<u32>> {
         let _ = (subject, version, include_deleted);
-        Box::pin(async { Err(RegistryError::unsupported("listing the schemas that refer to a version")) })
+        Box::pin(async {
+            Err(RegistryError::unsupported(
+                "listing the schemas that refer to a version",
+            ))
+        })
     }
 
     /// The subjects, sorted; with `include_deleted` also those whose versions

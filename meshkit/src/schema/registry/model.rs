@@ -376,6 +376,8 @@ impl SchemaFilter {
 
     /// Whether `subject` passes the prefix.
     pub fn matches_subject(&self, subject: &str) -> bool {
-        self.subject_prefix.as_deref().is_none_or(|p| subject.starts_with(p))
+        self.subject_prefix
+            .as_deref()
+            .is_none_or(|p| subject.starts_with(p))
     }
 }

@@ -40,8 +40,8 @@ use tokio::task::JoinHandle;
 
 use super::error::RegistryError;
 use super::model::{
-    CompatibilityLevel, SchemaDefinition, SchemaFilter, SchemaReference, SchemaType, SchemaVersion, SubjectVersion,
-    VersionRef,
+    CompatibilityLevel, SchemaDefinition, SchemaFilter, SchemaReference, SchemaType, SchemaVersion,
+    SubjectVersion, VersionRef,
 };
 use super::SchemaRegistry;
 
@@ -424,7 +424,10 @@ struct ReferenceRequest {
 }
 
 fn invalid_schema(reason: impl Into<String>) -> ApiError {
-    RegistryError::InvalidSchema { reason: reason.into() }.into()
+    RegistryError::InvalidSchema {
+        reason: reason.into(),
+    }
+    .into()
 }
 
 /// The schema of a register / lookup / compatibility request, its
@@ -449,7 +452,9 @@ async fn definition_of(reg: &Shared, body: &Bytes) -> Result<SchemaDefinition, A
 
 async fn reference_of(reg: &Shared, r: ReferenceRequest) -> Result<SchemaReference, ApiError> {
     let (Some(name), Some(subject), Some(version)) = (r.name, r.subject, r.version) else {
-        return Err(invalid_schema("Invalid reference: each needs a name, a subject and a version"));
+        return Err(invalid_schema(
+            "Invalid reference: each needs a name, a subject and a version",
+        ));
     };
     let version = match version {
         -1 => match reg.version(&subject, VersionRef::Latest).await {
@@ -462,7 +467,9 @@ async fn reference_of(reg: &Shared, r: ReferenceRequest) -> Result<SchemaReferen
         n => u32::try_from(n)
             .ok()
             .filter(|n| (1..=i32::MAX as u32).contains(n))
-            .ok_or_else(|| invalid_schema(format!("Invalid reference version {n} for subject \"{subject}\"")))?,
+            .ok_or_else(|| {
+                invalid_schema(format!("Invalid reference version {n} for subject \"{subject}\""))
+            })?,
     };
     Ok(SchemaReference::new(name, subject, version))
 }
@@ -550,7 +557,9 @@ async fn version(
 ) -> ApiResult {
     let version = parse_version(&version)?;
     let deleted = flag(&query_params(&query), "deleted");
-    ok(&version_json(&reg.schema_version(&subject, version, deleted).await?))
+    ok(&version_json(
+        &reg.schema_version(&subject, version, deleted).await?,
+    ))
 }
 
 async fn version_schema(
@@ -560,7 +569,11 @@ async fn version_schema(
 ) -> ApiResult {
     let version = parse_version(&version)?;
     let deleted = flag(&query_params(&query), "deleted");
-    raw(reg.schema_version(&subject, version, deleted).await?.definition.schema)
+    raw(reg
+        .schema_version(&subject, version, deleted)
+        .await?
+        .definition
+        .schema)
 }
 
 async fn referenced_by(
@@ -570,7 +583,9 @@ async fn referenced_by(
 ) -> ApiResult {
     let version = parse_version(&version)?;
     let params = query_params(&query);
-    let ids = reg.referenced_by(&subject, version, flag(&params, "deleted")).await?;
+    let ids = reg
+        .referenced_by(&subject, version, flag(&params, "deleted"))
+        .await?;
     ok(&page(ids, &params))
 }
 
@@ -607,7 +622,11 @@ async fn raw_schema_by_id(State(reg): State<Shared>, Path(id): Path<String>) -> 
     raw(reg.schema_by_id(parse_id(&id)?).await?)
 }
 
-async fn id_versions(reg: &Shared, id: &str, params: &[(String, String)]) -> Result<Vec<SubjectVersion>, ApiError> {
+async fn id_versions(
+    reg: &Shared,
+    id: &str,
+    params: &[(String, String)],
+) -> Result<Vec<SubjectVersion>, ApiError> {
     Ok(reg
         .subject_versions_by_id(parse_id(id)?, flag(params, "deleted"))
         .await?)
@@ -1379,7 +1398,13 @@ mod tests {
 
     /// Registers `body` under `subject`; its id.
     async fn post_version(router: &Router, subject: &str, body: &str) -> u64 {
-        let a = call(router, "POST", &format!("/subjects/{subject}/versions"), Some(body)).await;
+        let a = call(
+            router,
+            "POST",
+            &format!("/subjects/{subject}/versions"),
+            Some(body),
+        )
+        .await;
         assert_eq!(a.status, 200, "{}", a.body);
         a.json()["id"].as_u64().expect("an id")
     }
@@ -1394,8 +1419,7 @@ mod tests {
         r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#;
     const CUSTOMER_V2: &str = r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"},{"name":"vip","type":"boolean","default":false}]}"#;
     const CUSTOMER_V3: &str = r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"},{"name":"tier","type":"string"}]}"#;
-    const ORDER: &str =
-        r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"buyer","type":"Customer"}]}"#;
+    const ORDER: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"buyer","type":"Customer"}]}"#;
 
     fn with_refs(schema: &str, references: Value) -> String {
         json!({ "schema": schema, "references": references }).to_string()
@@ -1408,8 +1432,14 @@ mod tests {
         post_version(&app, "a", &body(V1)).await;
         post_version(&app, "a", &body(V2)).await;
         // `a` has V1 as version 1; soft-delete it.
-        assert_eq!(call(&app, "DELETE", "/subjects/a/versions/1", None).await.json(), json!(1));
-        assert_eq!(get_json(&app, &format!("/schemas/ids/{id}/subjects")).await, json!(["b"]));
+        assert_eq!(
+            call(&app, "DELETE", "/subjects/a/versions/1", None).await.json(),
+            json!(1)
+        );
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}/subjects")).await,
+            json!(["b"])
+        );
         assert_eq!(
             get_json(&app, &format!("/schemas/ids/{id}/subjects?deleted=true")).await,
             json!(["a", "b"])
@@ -1419,17 +1449,27 @@ mod tests {
             json!([{"subject": "b", "version": 1}])
         );
         assert_eq!(
-            get_json(&app, &format!("/schemas/ids/{id}/versions?deleted=true&offset=1&limit=5")).await,
+            get_json(
+                &app,
+                &format!("/schemas/ids/{id}/versions?deleted=true&offset=1&limit=5")
+            )
+            .await,
             json!([{"subject": "b", "version": 1}])
         );
         assert_eq!(
             get_json(&app, &format!("/schemas/ids/{id}/versions?deleted=true")).await,
             json!([{"subject": "a", "version": 1}, {"subject": "b", "version": 1}])
         );
-        let m = call(&app, "GET", "/schemas/ids/99/subjects", None).await.error(404, 40403);
+        let m = call(&app, "GET", "/schemas/ids/99/subjects", None)
+            .await
+            .error(404, 40403);
         assert!(m.contains("99"), "{m}");
-        call(&app, "GET", "/schemas/ids/99/versions", None).await.error(404, 40403);
-        call(&app, "GET", "/schemas/ids/x/versions", None).await.error(404, 40403);
+        call(&app, "GET", "/schemas/ids/99/versions", None)
+            .await
+            .error(404, 40403);
+        call(&app, "GET", "/schemas/ids/x/versions", None)
+            .await
+            .error(404, 40403);
     }
 
     #[tokio::test]
@@ -1491,8 +1531,17 @@ mod tests {
         );
         // The same again (latest as -1) is the same version; lookup finds it.
         let latest_ref = json!([{"name": "shop.Customer", "subject": "customer", "version": -1}]);
-        assert_eq!(post_version(&app, "order", &with_refs(ORDER, latest_ref.clone())).await, order);
-        let a = call(&app, "POST", "/subjects/order", Some(&with_refs(ORDER, latest_ref))).await;
+        assert_eq!(
+            post_version(&app, "order", &with_refs(ORDER, latest_ref.clone())).await,
+            order
+        );
+        let a = call(
+            &app,
+            "POST",
+            "/subjects/order",
+            Some(&with_refs(ORDER, latest_ref)),
+        )
+        .await;
         assert_eq!(a.json()["version"], json!(1), "{}", a.body);
         assert_eq!(a.json()["references"], refs);
         // The text alone is another schema: not found under the subject.
@@ -1508,7 +1557,10 @@ mod tests {
             get_json(&app, "/subjects/customer/versions/latest/referencedby").await,
             json!([order])
         );
-        assert_eq!(get_json(&app, "/subjects/order/versions/1/referencedby").await, json!([]));
+        assert_eq!(
+            get_json(&app, "/subjects/order/versions/1/referencedby").await,
+            json!([])
+        );
         call(&app, "GET", "/subjects/nope/versions/1/referencedby", None)
             .await
             .error(404, 40401);
@@ -1529,7 +1581,13 @@ mod tests {
         assert_eq!(a.json(), json!({"is_compatible": true, "messages": []}));
         // One whose new field has no default cannot read Order's data: the
         // referenced fields are compared, not only the type's name.
-        call(&app, "PUT", "/config/customer", Some(r#"{"compatibility":"NONE"}"#)).await;
+        call(
+            &app,
+            "PUT",
+            "/config/customer",
+            Some(r#"{"compatibility":"NONE"}"#),
+        )
+        .await;
         post_version(&app, "customer", &body(CUSTOMER_V3)).await;
         let v3_refs = json!([{"name": "shop.Customer", "subject": "customer", "version": 3}]);
         let a = call(
@@ -1541,16 +1599,24 @@ mod tests {
         .await;
         assert_eq!(a.json()["is_compatible"], json!(false), "{}", a.body);
         assert!(a.body.contains("tier"), "{}", a.body);
-        call(&app, "POST", "/subjects/order/versions", Some(&with_refs(ORDER, v3_refs)))
-            .await
-            .error(409, 409);
+        call(
+            &app,
+            "POST",
+            "/subjects/order/versions",
+            Some(&with_refs(ORDER, v3_refs)),
+        )
+        .await
+        .error(409, 409);
 
         // References must name live versions.
         let m = call(
             &app,
             "POST",
             "/subjects/order/versions",
-            Some(&with_refs(ORDER, json!([{"name": "shop.Customer", "subject": "customer", "version": 9}]))),
+            Some(&with_refs(
+                ORDER,
+                json!([{"name": "shop.Customer", "subject": "customer", "version": 9}]),
+            )),
         )
         .await
         .error(422, 42201);
@@ -1559,7 +1625,10 @@ mod tests {
             &app,
             "POST",
             "/subjects/order/versions",
-            Some(&with_refs(ORDER, json!([{"name": "shop.Customer", "subject": "ghost", "version": -1}]))),
+            Some(&with_refs(
+                ORDER,
+                json!([{"name": "shop.Customer", "subject": "ghost", "version": -1}]),
+            )),
         )
         .await
         .error(422, 42201);
@@ -1567,7 +1636,10 @@ mod tests {
             &app,
             "POST",
             "/subjects/order/versions",
-            Some(&with_refs(ORDER, json!([{"name": "shop.Customer", "version": 1}]))),
+            Some(&with_refs(
+                ORDER,
+                json!([{"name": "shop.Customer", "version": 1}]),
+            )),
         )
         .await
         .error(422, 42201);
@@ -1577,18 +1649,33 @@ mod tests {
             .await
             .error(422, 42206);
         assert!(m.contains("customer"), "{m}");
-        call(&app, "DELETE", "/subjects/customer", None).await.error(422, 42206);
+        call(&app, "DELETE", "/subjects/customer", None)
+            .await
+            .error(422, 42206);
         call(&app, "DELETE", "/subjects/order", None).await;
-        assert_eq!(get_json(&app, "/subjects/customer/versions/1/referencedby").await, json!([]));
+        assert_eq!(
+            get_json(&app, "/subjects/customer/versions/1/referencedby").await,
+            json!([])
+        );
         assert_eq!(
             get_json(&app, "/subjects/customer/versions/1/referencedby?deleted=true").await,
             json!([order])
         );
-        assert_eq!(call(&app, "DELETE", "/subjects/customer/versions/1", None).await.json(), json!(1));
+        assert_eq!(
+            call(&app, "DELETE", "/subjects/customer/versions/1", None)
+                .await
+                .json(),
+            json!(1)
+        );
         // Still referred to by a soft-deleted schema: not permanently.
-        call(&app, "DELETE", "/subjects/customer/versions/1?permanent=true", None)
-            .await
-            .error(422, 42206);
+        call(
+            &app,
+            "DELETE",
+            "/subjects/customer/versions/1?permanent=true",
+            None,
+        )
+        .await
+        .error(422, 42206);
     }
 
     #[tokio::test]
@@ -1601,26 +1688,50 @@ mod tests {
             get_json(&app, &format!("/schemas/ids/{id}")).await,
             json!({"schemaType": "PROTOBUF", "schema": proto})
         );
-        assert_eq!(call(&app, "GET", &format!("/schemas/ids/{id}/schema"), None).await.body, proto);
+        assert_eq!(
+            call(&app, "GET", &format!("/schemas/ids/{id}/schema"), None)
+                .await
+                .body,
+            proto
+        );
         assert_eq!(
             get_json(&app, "/subjects/ping-value/versions/1").await,
             json!({"subject": "ping-value", "version": 1, "id": id, "schemaType": "PROTOBUF", "schema": proto})
         );
-        assert_eq!(post_version(&app, "ping-value", &proto_body).await, id, "idempotent");
+        assert_eq!(
+            post_version(&app, "ping-value", &proto_body).await,
+            id,
+            "idempotent"
+        );
         let a = call(&app, "POST", "/subjects/ping-value", Some(&proto_body)).await;
-        assert_eq!((a.json()["id"].as_u64(), a.json()["schemaType"].clone()), (Some(id), json!("PROTOBUF")));
+        assert_eq!(
+            (a.json()["id"].as_u64(), a.json()["schemaType"].clone()),
+            (Some(id), json!("PROTOBUF"))
+        );
 
         // A second version cannot be checked at BACKWARD: said so, not let through.
-        let proto2 = json!({"schema": proto.replace("at = 1;", "at = 1; string by = 2;"), "schemaType": "PROTOBUF"})
-            .to_string();
+        let proto2 =
+            json!({"schema": proto.replace("at = 1;", "at = 1; string by = 2;"), "schemaType": "PROTOBUF"})
+                .to_string();
         let m = call(&app, "POST", "/subjects/ping-value/versions", Some(&proto2))
             .await
             .error(501, 501);
         assert!(m.contains("PROTOBUF") && m.contains("NONE"), "{m}");
-        call(&app, "POST", "/compatibility/subjects/ping-value/versions/latest", Some(&proto2))
-            .await
-            .error(501, 501);
-        call(&app, "PUT", "/config/ping-value", Some(r#"{"compatibility":"NONE"}"#)).await;
+        call(
+            &app,
+            "POST",
+            "/compatibility/subjects/ping-value/versions/latest",
+            Some(&proto2),
+        )
+        .await
+        .error(501, 501);
+        call(
+            &app,
+            "PUT",
+            "/config/ping-value",
+            Some(r#"{"compatibility":"NONE"}"#),
+        )
+        .await;
         let a = call(&app, "POST", "/subjects/ping-value/versions", Some(&proto2)).await;
         assert_eq!(a.json()["version"], json!(2), "{}", a.body);
 
@@ -1646,20 +1757,44 @@ mod tests {
         call(&app, "DELETE", "/subjects/s/versions/1", None).await;
         call(&app, "DELETE", "/subjects/gone", None).await;
         assert_eq!(get_json(&app, "/subjects").await, json!(["s"]));
-        assert_eq!(get_json(&app, "/subjects?deleted=true").await, json!(["gone", "s"]));
-        assert_eq!(get_json(&app, "/subjects?deleted=true&subjectPrefix=g").await, json!(["gone"]));
+        assert_eq!(
+            get_json(&app, "/subjects?deleted=true").await,
+            json!(["gone", "s"])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects?deleted=true&subjectPrefix=g").await,
+            json!(["gone"])
+        );
         assert_eq!(get_json(&app, "/subjects/s/versions").await, json!([2]));
-        assert_eq!(get_json(&app, "/subjects/s/versions?deleted=true").await, json!([1, 2]));
-        assert_eq!(get_json(&app, "/subjects/gone/versions?deleted=true").await, json!([1]));
-        call(&app, "GET", "/subjects/gone/versions", None).await.error(404, 40401);
-        call(&app, "GET", "/subjects/s/versions/1", None).await.error(404, 40402);
+        assert_eq!(
+            get_json(&app, "/subjects/s/versions?deleted=true").await,
+            json!([1, 2])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/gone/versions?deleted=true").await,
+            json!([1])
+        );
+        call(&app, "GET", "/subjects/gone/versions", None)
+            .await
+            .error(404, 40401);
+        call(&app, "GET", "/subjects/s/versions/1", None)
+            .await
+            .error(404, 40402);
         assert_eq!(
             get_json(&app, "/subjects/s/versions/1?deleted=true").await,
             json!({"subject": "s", "version": 1, "id": 1, "schema": V1, "deleted": true})
         );
-        assert_eq!(call(&app, "GET", "/subjects/s/versions/1/schema?deleted=true", None).await.body, V1);
+        assert_eq!(
+            call(&app, "GET", "/subjects/s/versions/1/schema?deleted=true", None)
+                .await
+                .body,
+            V1
+        );
         // `latest` is the latest live version, deleted or not asked.
-        assert_eq!(get_json(&app, "/subjects/s/versions/latest?deleted=true").await["version"], json!(2));
+        assert_eq!(
+            get_json(&app, "/subjects/s/versions/latest?deleted=true").await["version"],
+            json!(2)
+        );
         call(&app, "GET", "/subjects/gone/versions/latest?deleted=true", None)
             .await
             .error(404, 40402);
@@ -1667,7 +1802,9 @@ mod tests {
             .await
             .error(404, 40401);
         // Lookup among deleted versions only when asked.
-        call(&app, "POST", "/subjects/s", Some(&body(V1))).await.error(404, 40403);
+        call(&app, "POST", "/subjects/s", Some(&body(V1)))
+            .await
+            .error(404, 40403);
         let a = call(&app, "POST", "/subjects/s?deleted=true", Some(&body(V1))).await;
         assert_eq!(a.json()["version"], json!(1), "{}", a.body);
     }
@@ -1676,7 +1813,9 @@ mod tests {
     async fn answers_mode_contexts_and_cluster_ids() {
         let app = app();
         assert_eq!(get_json(&app, "/mode").await, json!({"mode": "READWRITE"}));
-        let m = call(&app, "GET", "/mode/orders-value", None).await.error(404, 40409);
+        let m = call(&app, "GET", "/mode/orders-value", None)
+            .await
+            .error(404, 40409);
         assert!(m.contains("'orders-value'"), "{m}");
         assert_eq!(
             get_json(&app, "/mode/orders-value?defaultToGlobal=true").await,
@@ -1687,7 +1826,9 @@ mod tests {
             get_json(&app, "/v1/metadata/id").await,
             json!({"scope": {"path": [], "clusters": {"kafka-cluster": "", "schema-registry-cluster": "schema-registry"}}})
         );
-        call(&app, "PUT", "/mode", Some(r#"{"mode":"READONLY"}"#)).await.error(405, 405);
+        call(&app, "PUT", "/mode", Some(r#"{"mode":"READONLY"}"#))
+            .await
+            .error(405, 405);
     }
 
     /// A registry with only the first trait methods: the new routes say
@@ -1756,7 +1897,10 @@ mod tests {
         let app = RegistryServer::router(Arc::new(Minimal(EmbeddedRegistry::in_memory())));
         // The first methods still serve Avro.
         let id = post_version(&app, "s", &body(V1)).await;
-        assert_eq!(get_json(&app, &format!("/schemas/ids/{id}")).await, json!({"schema": V1}));
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}")).await,
+            json!({"schema": V1})
+        );
         assert_eq!(get_json(&app, "/subjects/s/versions/1").await["id"], json!(id));
         for path in [
             "/schemas",
@@ -1768,7 +1912,9 @@ mod tests {
             assert!(m.contains("not supported"), "{path}: {m}");
         }
         let proto = json!({"schema": "syntax = \"proto3\";", "schemaType": "PROTOBUF"}).to_string();
-        call(&app, "POST", "/subjects/p/versions", Some(&proto)).await.error(501, 501);
+        call(&app, "POST", "/subjects/p/versions", Some(&proto))
+            .await
+            .error(501, 501);
         assert_eq!(
             get_json(&app, "/v1/metadata/id").await["scope"]["clusters"]["kafka-cluster"],
             json!("")

@@ -24,8 +24,8 @@ use apache_avro::Schema;
 use super::error::RegistryError;
 use super::log::{LogRecord, SchemaValue};
 use super::model::{
-    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter, SchemaReference,
-    SchemaType, SchemaVersion, SubjectVersion, VersionRef,
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter,
+    SchemaReference, SchemaType, SchemaVersion, SubjectVersion, VersionRef,
 };
 use super::stored::{cannot_read, StoredSchema};
 
@@ -73,7 +73,13 @@ struct IdEntry {
 }
 
 /// The `SCHEMA` record value of `version` of `subject`.
-fn schema_value(subject: &str, version: u32, id: u32, definition: &SchemaDefinition, deleted: bool) -> SchemaValue {
+fn schema_value(
+    subject: &str,
+    version: u32,
+    id: u32,
+    definition: &SchemaDefinition,
+    deleted: bool,
+) -> SchemaValue {
     SchemaValue {
         subject: subject.to_string(),
         version,
@@ -150,7 +156,10 @@ impl RegistryState {
         entry: VersionEntry,
     ) -> Result<SchemaVersion, RegistryError> {
         let stored = self.stored(entry.id)?;
-        Ok(SchemaVersion::new(subject, version, entry.id, stored.definition.clone()).with_deleted(entry.deleted))
+        Ok(
+            SchemaVersion::new(subject, version, entry.id, stored.definition.clone())
+                .with_deleted(entry.deleted),
+        )
     }
 
     fn subject_not_found(subject: &str) -> RegistryError {
@@ -181,7 +190,10 @@ impl RegistryState {
         let not_in_subject = || RegistryError::SchemaNotInSubject {
             subject: subject.to_string(),
         };
-        let id = *self.by_identity.get(&stored.identity).ok_or_else(not_in_subject)?;
+        let id = *self
+            .by_identity
+            .get(&stored.identity)
+            .ok_or_else(not_in_subject)?;
         match visible.iter().rev().find(|(_, e)| e.id == id) {
             Some((v, e)) => self.schema_version_of(subject, *v, *e),
             None => Err(not_in_subject()),
@@ -238,7 +250,11 @@ impl RegistryState {
 
     /// The versions of `subject`, ascending, the soft-deleted ones only with
     /// `include_deleted`.
-    pub(crate) fn list_versions(&self, subject: &str, include_deleted: bool) -> Result<Vec<u32>, RegistryError> {
+    pub(crate) fn list_versions(
+        &self,
+        subject: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
         let visible: Vec<u32> = self
             .visible_versions(subject, include_deleted)
             .into_iter()
@@ -251,8 +267,13 @@ impl RegistryState {
     }
 
     /// One non-deleted version of `subject`.
-    pub(crate) fn version(&self, subject: &str, version: VersionRef) -> Result<RegisteredSchema, RegistryError> {
-        self.schema_version(subject, version, false).map(RegisteredSchema::from)
+    pub(crate) fn version(
+        &self,
+        subject: &str,
+        version: VersionRef,
+    ) -> Result<RegisteredSchema, RegistryError> {
+        self.schema_version(subject, version, false)
+            .map(RegisteredSchema::from)
     }
 
     /// One version of `subject`: `Latest` is the latest live one; a number
@@ -1467,16 +1488,30 @@ mod tests {
         register(&mut st, "customer", CUSTOMER).unwrap();
         let o = register_definition(&mut st, "order", &order()).unwrap();
         assert_eq!(o.definition, order());
-        assert_eq!(st.referenced_by("customer", VersionRef::Number(1), false).unwrap(), vec![o.id]);
+        assert_eq!(
+            st.referenced_by("customer", VersionRef::Number(1), false)
+                .unwrap(),
+            vec![o.id]
+        );
         // The soft delete rewrites the record with its references.
-        let plan = st.decide_delete_version("order", VersionRef::Number(1), false).unwrap();
+        let plan = st
+            .decide_delete_version("order", VersionRef::Number(1), false)
+            .unwrap();
         let LogRecord::Schema { value: Some(v), .. } = &plan.records[0] else {
             panic!("{:?}", plan.records)
         };
         assert_eq!(v.references, order().references);
         st.commit(plan).unwrap();
-        assert_eq!(st.schema_version("order", VersionRef::Number(1), true).unwrap().definition, order());
-        let LogRecord::Schema { value: Some(v), .. } = st.repair_for(&schema_record("order", 1, 5, "\"int\"", false)).unwrap() else {
+        assert_eq!(
+            st.schema_version("order", VersionRef::Number(1), true)
+                .unwrap()
+                .definition,
+            order()
+        );
+        let LogRecord::Schema { value: Some(v), .. } = st
+            .repair_for(&schema_record("order", 1, 5, "\"int\"", false))
+            .unwrap()
+        else {
             panic!("no repair value")
         };
         assert_eq!((v.references, v.deleted), (order().references, true));
@@ -1494,7 +1529,12 @@ mod tests {
         assert!(records.iter().all(|r| replayed.apply(r).is_accepted()));
         assert_eq!(replayed.schema_definition_by_id(2).unwrap(), order());
         // And the same registration again is that version.
-        assert_eq!(register_definition(&mut replayed, "order", &order()).unwrap().version, 1);
+        assert_eq!(
+            register_definition(&mut replayed, "order", &order())
+                .unwrap()
+                .version,
+            1
+        );
     }
 
     #[test]
@@ -1503,8 +1543,14 @@ mod tests {
         let text = r#"{"type":"string"}"#;
         let avro = register(&mut st, "a", text).unwrap();
         let json = register_definition(&mut st, "j", &SchemaDefinition::new(SchemaType::Json, text)).unwrap();
-        assert_ne!(avro.id, json.id, "the same text of another type is another schema");
-        assert_eq!(st.schema_definition_by_id(json.id).unwrap().schema_type, SchemaType::Json);
+        assert_ne!(
+            avro.id, json.id,
+            "the same text of another type is another schema"
+        );
+        assert_eq!(
+            st.schema_definition_by_id(json.id).unwrap().schema_type,
+            SchemaType::Json
+        );
         assert_eq!(
             st.subject_versions_by_id(json.id, false).unwrap(),
             vec![SubjectVersion::new("j", 1)]

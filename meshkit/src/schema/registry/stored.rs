@@ -78,7 +78,9 @@ impl StoredSchema {
 }
 
 fn invalid(reason: impl Into<String>) -> RegistryError {
-    RegistryError::InvalidSchema { reason: reason.into() }
+    RegistryError::InvalidSchema {
+        reason: reason.into(),
+    }
 }
 
 fn avro_identity(schema: &Schema) -> String {
@@ -207,7 +209,8 @@ mod tests {
     use super::*;
     use crate::schema::registry::SchemaReference;
 
-    const CUSTOMER: &str = r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#;
+    const CUSTOMER: &str =
+        r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#;
     const ORDER: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"buyer","type":"Customer"},{"name":"seller","type":"shop.Customer"}]}"#;
 
     #[test]
@@ -235,20 +238,39 @@ mod tests {
     #[test]
     fn identities_follow_type_text_and_references() {
         let plain = StoredSchema::new(SchemaDefinition::avro(r#"{"type":"string"}"#)).unwrap();
-        assert_eq!(plain.identity, StoredSchema::new(SchemaDefinition::avro(r#""string""#)).unwrap().identity);
+        assert_eq!(
+            plain.identity,
+            StoredSchema::new(SchemaDefinition::avro(r#""string""#))
+                .unwrap()
+                .identity
+        );
         let with_ref = |version| {
             StoredSchema::new(
-                SchemaDefinition::avro(ORDER).with_references(vec![SchemaReference::new("shop.Customer", "c", version)]),
+                SchemaDefinition::avro(ORDER).with_references(vec![SchemaReference::new(
+                    "shop.Customer",
+                    "c",
+                    version,
+                )]),
             )
             .unwrap()
         };
-        assert!(with_ref(1).avro.is_none(), "parsed only against the referenced versions");
+        assert!(
+            with_ref(1).avro.is_none(),
+            "parsed only against the referenced versions"
+        );
         assert_eq!(with_ref(1).identity, with_ref(1).identity);
         assert_ne!(with_ref(1).identity, with_ref(2).identity);
         let json = |text: &str| StoredSchema::new(SchemaDefinition::new(SchemaType::Json, text)).unwrap();
-        assert_eq!(json(r#"{"type": "object"}"#).identity, json(r#"{"type":"object"}"#).identity);
+        assert_eq!(
+            json(r#"{"type": "object"}"#).identity,
+            json(r#"{"type":"object"}"#).identity
+        );
         assert!(StoredSchema::new(SchemaDefinition::new(SchemaType::Json, "{not json")).is_err());
-        let proto = StoredSchema::new(SchemaDefinition::new(SchemaType::Protobuf, "syntax = \"proto3\";\n")).unwrap();
+        let proto = StoredSchema::new(SchemaDefinition::new(
+            SchemaType::Protobuf,
+            "syntax = \"proto3\";\n",
+        ))
+        .unwrap();
         assert_ne!(proto.identity, json(r#"{"type":"object"}"#).identity);
         assert!(StoredSchema::new(SchemaDefinition::new(SchemaType::Protobuf, "  ")).is_err());
     }
