@@ -22,7 +22,7 @@ import uuid
 
 try:
     import confluent_kafka
-    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
     from confluent_kafka.schema_registry.error import SchemaRegistryError
     from confluent_kafka.schema_registry.schema_registry_client import (
@@ -54,6 +54,10 @@ USER_V3 = record("User", [{"name": "name", "type": "string"}, {"name": "age", "t
 USER_BAD = record("User", [{"name": "name", "type": "string"}, {"name": "email", "type": "string"}])
 NOT_REGISTERED = record("Other", [{"name": "x", "type": "long"}])
 INVALID = '{"type": "record", "name": "Broken", "fields": [{"name": "x", "type": "nosuchtype"}]}'
+# A type registered on its own, and a schema that refers to it by name.
+CUSTOMER = record("Customer", [{"name": "id", "type": "long"}])
+ORDER = record("Order", [{"name": "buyer", "type": "interop.Customer"}])
+PROTO = 'syntax = "proto3";\npackage interop;\nmessage Ping { int64 at = 1; }\n'
 
 
 class Checks:
@@ -235,10 +239,48 @@ def main():
                  422, 42201)
     checks.error("register malformed JSON", lambda: client().register_schema(users, Schema('{"type":', "AVRO")),
                  422, 42201)
-    e = checks.error("register a PROTOBUF schema",
-                     lambda: client().register_schema(users, Schema('syntax = "proto3";', "PROTOBUF")), 422, 42201)
+    e = checks.error("register a PROTOBUF schema under an AVRO subject",
+                     lambda: client().register_schema(users, Schema(PROTO, "PROTOBUF")), 409, 409)
     if e is not None:
-        checks.ok("the PROTOBUF message says why", "PROTOBUF" in e.error_message, e.error_message)
+        checks.ok("the 409 message says the type differs", "schema type" in e.error_message, e.error_message)
+
+    # --- other types, references, listings -----------------------------------
+    pings = prefix + "pings-value"
+    proto_id = checks.call("register a PROTOBUF schema", lambda: sr.register_schema(pings, Schema(PROTO, "PROTOBUF")))
+    proto = checks.call("get_schema(PROTOBUF id)", lambda: client().get_schema(proto_id))
+    if proto is not None:
+        checks.eq("get_schema: PROTOBUF type", proto.schema_type, "PROTOBUF")
+        checks.eq("get_schema: PROTOBUF text", proto.schema_str, PROTO)
+    customers, orders = prefix + "customers-value", prefix + "purchases-value"
+    customer_id = checks.call("register a referenced schema",
+                              lambda: sr.register_schema(customers, Schema(CUSTOMER, "AVRO")))
+    refs = [SchemaReference("interop.Customer", customers, 1)]
+    order_id = checks.call("register a schema with references",
+                           lambda: sr.register_schema(orders, Schema(ORDER, "AVRO", refs)))
+    order = checks.call("get_schema(id with references)", lambda: client().get_schema(order_id))
+    if order is not None:
+        checks.eq("get_schema: references",
+                  [(r.name, r.subject, r.version) for r in order.references or []],
+                  [("interop.Customer", customers, 1)])
+    checks.eq("get_referenced_by", client().get_referenced_by(customers, 1), [order_id])
+    checks.eq("get_referenced_by (latest)", client().get_referenced_by(customers), [order_id])
+    checks.eq("get_referenced_by of an unreferenced version", client().get_referenced_by(orders, 1), [])
+    checks.error("register with a reference to a missing version",
+                 lambda: client().register_schema(orders, Schema(ORDER, "AVRO",
+                                                                 [SchemaReference("interop.Customer", customers, 9)])),
+                 422, 42201)
+    checks.error("delete a referenced version", lambda: client().delete_version(customers, 1), 422, 42206)
+    checks.ok("get_schema_types lists the three types",
+              set(client().get_schema_types()) == {"AVRO", "JSON", "PROTOBUF"}, repr(client().get_schema_types()))
+    checks.eq("get_subjects_by_schema_id", sorted(client().get_subjects_by_schema_id(id1)), sorted([users, copy]))
+    versions_of_id1 = checks.call("get_schema_versions", lambda: client().get_schema_versions(id1)) or []
+    checks.eq("get_schema_versions", sorted((v.subject, v.version) for v in versions_of_id1),
+              sorted([(users, 1), (copy, 1)]))
+    checks.error("get_subjects_by_schema_id of an unknown id",
+                 lambda: client().get_subjects_by_schema_id(2_000_000_000), 404, 40403)
+    checks.eq("get_global_mode", client().get_global_mode(), "READWRITE")
+    checks.eq("get_contexts", client().get_contexts(), ["."])
+    checks.ok("customer id differs from the order's", customer_id != order_id, f"{customer_id} vs {order_id}")
 
     # --- serializer / deserializer -------------------------------------------
     topic = prefix + "orders"
@@ -264,6 +306,11 @@ def main():
     # --- deletes -------------------------------------------------------------
     checks.eq("delete_version (soft)", client().delete_version(users, 2), 2)
     checks.eq("versions after a soft delete", client().get_versions(users), [1])
+    checks.eq("versions after a soft delete, deleted ones too", client().get_versions(users, deleted=True), [1, 2])
+    deleted_v2 = checks.call("get_version(deleted=True)", lambda: client().get_version(users, 2, deleted=True))
+    if deleted_v2 is not None:
+        checks.eq("a soft-deleted version: id", deleted_v2.schema_id, id2)
+    checks.error("get_version of a soft-deleted version", lambda: client().get_version(users, 2), 404, 40402)
     checks.ok("a soft-deleted version's id still resolves",
               checks.call("get_schema(soft-deleted id)", lambda: client().get_schema(id2)) is not None)
     checks.error("soft delete of a soft-deleted version", lambda: client().delete_version(users, 2), 404, 40406)
@@ -276,6 +323,7 @@ def main():
     checks.error("versions of a soft-deleted subject", lambda: client().get_versions(users), 404, 40401)
     checks.error("soft delete of a soft-deleted subject", lambda: client().delete_subject(users), 404, 40404)
     checks.ok("get_subjects omits the deleted subject", users not in client().get_subjects(), "still listed")
+    checks.ok("get_subjects(deleted=True) lists it", users in client().get_subjects(deleted=True), "not listed")
     checks.eq("delete_subject (permanent)", client().delete_subject(users, permanent=True), [1])
     checks.error("delete of a removed subject", lambda: client().delete_subject(users), 404, 40401)
     checks.ok("an id still used by another subject resolves",

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    CompatibilityLevel, CompatibilityReport, RegisteredSchema, RegistryError, RegistryFuture, SchemaRegistry,
-    VersionRef,
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, RegistryError, RegistryFuture,
+    SchemaDefinition, SchemaFilter, SchemaReference, SchemaRegistry, SchemaType, SchemaVersion,
+    SubjectVersion, VersionRef,
 };
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -244,6 +245,11 @@ fn error_from(status: StatusCode, text: &str) -> RegistryError {
         42201 => RegistryError::InvalidSchema { reason: message },
         42202 => RegistryError::InvalidVersion { version: message },
         42203 => RegistryError::InvalidCompatibilityLevel { reason: message },
+        42206 => RegistryError::ReferenceExists {
+            subject: String::new(),
+            version: first_number(&message).unwrap_or(0),
+        },
+        501 => RegistryError::Unsupported { what: message },
         _ if status.is_server_error() => RegistryError::Unavailable {
             reason: format!("registry answered {status}: {message}"),
             source: None,
@@ -266,15 +272,15 @@ fn version_segment(version: VersionRef) -> String {
 }
 
 #[derive(Deserialize)]
-struct SubjectVersion {
+struct PlainVersionAnswer {
     subject: String,
     version: u32,
     id: u32,
     schema: String,
 }
 
-impl From<SubjectVersion> for RegisteredSchema {
-    fn from(v: SubjectVersion) -> Self {
+impl From<PlainVersionAnswer> for RegisteredSchema {
+    fn from(v: PlainVersionAnswer) -> Self {
         Self {
             subject: v.subject,
             version: v.version,
@@ -287,6 +293,61 @@ impl From<SubjectVersion> for RegisteredSchema {
 #[derive(Serialize)]
 struct SchemaBody<'a> {
     schema: &'a str,
+}
+
+/// A subject version as Confluent answers it, with type and references.
+#[derive(Deserialize)]
+struct VersionAnswer {
+    subject: String,
+    version: u32,
+    id: u32,
+    #[serde(rename = "schemaType", default)]
+    schema_type: Option<SchemaType>,
+    #[serde(default)]
+    references: Vec<SchemaReference>,
+    schema: String,
+    /// Confluent 8 says so; older ones do not.
+    #[serde(default)]
+    deleted: bool,
+}
+
+impl From<VersionAnswer> for SchemaVersion {
+    fn from(v: VersionAnswer) -> Self {
+        let definition =
+            SchemaDefinition::new(v.schema_type.unwrap_or_default(), v.schema).with_references(v.references);
+        SchemaVersion::new(v.subject, v.version, v.id, definition).with_deleted(v.deleted)
+    }
+}
+
+/// A schema by id as Confluent answers it.
+#[derive(Deserialize)]
+struct DefinitionAnswer {
+    #[serde(rename = "schemaType", default)]
+    schema_type: Option<SchemaType>,
+    #[serde(default)]
+    references: Vec<SchemaReference>,
+    schema: String,
+}
+
+/// A register / lookup / compatibility body: `schemaType` only when not
+/// AVRO, `references` only when any (what older registries expect).
+fn definition_body(definition: &SchemaDefinition) -> serde_json::Value {
+    let mut body = json!({ "schema": definition.schema });
+    if definition.schema_type != SchemaType::Avro {
+        body["schemaType"] = json!(definition.schema_type.as_str());
+    }
+    if !definition.references.is_empty() {
+        body["references"] = json!(definition.references);
+    }
+    body
+}
+
+fn deleted_query(include_deleted: bool) -> &'static [(&'static str, &'static str)] {
+    if include_deleted {
+        &[("deleted", "true")]
+    } else {
+        &[]
+    }
 }
 
 impl SchemaRegistry for HttpRegistry {
@@ -313,7 +374,7 @@ impl SchemaRegistry for HttpRegistry {
         Box::pin(async move {
             let url = self.url_for(&["subjects", subject])?;
             let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
-            let found: SubjectVersion =
+            let found: PlainVersionAnswer =
                 self.call(Method::POST, url, &[], Some(body))
                     .await
                     .map_err(|e| match e {
@@ -364,7 +425,7 @@ impl SchemaRegistry for HttpRegistry {
     fn version<'a>(&'a self, subject: &'a str, version: VersionRef) -> RegistryFuture<'a, RegisteredSchema> {
         Box::pin(async move {
             let url = self.url_for(&["subjects", subject, "versions", &version_segment(version)])?;
-            let found: SubjectVersion = self
+            let found: PlainVersionAnswer = self
                 .call(Method::GET, url, &[], None)
                 .await
                 .map_err(|e| with_subject(e, subject))?;
@@ -468,6 +529,220 @@ impl SchemaRegistry for HttpRegistry {
                 .await
                 .map_err(|e| with_subject(e, subject))
         })
+    }
+
+    /// `POST /subjects/{subject}/versions`, then a lookup for the version
+    /// (Confluent answers only the id).
+    fn register_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Id {
+                id: u32,
+            }
+            let url = self.url_for(&["subjects", subject, "versions"])?;
+            let Id { id } = self.post_definition(url, &[], subject, definition).await?;
+            let mut found = self.lookup_definition(subject, definition, false).await?;
+            found.id = id;
+            Ok(found)
+        })
+    }
+
+    fn lookup_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject])?;
+            let found: VersionAnswer = self
+                .post_definition(url, deleted_query(include_deleted), subject, definition)
+                .await
+                .map_err(|e| match e {
+                    // On a lookup, 40403 means "not under this subject".
+                    RegistryError::SchemaNotFound { .. } => RegistryError::SchemaNotInSubject {
+                        subject: subject.to_string(),
+                    },
+                    other => other,
+                })?;
+            Ok(found.into())
+        })
+    }
+
+    fn check_definition_compatibility<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        version: VersionRef,
+    ) -> RegistryFuture<'a, CompatibilityReport> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Answer {
+                is_compatible: bool,
+                #[serde(default)]
+                messages: Vec<String>,
+            }
+            let url = self.url_for(&[
+                "compatibility",
+                "subjects",
+                subject,
+                "versions",
+                &version_segment(version),
+            ])?;
+            let answer: Answer = self
+                .post_definition(url, &[("verbose", "true")], subject, definition)
+                .await?;
+            Ok(CompatibilityReport {
+                is_compatible: answer.is_compatible,
+                messages: answer.messages,
+            })
+        })
+    }
+
+    fn schema_definition_by_id(&self, id: u32) -> RegistryFuture<'_, SchemaDefinition> {
+        Box::pin(async move {
+            let url = self.url_for(&["schemas", "ids", &id.to_string()])?;
+            let found: DefinitionAnswer = self
+                .get_json(url, &[])
+                .await
+                .map_err(|e| schema_not_found_as(id, e))?;
+            Ok(
+                SchemaDefinition::new(found.schema_type.unwrap_or_default(), found.schema)
+                    .with_references(found.references),
+            )
+        })
+    }
+
+    fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+        Box::pin(async move {
+            let url = self.url_for(&["schemas", "ids", &id.to_string(), "versions"])?;
+            self.get_json(url, deleted_query(include_deleted))
+                .await
+                .map_err(|e| schema_not_found_as(id, e))
+        })
+    }
+
+    fn schemas<'a>(&'a self, filter: &'a SchemaFilter) -> RegistryFuture<'a, Vec<SchemaVersion>> {
+        Box::pin(async move {
+            let mut query = vec![
+                (
+                    "deleted",
+                    if filter.includes_deleted() {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ),
+                (
+                    "latestOnly",
+                    if filter.is_latest_only() { "true" } else { "false" },
+                ),
+            ];
+            if let Some(prefix) = filter.prefix() {
+                query.push(("subjectPrefix", prefix));
+            }
+            let found: Vec<VersionAnswer> = self.get_json(self.url_for(&["schemas"])?, &query).await?;
+            Ok(found.into_iter().map(SchemaVersion::from).collect())
+        })
+    }
+
+    fn referenced_by<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(async move {
+            let segment = version_segment(version);
+            let url = self.url_for(&["subjects", subject, "versions", &segment, "referencedby"])?;
+            self.get_json(url, deleted_query(include_deleted))
+                .await
+                .map_err(|e| with_subject(e, subject))
+        })
+    }
+
+    fn list_subjects(&self, include_deleted: bool) -> RegistryFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            self.get_json(self.url_for(&["subjects"])?, deleted_query(include_deleted))
+                .await
+        })
+    }
+
+    fn list_versions<'a>(&'a self, subject: &'a str, include_deleted: bool) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject, "versions"])?;
+            self.get_json(url, deleted_query(include_deleted))
+                .await
+                .map_err(|e| with_subject(e, subject))
+        })
+    }
+
+    fn schema_version<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(async move {
+            let url = self.url_for(&["subjects", subject, "versions", &version_segment(version)])?;
+            let found: VersionAnswer = self
+                .get_json(url, deleted_query(include_deleted))
+                .await
+                .map_err(|e| with_subject(e, subject))?;
+            Ok(found.into())
+        })
+    }
+
+    /// `GET /v1/metadata/id`; an empty id is `None`.
+    fn kafka_cluster_id(&self) -> RegistryFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let answer: serde_json::Value = self
+                .get_json(self.url_for(&["v1", "metadata", "id"])?, &[])
+                .await?;
+            Ok(answer["scope"]["clusters"]["kafka-cluster"]
+                .as_str()
+                .filter(|id| !id.is_empty())
+                .map(str::to_string))
+        })
+    }
+}
+
+/// The later trait methods, over Confluent's routes.
+impl HttpRegistry {
+    async fn post_definition<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        query: &[(&str, &str)],
+        subject: &str,
+        definition: &SchemaDefinition,
+    ) -> Result<T, RegistryError> {
+        self.call(Method::POST, url, query, Some(definition_body(definition)))
+            .await
+            .map_err(|e| with_subject(e, subject))
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        query: &[(&str, &str)],
+    ) -> Result<T, RegistryError> {
+        self.call(Method::GET, url, query, None).await
+    }
+}
+
+/// Puts the id asked about into a 40403 (its message may lack it).
+fn schema_not_found_as(id: u32, err: RegistryError) -> RegistryError {
+    match err {
+        RegistryError::SchemaNotFound { .. } => RegistryError::SchemaNotFound { id },
+        other => other,
     }
 }
 
@@ -648,5 +923,94 @@ mod tests {
             client.subjects().await.unwrap_err().is_retriable(),
             "a registry that is gone"
         );
+    }
+
+    /// The later trait methods against meshkit's REST server: types,
+    /// references, soft-deleted versions and listings survive the round trip.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_types_references_and_deleted_versions() {
+        use super::super::{EmbeddedRegistry, RegistryServer};
+        use std::sync::Arc;
+
+        let server = RegistryServer::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(EmbeddedRegistry::in_memory()),
+        )
+        .unwrap();
+        let client = HttpRegistry::builder(format!("http://{}", server.local_addr()))
+            .build()
+            .unwrap();
+        let customer = r#"{"type":"record","name":"Customer","fields":[{"name":"id","type":"long"}]}"#;
+        let order = SchemaDefinition::avro(
+            r#"{"type":"record","name":"Order","fields":[{"name":"c","type":"Customer"}]}"#,
+        )
+        .with_references(vec![SchemaReference::new("Customer", "customer", 1)]);
+        let c = client.register("customer", customer).await.unwrap();
+        let o = client.register_definition("order", &order).await.unwrap();
+        assert_eq!(
+            (o.subject.as_str(), o.version, o.definition.clone()),
+            ("order", 1, order.clone())
+        );
+        assert_eq!(client.schema_definition_by_id(o.id).await.unwrap(), order);
+        assert_eq!(
+            client.lookup_definition("order", &order, false).await.unwrap().id,
+            o.id
+        );
+        assert_eq!(
+            client
+                .referenced_by("customer", VersionRef::Latest, false)
+                .await
+                .unwrap(),
+            vec![o.id]
+        );
+        assert_eq!(
+            client.subject_versions_by_id(c.id, false).await.unwrap(),
+            vec![SubjectVersion::new("customer", 1)]
+        );
+        assert!(matches!(
+            client.subject_versions_by_id(999, false).await,
+            Err(RegistryError::SchemaNotFound { id: 999 })
+        ));
+        assert!(matches!(
+            client
+                .delete_version("customer", VersionRef::Number(1), false)
+                .await,
+            Err(RegistryError::ReferenceExists { version: 1, .. })
+        ));
+        let bad_ref = SchemaDefinition::avro(order.schema.clone())
+            .with_references(vec![SchemaReference::new("Customer", "customer", 5)]);
+        assert!(matches!(
+            client.register_definition("order", &bad_ref).await,
+            Err(RegistryError::InvalidSchema { .. })
+        ));
+
+        let proto = SchemaDefinition::new(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage P {}\n");
+        let p = client.register_definition("p", &proto).await.unwrap();
+        assert_eq!(client.schema_definition_by_id(p.id).await.unwrap(), proto);
+        let proto2 = SchemaDefinition::new(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage Q {}\n");
+        let err = client.register_definition("p", &proto2).await.unwrap_err();
+        assert!(matches!(err, RegistryError::Unsupported { .. }), "{err:?}");
+        assert!(!err.is_retriable());
+
+        client.delete_subject("p", false).await.unwrap();
+        assert_eq!(client.list_subjects(false).await.unwrap(), ["customer", "order"]);
+        assert_eq!(
+            client.list_subjects(true).await.unwrap(),
+            ["customer", "order", "p"]
+        );
+        assert_eq!(client.list_versions("p", true).await.unwrap(), vec![1]);
+        let deleted = client
+            .schema_version("p", VersionRef::Number(1), true)
+            .await
+            .unwrap();
+        assert!(deleted.deleted);
+        assert_eq!(deleted.definition, proto);
+        let listed = client
+            .schemas(&SchemaFilter::default().subject_prefix("o").latest_only(true))
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![o]);
+        assert_eq!(client.kafka_cluster_id().await.unwrap(), None);
+        server.shutdown().await.unwrap();
     }
 }

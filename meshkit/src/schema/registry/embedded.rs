@@ -42,7 +42,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::error::RegistryError;
 use super::log::LogRecord;
-use super::model::{CompatibilityLevel, CompatibilityReport, RegisteredSchema, VersionRef};
+use super::model::{
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter, SchemaVersion,
+    SubjectVersion, VersionRef,
+};
 use super::state::{Applied, Plan, RegistryState};
 use super::{RegistryFuture, SchemaRegistry};
 
@@ -52,6 +55,8 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_millis(20);
 /// The same when connecting (replaying the whole topic).
 const SETTLE_ON_CONNECT: Duration = Duration::from_millis(250);
+/// How long asking the cluster for its id may take (`GET /v1/metadata/id`).
+const CLUSTER_ID_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many times a change is decided again after losing a race.
 const MAX_ATTEMPTS: u32 = 10;
 
@@ -632,6 +637,88 @@ impl SchemaRegistry for EmbeddedRegistry {
     ) -> RegistryFuture<'a, u32> {
         Box::pin(self.write(move |s| s.decide_delete_version(subject, version, permanent)))
     }
+
+    fn register_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(self.write(move |s| s.decide_register_definition(subject, definition)))
+    }
+
+    fn lookup_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(self.read(move |s| s.lookup_definition(subject, definition, include_deleted)))
+    }
+
+    fn check_definition_compatibility<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        version: VersionRef,
+    ) -> RegistryFuture<'a, CompatibilityReport> {
+        Box::pin(self.read(move |s| s.check_definition_compatibility(subject, definition, version)))
+    }
+
+    fn schema_definition_by_id(&self, id: u32) -> RegistryFuture<'_, SchemaDefinition> {
+        Box::pin(self.read(move |s| s.schema_definition_by_id(id)))
+    }
+
+    fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+        Box::pin(self.read(move |s| s.subject_versions_by_id(id, include_deleted)))
+    }
+
+    fn schemas<'a>(&'a self, filter: &'a SchemaFilter) -> RegistryFuture<'a, Vec<SchemaVersion>> {
+        Box::pin(self.read(move |s| s.schemas(filter)))
+    }
+
+    fn referenced_by<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(self.read(move |s| s.referenced_by(subject, version, include_deleted)))
+    }
+
+    fn list_subjects(&self, include_deleted: bool) -> RegistryFuture<'_, Vec<String>> {
+        Box::pin(self.read(move |s| Ok(s.list_subjects(include_deleted))))
+    }
+
+    fn list_versions<'a>(&'a self, subject: &'a str, include_deleted: bool) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(self.read(move |s| s.list_versions(subject, include_deleted)))
+    }
+
+    fn schema_version<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(self.read(move |s| s.schema_version(subject, version, include_deleted)))
+    }
+
+    /// The id of the cluster behind the topic; `None` in memory, or when the
+    /// cluster does not answer within a few seconds.
+    fn kafka_cluster_id(&self) -> RegistryFuture<'_, Option<String>> {
+        Box::pin(async move {
+            match &self.backend {
+                Backend::Memory(_) => Ok(None),
+                Backend::Kafka(k) => {
+                    let producer = k.producer.clone();
+                    blocking(move || Ok(producer.client().fetch_cluster_id(CLUSTER_ID_TIMEOUT))).await
+                }
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -641,6 +728,7 @@ mod tests {
 
     use super::*;
 
+    use crate::schema::registry::{SchemaReference, SchemaType};
     use crate::test_support::test_brokers as brokers;
 
     fn unique_topic(test: &str) -> String {
@@ -751,6 +839,26 @@ mod tests {
         assert!(err.to_string().contains("3 partitions"), "{err}");
     }
 
+    /// Registers Avro with a reference and JSON Schema, then soft-deletes the
+    /// referrer and the version it refers to (rewriting both records); the
+    /// ids and definitions registered.
+    async fn register_typed(r: &EmbeddedRegistry) -> Vec<(u32, SchemaDefinition)> {
+        r.register("customer", r#"{"type":"record","name":"C","fields":[]}"#)
+            .await
+            .unwrap();
+        let order =
+            SchemaDefinition::avro(r#"{"type":"record","name":"O","fields":[{"name":"c","type":"C"}]}"#)
+                .with_references(vec![SchemaReference::new("C", "customer", 1)]);
+        let json = SchemaDefinition::new(SchemaType::Json, r#"{"type":"object"}"#);
+        let o = r.register_definition("order", &order).await.unwrap();
+        let j = r.register_definition("json", &json).await.unwrap();
+        r.delete_subject("order", false).await.unwrap();
+        r.delete_version("customer", VersionRef::Number(1), false)
+            .await
+            .unwrap();
+        vec![(o.id, order), (j.id, json)]
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn survives_a_restart() {
         let Some(brokers) = brokers("survives_a_restart") else {
@@ -758,7 +866,7 @@ mod tests {
         };
         let topic = unique_topic("restart");
         let no_extra: [(&str, &str); 0] = [];
-        let before = {
+        let (before, typed) = {
             let r = EmbeddedRegistry::connect(&brokers, &topic, no_extra)
                 .await
                 .unwrap();
@@ -783,7 +891,8 @@ mod tests {
             r.register("gone", r#""bytes""#).await.unwrap();
             r.delete_subject("gone", false).await.unwrap();
             r.delete_subject("gone", true).await.unwrap();
-            snapshot(&r, 20).await
+            let typed = register_typed(&r).await;
+            (snapshot(&r, 20).await, typed)
         };
         assert_eq!(
             before.subjects["orders-value"]
@@ -804,6 +913,24 @@ mod tests {
             snapshot(&after, 20).await,
             before,
             "replaying the topic gives the same registry"
+        );
+        // Types and references are read back from the topic too.
+        for (id, definition) in &typed {
+            assert_eq!(&after.schema_definition_by_id(*id).await.unwrap(), definition);
+        }
+        assert_eq!(
+            after
+                .referenced_by("customer", VersionRef::Number(1), true)
+                .await
+                .unwrap(),
+            vec![typed[0].0]
+        );
+        assert!(
+            after
+                .schema_version("customer", VersionRef::Number(1), true)
+                .await
+                .unwrap()
+                .deleted
         );
         // The replayed registry goes on where the first left off.
         let next = after.register("orders-value", &schema(9)).await.unwrap();

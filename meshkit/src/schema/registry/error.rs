@@ -90,6 +90,22 @@ pub enum RegistryError {
         /// The version given.
         version: String,
     },
+    /// Confluent 42201 for a reference: the subject has no such (live) version.
+    #[error("no schema reference found for subject `{subject}` and version {version}")]
+    ReferenceNotFound {
+        /// The subject referred to.
+        subject: String,
+        /// The version referred to (`-1`: the latest).
+        version: i64,
+    },
+    /// Confluent 42206: other schemas refer to the version (or subject) being deleted.
+    #[error("one or more references exist to version {version} of subject `{subject}`")]
+    ReferenceExists {
+        /// The subject referred to.
+        subject: String,
+        /// The version referred to.
+        version: u32,
+    },
     /// Confluent 42203.
     #[error("invalid compatibility level: {reason}")]
     InvalidCompatibilityLevel {
@@ -114,6 +130,15 @@ pub enum RegistryError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The registry cannot do this (e.g. a [`SchemaRegistry`](super::SchemaRegistry)
+    /// that does not implement one of the later trait methods, or a
+    /// compatibility check of a schema type it cannot parse). Answered as
+    /// HTTP 501. Not retriable.
+    #[error("not supported by this registry: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+    },
     /// Any other answer from a remote registry, with its code.
     #[error("schema registry error {code}: {message}")]
     Remote {
@@ -125,6 +150,11 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// [`RegistryError::Unsupported`] for `what`.
+    pub fn unsupported(what: impl Into<String>) -> Self {
+        Self::Unsupported { what: what.into() }
+    }
+
     /// Confluent's `error_code` for this error (e.g. 40401), as the REST server returns it.
     pub fn error_code(&self) -> u32 {
         match self {
@@ -137,9 +167,11 @@ impl RegistryError {
             Self::VersionNotSoftDeleted { .. } => 40407,
             Self::SubjectLevelNotConfigured { .. } => 40408,
             Self::Incompatible { .. } => 409,
-            Self::InvalidSchema { .. } => 42201,
+            Self::InvalidSchema { .. } | Self::ReferenceNotFound { .. } => 42201,
             Self::InvalidVersion { .. } => 42202,
             Self::InvalidCompatibilityLevel { .. } => 42203,
+            Self::ReferenceExists { .. } => 42206,
+            Self::Unsupported { .. } => 501,
             Self::Unavailable { .. } => 50003,
             Self::TopicMisconfigured { .. } => 50001,
             Self::Remote { code, .. } => *code,
@@ -150,7 +182,7 @@ impl RegistryError {
     pub fn is_retriable(&self) -> bool {
         match self {
             Self::Unavailable { .. } => true,
-            Self::Remote { code, .. } => *code >= 500,
+            Self::Remote { code, .. } => *code >= 500 && *code != 501,
             _ => false,
         }
     }

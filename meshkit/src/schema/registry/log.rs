@@ -4,7 +4,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}` | `{"subject":"s","version":1,"id":7,"schema":"…","deleted":false}`, or null (hard delete) |
+//! | `{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}` | `{"subject":"s","version":1,"id":7,"schema":"…","deleted":false}` (with `"schemaType":"PROTOBUF"` when not Avro and `"references":[{"name":…,"subject":…,"version":…}]` when there are some), or null (hard delete) |
 //! | `{"keytype":"CONFIG","subject":"s","magic":0}` (`"subject":null` for the global level) | `{"compatibilityLevel":"FULL"}`, or null (level removed) |
 //! | `{"keytype":"DELETE_SUBJECT","subject":"s","magic":0}` | `{"subject":"s","version":3}`: versions up to 3 are soft-deleted |
 //! | `{"keytype":"NOOP","magic":0}` | null |
@@ -18,7 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::CompatibilityLevel;
+use super::model::{CompatibilityLevel, SchemaReference, SchemaType};
 
 /// One record of the registry topic: its key and (unless a tombstone) value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,11 +66,22 @@ pub(crate) struct SchemaValue {
     pub(crate) version: u32,
     /// The global schema id.
     pub(crate) id: u32,
-    /// The schema's JSON text.
+    /// The schema's type: written only when not Avro, as records written
+    /// before types were kept (and Confluent's for Avro) have none.
+    #[serde(rename = "schemaType", default, skip_serializing_if = "is_avro")]
+    pub(crate) schema_type: SchemaType,
+    /// The schemas this one refers to: written only when there are some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) references: Vec<SchemaReference>,
+    /// The schema's text.
     pub(crate) schema: String,
     /// Whether the version is soft-deleted.
     #[serde(default)]
     pub(crate) deleted: bool,
+}
+
+fn is_avro(schema_type: &SchemaType) -> bool {
+    *schema_type == SchemaType::Avro
 }
 
 /// Why a record of the topic could not be decoded.
@@ -305,6 +316,8 @@ mod tests {
                 subject: "orders-value".into(),
                 version: 1,
                 id: 7,
+                schema_type: SchemaType::Avro,
+                references: Vec::new(),
                 schema: r#"{"type":"string"}"#.into(),
                 deleted: false,
             }),
@@ -386,6 +399,7 @@ mod tests {
             panic!("not a schema record: {record:?}")
         };
         assert_eq!((v.id, v.deleted, v.schema.as_str()), (12, false, "\"string\""));
+        assert_eq!((v.schema_type, v.references.len()), (SchemaType::Avro, 0));
         let key = br#"{"keytype":"CONFIG","magic":0}"#;
         let value = br#"{"compatibilityLevel":"NONE","alias":null}"#;
         assert_eq!(
@@ -405,6 +419,44 @@ mod tests {
                 keytype: "MODE".into()
             }
         );
+    }
+
+    #[test]
+    fn schema_type_and_references_round_trip() {
+        let record = LogRecord::Schema {
+            subject: "order".into(),
+            version: 2,
+            value: Some(SchemaValue {
+                subject: "order".into(),
+                version: 2,
+                id: 9,
+                schema_type: SchemaType::Protobuf,
+                references: vec![SchemaReference::new("customer.proto", "customer", 3)],
+                schema: "syntax = \"proto3\";".into(),
+                deleted: true,
+            }),
+        };
+        let (key, value) = record.encode();
+        let value = value.unwrap();
+        assert_eq!(
+            text(&value),
+            r#"{"subject":"order","version":2,"id":9,"schemaType":"PROTOBUF","references":[{"name":"customer.proto","subject":"customer","version":3}],"schema":"syntax = \"proto3\";","deleted":true}"#
+        );
+        assert_eq!(LogRecord::decode(&key, Some(&value)).unwrap(), record);
+    }
+
+    #[test]
+    fn records_without_type_or_references_read_as_avro() {
+        // As this registry wrote them before it kept types and references.
+        let key = br#"{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}"#;
+        let value = br#"{"subject":"s","version":1,"id":3,"schema":"\"int\"","deleted":false}"#;
+        let LogRecord::Schema { value: Some(v), .. } = LogRecord::decode(key, Some(value)).unwrap() else {
+            panic!("not a schema record")
+        };
+        assert_eq!((v.schema_type, v.references.len()), (SchemaType::Avro, 0));
+        let value = br#"{"subject":"s","version":1,"id":3,"schemaType":"XML","schema":"<a/>"}"#;
+        let err = LogRecord::decode(key, Some(value)).unwrap_err();
+        assert!(err.reason.contains("XML"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ mod model;
 mod server;
 #[cfg(feature = "registry-server")]
 mod state;
+#[cfg(feature = "registry-server")]
+mod stored;
 
 #[cfg(feature = "registry-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry-client")))]
@@ -26,7 +28,10 @@ pub use client::{HttpRegistry, HttpRegistryBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "registry-server")))]
 pub use embedded::EmbeddedRegistry;
 pub use error::RegistryError;
-pub use model::{CompatibilityLevel, CompatibilityReport, RegisteredSchema, VersionRef};
+pub use model::{
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter,
+    SchemaReference, SchemaType, SchemaVersion, SubjectVersion, VersionRef,
+};
 #[cfg(feature = "registry-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry-server")))]
 pub use server::RegistryServer;
@@ -38,8 +43,13 @@ pub type RegistryFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RegistryE
 /// A schema registry with the semantics of Confluent's: global schema ids,
 /// subjects with versions from 1, per-subject compatibility levels.
 ///
-/// Schemas are passed as their JSON text (Avro only). Implemented by the
-/// embedded registry and by [`HttpRegistry`]; the REST server serves any.
+/// The first methods pass schemas as their JSON text (Avro without
+/// references). The later ones, from [`register_definition`](Self::register_definition)
+/// on, deal in [`SchemaDefinition`]s (Avro, JSON Schema or Protobuf, with
+/// references) and soft-deleted versions; they have default bodies (most
+/// answer [`RegistryError::Unsupported`]) so that an implementation written
+/// against the first methods keeps compiling. Implemented by the embedded
+/// registry and by [`HttpRegistry`]; the REST server serves any.
 pub trait SchemaRegistry: Send + Sync + 'static {
     /// Registers `schema` under `subject` (checking compatibility at the
     /// subject's level) and returns it with its global id and version.
@@ -108,4 +118,181 @@ pub trait SchemaRegistry: Send + Sync + 'static {
         version: VersionRef,
         permanent: bool,
     ) -> RegistryFuture<'a, u32>;
+
+    /// Registers `definition` under `subject` (`POST /subjects/{subject}/versions`
+    /// with `schemaType` and `references`): as [`register`](Self::register),
+    /// and every reference must name a live version of its subject.
+    ///
+    /// The default body registers Avro without references through
+    /// [`register`](Self::register) and answers [`RegistryError::Unsupported`] otherwise.
+    fn register_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(async move {
+            if !definition.is_plain_avro() {
+                return Err(RegistryError::unsupported(
+                    "registering schemas other than Avro without references",
+                ));
+            }
+            self.register(subject, &definition.schema)
+                .await
+                .map(SchemaVersion::from)
+        })
+    }
+
+    /// Finds `definition` among `subject`'s versions, the soft-deleted ones
+    /// too with `include_deleted` (`POST /subjects/{subject}?deleted=`).
+    ///
+    /// The default body looks up Avro without references, among live
+    /// versions, through [`lookup`](Self::lookup).
+    fn lookup_definition<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(async move {
+            if !definition.is_plain_avro() || include_deleted {
+                return Err(RegistryError::unsupported(
+                    "looking up schemas other than Avro without references, or among deleted versions",
+                ));
+            }
+            self.lookup(subject, &definition.schema)
+                .await
+                .map(SchemaVersion::from)
+        })
+    }
+
+    /// As [`check_compatibility`](Self::check_compatibility) for a
+    /// [`SchemaDefinition`]. Registries that cannot parse a type answer
+    /// [`RegistryError::Unsupported`] when there is something to check against.
+    ///
+    /// The default body checks Avro without references through
+    /// [`check_compatibility`](Self::check_compatibility).
+    fn check_definition_compatibility<'a>(
+        &'a self,
+        subject: &'a str,
+        definition: &'a SchemaDefinition,
+        version: VersionRef,
+    ) -> RegistryFuture<'a, CompatibilityReport> {
+        Box::pin(async move {
+            if !definition.is_plain_avro() {
+                return Err(RegistryError::unsupported(
+                    "checking schemas other than Avro without references",
+                ));
+            }
+            self.check_compatibility(subject, &definition.schema, version)
+                .await
+        })
+    }
+
+    /// The schema with global id `id` with its type and references
+    /// (`GET /schemas/ids/{id}`).
+    ///
+    /// The default body takes [`schema_by_id`](Self::schema_by_id)'s text as
+    /// Avro without references, which is what that method promises.
+    fn schema_definition_by_id(&self, id: u32) -> RegistryFuture<'_, SchemaDefinition> {
+        Box::pin(async move { self.schema_by_id(id).await.map(SchemaDefinition::avro) })
+    }
+
+    /// The subject versions that hold schema `id`, by subject then version;
+    /// soft-deleted ones too with `include_deleted` (`GET /schemas/ids/{id}/versions`).
+    /// [`RegistryError::SchemaNotFound`] when no version holds it at all.
+    ///
+    /// The default body answers [`RegistryError::Unsupported`].
+    fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> RegistryFuture<'_, Vec<SubjectVersion>> {
+        let _ = (id, include_deleted);
+        Box::pin(async {
+            Err(RegistryError::unsupported(
+                "listing the subject versions of a schema id",
+            ))
+        })
+    }
+
+    /// The subject versions `filter` selects, by subject then version (`GET /schemas`).
+    ///
+    /// The default body answers [`RegistryError::Unsupported`].
+    fn schemas<'a>(&'a self, filter: &'a SchemaFilter) -> RegistryFuture<'a, Vec<SchemaVersion>> {
+        let _ = filter;
+        Box::pin(async { Err(RegistryError::unsupported("listing schemas")) })
+    }
+
+    /// The ids of the schemas that refer to `version` of `subject`, ascending;
+    /// those whose versions are all soft-deleted only with `include_deleted`
+    /// (`GET /subjects/{subject}/versions/{version}/referencedby`).
+    ///
+    /// The default body answers [`RegistryError::Unsupported`].
+    fn referenced_by<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, Vec<u32>> {
+        let _ = (subject, version, include_deleted);
+        Box::pin(async {
+            Err(RegistryError::unsupported(
+                "listing the schemas that refer to a version",
+            ))
+        })
+    }
+
+    /// The subjects, sorted; with `include_deleted` also those whose versions
+    /// are all soft-deleted (`GET /subjects?deleted=`).
+    ///
+    /// The default body answers [`subjects`](Self::subjects) without deleted ones.
+    fn list_subjects(&self, include_deleted: bool) -> RegistryFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            if include_deleted {
+                return Err(RegistryError::unsupported("listing soft-deleted subjects"));
+            }
+            self.subjects().await
+        })
+    }
+
+    /// The versions of `subject`, ascending; with `include_deleted` the
+    /// soft-deleted ones too (`GET /subjects/{subject}/versions?deleted=`).
+    ///
+    /// The default body answers [`versions`](Self::versions) without deleted ones.
+    fn list_versions<'a>(&'a self, subject: &'a str, include_deleted: bool) -> RegistryFuture<'a, Vec<u32>> {
+        Box::pin(async move {
+            if include_deleted {
+                return Err(RegistryError::unsupported("listing soft-deleted versions"));
+            }
+            self.versions(subject).await
+        })
+    }
+
+    /// One version of `subject` with its schema's type and references; with
+    /// `include_deleted` a soft-deleted version number is found too (`latest`
+    /// is always the latest live version), as
+    /// `GET /subjects/{subject}/versions/{version}?deleted=`.
+    ///
+    /// The default body answers [`version`](Self::version) without deleted ones.
+    fn schema_version<'a>(
+        &'a self,
+        subject: &'a str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> RegistryFuture<'a, SchemaVersion> {
+        Box::pin(async move {
+            if include_deleted {
+                return Err(RegistryError::unsupported("reading soft-deleted versions"));
+            }
+            self.version(subject, version).await.map(SchemaVersion::from)
+        })
+    }
+
+    /// The id of the Kafka cluster the registry keeps its data in, if it has
+    /// one (`GET /v1/metadata/id`).
+    ///
+    /// The default body answers [`RegistryError::Unsupported`].
+    fn kafka_cluster_id(&self) -> RegistryFuture<'_, Option<String>> {
+        Box::pin(async { Err(RegistryError::unsupported("reporting the Kafka cluster id")) })
+    }
 }

@@ -2,13 +2,22 @@
 //! [`SchemaRegistry`], so that Confluent's clients and serializers (Java,
 //! Python's `confluent-kafka`, …) can use an [`EmbeddedRegistry`](super::EmbeddedRegistry).
 //!
-//! Served (Avro only): `GET /`, `GET /subjects`, `GET|POST /subjects/{s}/versions`,
+//! Served: `GET /`, `GET /subjects`, `GET|POST /subjects/{s}/versions`,
 //! `GET|DELETE /subjects/{s}/versions/{v}`, `GET /subjects/{s}/versions/{v}/schema`,
-//! `POST|DELETE /subjects/{s}`, `GET /schemas/ids/{id}`, `GET /schemas/ids/{id}/schema`,
+//! `GET /subjects/{s}/versions/{v}/referencedby`, `POST|DELETE /subjects/{s}`,
+//! `GET /schemas`, `GET /schemas/ids/{id}`, `GET /schemas/ids/{id}/schema`,
+//! `GET /schemas/ids/{id}/subjects`, `GET /schemas/ids/{id}/versions`,
 //! `GET /schemas/types`, `POST /compatibility/subjects/{s}/versions[/{v}]`,
-//! `GET|PUT /config`, `GET|PUT /config/{s}`. Bodies are read as JSON whatever
-//! their content type; answers are `application/vnd.schemaregistry.v1+json`,
-//! or `application/vnd.schemaregistry+json` / `application/json` when the
+//! `GET|PUT /config`, `GET|PUT /config/{s}`, `GET /mode`, `GET /mode/{s}`,
+//! `GET /contexts`, `GET /v1/metadata/id`. `?deleted=true` includes
+//! soft-deleted subjects and versions where Confluent's does. Schemas may be
+//! AVRO (the default), JSON or PROTOBUF, with `references`; `schemaType` is
+//! answered only when not AVRO (as Confluent did before 8.0; clients take a
+//! missing type as AVRO), `references` only when there are some, and
+//! `"deleted":true` on soft-deleted versions. Bodies
+//! are read as JSON whatever their content type; answers are
+//! `application/vnd.schemaregistry.v1+json`, or
+//! `application/vnd.schemaregistry+json` / `application/json` when the
 //! client accepts only those. Errors are Confluent's: `{"error_code":40401,
 //! "message":"Subject 'x' not found."}` with the HTTP status of the code's
 //! first three digits.
@@ -30,7 +39,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::error::RegistryError;
-use super::model::{CompatibilityLevel, RegisteredSchema, VersionRef};
+use super::model::{
+    CompatibilityLevel, SchemaDefinition, SchemaFilter, SchemaReference, SchemaType, SchemaVersion,
+    SubjectVersion, VersionRef,
+};
 use super::SchemaRegistry;
 
 /// The registry served.
@@ -39,6 +51,13 @@ type Shared = Arc<dyn SchemaRegistry>;
 const V1_JSON: &str = "application/vnd.schemaregistry.v1+json";
 const SR_JSON: &str = "application/vnd.schemaregistry+json";
 const PLAIN_JSON: &str = "application/json";
+/// Confluent's default context, the only one this registry has.
+const DEFAULT_CONTEXT: &str = ".";
+/// The only mode this registry has.
+const READWRITE: &str = "READWRITE";
+/// What `GET /v1/metadata/id` names the registry's cluster (Confluent's
+/// default `schema.registry.group.id`).
+const REGISTRY_CLUSTER_ID: &str = "schema-registry";
 
 /// A running REST server for a [`SchemaRegistry`], speaking Confluent Schema
 /// Registry's API (see the module docs).
@@ -125,8 +144,15 @@ impl RegistryServer {
                 "/subjects/{subject}/versions/{version}/schema",
                 get(version_schema),
             )
+            .route(
+                "/subjects/{subject}/versions/{version}/referencedby",
+                get(referenced_by),
+            )
+            .route("/schemas", get(list_schemas))
             .route("/schemas/ids/{id}", get(schema_by_id))
             .route("/schemas/ids/{id}/schema", get(raw_schema_by_id))
+            .route("/schemas/ids/{id}/subjects", get(subjects_by_id))
+            .route("/schemas/ids/{id}/versions", get(versions_by_id))
             .route("/schemas/types", get(schema_types))
             .route(
                 "/compatibility/subjects/{subject}/versions",
@@ -138,6 +164,10 @@ impl RegistryServer {
             )
             .route("/config", get(global_config).put(set_global_config))
             .route("/config/{subject}", get(subject_config).put(set_subject_config))
+            .route("/mode", get(global_mode))
+            .route("/mode/{subject}", get(subject_mode))
+            .route("/contexts", get(contexts))
+            .route("/v1/metadata/id", get(cluster_ids))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn(negotiate))
@@ -206,6 +236,12 @@ impl From<RegistryError> for ApiError {
                 messages.join("; ")
             ),
             RegistryError::InvalidSchema { reason } => format!("Invalid schema: {reason}"),
+            RegistryError::ReferenceNotFound { subject, version } => format!(
+                "Invalid schema: No schema reference found for subject \"{subject}\" and version {version}"
+            ),
+            RegistryError::ReferenceExists { subject, version } => {
+                format!("One or more references exist to the schema {{subject={subject},version={version}}}.")
+            }
             RegistryError::InvalidVersion { version } => format!(
                 "The specified version '{version}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\""
             ),
@@ -355,44 +391,120 @@ fn parse_version(text: &str) -> Result<VersionRef, ApiError> {
     }
 }
 
+/// The offset and limit of a listing (`limit` < 0: no limit), applied to `items`.
+fn page<T>(items: Vec<T>, params: &[(String, String)]) -> Vec<T> {
+    let offset = param(params, "offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let limit = param(params, "limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .unwrap_or(-1);
+    items
+        .into_iter()
+        .skip(offset)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+}
+
 #[derive(Deserialize)]
 struct SchemaRequest {
     schema: Option<String>,
     #[serde(rename = "schemaType")]
     schema_type: Option<String>,
     #[serde(default)]
-    references: Option<Vec<Value>>,
+    references: Option<Vec<ReferenceRequest>>,
 }
 
-/// The Avro schema text of a register / lookup / compatibility request.
-fn schema_of(body: &Bytes) -> Result<String, ApiError> {
+/// A reference as sent: every field is checked, `version` may be -1 (latest).
+#[derive(Deserialize)]
+struct ReferenceRequest {
+    name: Option<String>,
+    subject: Option<String>,
+    version: Option<i64>,
+}
+
+fn invalid_schema(reason: impl Into<String>) -> ApiError {
+    RegistryError::InvalidSchema {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// The schema of a register / lookup / compatibility request, its
+/// references' `-1` versions resolved to the subjects' latest.
+async fn definition_of(reg: &Shared, body: &Bytes) -> Result<SchemaDefinition, ApiError> {
     let request: SchemaRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, format!("Malformed request body: {e}")))?;
-    if let Some(kind) = request.schema_type.as_deref() {
-        if !kind.eq_ignore_ascii_case("AVRO") {
-            return Err(RegistryError::InvalidSchema {
-                reason: format!("schemaType {kind} is not supported: this registry holds AVRO schemas only"),
+    let schema_type = match request.schema_type.as_deref() {
+        None => SchemaType::Avro,
+        Some(kind) => kind.parse::<SchemaType>().map_err(invalid_schema)?,
+    };
+    let schema = match request.schema {
+        Some(schema) if !schema.trim().is_empty() => schema,
+        _ => return Err(invalid_schema("Empty schema")),
+    };
+    let mut references = Vec::new();
+    for r in request.references.unwrap_or_default() {
+        references.push(reference_of(reg, r).await?);
+    }
+    Ok(SchemaDefinition::new(schema_type, schema).with_references(references))
+}
+
+async fn reference_of(reg: &Shared, r: ReferenceRequest) -> Result<SchemaReference, ApiError> {
+    let (Some(name), Some(subject), Some(version)) = (r.name, r.subject, r.version) else {
+        return Err(invalid_schema(
+            "Invalid reference: each needs a name, a subject and a version",
+        ));
+    };
+    let version = match version {
+        -1 => match reg.version(&subject, VersionRef::Latest).await {
+            Ok(latest) => latest.version,
+            Err(RegistryError::SubjectNotFound { .. } | RegistryError::VersionNotFound { .. }) => {
+                return Err(RegistryError::ReferenceNotFound { subject, version: -1 }.into())
             }
-            .into());
-        }
+            Err(e) => return Err(e.into()),
+        },
+        n => u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=i32::MAX as u32).contains(n))
+            .ok_or_else(|| {
+                invalid_schema(format!("Invalid reference version {n} for subject \"{subject}\""))
+            })?,
+    };
+    Ok(SchemaReference::new(name, subject, version))
+}
+
+/// `schemaType` (unless AVRO) and `references` (unless none) into `object`.
+fn put_type_and_references(object: &mut serde_json::Map<String, Value>, definition: &SchemaDefinition) {
+    if definition.schema_type != SchemaType::Avro {
+        object.insert("schemaType".into(), json!(definition.schema_type.as_str()));
     }
-    if request.references.as_ref().is_some_and(|r| !r.is_empty()) {
-        return Err(RegistryError::InvalidSchema {
-            reason: "schema references are not supported by this registry".to_string(),
-        }
-        .into());
-    }
-    match request.schema {
-        Some(schema) if !schema.trim().is_empty() => Ok(schema),
-        _ => Err(RegistryError::InvalidSchema {
-            reason: "Empty schema".to_string(),
-        }
-        .into()),
+    if !definition.references.is_empty() {
+        object.insert("references".into(), json!(definition.references));
     }
 }
 
-fn registered_json(r: &RegisteredSchema) -> Value {
-    json!({ "subject": r.subject, "version": r.version, "id": r.id, "schema": r.schema })
+/// A subject version as Confluent answers it.
+fn version_json(v: &SchemaVersion) -> Value {
+    let mut object = serde_json::Map::new();
+    object.insert("subject".into(), json!(v.subject));
+    object.insert("version".into(), json!(v.version));
+    object.insert("id".into(), json!(v.id));
+    put_type_and_references(&mut object, &v.definition);
+    object.insert("schema".into(), json!(v.definition.schema));
+    // Only `deleted=true` shows soft-deleted versions; say which they are.
+    if v.deleted {
+        object.insert("deleted".into(), json!(true));
+    }
+    Value::Object(object)
+}
+
+/// A schema by id as Confluent answers it (its `SchemaString`).
+fn definition_json(d: &SchemaDefinition) -> Value {
+    let mut object = serde_json::Map::new();
+    put_type_and_references(&mut object, d);
+    object.insert("schema".into(), json!(d.schema));
+    Value::Object(object)
 }
 
 // ----- handlers ------------------------------------------------------------
@@ -403,51 +515,78 @@ async fn root() -> ApiResult {
 
 async fn subjects(State(reg): State<Shared>, RawQuery(query): RawQuery) -> ApiResult {
     let params = query_params(&query);
-    let mut subjects = reg.subjects().await?;
+    let mut subjects = reg.list_subjects(flag(&params, "deleted")).await?;
     if let Some(prefix) = param(&params, "subjectPrefix").filter(|p| !p.is_empty() && *p != ":*:") {
         subjects.retain(|s| s.starts_with(prefix));
     }
-    let offset = param(&params, "offset")
-        .and_then(|o| o.parse::<usize>().ok())
-        .unwrap_or(0);
-    let limit = param(&params, "limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .unwrap_or(-1);
-    let page: Vec<String> = subjects
-        .into_iter()
-        .skip(offset)
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect();
-    ok(&page)
+    ok(&page(subjects, &params))
 }
 
-async fn versions(State(reg): State<Shared>, Path(subject): Path<String>) -> ApiResult {
-    ok(&reg.versions(&subject).await?)
+async fn versions(
+    State(reg): State<Shared>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let params = query_params(&query);
+    let versions = reg.list_versions(&subject, flag(&params, "deleted")).await?;
+    ok(&page(versions, &params))
 }
 
 async fn register(State(reg): State<Shared>, Path(subject): Path<String>, body: Bytes) -> ApiResult {
-    let schema = schema_of(&body)?;
-    let registered = reg.register(&subject, &schema).await?;
-    ok(&registered_json(&registered))
+    let definition = definition_of(&reg, &body).await?;
+    let registered = reg.register_definition(&subject, &definition).await?;
+    ok(&version_json(&registered))
 }
 
-async fn lookup(State(reg): State<Shared>, Path(subject): Path<String>, body: Bytes) -> ApiResult {
-    let schema = schema_of(&body)?;
-    let found = reg.lookup(&subject, &schema).await?;
-    ok(&registered_json(&found))
+async fn lookup(
+    State(reg): State<Shared>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> ApiResult {
+    let definition = definition_of(&reg, &body).await?;
+    let deleted = flag(&query_params(&query), "deleted");
+    let found = reg.lookup_definition(&subject, &definition, deleted).await?;
+    ok(&version_json(&found))
 }
 
-async fn version(State(reg): State<Shared>, Path((subject, version)): Path<(String, String)>) -> ApiResult {
+async fn version(
+    State(reg): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
     let version = parse_version(&version)?;
-    ok(&registered_json(&reg.version(&subject, version).await?))
+    let deleted = flag(&query_params(&query), "deleted");
+    ok(&version_json(
+        &reg.schema_version(&subject, version, deleted).await?,
+    ))
 }
 
 async fn version_schema(
     State(reg): State<Shared>,
     Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult {
     let version = parse_version(&version)?;
-    raw(reg.version(&subject, version).await?.schema)
+    let deleted = flag(&query_params(&query), "deleted");
+    raw(reg
+        .schema_version(&subject, version, deleted)
+        .await?
+        .definition
+        .schema)
+}
+
+async fn referenced_by(
+    State(reg): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let version = parse_version(&version)?;
+    let params = query_params(&query);
+    let ids = reg
+        .referenced_by(&subject, version, flag(&params, "deleted"))
+        .await?;
+    ok(&page(ids, &params))
 }
 
 async fn delete_subject(
@@ -475,16 +614,65 @@ fn parse_id(text: &str) -> Result<u32, ApiError> {
 }
 
 async fn schema_by_id(State(reg): State<Shared>, Path(id): Path<String>) -> ApiResult {
-    let schema = reg.schema_by_id(parse_id(&id)?).await?;
-    ok(&json!({ "schema": schema }))
+    let definition = reg.schema_definition_by_id(parse_id(&id)?).await?;
+    ok(&definition_json(&definition))
 }
 
 async fn raw_schema_by_id(State(reg): State<Shared>, Path(id): Path<String>) -> ApiResult {
     raw(reg.schema_by_id(parse_id(&id)?).await?)
 }
 
+async fn id_versions(
+    reg: &Shared,
+    id: &str,
+    params: &[(String, String)],
+) -> Result<Vec<SubjectVersion>, ApiError> {
+    Ok(reg
+        .subject_versions_by_id(parse_id(id)?, flag(params, "deleted"))
+        .await?)
+}
+
+async fn subjects_by_id(
+    State(reg): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let params = query_params(&query);
+    let mut subjects: Vec<String> = Vec::new();
+    // By subject then version: each subject's versions are adjacent.
+    for v in id_versions(&reg, &id, &params).await? {
+        if subjects.last() != Some(&v.subject) {
+            subjects.push(v.subject);
+        }
+    }
+    ok(&page(subjects, &params))
+}
+
+async fn versions_by_id(
+    State(reg): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let params = query_params(&query);
+    let versions = id_versions(&reg, &id, &params).await?;
+    ok(&page(versions, &params))
+}
+
+async fn list_schemas(State(reg): State<Shared>, RawQuery(query): RawQuery) -> ApiResult {
+    let params = query_params(&query);
+    let mut filter = SchemaFilter::default()
+        .include_deleted(flag(&params, "deleted"))
+        .latest_only(flag(&params, "latestOnly"));
+    if let Some(prefix) = param(&params, "subjectPrefix").filter(|p| !p.is_empty() && *p != ":*:") {
+        filter = filter.subject_prefix(prefix);
+    }
+    let schemas: Vec<Value> = reg.schemas(&filter).await?.iter().map(version_json).collect();
+    ok(&page(schemas, &params))
+}
+
 async fn schema_types() -> ApiResult {
-    ok(&["AVRO"])
+    let types: Vec<&str> = SchemaType::ALL.iter().map(|t| t.as_str()).collect();
+    ok(&types)
 }
 
 fn compatibility_answer(is_compatible: bool, messages: Vec<String>, verbose: bool) -> ApiResult {
@@ -503,7 +691,7 @@ async fn compatibility_version(
     body: Bytes,
 ) -> ApiResult {
     let verbose = flag(&query_params(&query), "verbose");
-    let schema = schema_of(&body)?;
+    let definition = definition_of(&reg, &body).await?;
     let version = match parse_version(&version)? {
         VersionRef::Number(n) => VersionRef::Number(n),
         VersionRef::Latest => match reg.version(&subject, VersionRef::Latest).await {
@@ -513,7 +701,9 @@ async fn compatibility_version(
             Err(e) => return Err(e.into()),
         },
     };
-    let report = reg.check_compatibility(&subject, &schema, version).await?;
+    let report = reg
+        .check_definition_compatibility(&subject, &definition, version)
+        .await?;
     compatibility_answer(report.is_compatible, report.messages, verbose)
 }
 
@@ -525,9 +715,9 @@ async fn compatibility_all(
     body: Bytes,
 ) -> ApiResult {
     let verbose = flag(&query_params(&query), "verbose");
-    let schema = schema_of(&body)?;
+    let definition = definition_of(&reg, &body).await?;
     let report = reg
-        .check_compatibility(&subject, &schema, VersionRef::Latest)
+        .check_definition_compatibility(&subject, &definition, VersionRef::Latest)
         .await?;
     compatibility_answer(report.is_compatible, report.messages, verbose)
 }
@@ -582,10 +772,48 @@ async fn set_subject_config(
     ok(&json!({ "compatibility": level.as_str() }))
 }
 
+/// The registry has no modes: it is always read-write.
+async fn global_mode() -> ApiResult {
+    ok(&json!({ "mode": READWRITE }))
+}
+
+/// A subject has no mode of its own (Confluent's 40409), unless asked with
+/// `defaultToGlobal=true`.
+async fn subject_mode(Path(subject): Path<String>, RawQuery(query): RawQuery) -> ApiResult {
+    if flag(&query_params(&query), "defaultToGlobal") {
+        return ok(&json!({ "mode": READWRITE }));
+    }
+    Err(ApiError::new(
+        40409,
+        format!("Subject '{subject}' does not have subject-level mode configured"),
+    ))
+}
+
+/// The registry has only the default context.
+async fn contexts() -> ApiResult {
+    ok(&[DEFAULT_CONTEXT])
+}
+
+/// Confluent's `ServerClusterId`; the Kafka cluster's id is empty when the
+/// registry has none (in memory) or does not say.
+async fn cluster_ids(State(reg): State<Shared>) -> ApiResult {
+    let kafka = match reg.kafka_cluster_id().await {
+        Ok(id) => id.unwrap_or_default(),
+        Err(RegistryError::Unsupported { .. }) => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    ok(&json!({
+        "scope": {
+            "path": [],
+            "clusters": { "kafka-cluster": kafka, "schema-registry-cluster": REGISTRY_CLUSTER_ID }
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::registry::EmbeddedRegistry;
+    use crate::schema::registry::{CompatibilityReport, EmbeddedRegistry, RegisteredSchema, RegistryFuture};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
@@ -775,7 +1003,7 @@ mod tests {
         let a = http(addr, "GET", "/schemas/ids/2/schema", None, None).await;
         assert_eq!(a.body, V2);
         let a = http(addr, "GET", "/schemas/types", None, None).await;
-        assert_eq!(a.json(), json!(["AVRO"]));
+        assert_eq!(a.json(), json!(["JSON", "PROTOBUF", "AVRO"]));
         let a = http(
             addr,
             "POST",
@@ -844,11 +1072,17 @@ mod tests {
         )
         .await
         .error(422, 42201);
+        // Another type under an Avro subject is incompatible, as with Confluent.
         let proto = json!({"schema": "syntax = \"proto3\";", "schemaType": "PROTOBUF"}).to_string();
         let m = http(addr, "POST", "/subjects/s/versions", Some(&proto), None)
             .await
+            .error(409, 409);
+        assert!(m.contains("different schema type"), "{m}");
+        let xml = json!({"schema": "<a/>", "schemaType": "XML"}).to_string();
+        let m = http(addr, "POST", "/subjects/s/versions", Some(&xml), None)
+            .await
             .error(422, 42201);
-        assert!(m.contains("PROTOBUF"), "{m}");
+        assert!(m.contains("XML"), "{m}");
         http(addr, "POST", "/subjects/s/versions", Some("not json"), None)
             .await
             .error(400, 400);
@@ -1126,5 +1360,564 @@ mod tests {
             .await
             .unwrap();
         python_interop(test, Arc::new(registry)).await;
+    }
+
+    // ----- routes driven through the router (no socket) -------------------
+
+    /// The router over a fresh in-memory registry.
+    fn app() -> Router {
+        RegistryServer::router(Arc::new(EmbeddedRegistry::in_memory()))
+    }
+
+    /// `method path` with an optional JSON body, through `router`.
+    async fn call(router: &Router, method: &str, path: &str, body: Option<&str>) -> Answer {
+        use tower::ServiceExt;
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, V1_JSON)
+            .body(axum::body::Body::from(body.unwrap_or("").to_string()))
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Answer {
+            status,
+            content_type,
+            body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+        }
+    }
+
+    /// Registers `body` under `subject`; its id.
+    async fn post_version(router: &Router, subject: &str, body: &str) -> u64 {
+        let a = call(
+            router,
+            "POST",
+            &format!("/subjects/{subject}/versions"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()["id"].as_u64().expect("an id")
+    }
+
+    async fn get_json(router: &Router, path: &str) -> Value {
+        let a = call(router, "GET", path, None).await;
+        assert_eq!(a.status, 200, "GET {path}: {}", a.body);
+        a.json()
+    }
+
+    const CUSTOMER: &str =
+        r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#;
+    const CUSTOMER_V2: &str = r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"},{"name":"vip","type":"boolean","default":false}]}"#;
+    const CUSTOMER_V3: &str = r#"{"type":"record","name":"Customer","namespace":"shop","fields":[{"name":"id","type":"long"},{"name":"tier","type":"string"}]}"#;
+    const ORDER: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"buyer","type":"Customer"}]}"#;
+
+    fn with_refs(schema: &str, references: Value) -> String {
+        json!({ "schema": schema, "references": references }).to_string()
+    }
+
+    #[tokio::test]
+    async fn lists_the_subjects_and_versions_of_an_id() {
+        let app = app();
+        let id = post_version(&app, "b", &body(V1)).await;
+        post_version(&app, "a", &body(V1)).await;
+        post_version(&app, "a", &body(V2)).await;
+        // `a` has V1 as version 1; soft-delete it.
+        assert_eq!(
+            call(&app, "DELETE", "/subjects/a/versions/1", None).await.json(),
+            json!(1)
+        );
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}/subjects")).await,
+            json!(["b"])
+        );
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}/subjects?deleted=true")).await,
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}/versions")).await,
+            json!([{"subject": "b", "version": 1}])
+        );
+        assert_eq!(
+            get_json(
+                &app,
+                &format!("/schemas/ids/{id}/versions?deleted=true&offset=1&limit=5")
+            )
+            .await,
+            json!([{"subject": "b", "version": 1}])
+        );
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}/versions?deleted=true")).await,
+            json!([{"subject": "a", "version": 1}, {"subject": "b", "version": 1}])
+        );
+        let m = call(&app, "GET", "/schemas/ids/99/subjects", None)
+            .await
+            .error(404, 40403);
+        assert!(m.contains("99"), "{m}");
+        call(&app, "GET", "/schemas/ids/99/versions", None)
+            .await
+            .error(404, 40403);
+        call(&app, "GET", "/schemas/ids/x/versions", None)
+            .await
+            .error(404, 40403);
+    }
+
+    #[tokio::test]
+    async fn lists_schemas_by_prefix_deleted_and_latest() {
+        let app = app();
+        post_version(&app, "orders-value", &body(V1)).await;
+        post_version(&app, "orders-value", &body(V2)).await;
+        let json_schema = r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#;
+        let json_id = post_version(
+            &app,
+            "other-value",
+            &json!({"schema": json_schema, "schemaType": "JSON"}).to_string(),
+        )
+        .await;
+        call(&app, "DELETE", "/subjects/orders-value/versions/2", None).await;
+        assert_eq!(
+            get_json(&app, "/schemas").await,
+            json!([
+                {"subject": "orders-value", "version": 1, "id": 1, "schema": V1},
+                {"subject": "other-value", "version": 1, "id": json_id, "schemaType": "JSON", "schema": json_schema},
+            ])
+        );
+        assert_eq!(
+            get_json(&app, "/schemas?subjectPrefix=orders&deleted=true").await,
+            json!([
+                {"subject": "orders-value", "version": 1, "id": 1, "schema": V1},
+                {"subject": "orders-value", "version": 2, "id": 2, "schema": V2, "deleted": true},
+            ])
+        );
+        assert_eq!(
+            get_json(&app, "/schemas?subjectPrefix=orders&deleted=true&latestOnly=true").await,
+            json!([{"subject": "orders-value", "version": 2, "id": 2, "schema": V2, "deleted": true}])
+        );
+        assert_eq!(
+            get_json(&app, "/schemas?latestOnly=true&limit=1&offset=1").await,
+            json!([{"subject": "other-value", "version": 1, "id": json_id, "schemaType": "JSON", "schema": json_schema}])
+        );
+        assert_eq!(get_json(&app, "/schemas?subjectPrefix=none").await, json!([]));
+    }
+
+    #[tokio::test]
+    async fn registers_references_and_lists_who_refers() {
+        let app = app();
+        let customer = post_version(&app, "customer", &body(CUSTOMER)).await;
+        // Order alone does not parse: Customer is unknown.
+        call(&app, "POST", "/subjects/order/versions", Some(&body(ORDER)))
+            .await
+            .error(422, 42201);
+        let refs = json!([{"name": "shop.Customer", "subject": "customer", "version": 1}]);
+        let order = post_version(&app, "order", &with_refs(ORDER, refs.clone())).await;
+        assert_ne!(order, customer);
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{order}")).await,
+            json!({"schema": ORDER, "references": refs})
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/order/versions/latest").await,
+            json!({"subject": "order", "version": 1, "id": order, "references": refs, "schema": ORDER})
+        );
+        // The same again (latest as -1) is the same version; lookup finds it.
+        let latest_ref = json!([{"name": "shop.Customer", "subject": "customer", "version": -1}]);
+        assert_eq!(
+            post_version(&app, "order", &with_refs(ORDER, latest_ref.clone())).await,
+            order
+        );
+        let a = call(
+            &app,
+            "POST",
+            "/subjects/order",
+            Some(&with_refs(ORDER, latest_ref)),
+        )
+        .await;
+        assert_eq!(a.json()["version"], json!(1), "{}", a.body);
+        assert_eq!(a.json()["references"], refs);
+        // The text alone is another schema: not found under the subject.
+        call(&app, "POST", "/subjects/order", Some(&body(ORDER)))
+            .await
+            .error(422, 42201);
+
+        assert_eq!(
+            get_json(&app, "/subjects/customer/versions/1/referencedby").await,
+            json!([order])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/customer/versions/latest/referencedby").await,
+            json!([order])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/order/versions/1/referencedby").await,
+            json!([])
+        );
+        call(&app, "GET", "/subjects/nope/versions/1/referencedby", None)
+            .await
+            .error(404, 40401);
+        call(&app, "GET", "/subjects/customer/versions/7/referencedby", None)
+            .await
+            .error(404, 40402);
+
+        // A newer Customer that Order's next version refers to: checked with its fields.
+        post_version(&app, "customer", &body(CUSTOMER_V2)).await;
+        let v2_refs = json!([{"name": "shop.Customer", "subject": "customer", "version": 2}]);
+        let a = call(
+            &app,
+            "POST",
+            "/compatibility/subjects/order/versions/latest?verbose=true",
+            Some(&with_refs(ORDER, v2_refs)),
+        )
+        .await;
+        assert_eq!(a.json(), json!({"is_compatible": true, "messages": []}));
+        // One whose new field has no default cannot read Order's data: the
+        // referenced fields are compared, not only the type's name.
+        call(
+            &app,
+            "PUT",
+            "/config/customer",
+            Some(r#"{"compatibility":"NONE"}"#),
+        )
+        .await;
+        post_version(&app, "customer", &body(CUSTOMER_V3)).await;
+        let v3_refs = json!([{"name": "shop.Customer", "subject": "customer", "version": 3}]);
+        let a = call(
+            &app,
+            "POST",
+            "/compatibility/subjects/order/versions/latest?verbose=true",
+            Some(&with_refs(ORDER, v3_refs.clone())),
+        )
+        .await;
+        assert_eq!(a.json()["is_compatible"], json!(false), "{}", a.body);
+        assert!(a.body.contains("tier"), "{}", a.body);
+        call(
+            &app,
+            "POST",
+            "/subjects/order/versions",
+            Some(&with_refs(ORDER, v3_refs)),
+        )
+        .await
+        .error(409, 409);
+
+        // References must name live versions.
+        let m = call(
+            &app,
+            "POST",
+            "/subjects/order/versions",
+            Some(&with_refs(
+                ORDER,
+                json!([{"name": "shop.Customer", "subject": "customer", "version": 9}]),
+            )),
+        )
+        .await
+        .error(422, 42201);
+        assert!(m.contains("\"customer\"") && m.contains('9'), "{m}");
+        call(
+            &app,
+            "POST",
+            "/subjects/order/versions",
+            Some(&with_refs(
+                ORDER,
+                json!([{"name": "shop.Customer", "subject": "ghost", "version": -1}]),
+            )),
+        )
+        .await
+        .error(422, 42201);
+        call(
+            &app,
+            "POST",
+            "/subjects/order/versions",
+            Some(&with_refs(
+                ORDER,
+                json!([{"name": "shop.Customer", "version": 1}]),
+            )),
+        )
+        .await
+        .error(422, 42201);
+
+        // A referenced version cannot be deleted while a live schema refers to it.
+        let m = call(&app, "DELETE", "/subjects/customer/versions/1", None)
+            .await
+            .error(422, 42206);
+        assert!(m.contains("customer"), "{m}");
+        call(&app, "DELETE", "/subjects/customer", None)
+            .await
+            .error(422, 42206);
+        call(&app, "DELETE", "/subjects/order", None).await;
+        assert_eq!(
+            get_json(&app, "/subjects/customer/versions/1/referencedby").await,
+            json!([])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/customer/versions/1/referencedby?deleted=true").await,
+            json!([order])
+        );
+        assert_eq!(
+            call(&app, "DELETE", "/subjects/customer/versions/1", None)
+                .await
+                .json(),
+            json!(1)
+        );
+        // Still referred to by a soft-deleted schema: not permanently.
+        call(
+            &app,
+            "DELETE",
+            "/subjects/customer/versions/1?permanent=true",
+            None,
+        )
+        .await
+        .error(422, 42206);
+    }
+
+    #[tokio::test]
+    async fn registers_json_and_protobuf_schemas() {
+        let app = app();
+        let proto = "syntax = \"proto3\";\nmessage Ping { int64 at = 1; }\n";
+        let proto_body = json!({"schema": proto, "schemaType": "PROTOBUF"}).to_string();
+        let id = post_version(&app, "ping-value", &proto_body).await;
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}")).await,
+            json!({"schemaType": "PROTOBUF", "schema": proto})
+        );
+        assert_eq!(
+            call(&app, "GET", &format!("/schemas/ids/{id}/schema"), None)
+                .await
+                .body,
+            proto
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/ping-value/versions/1").await,
+            json!({"subject": "ping-value", "version": 1, "id": id, "schemaType": "PROTOBUF", "schema": proto})
+        );
+        assert_eq!(
+            post_version(&app, "ping-value", &proto_body).await,
+            id,
+            "idempotent"
+        );
+        let a = call(&app, "POST", "/subjects/ping-value", Some(&proto_body)).await;
+        assert_eq!(
+            (a.json()["id"].as_u64(), a.json()["schemaType"].clone()),
+            (Some(id), json!("PROTOBUF"))
+        );
+
+        // A second version cannot be checked at BACKWARD: said so, not let through.
+        let proto2 =
+            json!({"schema": proto.replace("at = 1;", "at = 1; string by = 2;"), "schemaType": "PROTOBUF"})
+                .to_string();
+        let m = call(&app, "POST", "/subjects/ping-value/versions", Some(&proto2))
+            .await
+            .error(501, 501);
+        assert!(m.contains("PROTOBUF") && m.contains("NONE"), "{m}");
+        call(
+            &app,
+            "POST",
+            "/compatibility/subjects/ping-value/versions/latest",
+            Some(&proto2),
+        )
+        .await
+        .error(501, 501);
+        call(
+            &app,
+            "PUT",
+            "/config/ping-value",
+            Some(r#"{"compatibility":"NONE"}"#),
+        )
+        .await;
+        let a = call(&app, "POST", "/subjects/ping-value/versions", Some(&proto2)).await;
+        assert_eq!(a.json()["version"], json!(2), "{}", a.body);
+
+        let json_body = json!({"schema": "{\"type\": \"string\"}", "schemaType": "json"}).to_string();
+        let json_id = post_version(&app, "names-value", &json_body).await;
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{json_id}")).await,
+            json!({"schemaType": "JSON", "schema": "{\"type\": \"string\"}"})
+        );
+        let bad_json = json!({"schema": "{\"type\":", "schemaType": "JSON"}).to_string();
+        call(&app, "POST", "/subjects/names-value/versions", Some(&bad_json))
+            .await
+            .error(422, 42201);
+    }
+
+    #[tokio::test]
+    async fn deleted_flag_shows_soft_deleted_subjects_and_versions() {
+        let app = app();
+        call(&app, "PUT", "/config", Some(r#"{"compatibility":"NONE"}"#)).await;
+        post_version(&app, "s", &body(V1)).await;
+        post_version(&app, "s", &body(V2)).await;
+        post_version(&app, "gone", &body(V1)).await;
+        call(&app, "DELETE", "/subjects/s/versions/1", None).await;
+        call(&app, "DELETE", "/subjects/gone", None).await;
+        assert_eq!(get_json(&app, "/subjects").await, json!(["s"]));
+        assert_eq!(
+            get_json(&app, "/subjects?deleted=true").await,
+            json!(["gone", "s"])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects?deleted=true&subjectPrefix=g").await,
+            json!(["gone"])
+        );
+        assert_eq!(get_json(&app, "/subjects/s/versions").await, json!([2]));
+        assert_eq!(
+            get_json(&app, "/subjects/s/versions?deleted=true").await,
+            json!([1, 2])
+        );
+        assert_eq!(
+            get_json(&app, "/subjects/gone/versions?deleted=true").await,
+            json!([1])
+        );
+        call(&app, "GET", "/subjects/gone/versions", None)
+            .await
+            .error(404, 40401);
+        call(&app, "GET", "/subjects/s/versions/1", None)
+            .await
+            .error(404, 40402);
+        assert_eq!(
+            get_json(&app, "/subjects/s/versions/1?deleted=true").await,
+            json!({"subject": "s", "version": 1, "id": 1, "schema": V1, "deleted": true})
+        );
+        assert_eq!(
+            call(&app, "GET", "/subjects/s/versions/1/schema?deleted=true", None)
+                .await
+                .body,
+            V1
+        );
+        // `latest` is the latest live version, deleted or not asked.
+        assert_eq!(
+            get_json(&app, "/subjects/s/versions/latest?deleted=true").await["version"],
+            json!(2)
+        );
+        call(&app, "GET", "/subjects/gone/versions/latest?deleted=true", None)
+            .await
+            .error(404, 40402);
+        call(&app, "GET", "/subjects/none/versions/1?deleted=true", None)
+            .await
+            .error(404, 40401);
+        // Lookup among deleted versions only when asked.
+        call(&app, "POST", "/subjects/s", Some(&body(V1)))
+            .await
+            .error(404, 40403);
+        let a = call(&app, "POST", "/subjects/s?deleted=true", Some(&body(V1))).await;
+        assert_eq!(a.json()["version"], json!(1), "{}", a.body);
+    }
+
+    #[tokio::test]
+    async fn answers_mode_contexts_and_cluster_ids() {
+        let app = app();
+        assert_eq!(get_json(&app, "/mode").await, json!({"mode": "READWRITE"}));
+        let m = call(&app, "GET", "/mode/orders-value", None)
+            .await
+            .error(404, 40409);
+        assert!(m.contains("'orders-value'"), "{m}");
+        assert_eq!(
+            get_json(&app, "/mode/orders-value?defaultToGlobal=true").await,
+            json!({"mode": "READWRITE"})
+        );
+        assert_eq!(get_json(&app, "/contexts").await, json!(["."]));
+        assert_eq!(
+            get_json(&app, "/v1/metadata/id").await,
+            json!({"scope": {"path": [], "clusters": {"kafka-cluster": "", "schema-registry-cluster": "schema-registry"}}})
+        );
+        call(&app, "PUT", "/mode", Some(r#"{"mode":"READONLY"}"#))
+            .await
+            .error(405, 405);
+    }
+
+    /// A registry with only the first trait methods: the new routes say
+    /// what it cannot do instead of 404.
+    struct Minimal(EmbeddedRegistry);
+
+    impl SchemaRegistry for Minimal {
+        fn register<'a>(&'a self, subject: &'a str, schema: &'a str) -> RegistryFuture<'a, RegisteredSchema> {
+            self.0.register(subject, schema)
+        }
+        fn lookup<'a>(&'a self, subject: &'a str, schema: &'a str) -> RegistryFuture<'a, RegisteredSchema> {
+            self.0.lookup(subject, schema)
+        }
+        fn schema_by_id(&self, id: u32) -> RegistryFuture<'_, String> {
+            self.0.schema_by_id(id)
+        }
+        fn subjects(&self) -> RegistryFuture<'_, Vec<String>> {
+            self.0.subjects()
+        }
+        fn versions<'a>(&'a self, subject: &'a str) -> RegistryFuture<'a, Vec<u32>> {
+            self.0.versions(subject)
+        }
+        fn version<'a>(
+            &'a self,
+            subject: &'a str,
+            version: VersionRef,
+        ) -> RegistryFuture<'a, RegisteredSchema> {
+            self.0.version(subject, version)
+        }
+        fn check_compatibility<'a>(
+            &'a self,
+            subject: &'a str,
+            schema: &'a str,
+            version: VersionRef,
+        ) -> RegistryFuture<'a, CompatibilityReport> {
+            self.0.check_compatibility(subject, schema, version)
+        }
+        fn compatibility_level<'a>(
+            &'a self,
+            subject: Option<&'a str>,
+        ) -> RegistryFuture<'a, CompatibilityLevel> {
+            self.0.compatibility_level(subject)
+        }
+        fn set_compatibility_level<'a>(
+            &'a self,
+            subject: Option<&'a str>,
+            level: CompatibilityLevel,
+        ) -> RegistryFuture<'a, CompatibilityLevel> {
+            self.0.set_compatibility_level(subject, level)
+        }
+        fn delete_subject<'a>(&'a self, subject: &'a str, permanent: bool) -> RegistryFuture<'a, Vec<u32>> {
+            self.0.delete_subject(subject, permanent)
+        }
+        fn delete_version<'a>(
+            &'a self,
+            subject: &'a str,
+            version: VersionRef,
+            permanent: bool,
+        ) -> RegistryFuture<'a, u32> {
+            self.0.delete_version(subject, version, permanent)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_registry_without_the_new_methods_answers_501() {
+        let app = RegistryServer::router(Arc::new(Minimal(EmbeddedRegistry::in_memory())));
+        // The first methods still serve Avro.
+        let id = post_version(&app, "s", &body(V1)).await;
+        assert_eq!(
+            get_json(&app, &format!("/schemas/ids/{id}")).await,
+            json!({"schema": V1})
+        );
+        assert_eq!(get_json(&app, "/subjects/s/versions/1").await["id"], json!(id));
+        for path in [
+            "/schemas",
+            "/schemas/ids/1/versions",
+            "/subjects/s/versions/1/referencedby",
+            "/subjects?deleted=true",
+        ] {
+            let m = call(&app, "GET", path, None).await.error(501, 501);
+            assert!(m.contains("not supported"), "{path}: {m}");
+        }
+        let proto = json!({"schema": "syntax = \"proto3\";", "schemaType": "PROTOBUF"}).to_string();
+        call(&app, "POST", "/subjects/p/versions", Some(&proto))
+            .await
+            .error(501, 501);
+        assert_eq!(
+            get_json(&app, "/v1/metadata/id").await["scope"]["clusters"]["kafka-cluster"],
+            json!("")
+        );
     }
 }

@@ -11,22 +11,23 @@
 //!   the state so far is ignored (by every replayer alike), see
 //!   [`RegistryState::apply`].
 //!
-//! Schema identity: two schema texts are the same schema when their parsed
-//! forms serialize to the same JSON (whitespace, attribute order and
-//! `{"type":"string"}` vs `"string"` do not matter; `doc`, `default`,
-//! `aliases`, `logicalType` and custom attributes do). This is what Confluent
-//! compares. The Avro *parsing canonical form* is deliberately not used: it
-//! strips `default` and `logicalType`, so registering a version that only adds
-//! a default would silently return the old version.
+//! Schemas are compared by their identity, see [`super::stored`]. Only Avro
+//! schemas are checked for compatibility; a new version of another type is
+//! accepted only when there is nothing to check it against (the subject's
+//! first version, or level `NONE`), else [`RegistryError::Unsupported`] says so.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
 use apache_avro::Schema;
 
 use super::error::RegistryError;
 use super::log::{LogRecord, SchemaValue};
-use super::model::{CompatibilityLevel, CompatibilityReport, RegisteredSchema, VersionRef};
+use super::model::{
+    CompatibilityLevel, CompatibilityReport, RegisteredSchema, SchemaDefinition, SchemaFilter,
+    SchemaReference, SchemaType, SchemaVersion, SubjectVersion, VersionRef,
+};
+use super::stored::{cannot_read, StoredSchema};
 
 /// The outcome of a *decide* step: the records to append, and the answer the
 /// request gets once they are all accepted (applied) in the log.
@@ -36,6 +37,16 @@ pub(crate) struct Plan<T> {
     pub(crate) records: Vec<LogRecord>,
     /// The answer to the request.
     pub(crate) outcome: T,
+}
+
+impl<T> Plan<T> {
+    /// The same records with the outcome turned into another type.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Plan<U> {
+        Plan {
+            records: self.records,
+            outcome: f(self.outcome),
+        }
+    }
 }
 
 /// What [`RegistryState::apply`] did with a record.
@@ -55,84 +66,29 @@ impl Applied {
     }
 }
 
-/// A parsed schema with its text and identity.
-#[derive(Debug, Clone)]
-struct ParsedSchema {
-    text: String,
-    identity: String,
-    schema: Schema,
-}
-
-/// Parses Avro schema text; [`RegistryError::InvalidSchema`] when it is not valid.
-fn parse(text: &str) -> Result<ParsedSchema, RegistryError> {
-    if text.trim().is_empty() {
-        return Err(RegistryError::InvalidSchema {
-            reason: "empty schema".to_string(),
-        });
-    }
-    let schema = Schema::parse_str(text).map_err(|e| RegistryError::InvalidSchema {
-        reason: one_line(&e.to_string()),
-    })?;
-    Ok(ParsedSchema {
-        text: text.to_string(),
-        identity: identity(&schema),
-        schema,
-    })
-}
-
-/// The identity two schemas are compared by: the JSON of the parsed schema
-/// (see the module docs).
-fn identity(schema: &Schema) -> String {
-    serde_json::to_string(schema).unwrap_or_else(|_| schema.canonical_form())
-}
-
-/// Collapses whitespace (apache-avro puts `Debug` dumps in some messages)
-/// and caps the length.
-fn one_line(text: &str) -> String {
-    const MAX: usize = 2000;
-    let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if out.len() > MAX {
-        let mut cut = MAX;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push('…');
-    }
-    out
-}
-
-/// apache-avro's compatibility error with its causes (which name the field).
-fn compatibility_error_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    one_line(&text)
-}
-
-/// Why `reader` cannot read data written with `writer`, or `None` if it can.
-fn cannot_read(writer: &Schema, reader: &Schema) -> Option<String> {
-    match SchemaCompatibility::can_read(writer, reader) {
-        Ok(Compatibility::Full) => None,
-        // Confluent rejects what Avro calls partial compatibility: the writer
-        // may write a union branch or enum symbol the reader does not know.
-        Ok(Compatibility::Partial) => Some(
-            "Incompatible schemata! The reader can read only part of what the writer may write \
-             (a union branch or enum symbol of the writer is missing in the reader, which has no default)"
-                .to_string(),
-        ),
-        Err(e) => Some(compatibility_error_text(&e)),
-    }
-}
-
 /// One schema id.
 #[derive(Debug, Clone)]
 struct IdEntry {
-    parsed: ParsedSchema,
+    stored: StoredSchema,
+}
+
+/// The `SCHEMA` record value of `version` of `subject`.
+fn schema_value(
+    subject: &str,
+    version: u32,
+    id: u32,
+    definition: &SchemaDefinition,
+    deleted: bool,
+) -> SchemaValue {
+    SchemaValue {
+        subject: subject.to_string(),
+        version,
+        id,
+        schema_type: definition.schema_type,
+        references: definition.references.clone(),
+        schema: definition.schema.clone(),
+        deleted,
+    }
 }
 
 /// One version of a subject.
@@ -169,85 +125,145 @@ impl RegistryState {
 
     // ----- queries -------------------------------------------------------
 
-    fn live_versions(&self, subject: &str) -> Vec<(u32, VersionEntry)> {
+    /// `subject`'s versions, the soft-deleted ones only with `include_deleted`.
+    fn visible_versions(&self, subject: &str, include_deleted: bool) -> Vec<(u32, VersionEntry)> {
         self.subjects
             .get(subject)
             .map(|vs| {
                 vs.iter()
-                    .filter(|(_, e)| !e.deleted)
+                    .filter(|(_, e)| include_deleted || !e.deleted)
                     .map(|(v, e)| (*v, *e))
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    fn registered(
+    fn live_versions(&self, subject: &str) -> Vec<(u32, VersionEntry)> {
+        self.visible_versions(subject, false)
+    }
+
+    fn stored(&self, id: u32) -> Result<&StoredSchema, RegistryError> {
+        self.ids
+            .get(&id)
+            .map(|e| &e.stored)
+            .ok_or(RegistryError::SchemaNotFound { id })
+    }
+
+    fn schema_version_of(
         &self,
         subject: &str,
         version: u32,
         entry: VersionEntry,
-    ) -> Result<RegisteredSchema, RegistryError> {
-        let schema = self
-            .ids
-            .get(&entry.id)
-            .ok_or(RegistryError::SchemaNotFound { id: entry.id })?;
-        Ok(RegisteredSchema {
-            subject: subject.to_string(),
-            version,
-            id: entry.id,
-            schema: schema.parsed.text.clone(),
-        })
+    ) -> Result<SchemaVersion, RegistryError> {
+        let stored = self.stored(entry.id)?;
+        Ok(
+            SchemaVersion::new(subject, version, entry.id, stored.definition.clone())
+                .with_deleted(entry.deleted),
+        )
     }
 
-    /// Finds `schema` among `subject`'s non-deleted versions (the newest match).
-    pub(crate) fn lookup(&self, subject: &str, schema: &str) -> Result<RegisteredSchema, RegistryError> {
-        let live = self.live_versions(subject);
-        if live.is_empty() {
-            return Err(RegistryError::SubjectNotFound {
-                subject: subject.to_string(),
-            });
+    fn subject_not_found(subject: &str) -> RegistryError {
+        RegistryError::SubjectNotFound {
+            subject: subject.to_string(),
         }
-        let parsed = parse(schema)?;
-        let Some(&id) = self.by_identity.get(&parsed.identity) else {
-            return Err(RegistryError::SchemaNotInSubject {
-                subject: subject.to_string(),
-            });
+    }
+
+    /// Finds `schema` (Avro) among `subject`'s non-deleted versions (the newest match).
+    pub(crate) fn lookup(&self, subject: &str, schema: &str) -> Result<RegisteredSchema, RegistryError> {
+        self.lookup_definition(subject, &SchemaDefinition::avro(schema), false)
+            .map(RegisteredSchema::from)
+    }
+
+    /// Finds `definition` among `subject`'s versions (the newest match), the
+    /// soft-deleted ones too with `include_deleted`.
+    pub(crate) fn lookup_definition(
+        &self,
+        subject: &str,
+        definition: &SchemaDefinition,
+        include_deleted: bool,
+    ) -> Result<SchemaVersion, RegistryError> {
+        let visible = self.visible_versions(subject, include_deleted);
+        if visible.is_empty() {
+            return Err(Self::subject_not_found(subject));
+        }
+        let stored = StoredSchema::new(definition.clone())?;
+        let not_in_subject = || RegistryError::SchemaNotInSubject {
+            subject: subject.to_string(),
         };
-        match live.iter().rev().find(|(_, e)| e.id == id) {
-            Some((v, e)) => self.registered(subject, *v, *e),
-            None => Err(RegistryError::SchemaNotInSubject {
-                subject: subject.to_string(),
-            }),
+        let id = *self
+            .by_identity
+            .get(&stored.identity)
+            .ok_or_else(not_in_subject)?;
+        match visible.iter().rev().find(|(_, e)| e.id == id) {
+            Some((v, e)) => self.schema_version_of(subject, *v, *e),
+            None => Err(not_in_subject()),
         }
     }
 
     /// The schema text with global id `id` (also when only soft-deleted
     /// versions use it).
     pub(crate) fn schema_by_id(&self, id: u32) -> Result<String, RegistryError> {
-        self.ids
-            .get(&id)
-            .map(|e| e.parsed.text.clone())
-            .ok_or(RegistryError::SchemaNotFound { id })
+        self.stored(id).map(|s| s.definition.schema.clone())
+    }
+
+    /// The schema with global id `id`, with its type and references.
+    pub(crate) fn schema_definition_by_id(&self, id: u32) -> Result<SchemaDefinition, RegistryError> {
+        self.stored(id).map(|s| s.definition.clone())
+    }
+
+    /// The versions that hold schema `id`, by subject then version; the
+    /// soft-deleted ones only with `include_deleted`.
+    pub(crate) fn subject_versions_by_id(
+        &self,
+        id: u32,
+        include_deleted: bool,
+    ) -> Result<Vec<SubjectVersion>, RegistryError> {
+        self.stored(id)?;
+        Ok(self
+            .subjects
+            .iter()
+            .flat_map(|(s, vs)| vs.iter().map(move |(v, e)| (s, *v, *e)))
+            .filter(|(_, _, e)| e.id == id && (include_deleted || !e.deleted))
+            .map(|(s, v, _)| SubjectVersion::new(s.clone(), v))
+            .collect())
     }
 
     /// Subjects with at least one non-deleted version, sorted.
     pub(crate) fn subjects(&self) -> Vec<String> {
+        self.list_subjects(false)
+    }
+
+    /// Subjects, sorted; with `include_deleted` also those whose versions are
+    /// all soft-deleted.
+    pub(crate) fn list_subjects(&self, include_deleted: bool) -> Vec<String> {
         self.subjects
             .iter()
-            .filter(|(_, vs)| vs.values().any(|e| !e.deleted))
+            .filter(|(_, vs)| vs.values().any(|e| include_deleted || !e.deleted))
             .map(|(s, _)| s.clone())
             .collect()
     }
 
     /// The non-deleted versions of `subject`, ascending.
     pub(crate) fn versions(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
-        let live: Vec<u32> = self.live_versions(subject).into_iter().map(|(v, _)| v).collect();
-        if live.is_empty() {
-            return Err(RegistryError::SubjectNotFound {
-                subject: subject.to_string(),
-            });
+        self.list_versions(subject, false)
+    }
+
+    /// The versions of `subject`, ascending, the soft-deleted ones only with
+    /// `include_deleted`.
+    pub(crate) fn list_versions(
+        &self,
+        subject: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let visible: Vec<u32> = self
+            .visible_versions(subject, include_deleted)
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
+        if visible.is_empty() {
+            return Err(Self::subject_not_found(subject));
         }
-        Ok(live)
+        Ok(visible)
     }
 
     /// One non-deleted version of `subject`.
@@ -256,22 +272,95 @@ impl RegistryState {
         subject: &str,
         version: VersionRef,
     ) -> Result<RegisteredSchema, RegistryError> {
-        let live = self.live_versions(subject);
-        let Some(&(latest, latest_entry)) = live.last() else {
-            return Err(RegistryError::SubjectNotFound {
-                subject: subject.to_string(),
-            });
-        };
-        match version {
-            VersionRef::Latest => self.registered(subject, latest, latest_entry),
-            VersionRef::Number(n) => match live.iter().find(|(v, _)| *v == n) {
-                Some((v, e)) => self.registered(subject, *v, *e),
-                None => Err(RegistryError::VersionNotFound {
-                    subject: subject.to_string(),
-                    version: n.to_string(),
-                }),
-            },
+        self.schema_version(subject, version, false)
+            .map(RegisteredSchema::from)
+    }
+
+    /// One version of `subject`: `Latest` is the latest live one; a number
+    /// may name a soft-deleted version with `include_deleted`. As Confluent:
+    /// 40401 when the subject has no version visible, else 40402.
+    pub(crate) fn schema_version(
+        &self,
+        subject: &str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> Result<SchemaVersion, RegistryError> {
+        let (number, entry) = self.resolve_version(subject, version, include_deleted)?;
+        self.schema_version_of(subject, number, entry)
+    }
+
+    fn resolve_version(
+        &self,
+        subject: &str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> Result<(u32, VersionEntry), RegistryError> {
+        let visible = self.visible_versions(subject, include_deleted);
+        if visible.is_empty() {
+            return Err(Self::subject_not_found(subject));
         }
+        let found = match version {
+            VersionRef::Latest => visible.iter().rev().find(|(_, e)| !e.deleted),
+            VersionRef::Number(n) => visible.iter().find(|(v, _)| *v == n),
+        };
+        found.copied().ok_or_else(|| RegistryError::VersionNotFound {
+            subject: subject.to_string(),
+            version: match version {
+                VersionRef::Latest => "latest".to_string(),
+                VersionRef::Number(n) => n.to_string(),
+            },
+        })
+    }
+
+    /// The versions `filter` selects, by subject then version.
+    pub(crate) fn schemas(&self, filter: &SchemaFilter) -> Result<Vec<SchemaVersion>, RegistryError> {
+        let mut out = Vec::new();
+        for subject in self.subjects.keys().filter(|s| filter.matches_subject(s)) {
+            let visible = self.visible_versions(subject, filter.includes_deleted());
+            let chosen = if filter.is_latest_only() {
+                &visible[visible.len().saturating_sub(1)..]
+            } else {
+                &visible[..]
+            };
+            for (v, e) in chosen {
+                out.push(self.schema_version_of(subject, *v, *e)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids of the schemas that refer to `version` of `subject`
+    /// (ascending), those used only by soft-deleted versions only with
+    /// `include_deleted`. The version itself may be soft-deleted, as Confluent allows.
+    pub(crate) fn referenced_by(
+        &self,
+        subject: &str,
+        version: VersionRef,
+        include_deleted: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let (number, _) = self.resolve_version(subject, version, true)?;
+        Ok(self.referrers(subject, number, include_deleted))
+    }
+
+    fn referrers(&self, subject: &str, version: u32, include_deleted: bool) -> Vec<u32> {
+        self.ids
+            .iter()
+            .filter(|(_, e)| {
+                e.stored
+                    .definition
+                    .references
+                    .iter()
+                    .any(|r| r.subject == subject && r.version == version)
+            })
+            .map(|(id, _)| *id)
+            .filter(|id| include_deleted || self.is_live_id(*id))
+            .collect()
+    }
+
+    fn is_live_id(&self, id: u32) -> bool {
+        self.subjects
+            .values()
+            .any(|vs| vs.values().any(|e| e.id == id && !e.deleted))
     }
 
     /// The level that applies to `subject` (its own, else the global one),
@@ -288,15 +377,91 @@ impl RegistryState {
         self.subject_levels.get(subject).copied()
     }
 
+    // ----- references and parsing -----------------------------------------
+
+    /// Checks that each of a new schema's `references` names a live version.
+    fn check_references(&self, references: &[SchemaReference]) -> Result<(), RegistryError> {
+        for r in references {
+            if r.name.trim().is_empty() || r.subject.is_empty() || r.version == 0 {
+                return Err(RegistryError::InvalidSchema {
+                    reason: format!(
+                        "invalid reference {{name: {:?}, subject: {:?}, version: {}}}: each needs a name, a subject and a version from 1",
+                        r.name, r.subject, r.version
+                    ),
+                });
+            }
+            let live = self
+                .subjects
+                .get(&r.subject)
+                .and_then(|vs| vs.get(&r.version))
+                .is_some_and(|e| !e.deleted);
+            if !live {
+                return Err(RegistryError::ReferenceNotFound {
+                    subject: r.subject.clone(),
+                    version: i64::from(r.version),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The texts of the schemas `references` name, transitively, each after
+    /// the ones it refers to (the order Avro's parser needs).
+    fn referenced_texts(&self, references: &[SchemaReference]) -> Result<Vec<String>, RegistryError> {
+        let mut texts = Vec::new();
+        self.collect_referenced(references, &mut HashSet::new(), &mut texts)?;
+        Ok(texts)
+    }
+
+    fn collect_referenced(
+        &self,
+        references: &[SchemaReference],
+        seen: &mut HashSet<(String, u32)>,
+        texts: &mut Vec<String>,
+    ) -> Result<(), RegistryError> {
+        for r in references {
+            if !seen.insert((r.subject.clone(), r.version)) {
+                continue;
+            }
+            let stored = self
+                .subjects
+                .get(&r.subject)
+                .and_then(|vs| vs.get(&r.version))
+                .and_then(|e| self.ids.get(&e.id))
+                .map(|e| &e.stored)
+                .ok_or_else(|| RegistryError::ReferenceNotFound {
+                    subject: r.subject.clone(),
+                    version: i64::from(r.version),
+                })?;
+            self.collect_referenced(&stored.definition.references, seen, texts)?;
+            texts.push(stored.definition.schema.clone());
+        }
+        Ok(())
+    }
+
+    /// The parsed Avro form of `stored` (its references resolved against
+    /// this state), or `None` for other types.
+    fn avro_of<'s>(&self, stored: &'s StoredSchema) -> Result<Option<Cow<'s, Schema>>, RegistryError> {
+        let referenced = if stored.avro.is_none() && stored.definition.schema_type == SchemaType::Avro {
+            self.referenced_texts(&stored.definition.references)?
+        } else {
+            Vec::new()
+        };
+        stored.avro_with(&referenced)
+    }
+
+    // ----- compatibility ----------------------------------------------------
+
     /// Checks `new` against `targets` (version, id), newest first, at `level`;
-    /// returns what broke.
+    /// returns what broke. [`RegistryError::Unsupported`] when `new` is not
+    /// Avro and there is a target of its type to check against.
     fn incompatibilities(
         &self,
         subject: &str,
-        new: &Schema,
+        new: &StoredSchema,
         level: CompatibilityLevel,
         targets: &[(u32, VersionEntry)],
-    ) -> Vec<String> {
+    ) -> Result<Vec<String>, RegistryError> {
         use CompatibilityLevel as L;
         let (backward, forward) = match level {
             L::Backward | L::BackwardTransitive => (true, false),
@@ -304,14 +469,28 @@ impl RegistryState {
             L::Full | L::FullTransitive => (true, true),
             _ => (false, false),
         };
+        let new_avro = self.avro_of(new)?;
         let mut messages = Vec::new();
         for (version, entry) in targets.iter().rev() {
-            let Some(old) = self.ids.get(&entry.id) else {
+            let Some(old) = self.ids.get(&entry.id).map(|e| &e.stored) else {
                 continue;
             };
-            let old = &old.parsed.schema;
+            let (old_type, new_type) = (old.definition.schema_type, new.definition.schema_type);
+            if old_type != new_type {
+                messages.push(format!(
+                    "{level}: version {version} of subject '{subject}' (schema id {}) is {old_type}, the new schema {new_type}: Incompatible because of different schema type",
+                    entry.id
+                ));
+                continue;
+            }
+            let (Some(new_avro), Some(old_avro)) = (new_avro.as_deref(), self.avro_of(old)?) else {
+                return Err(RegistryError::unsupported(format!(
+                    "checking the compatibility of {new_type} schemas (only AVRO is checked); \
+                     set subject '{subject}' to compatibility level NONE to register further versions"
+                )));
+            };
             if backward {
-                if let Some(why) = cannot_read(old, new) {
+                if let Some(why) = cannot_read(&old_avro, new_avro) {
                     messages.push(format!(
                         "{level}: the new schema cannot read data written with version {version} of subject '{subject}' (schema id {}): {why}",
                         entry.id
@@ -319,7 +498,7 @@ impl RegistryState {
                 }
             }
             if forward {
-                if let Some(why) = cannot_read(new, old) {
+                if let Some(why) = cannot_read(new_avro, &old_avro) {
                     messages.push(format!(
                         "{level}: version {version} of subject '{subject}' (schema id {}) cannot read data written with the new schema: {why}",
                         entry.id
@@ -327,7 +506,7 @@ impl RegistryState {
                 }
             }
         }
-        messages
+        Ok(messages)
     }
 
     /// The versions a new schema for `subject` is checked against at `level`:
@@ -343,39 +522,35 @@ impl RegistryState {
         }
     }
 
-    /// Whether `schema` may be registered under `subject`, checked against
-    /// `version` (a number: that version alone; `Latest`: the latest version,
-    /// or every version for transitive levels) at the subject's level.
-    /// A subject without versions accepts any valid schema at `Latest`.
+    /// Whether `schema` (Avro) may be registered under `subject`; see
+    /// [`check_definition_compatibility`](Self::check_definition_compatibility).
     pub(crate) fn check_compatibility(
         &self,
         subject: &str,
         schema: &str,
         version: VersionRef,
     ) -> Result<CompatibilityReport, RegistryError> {
-        let parsed = parse(schema)?;
+        self.check_definition_compatibility(subject, &SchemaDefinition::avro(schema), version)
+    }
+
+    /// Whether `definition` may be registered under `subject`, checked
+    /// against `version` (a number: that version alone; `Latest`: the latest
+    /// version, or every version for transitive levels) at the subject's
+    /// level. A subject without versions accepts any valid schema at `Latest`.
+    pub(crate) fn check_definition_compatibility(
+        &self,
+        subject: &str,
+        definition: &SchemaDefinition,
+        version: VersionRef,
+    ) -> Result<CompatibilityReport, RegistryError> {
+        self.check_references(&definition.references)?;
+        let stored = StoredSchema::new(definition.clone())?;
         let level = self.compatibility_level(Some(subject));
         let targets = match version {
             VersionRef::Latest => self.targets_for(subject, level),
-            VersionRef::Number(n) => {
-                let live = self.live_versions(subject);
-                if live.is_empty() {
-                    return Err(RegistryError::SubjectNotFound {
-                        subject: subject.to_string(),
-                    });
-                }
-                match live.into_iter().find(|(v, _)| *v == n) {
-                    Some(t) => vec![t],
-                    None => {
-                        return Err(RegistryError::VersionNotFound {
-                            subject: subject.to_string(),
-                            version: n.to_string(),
-                        })
-                    }
-                }
-            }
+            VersionRef::Number(_) => vec![self.resolve_version(subject, version, false)?],
         };
-        let messages = self.incompatibilities(subject, &parsed.schema, level, &targets);
+        let messages = self.incompatibilities(subject, &stored, level, &targets)?;
         Ok(CompatibilityReport {
             is_compatible: messages.is_empty(),
             messages,
@@ -384,41 +559,68 @@ impl RegistryState {
 
     // ----- decide --------------------------------------------------------
 
-    /// Decides registering `schema` under `subject`: the existing version if
-    /// the subject already has it (no records), else a compatibility check at
-    /// the subject's level and a `SCHEMA` record for the next version, with
-    /// the schema's existing id or a new one.
+    /// Decides registering `schema` (Avro) under `subject`; see
+    /// [`decide_register_definition`](Self::decide_register_definition).
     pub(crate) fn decide_register(
         &self,
         subject: &str,
         schema: &str,
     ) -> Result<Plan<RegisteredSchema>, RegistryError> {
-        let parsed = parse(schema)?;
-        let existing_id = self.by_identity.get(&parsed.identity).copied();
+        self.decide_register_definition(subject, &SchemaDefinition::avro(schema))
+            .map(|plan| plan.map(RegisteredSchema::from))
+    }
+
+    /// Decides registering `definition` under `subject`: the existing version
+    /// if the subject already has it (no records), else (its references
+    /// checked, Avro parsed with them) a compatibility check at the subject's
+    /// level and a `SCHEMA` record for the next version, with the schema's
+    /// existing id or a new one.
+    pub(crate) fn decide_register_definition(
+        &self,
+        subject: &str,
+        definition: &SchemaDefinition,
+    ) -> Result<Plan<SchemaVersion>, RegistryError> {
+        self.check_references(&definition.references)?;
+        let stored = StoredSchema::new(definition.clone())?;
+        // Parsing with the references is the validity check of Avro with references.
+        self.avro_of(&stored)?;
+        let existing_id = self.by_identity.get(&stored.identity).copied();
         let live = self.live_versions(subject);
         if let Some(id) = existing_id {
             if let Some((v, e)) = live.iter().rev().find(|(_, e)| e.id == id) {
                 return Ok(Plan {
                     records: Vec::new(),
-                    outcome: self.registered(subject, *v, *e)?,
+                    outcome: self.schema_version_of(subject, *v, *e)?,
                 });
             }
         }
         let level = self.compatibility_level(Some(subject));
-        let messages =
-            self.incompatibilities(subject, &parsed.schema, level, &self.targets_for(subject, level));
+        let messages = self.incompatibilities(subject, &stored, level, &self.targets_for(subject, level))?;
         if !messages.is_empty() {
             return Err(RegistryError::Incompatible {
                 subject: subject.to_string(),
                 messages,
             });
         }
-        let (id, text) = match existing_id.and_then(|id| self.ids.get(&id).map(|e| (id, e))) {
-            Some((id, e)) => (id, e.parsed.text.clone()),
-            None => (self.next_id()?, parsed.text),
+        // The same schema keeps the text it was first registered with.
+        let (id, definition) = match existing_id.and_then(|id| self.ids.get(&id).map(|e| (id, e))) {
+            Some((id, e)) => (id, e.stored.definition.clone()),
+            None => (self.next_id()?, stored.definition),
         };
-        let version = self
-            .subjects
+        let version = self.next_version(subject)?;
+        let value = schema_value(subject, version, id, &definition, false);
+        Ok(Plan {
+            records: vec![LogRecord::Schema {
+                subject: subject.to_string(),
+                version,
+                value: Some(value),
+            }],
+            outcome: SchemaVersion::new(subject, version, id, definition),
+        })
+    }
+
+    fn next_version(&self, subject: &str) -> Result<u32, RegistryError> {
+        self.subjects
             .get(subject)
             .and_then(|vs| vs.keys().next_back().copied())
             .unwrap_or(0)
@@ -426,29 +628,8 @@ impl RegistryState {
             .filter(|v| *v <= i32::MAX as u32)
             .ok_or_else(|| RegistryError::InvalidVersion {
                 version: "next version exceeds 2^31-1".to_string(),
-            })?;
-        let value = SchemaValue {
-            subject: subject.to_string(),
-            version,
-            id,
-            schema: text.clone(),
-            deleted: false,
-        };
-        Ok(Plan {
-            records: vec![LogRecord::Schema {
-                subject: subject.to_string(),
-                version,
-                value: Some(value),
-            }],
-            outcome: RegisteredSchema {
-                subject: subject.to_string(),
-                version,
-                id,
-                schema: text,
-            },
-        })
+            })
     }
-
     fn next_id(&self) -> Result<u32, RegistryError> {
         self.max_id
             .checked_add(1)
@@ -488,6 +669,7 @@ impl RegistryState {
                     subject: subject.to_string(),
                 });
             }
+            self.refuse_if_referenced(subject, versions.keys().copied(), true)?;
             for v in versions.keys() {
                 records.push(LogRecord::Schema {
                     subject: subject.to_string(),
@@ -497,6 +679,7 @@ impl RegistryState {
             }
             versions.keys().copied().collect()
         } else {
+            self.refuse_if_referenced(subject, live.iter().copied(), false)?;
             let Some(&last) = live.last() else {
                 return Err(RegistryError::SubjectSoftDeleted {
                     subject: subject.to_string(),
@@ -557,6 +740,7 @@ impl RegistryState {
                     })?
             }
         };
+        self.refuse_if_referenced(subject, [number], permanent)?;
         let record = if permanent {
             if !entry.deleted {
                 return Err(RegistryError::VersionNotSoftDeleted {
@@ -576,23 +760,39 @@ impl RegistryState {
                     version: number,
                 });
             }
-            let schema = self.schema_by_id(entry.id)?;
+            // The soft delete rewrites the record: it keeps the type and references.
+            let definition = &self.stored(entry.id)?.definition;
             LogRecord::Schema {
                 subject: subject.to_string(),
                 version: number,
-                value: Some(SchemaValue {
-                    subject: subject.to_string(),
-                    version: number,
-                    id: entry.id,
-                    schema,
-                    deleted: true,
-                }),
+                value: Some(schema_value(subject, number, entry.id, definition, true)),
             }
         };
         Ok(Plan {
             records: vec![record],
             outcome: number,
         })
+    }
+
+    /// [`RegistryError::ReferenceExists`] if another schema refers to one of
+    /// `versions` of `subject`: for a soft delete, a schema some live version
+    /// uses; for a permanent one, any (a soft delete can be undone by
+    /// re-registering, a permanent one cannot), as Confluent does.
+    fn refuse_if_referenced(
+        &self,
+        subject: &str,
+        versions: impl IntoIterator<Item = u32>,
+        permanent: bool,
+    ) -> Result<(), RegistryError> {
+        for version in versions {
+            if !self.referrers(subject, version, permanent).is_empty() {
+                return Err(RegistryError::ReferenceExists {
+                    subject: subject.to_string(),
+                    version,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Decides setting the level of `subject` (or the global one for `None`).
@@ -623,13 +823,9 @@ impl RegistryState {
             .get(subject)
             .and_then(|vs| vs.get(version))
             .and_then(|e| {
-                self.ids.get(&e.id).map(|id| SchemaValue {
-                    subject: subject.clone(),
-                    version: *version,
-                    id: e.id,
-                    schema: id.parsed.text.clone(),
-                    deleted: e.deleted,
-                })
+                self.ids
+                    .get(&e.id)
+                    .map(|id| schema_value(subject, *version, e.id, &id.stored.definition, e.deleted))
             });
         Some(LogRecord::Schema {
             subject: subject.clone(),
@@ -700,16 +896,20 @@ impl RegistryState {
         if version == 0 || value.id == 0 {
             return Applied::Ignored("version and id start at 1".to_string());
         }
-        let parsed = match parse(&value.schema) {
+        // References are not resolved here: after compaction a schema may
+        // come before the versions it refers to.
+        let definition = SchemaDefinition::new(value.schema_type, value.schema.clone())
+            .with_references(value.references.clone());
+        let stored = match StoredSchema::new(definition) {
             Ok(p) => p,
             Err(e) => return Applied::Ignored(e.to_string()),
         };
         if let Some(entry) = self.ids.get(&value.id) {
-            if entry.parsed.identity != parsed.identity {
+            if entry.stored.identity != stored.identity {
                 return Applied::Ignored(format!("id {} already names another schema", value.id));
             }
         }
-        if let Some(&other) = self.by_identity.get(&parsed.identity) {
+        if let Some(&other) = self.by_identity.get(&stored.identity) {
             if other != value.id {
                 return Applied::Ignored(format!("the schema already has id {other}, not {}", value.id));
             }
@@ -735,8 +935,8 @@ impl RegistryState {
         }
         let id = value.id;
         if !self.ids.contains_key(&id) {
-            self.by_identity.insert(parsed.identity.clone(), id);
-            self.ids.insert(id, IdEntry { parsed });
+            self.by_identity.insert(stored.identity.clone(), id);
+            self.ids.insert(id, IdEntry { stored });
         }
         self.max_id = self.max_id.max(id);
         let entry = self
@@ -774,7 +974,7 @@ impl RegistryState {
             .any(|vs| vs.values().any(|e| e.id == entry.id));
         if !still_used {
             if let Some(gone) = self.ids.remove(&entry.id) {
-                self.by_identity.remove(&gone.parsed.identity);
+                self.by_identity.remove(&gone.stored.identity);
             }
         }
         Applied::Accepted
@@ -1163,6 +1363,8 @@ mod tests {
                 subject: subject.into(),
                 version,
                 id,
+                schema_type: SchemaType::Avro,
+                references: Vec::new(),
                 schema: schema.into(),
                 deleted,
             }),
@@ -1262,5 +1464,106 @@ mod tests {
         let next_compacted = compacted.decide_register("s", r#""double""#).unwrap().outcome;
         assert_eq!(next_full, next_compacted);
         assert_eq!((next_full.version, next_full.id), (3, 3));
+    }
+
+    fn register_definition(
+        state: &mut RegistryState,
+        subject: &str,
+        definition: &SchemaDefinition,
+    ) -> Result<SchemaVersion, RegistryError> {
+        let plan = state.decide_register_definition(subject, definition)?;
+        state.commit(plan)
+    }
+
+    const CUSTOMER: &str = r#"{"type":"record","name":"Customer","fields":[{"name":"id","type":"long"}]}"#;
+    const ORDER: &str = r#"{"type":"record","name":"Order","fields":[{"name":"buyer","type":"Customer"}]}"#;
+
+    fn order() -> SchemaDefinition {
+        SchemaDefinition::avro(ORDER).with_references(vec![SchemaReference::new("Customer", "customer", 1)])
+    }
+
+    #[test]
+    fn references_survive_soft_delete_repair_and_compacted_replay() {
+        let mut st = RegistryState::new();
+        register(&mut st, "customer", CUSTOMER).unwrap();
+        let o = register_definition(&mut st, "order", &order()).unwrap();
+        assert_eq!(o.definition, order());
+        assert_eq!(
+            st.referenced_by("customer", VersionRef::Number(1), false)
+                .unwrap(),
+            vec![o.id]
+        );
+        // The soft delete rewrites the record with its references.
+        let plan = st
+            .decide_delete_version("order", VersionRef::Number(1), false)
+            .unwrap();
+        let LogRecord::Schema { value: Some(v), .. } = &plan.records[0] else {
+            panic!("{:?}", plan.records)
+        };
+        assert_eq!(v.references, order().references);
+        st.commit(plan).unwrap();
+        assert_eq!(
+            st.schema_version("order", VersionRef::Number(1), true)
+                .unwrap()
+                .definition,
+            order()
+        );
+        let LogRecord::Schema { value: Some(v), .. } = st
+            .repair_for(&schema_record("order", 1, 5, "\"int\"", false))
+            .unwrap()
+        else {
+            panic!("no repair value")
+        };
+        assert_eq!((v.references, v.deleted), (order().references, true));
+
+        // After compaction the referring schema may come first: still accepted.
+        let records = [
+            LogRecord::Schema {
+                subject: "order".into(),
+                version: 1,
+                value: Some(schema_value("order", 1, 2, &order(), false)),
+            },
+            schema_record("customer", 1, 1, CUSTOMER, false),
+        ];
+        let mut replayed = RegistryState::new();
+        assert!(records.iter().all(|r| replayed.apply(r).is_accepted()));
+        assert_eq!(replayed.schema_definition_by_id(2).unwrap(), order());
+        // And the same registration again is that version.
+        assert_eq!(
+            register_definition(&mut replayed, "order", &order())
+                .unwrap()
+                .version,
+            1
+        );
+    }
+
+    #[test]
+    fn other_types_are_kept_and_not_mixed_up() {
+        let mut st = RegistryState::new();
+        let text = r#"{"type":"string"}"#;
+        let avro = register(&mut st, "a", text).unwrap();
+        let json = register_definition(&mut st, "j", &SchemaDefinition::new(SchemaType::Json, text)).unwrap();
+        assert_ne!(
+            avro.id, json.id,
+            "the same text of another type is another schema"
+        );
+        assert_eq!(
+            st.schema_definition_by_id(json.id).unwrap().schema_type,
+            SchemaType::Json
+        );
+        assert_eq!(
+            st.subject_versions_by_id(json.id, false).unwrap(),
+            vec![SubjectVersion::new("j", 1)]
+        );
+        let next = SchemaDefinition::new(SchemaType::Json, r#"{"type":"integer"}"#);
+        assert!(matches!(
+            register_definition(&mut st, "j", &next),
+            Err(RegistryError::Unsupported { .. })
+        ));
+        set_level(&mut st, Some("j"), L::None);
+        assert_eq!(register_definition(&mut st, "j", &next).unwrap().version, 2);
+        let listed = st.schemas(&SchemaFilter::default().latest_only(true)).unwrap();
+        let listed: Vec<_> = listed.iter().map(|v| (v.subject.as_str(), v.version)).collect();
+        assert_eq!(listed, [("a", 1), ("j", 2)]);
     }
 }
