@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh machine: installs what the tests need
 # (Debian packages, Confluent's Python client, Apache Kafka's jars), starts the
 # broker on loopback, runs formatting, lints, every test (unit, doc,
-# mock-cluster, broker, crash, broker faults on brokers of their own), and the
-# example products, then stops the broker.
+# mock-cluster, broker, crash, broker faults on brokers of their own), the
+# example products, and the crates `meshkit new` generates, then stops the
+# broker.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
@@ -53,4 +54,6 @@ cargo test "${workspace[@]}"
 echo "== the example product, end to end on the embedded cluster"
 bash scripts/run-example.sh orders-enrich
 bash scripts/run-example.sh customer-spend
+echo "== meshkit new, for every template: the generated crate's tests and demo"
+bash scripts/test-templates.sh
 echo "== all checks passed"

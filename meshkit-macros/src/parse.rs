@@ -485,7 +485,7 @@ fn written_port_name(tokens: TokenStream, errors: &mut Errors) -> (Option<Ident>
     let end = (trees.iter())
         .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
         .unwrap_or(trees.len());
-    let head = &trees[..end];
+    let head = trees.get(..end).unwrap_or_default();
     let plain_ident = matches!(head, [TokenTree::Ident(_)]);
     let is_entry = head
         .iter()
@@ -519,7 +519,10 @@ fn written_port_name(tokens: TokenStream, errors: &mut Errors) -> (Option<Ident>
     }
     let mut spans = head.iter().map(TokenTree::span);
     let first = spans.next().unwrap_or_else(Span::call_site);
-    let span = spans.last().and_then(|last| first.join(last)).unwrap_or(first);
+    let span = spans
+        .next_back()
+        .and_then(|last| first.join(last))
+        .unwrap_or(first);
     errors.at(
         span,
         format!(
@@ -732,6 +735,28 @@ mod tests {
     use quote::quote;
 
     use super::*;
+
+    #[test]
+    fn a_port_name_written_as_a_topic_gets_one_error_with_a_suggestion() {
+        for (written, suggested) in [
+            (quote::quote!(user - events, topic = "x"), "user_events"),
+            (quote::quote!("user-events", topic = "x"), "user_events"),
+            (quote::quote!(2fa, topic = "x"), "port_2fa"),
+        ] {
+            let mut errors = Errors::new();
+            let (name, rest) = written_port_name(written, &mut errors);
+            assert_eq!(name.map(|n| n.to_string()).as_deref(), Some(suggested));
+            assert_eq!(rest.to_string(), quote::quote!(topic = "x").to_string());
+            let message = errors.finish().expect_err("an error").to_string();
+            assert!(message.contains(&format!("write `{suggested}`")), "{message}");
+        }
+        let mut errors = Errors::new();
+        let (name, _) = written_port_name(quote::quote!(orders, topic = "x"), &mut errors);
+        assert!(
+            name.is_none() && errors.finish().is_ok(),
+            "an identifier is left to the parser"
+        );
+    }
 
     fn messages(errors: Errors) -> Vec<String> {
         match errors.finish() {

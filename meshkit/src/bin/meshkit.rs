@@ -5,6 +5,7 @@
 //! meshkit catalog show sales/orders-enriched
 //! meshkit catalog search tier-1 --json
 //! meshkit contract export sales/orders-enriched enriched -o enriched.odcs.yaml
+//! meshkit new order-totals --template stateful --domain sales
 //! ```
 //!
 //! Thin on purpose: the command line is in `args`, running it in `run`, the
@@ -16,6 +17,8 @@
 // itself, hence the paths.
 #[path = "meshkit/args.rs"]
 mod args;
+#[path = "meshkit/new.rs"]
+mod new;
 #[path = "meshkit/render.rs"]
 mod render;
 #[path = "meshkit/run.rs"]

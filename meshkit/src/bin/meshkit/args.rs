@@ -56,6 +56,34 @@ pub(crate) enum Command {
     /// Export data contracts (ODCS v3) of output ports.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Start a new data product crate from a template: a product with its
+    /// test-driver tests, and a `main` that runs it on an embedded cluster.
+    New(NewArgs),
+}
+
+/// `meshkit new NAME --template stateless|stateful|windowed`.
+#[derive(Debug, Args)]
+pub(crate) struct NewArgs {
+    /// The product's name, e.g. `order-totals` (lowercase words joined by
+    /// hyphens); also the crate's and the directory's.
+    pub(crate) name: String,
+    /// The template: `stateless` (JSON in and out), `stateful` (a store) or
+    /// `windowed` (counts per minute).
+    #[arg(long, short, default_value = "stateless", value_name = "TEMPLATE")]
+    pub(crate) template: String,
+    /// The product's domain.
+    #[arg(long, default_value = "example", value_name = "DOMAIN")]
+    pub(crate) domain: String,
+    /// The accountable owner.
+    #[arg(long, default_value = "team@example.com", value_name = "OWNER")]
+    pub(crate) owner: String,
+    /// Where to create the crate (default: ./NAME); must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// Depend on the meshkit crate at this path (a checkout's `meshkit/`)
+    /// instead of this tool's version.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) meshkit_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,8 @@ use meshkit::catalog::{
 };
 use meshkit::Config;
 
-use crate::args::{CatalogCommand, Cli, Command, ContractCommand};
+use crate::args::{CatalogCommand, Cli, Command, ContractCommand, NewArgs};
+use crate::new::{self, NewError, NewProduct};
 use crate::render;
 
 /// How a command failed, which decides the exit code.
@@ -66,6 +67,7 @@ const NO_BROKERS: &str = "no Kafka brokers given: pass --brokers HOST:PORT or se
 /// standard error.
 pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
+        Command::New(args) => new_product(args),
         Command::Catalog(CatalogCommand::List(output)) => {
             let snapshot = read(&cli)?;
             let records: Vec<&CatalogRecord> = snapshot.catalog().list().collect();
@@ -226,4 +228,33 @@ fn print(text: &str) -> Result<(), Failure> {
         )),
         _ => Ok(()),
     }
+}
+
+/// `meshkit new`: writes the crate and says what to run next.
+fn new_product(args: &NewArgs) -> Result<(), Failure> {
+    let request = NewProduct {
+        name: args.name.clone(),
+        template: args.template.clone(),
+        domain: args.domain.clone(),
+        owner: args.owner.clone(),
+        dir: args.dir.clone(),
+        meshkit_path: args.meshkit_path.clone(),
+    };
+    let dir = new::create(&request).map_err(|err| match err {
+        NewError::Write { .. } => Failure::Other(err.into()),
+        err => Failure::Usage(err.to_string()),
+    })?;
+    let template = new::TEMPLATES
+        .iter()
+        .find(|t| t.name == args.template)
+        .map_or("", |t| t.summary);
+    println!(
+        "created {} from the `{}` template ({template})",
+        dir.display(),
+        args.template
+    );
+    println!("  cd {}", dir.display());
+    println!("  cargo run    # end to end on an embedded Kafka cluster");
+    println!("  cargo test   # its tests, in the test driver");
+    Ok(())
 }

@@ -86,7 +86,7 @@ mod tests {
     async fn negative_amounts_and_malformed_records_are_dead_letters() -> Result<(), Box<dyn std::error::Error>> {
         let mut driver = TestDriver::start({{Type}}).await?;
         driver.pipe("orders", &"c-1".to_string(), &order("o-1", -1)).await?;
-        driver.pipe_raw("orders", Some(b"c-1"), Some(b"{\"order_id\": 5")).await?;
+        driver.pipe_raw("orders", Some(b"c-1"), Some(b"{not json")).await?;
         let reasons: Vec<String> = driver.dead_letters().into_iter().map(|d| d.reason).collect();
         assert_eq!(reasons, ["negative-amount", "malformed-json"]);
         assert!(driver.read({{Type}}::OUT.large)?.is_empty());
