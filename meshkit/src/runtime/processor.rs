@@ -1012,7 +1012,7 @@ impl Loop<'_> {
         tp: Tp,
     ) -> Result<(), Error> {
         let offset = message.offset();
-        self.ctx.bind(tp.1);
+        self.ctx.bind(tp.1, message.timestamp().to_millis());
         match self.poison.verdict(&self.config.error_policy, &tp, offset) {
             Verdict::DeadLetter => {
                 if let Some(p) = self.poison.get(&tp, offset) {

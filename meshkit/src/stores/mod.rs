@@ -41,6 +41,13 @@ pub enum StateError {
     /// without [`Context::with_memory_state`](crate::Context::with_memory_state)).
     #[error("this context has no state: stores are available while the runtime processes a record")]
     NoState,
+    /// A windowed store was updated for a record without a timestamp:
+    /// windows are of event time.
+    #[error("windowed store `{store}`: the record has no timestamp to place it in a window; give one with `update_at`")]
+    NoTimestamp {
+        /// The store.
+        store: String,
+    },
     /// A key or value could not be encoded or decoded.
     #[error("store `{store}`: cannot {action} a {what}: {message}")]
     Codec {

@@ -582,7 +582,7 @@ impl<P: DataProduct> TestDriver<P> {
         };
         let mut failure = None;
         for _ in 0..attempts {
-            self.ctx.bind(0);
+            self.ctx.bind(0, Some(timestamp));
             match self.product.process(&record, &mut self.ctx).await {
                 Ok(()) => {
                     failure = None;

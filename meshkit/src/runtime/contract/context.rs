@@ -47,6 +47,7 @@ pub struct Context {
     outputs: Arc<[(String, String)]>,
     pending: Vec<(usize, OutputRecord)>,
     partition: i32,
+    timestamp: Option<i64>,
     #[cfg(feature = "state")]
     state: stores::ContextStores,
     dead_letter: Option<(String, String)>,
@@ -66,6 +67,7 @@ impl Context {
                 .collect(),
             pending: Vec::new(),
             partition: 0,
+            timestamp: None,
             #[cfg(feature = "state")]
             state: stores::ContextStores::new(descriptor, None),
             dead_letter: None,
@@ -74,9 +76,18 @@ impl Context {
         }
     }
 
-    /// Points the stores at the partition of the record about to be processed.
-    pub(crate) fn bind(&mut self, partition: i32) {
+    /// Points the stores at the partition of the record about to be
+    /// processed, and notes its timestamp.
+    pub(crate) fn bind(&mut self, partition: i32, timestamp: Option<i64>) {
         self.partition = partition;
+        self.timestamp = timestamp;
+    }
+
+    /// The timestamp of the record being processed (its event time, in
+    /// milliseconds since the Unix epoch), if it has one: what windowed
+    /// stores count it by.
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
     }
 
     /// Sends the record being processed to the dead-letter topic with

@@ -180,15 +180,34 @@ where
         ctx.window_store(self.name)
     }
 
-    /// Updates `key`'s windows that `timestamp` falls in, as
-    /// [`WindowStore::update`] does: what to publish is
+    /// Updates `key`'s windows that the record being processed falls in (by
+    /// its timestamp, [`Context::timestamp`]), as [`WindowStore::update`]
+    /// does: what to publish is
     /// [`WindowUpdate::into_results`](crate::state::WindowUpdate::into_results).
+    ///
+    /// # Errors
+    ///
+    /// As [`update_at`](Self::update_at), and [`StateError::NoTimestamp`]
+    /// for a record without a timestamp.
+    pub fn update(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        f: impl FnMut(Option<V>) -> V,
+    ) -> Result<crate::stores::WindowUpdate<K, V>, StateError> {
+        let timestamp = ctx.timestamp().ok_or_else(|| StateError::NoTimestamp {
+            store: self.name.to_string(),
+        })?;
+        self.update_at(ctx, key, timestamp, f)
+    }
+
+    /// Updates `key`'s windows that `timestamp` falls in.
     ///
     /// # Errors
     ///
     /// As [`Context::window_store`], and [`StateError`] if the store cannot
     /// be read or written.
-    pub fn update(
+    pub fn update_at(
         &self,
         ctx: &mut Context,
         key: &K,

@@ -6,7 +6,7 @@
 
 use apache_avro::AvroSchema;
 use meshkit::state::WindowStoreRef;
-use meshkit::{Context, Record, TransformError};
+use meshkit::{Context, TransformError};
 use serde::{Deserialize, Serialize};
 
 /// A page view, as Avro on the input topic (schema in the registry).
@@ -39,18 +39,16 @@ pub struct {{Type}};
     store(per_minute, key = String, value = i64, window(size = "1m", grace = "10s", emit = on_close)),
 )]
 impl {{Type}} {
-    #[transform(views, stores = [per_minute], record)]
+    #[transform(views, stores = [per_minute])]
     fn on_view(
-        record: &Record<'_>,
         page: &String,
         _view: &PageView,
         per_minute: WindowStoreRef<String, i64>,
         ctx: &mut Context,
     ) -> Result<(), TransformError> {
-        let at = record.timestamp().unwrap_or_default();
-        let counted = per_minute.update(ctx, page, at, |views| views.unwrap_or(0) + 1)?;
+        let counted = per_minute.update(ctx, page, |views| views.unwrap_or(0) + 1)?;
         if counted.late {
-            ctx.dead_letter("late-record", format!("view at {at} came after its minute closed"));
+            ctx.dead_letter("late-record", "the view came after its minute closed");
         }
         for (minute, page, views) in counted.into_results() {
             let count = ViewsPerMinute { page: page.clone(), minute_start: minute.start, views };
