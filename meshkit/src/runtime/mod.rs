@@ -29,7 +29,7 @@ pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
 #[cfg(all(feature = "testing", feature = "state"))]
-pub(crate) use processor::with_decoded;
+pub(crate) use processor::schemas::with_decoded;
 
 #[cfg(feature = "catalog")]
 use crate::catalog::CatalogRecord;

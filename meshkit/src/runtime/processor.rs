@@ -18,7 +18,7 @@ use tracing::Instrument;
 #[path = "processor/no_schemas.rs"]
 mod schemas;
 #[cfg(feature = "avro")]
-mod schemas;
+pub(super) mod schemas;
 #[cfg(not(feature = "state"))]
 #[path = "processor/no_stores.rs"]
 mod stores;
@@ -41,9 +41,8 @@ use crate::metrics::{Metrics, PortMetrics};
 use crate::policy::{ErrorPolicy, Guarantee};
 use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
-pub(crate) use schemas::with_decoded;
 pub(crate) use schemas::Registry;
-use schemas::{settle_schemas, LoopDecoder, LoopSchemas, Schemas};
+use schemas::{settle_schemas, with_decoded, LoopDecoder, LoopSchemas, Schemas};
 use stores::{
     assign_whole_tasks, attach_stores, changelog_topics, context_with_stores, open_stores, stores_for_thread,
     LoopStores, Stores,

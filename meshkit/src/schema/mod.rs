@@ -145,6 +145,7 @@ pub enum DecodeError {
 impl DecodeError {
     /// The dead letter's reason and message for this error, on the
     /// record's key or its value.
+    #[cfg(feature = "avro")]
     pub(crate) fn dead_letter(&self, key: bool) -> (String, String) {
         if key {
             (format!("key-{}", self.reason()), format!("key: {self}"))

@@ -1,13 +1,16 @@
 //! Typed handles of a product's output ports: what a transform sends
 //! through, checked by the compiler (the DSL generates one per port).
 
+#[cfg(feature = "avro")]
 use std::any::Any;
 use std::fmt;
+#[cfg(feature = "avro")]
 use std::marker::PhantomData;
 
 use super::{Context, EmitError};
 use crate::record::OutputRecord;
 
+#[cfg(feature = "avro")]
 /// The typed handle of an output port whose keys are `K` (`()` on a port
 /// without keys) and values `V`: a transform sends through it, and sending
 /// another type does not compile.
@@ -51,6 +54,7 @@ pub struct Output<K, V> {
     _types: PhantomData<fn(&K, &V)>,
 }
 
+#[cfg(feature = "avro")]
 impl<K, V> Output<K, V> {
     /// The handle of output port `name`.
     pub const fn new(name: &'static str) -> Self {
@@ -74,6 +78,7 @@ impl<K, V> Output<K, V> {
     }
 }
 
+#[cfg(feature = "avro")]
 impl<K: Any, V: Any> Output<K, V> {
     /// Sends `value` with `key` (a `&()` on a port without keys), encoded in
     /// the port's formats, in the open transaction.
@@ -100,6 +105,7 @@ impl<K: Any, V: Any> Output<K, V> {
     }
 }
 
+#[cfg(feature = "avro")]
 impl<V: Any> Output<(), V> {
     /// Sends `value` with no key.
     ///
@@ -183,14 +189,17 @@ impl fmt::Debug for RawOutput {
     }
 }
 
+#[cfg(feature = "avro")]
 impl<K, V> Clone for Output<K, V> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
+#[cfg(feature = "avro")]
 impl<K, V> Copy for Output<K, V> {}
 
+#[cfg(feature = "avro")]
 impl<K, V> fmt::Debug for Output<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Output")
