@@ -49,17 +49,19 @@ pub(crate) enum Format {
     Avro,
     Json,
     String,
+    JsonSchema,
 }
 
 impl Format {
-    pub(crate) const VALUE_NAMES: [&'static str; 2] = ["avro", "json"];
-    pub(crate) const KEY_NAMES: [&'static str; 3] = ["string", "avro", "json"];
+    pub(crate) const VALUE_NAMES: [&'static str; 3] = ["avro", "json", "json_schema"];
+    pub(crate) const KEY_NAMES: [&'static str; 4] = ["string", "avro", "json", "json_schema"];
 
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "avro" => Some(Self::Avro),
             "json" => Some(Self::Json),
             "string" => Some(Self::String),
+            "json_schema" => Some(Self::JsonSchema),
             _ => None,
         }
     }

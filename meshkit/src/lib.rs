@@ -178,7 +178,10 @@ pub mod __private {
     pub fn string_key<K: StringKey>() {}
     #[cfg(feature = "state")]
     pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};
-    pub use crate::{__requires_avro as requires_avro, __requires_state as requires_state};
+    pub use crate::{
+        __requires_avro as requires_avro, __requires_json_schema as requires_json_schema,
+        __requires_state as requires_state,
+    };
     pub use crate::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
     pub use serde;
 }
@@ -216,6 +219,24 @@ macro_rules! __requires_avro {
         ::core::compile_error!(
             "this port carries a typed value, which needs meshkit's `avro` feature: \
              `meshkit = { features = [\"avro\"] }` in Cargo.toml"
+        );
+    };
+}
+
+#[cfg(feature = "json-schema")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_json_schema {
+    () => {};
+}
+#[cfg(not(feature = "json-schema"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_json_schema {
+    () => {
+        ::core::compile_error!(
+            "this port carries JSON Schema values, which need meshkit's `json-schema` feature: \
+             `meshkit = { features = [\"json-schema\"] }` in Cargo.toml"
         );
     };
 }

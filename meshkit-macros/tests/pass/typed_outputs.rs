@@ -11,7 +11,9 @@ pub struct Order {
     pub amount_cents: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, apache_avro::AvroSchema, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, apache_avro::AvroSchema, schemars::JsonSchema, serde::Serialize, serde::Deserialize,
+)]
 pub struct Spend {
     pub total_cents: i64,
 }
@@ -27,6 +29,7 @@ pub struct Fanout;
     output(avro, topic = "sales.spend-avro", key = String, value = Spend),
     output(json, topic = "sales.spend-json", key = (String, i64), value = Spend, format = json),
     output(unkeyed, topic = "sales.spend-unkeyed", value = Spend),
+    output(registered, topic = "sales.spend-registered", key = String, value = Spend, format = json_schema),
     output(raw, topic = "sales.spend-raw"),
 )]
 impl Fanout {
@@ -36,6 +39,7 @@ impl Fanout {
         Self::OUT.avro.send(ctx, &customer.to_string(), &spend)?;
         Self::OUT.json.send(ctx, &(customer.to_string(), order.amount_cents), &spend)?;
         Self::OUT.unkeyed.send_value(ctx, &spend)?;
+        Self::OUT.registered.send(ctx, &customer.to_string(), &spend)?;
         Self::OUT.raw.send(ctx, Some(customer.as_bytes()), b"seen")?;
         Ok(())
     }
@@ -51,10 +55,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let json = driver.read(Fanout::OUT.json)?;
     assert_eq!(json[0].key, ("c-1".to_string(), 5));
     assert_eq!(driver.read(Fanout::OUT.unkeyed)?[0].value.total_cents, 5);
+    assert_eq!(driver.read(Fanout::OUT.registered)?[0].value.total_cents, 5);
     let raw = driver.read_raw("raw")?;
     assert_eq!(raw[0].value.as_deref(), Some(&b"seen"[..]));
-    // The JSON output is JSON on the wire, its key too.
-    let wire = driver.descriptor().outputs[1].topic.clone();
-    assert_eq!(wire, "sales.spend-json");
+    // The JSON Schema output's schema is in the registry, as JSON.
+    let latest = driver
+        .registry()
+        .schema_version("sales.spend-registered-value", meshkit::schema::registry::VersionRef::Latest, false)
+        .await?;
+    assert_eq!(latest.definition.schema_type, meshkit::schema::registry::SchemaType::Json);
     Ok(())
 }

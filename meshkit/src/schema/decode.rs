@@ -22,6 +22,10 @@ enum Plan {
     Reject(DecodeError),
 }
 
+/// Whether a JSON Schema part's records written with one schema id can be
+/// read as the port's type (`Err`: the dead letter's reason).
+type JsonPlan = Result<(), DecodeError>;
+
 /// Decodes the records of every input port. Owned by the processing loop.
 ///
 /// Writer schemas are fetched once per id and kept for the life of the
@@ -34,6 +38,9 @@ pub(crate) struct Decoder {
     schemas: HashMap<u32, Result<Arc<Schema>, DecodeError>>,
     /// By input topic, then (is key, schema id): looked up per record without allocating.
     plans: HashMap<String, HashMap<(bool, u32), Plan>>,
+    /// JSON Schema parts: by input topic, then (is key, schema id), whether
+    /// the writer schema can be read as the port's type.
+    json_plans: HashMap<String, HashMap<(bool, u32), JsonPlan>>,
     max_bytes: usize,
 }
 
@@ -67,6 +74,7 @@ impl Decoder {
             ports,
             schemas: HashMap::new(),
             plans: HashMap::new(),
+            json_plans: HashMap::new(),
             max_bytes,
         }
     }
@@ -157,7 +165,63 @@ impl Decoder {
                 })?;
                 Ok((value, None))
             }
+            Codec::JsonSchema(codec) => {
+                let poison = |error, schema_id| DecodeFailure::Poison {
+                    error,
+                    key: is_key,
+                    schema_id,
+                };
+                let (id, body) = wire::split(payload).map_err(|e| poison(e, None))?;
+                self.json_plan(topic, is_key, codec, id)
+                    .await?
+                    .map_err(|e| poison(e, Some(id)))?;
+                let value = codec.decode_body(body).map_err(|e| poison(e, Some(id)))?;
+                Ok((value, Some(id)))
+            }
         }
+    }
+
+    /// Whether records of `topic` framed with schema `id` can be read as
+    /// `codec`'s type: the id must name a JSON Schema that declares what the
+    /// type requires. Asked of the registry once per id.
+    async fn json_plan(
+        &mut self,
+        topic: &str,
+        is_key: bool,
+        codec: &super::JsonSchemaCodec,
+        id: u32,
+    ) -> Result<Result<(), DecodeError>, DecodeFailure> {
+        if let Some(plan) = self
+            .json_plans
+            .get(topic)
+            .and_then(|plans| plans.get(&(is_key, id)))
+        {
+            return Ok(plan.clone());
+        }
+        let Some(registry) = &self.registry else {
+            return Ok(Err(DecodeError::UnknownSchemaId { id }));
+        };
+        let plan = match registry.schema_definition_by_id(id).await {
+            Ok(writer) if writer.schema_type != super::registry::SchemaType::Json => {
+                Err(DecodeError::Incompatible {
+                    reason: format!("schema {id} is {}, not JSON Schema", writer.schema_type),
+                })
+            }
+            Ok(writer) => codec
+                .can_read(&writer.schema)
+                .map_err(|reason| DecodeError::Incompatible {
+                    reason: format!("schema {id} as `{}`: {reason}", codec.json().type_name()),
+                }),
+            // Not cached: a registry that lags behind its topic may know the
+            // id on the next record.
+            Err(RegistryError::SchemaNotFound { .. }) => return Ok(Err(DecodeError::UnknownSchemaId { id })),
+            Err(other) => return Err(DecodeFailure::Registry(other)),
+        };
+        self.json_plans
+            .entry(topic.to_string())
+            .or_default()
+            .insert((is_key, id), plan.clone());
+        Ok(plan)
     }
 
     async fn decode_avro(

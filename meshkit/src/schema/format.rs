@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{DecodeError, Decoded, EncodeError, ErasedCodec};
+use super::{DecodeError, Decoded, EncodeError, ErasedCodec, JsonSchemaCodec};
 
 /// How one part (key or value) of a port's records is written.
 ///
@@ -35,12 +35,14 @@ pub enum Format {
     Json,
     /// UTF-8 text as it is (Kafka's usual string keys).
     String,
+    /// JSON in the Confluent wire format, its JSON Schema in the registry.
+    JsonSchema,
 }
 
 impl Format {
     /// Whether the part is framed with a schema id from the registry.
     pub fn uses_registry(self) -> bool {
-        matches!(self, Self::Avro)
+        matches!(self, Self::Avro | Self::JsonSchema)
     }
 
     /// Its name, as the DSL and the catalog write it.
@@ -49,6 +51,7 @@ impl Format {
             Self::Avro => "avro",
             Self::Json => "json",
             Self::String => "string",
+            Self::JsonSchema => "json_schema",
         }
     }
 }
@@ -213,8 +216,8 @@ impl PlainCodec for StringCodec {
     }
 }
 
-/// The codec of one part of a port: Avro through the registry, or a plain
-/// format.
+/// The codec of one part of a port: Avro or JSON Schema through the
+/// registry, or a plain format.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Codec {
@@ -222,6 +225,8 @@ pub enum Codec {
     Avro(Arc<dyn ErasedCodec>),
     /// JSON or a UTF-8 string, with no header.
     Plain(Arc<dyn PlainCodec>),
+    /// JSON in the Confluent wire format, with its JSON Schema.
+    JsonSchema(Arc<JsonSchemaCodec>),
 }
 
 impl Codec {
@@ -230,6 +235,7 @@ impl Codec {
         match self {
             Self::Avro(_) => Format::Avro,
             Self::Plain(codec) => codec.format(),
+            Self::JsonSchema(_) => Format::JsonSchema,
         }
     }
 
@@ -238,6 +244,7 @@ impl Codec {
         match self {
             Self::Avro(codec) => codec.type_name(),
             Self::Plain(codec) => codec.type_name(),
+            Self::JsonSchema(codec) => codec.json().type_name(),
         }
     }
 
@@ -248,6 +255,7 @@ impl Codec {
         match self {
             Self::Avro(codec) => ErasedCodec::type_id(codec.as_ref()),
             Self::Plain(codec) => PlainCodec::type_id(codec.as_ref()),
+            Self::JsonSchema(codec) => PlainCodec::type_id(codec.json().as_ref()),
         }
     }
 
@@ -255,20 +263,31 @@ impl Codec {
     pub fn avro(&self) -> Option<&Arc<dyn ErasedCodec>> {
         match self {
             Self::Avro(codec) => Some(codec),
-            Self::Plain(_) => None,
+            _ => None,
         }
     }
 
-    /// Encodes `value` as a whole payload: framed with `id` on an Avro part.
-    pub(crate) fn encode_payload(&self, id: u32, value: &dyn Any) -> Result<Vec<u8>, EncodeError> {
+    /// The JSON Schema codec, on a JSON Schema part.
+    pub fn json_schema(&self) -> Option<&Arc<JsonSchemaCodec>> {
         match self {
-            Self::Avro(codec) => super::encode_framed(codec, id, value),
-            Self::Plain(codec) => {
-                let mut out = Vec::with_capacity(64);
-                codec.encode(value, &mut out)?;
-                Ok(out)
+            Self::JsonSchema(codec) => Some(codec),
+            _ => None,
+        }
+    }
+
+    /// Encodes `value` as a whole payload: framed with `id` on a part whose
+    /// schema is in the registry.
+    pub(crate) fn encode_payload(&self, id: u32, value: &dyn Any) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(64);
+        match self {
+            Self::Avro(codec) => return super::encode_framed(codec, id, value),
+            Self::Plain(codec) => codec.encode(value, &mut out)?,
+            Self::JsonSchema(codec) => {
+                super::wire::write_header(&mut out, id);
+                codec.json().encode(value, &mut out)?;
             }
         }
+        Ok(out)
     }
 
     /// A text that identifies the part's contract, to compare two ports.
@@ -276,6 +295,7 @@ impl Codec {
         match self {
             Self::Avro(codec) => codec.canonical().to_string(),
             Self::Plain(codec) => format!("{}:{}", codec.format(), codec.type_name()),
+            Self::JsonSchema(codec) => format!("json_schema:{}", codec.schema_json()),
         }
     }
 }

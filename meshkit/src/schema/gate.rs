@@ -8,8 +8,8 @@ use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::Schema;
 
 use super::codec::error_text;
-use super::registry::VersionRef;
-use super::{ErasedCodec, PortSchema, RegistryError, SchemaRegistry, SubjectNameStrategy};
+use super::registry::{SchemaDefinition, SchemaType, VersionRef};
+use super::{Codec, ErasedCodec, PortSchema, RegistryError, SchemaRegistry, SubjectNameStrategy};
 
 /// Why a product's schemas keep it from starting.
 #[derive(Debug, thiserror::Error)]
@@ -140,8 +140,8 @@ pub(crate) struct GatePort<'a> {
 /// the order of the product's output ports (the plan's outputs keep it).
 ///
 /// `registry` is `None` for a product whose ports are all plain (JSON,
-/// strings): only Avro parts are looked up, and the caller opens a registry
-/// whenever a port has one.
+/// strings): only Avro and JSON Schema parts are looked up, and the caller
+/// opens a registry whenever a port has one.
 pub(crate) async fn check_gate(
     registry: Option<&dyn SchemaRegistry>,
     inputs: &[GatePort<'_>],
@@ -158,51 +158,25 @@ pub(crate) async fn check_gate(
             continue;
         };
         let mut ids = [None, None];
-        for (slot, (codec, is_key)) in [(schema.value_codec(), false)]
-            .into_iter()
-            .chain(schema.key_codec().map(|k| (k, true)))
-            .enumerate()
-        {
+        for (slot, (codec, is_key)) in parts(schema).enumerate() {
             // A plain part (JSON, string) has no subject.
-            let (Some(codec), Some(registry)) = (codec.avro(), registry) else {
+            let (Some(subject), Some(registry)) =
+                (part_subject(strategy, port.topic, codec, is_key), registry)
+            else {
                 continue;
             };
-            let subject = subject_for(strategy, port.topic, codec, is_key);
-            let answer = if auto_register {
-                registry.register(&subject, codec.schema_json()).await
-            } else {
-                registry.lookup(&subject, codec.schema_json()).await
-            };
-            let registered = answer.map_err(|e| match e {
-                RegistryError::Incompatible { messages, .. } => SchemaGateError::OutputIncompatible {
-                    port: port.name.to_string(),
-                    subject: subject.clone(),
-                    messages,
-                },
-                RegistryError::SubjectNotFound { .. }
-                | RegistryError::SchemaNotFound { .. }
-                | RegistryError::SchemaNotInSubject { .. }
-                    if !auto_register =>
-                {
-                    SchemaGateError::OutputNotRegistered {
-                        port: port.name.to_string(),
-                        subject: subject.clone(),
-                    }
-                }
-                source => SchemaGateError::Registry {
-                    subject: subject.clone(),
-                    source,
-                },
-            })?;
-            tracing::info!(port = %port.name, %subject, id = registered.id, version = registered.version, "output schema registered");
-            ids[slot] = Some(registered.id);
+            let (id, version) = register_output(registry, &subject, codec, auto_register)
+                .await
+                .map_err(|e| output_error(e, port.name, &subject, auto_register))?;
+            tracing::info!(port = %port.name, %subject, id, version, "output schema registered");
+            ids[slot] = Some(id);
             settled.push(SettledSchema {
                 port: port.name.to_string(),
                 output: true,
                 is_key,
                 subject,
-                id: registered.id,
-                version: registered.version,
+                id,
+                version,
             });
         }
         outputs.push(Some(RegisteredPort {
@@ -216,46 +190,22 @@ pub(crate) async fn check_gate(
     let mut inputs = HashMap::new();
     for port in ports {
         let Some(schema) = port.schema else { continue };
-        for (codec, is_key) in [(schema.value_codec(), false)]
-            .into_iter()
-            .chain(schema.key_codec().map(|k| (k, true)))
-        {
-            let (Some(codec), Some(registry)) = (codec.avro(), registry) else {
+        for (codec, is_key) in parts(schema) {
+            let (Some(subject), Some(registry)) =
+                (part_subject(strategy, port.topic, codec, is_key), registry)
+            else {
                 continue;
             };
-            let subject = subject_for(strategy, port.topic, codec, is_key);
-            let latest = match registry.version(&subject, VersionRef::Latest).await {
-                Ok(latest) => latest,
-                Err(RegistryError::SubjectNotFound { .. } | RegistryError::VersionNotFound { .. }) => {
-                    tracing::info!(port = %port.name, %subject, "no writer schema registered yet; records are checked as they come");
-                    continue;
-                }
-                Err(source) => return Err(SchemaGateError::Registry { subject, source }),
-            };
-            let incompatible = |reason: String| SchemaGateError::InputIncompatible {
-                port: port.name.to_string(),
-                subject: subject.clone(),
-                type_name: codec.type_name(),
-                version: latest.version,
-                id: latest.id,
-                reason,
-            };
-            let writer = Schema::parse_str(&latest.schema).map_err(|e| {
-                incompatible(format!(
-                    "the registered schema cannot be parsed: {}",
-                    error_text(&e)
-                ))
-            })?;
-            SchemaCompatibility::can_read(&writer, codec.schema())
-                .map_err(|e| incompatible(error_text(&e)))?;
-            settled.push(SettledSchema {
-                port: port.name.to_string(),
-                output: false,
-                is_key,
-                subject,
-                id: latest.id,
-                version: latest.version,
-            });
+            if let Some((id, version)) = check_input(registry, port.name, &subject, codec).await? {
+                settled.push(SettledSchema {
+                    port: port.name.to_string(),
+                    output: false,
+                    is_key,
+                    subject,
+                    id,
+                    version,
+                });
+            }
         }
         inputs.insert(port.topic.to_string(), schema.clone());
     }
@@ -264,4 +214,138 @@ pub(crate) async fn check_gate(
         inputs,
         settled,
     })
+}
+
+/// A port's parts: its value, then its key if it has one.
+fn parts(schema: &PortSchema) -> impl Iterator<Item = (&Codec, bool)> {
+    [(schema.value_codec(), false)]
+        .into_iter()
+        .chain(schema.key_codec().map(|k| (k, true)))
+}
+
+/// The subject of a part whose schema is in the registry; `None` for a
+/// plain part.
+pub(crate) fn part_subject(
+    strategy: SubjectNameStrategy,
+    topic: &str,
+    codec: &Codec,
+    is_key: bool,
+) -> Option<String> {
+    match codec {
+        Codec::Avro(avro) => Some(subject_for(strategy, topic, avro, is_key)),
+        Codec::JsonSchema(json) => Some(strategy.subject(topic, json.title(), is_key)),
+        _ => None,
+    }
+}
+
+/// Registers (or, with auto-registration off, finds) an output part's
+/// schema under `subject`: its id and version.
+pub(crate) async fn register_output(
+    registry: &dyn SchemaRegistry,
+    subject: &str,
+    codec: &Codec,
+    auto_register: bool,
+) -> Result<(u32, u32), RegistryError> {
+    match codec {
+        Codec::JsonSchema(json) => {
+            let definition = SchemaDefinition::new(SchemaType::Json, json.schema_json());
+            let registered = if auto_register {
+                registry.register_definition(subject, &definition).await?
+            } else {
+                registry.lookup_definition(subject, &definition, false).await?
+            };
+            Ok((registered.id, registered.version))
+        }
+        codec => {
+            let text = codec.avro().map_or("", |avro| avro.schema_json());
+            let registered = if auto_register {
+                registry.register(subject, text).await?
+            } else {
+                registry.lookup(subject, text).await?
+            };
+            Ok((registered.id, registered.version))
+        }
+    }
+}
+
+fn output_error(err: RegistryError, port: &str, subject: &str, auto_register: bool) -> SchemaGateError {
+    match err {
+        RegistryError::Incompatible { messages, .. } => SchemaGateError::OutputIncompatible {
+            port: port.to_string(),
+            subject: subject.to_string(),
+            messages,
+        },
+        RegistryError::SubjectNotFound { .. }
+        | RegistryError::SchemaNotFound { .. }
+        | RegistryError::SchemaNotInSubject { .. }
+            if !auto_register =>
+        {
+            SchemaGateError::OutputNotRegistered {
+                port: port.to_string(),
+                subject: subject.to_string(),
+            }
+        }
+        source => SchemaGateError::Registry {
+            subject: subject.to_string(),
+            source,
+        },
+    }
+}
+
+/// Checks that an input part's type can read the latest schema its writers
+/// registered under `subject`: its id and version, or `None` when no writer
+/// has registered one yet (records are then checked as they come).
+async fn check_input(
+    registry: &dyn SchemaRegistry,
+    port: &str,
+    subject: &str,
+    codec: &Codec,
+) -> Result<Option<(u32, u32)>, SchemaGateError> {
+    let latest = match registry.schema_version(subject, VersionRef::Latest, false).await {
+        Ok(latest) => latest,
+        Err(RegistryError::SubjectNotFound { .. } | RegistryError::VersionNotFound { .. }) => {
+            tracing::info!(%port, %subject, "no writer schema registered yet; records are checked as they come");
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(SchemaGateError::Registry {
+                subject: subject.to_string(),
+                source,
+            })
+        }
+    };
+    let incompatible = |reason: String| SchemaGateError::InputIncompatible {
+        port: port.to_string(),
+        subject: subject.to_string(),
+        type_name: codec.type_name(),
+        version: latest.version,
+        id: latest.id,
+        reason,
+    };
+    let writer = &latest.definition;
+    let expected = match codec {
+        Codec::JsonSchema(_) => SchemaType::Json,
+        _ => SchemaType::Avro,
+    };
+    if writer.schema_type != expected {
+        return Err(incompatible(format!(
+            "the subject's latest schema is {}, and the port reads {expected}",
+            writer.schema_type
+        )));
+    }
+    match codec {
+        Codec::JsonSchema(json) => json.can_read(&writer.schema).map_err(incompatible)?,
+        codec => {
+            let Some(avro) = codec.avro() else { return Ok(None) };
+            let parsed = Schema::parse_str(&writer.schema).map_err(|e| {
+                incompatible(format!(
+                    "the registered schema cannot be parsed: {}",
+                    error_text(&e)
+                ))
+            })?;
+            SchemaCompatibility::can_read(&parsed, avro.schema())
+                .map_err(|e| incompatible(error_text(&e)))?;
+        }
+    }
+    Ok(Some((latest.id, latest.version)))
 }

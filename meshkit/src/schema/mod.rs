@@ -25,6 +25,8 @@ mod format;
 #[cfg(feature = "avro")]
 mod gate;
 #[cfg(feature = "avro")]
+mod json_schema;
+#[cfg(feature = "avro")]
 mod port;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
@@ -40,13 +42,19 @@ pub(crate) use decode::{encode_framed, DecodeFailure, DecodedRecord, Decoder};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use format::{json_codec, string_codec, Codec, Format, JsonType, PlainCodec};
-#[cfg(all(feature = "testing", feature = "state"))]
-pub(crate) use gate::subject_for;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use gate::SchemaGateError;
 #[cfg(feature = "avro")]
 pub(crate) use gate::{check_gate, GatePort, RegisteredPort, SettledSchema};
+#[cfg(feature = "testing")]
+pub(crate) use gate::{part_subject, register_output};
+#[cfg(feature = "avro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+pub use json_schema::JsonSchemaCodec;
+#[cfg(feature = "json-schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json-schema")))]
+pub use json_schema::{json_schema_codec, JsonSchemaType};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use port::PortSchema;

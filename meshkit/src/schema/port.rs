@@ -61,6 +61,27 @@ impl PortSchema {
         }
     }
 
+    /// A port whose values are `V`s as JSON in the Confluent wire format,
+    /// with `V`'s JSON Schema in the registry (as Confluent's JSON Schema
+    /// serializers write them).
+    #[cfg(feature = "json-schema")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json-schema")))]
+    pub fn json_schema<V: super::JsonSchemaType>() -> Self {
+        Self {
+            value: Codec::JsonSchema(super::json_schema_codec::<V>()),
+            key: None,
+        }
+    }
+
+    /// Makes the port keyed by `K`s as JSON Schema values in the wire format.
+    #[cfg(feature = "json-schema")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json-schema")))]
+    #[must_use]
+    pub fn with_json_schema_key<K: super::JsonSchemaType>(mut self) -> Self {
+        self.key = Some(Codec::JsonSchema(super::json_schema_codec::<K>()));
+        self
+    }
+
     /// Makes the port keyed by Avro `K`s in the wire format; a record
     /// without a key is a dead letter.
     #[must_use]
@@ -121,7 +142,11 @@ impl Serialize for PortSchema {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         /// An Avro part shows its schema; a plain one its Rust type.
         fn shown(codec: &Codec) -> &str {
-            codec.avro().map_or(codec.type_name(), |avro| avro.schema_json())
+            match codec {
+                Codec::Avro(avro) => avro.schema_json(),
+                Codec::JsonSchema(json) => json.schema_json(),
+                _ => codec.type_name(),
+            }
         }
         #[derive(Serialize)]
         struct Shown<'a> {

@@ -111,8 +111,21 @@ impl<P: DataProduct> TestDriver<P> {
     /// [`TestError::Descriptor`] or [`TestError::Gate`], as the runtime
     /// would refuse to start.
     pub async fn start(product: P) -> Result<Self, TestError> {
+        Self::start_with_registry(product, Arc::new(EmbeddedRegistry::in_memory())).await
+    }
+
+    /// [`start`](Self::start) against `registry`, which may already hold
+    /// what upstream writers registered: to test the compatibility gate, or
+    /// records framed with ids a test registered itself.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_with_registry(
+        product: P,
+        registry: Arc<dyn SchemaRegistry>,
+    ) -> Result<Self, TestError> {
         let descriptor = product.descriptor().map_err(TestError::Descriptor)?;
-        let registry: Arc<dyn SchemaRegistry> = Arc::new(EmbeddedRegistry::in_memory());
         let inputs: Vec<GatePort<'_>> = (descriptor.inputs.iter())
             .map(|p| GatePort {
                 name: &p.name,
@@ -190,6 +203,12 @@ impl<P: DataProduct> TestDriver<P> {
     pub fn with_error_policy(mut self, policy: ErrorPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The driver's schema registry: what the gate registered, and what
+    /// piped records were framed with.
+    pub fn registry(&self) -> &Arc<dyn SchemaRegistry> {
+        &self.registry
     }
 
     /// The product's descriptor.
@@ -419,8 +438,9 @@ impl<P: DataProduct> TestDriver<P> {
             })
     }
 
-    /// Encodes a piped key or value as its upstream writer would: Avro
-    /// framed with the id of its schema, registered under the port's subject.
+    /// Encodes a piped key or value as its upstream writer would: Avro and
+    /// JSON Schema framed with the id of their schema, registered under the
+    /// port's subject.
     async fn encode_input<T: Any>(
         &mut self,
         port: &str,
@@ -428,26 +448,21 @@ impl<P: DataProduct> TestDriver<P> {
         is_key: bool,
         value: &T,
     ) -> Result<Vec<u8>, TestError> {
-        check_type::<T>("input", port, if is_key { "key" } else { "value" }, codec)?;
-        let id = match codec.avro() {
-            None => 0,
-            Some(avro) => self.writer_id(port, is_key, avro).await?,
-        };
+        let part = if is_key { "key" } else { "value" };
+        check_type::<T>("input", port, part, codec)?;
+        let id = self.writer_id(port, is_key, codec).await?;
         codec
             .encode_payload(id, value)
             .map_err(|source| TestError::Encode {
                 port: port.to_string(),
-                part: if is_key { "key" } else { "value" },
+                part,
                 source,
             })
     }
 
-    async fn writer_id(
-        &mut self,
-        port: &str,
-        is_key: bool,
-        codec: &Arc<dyn schema::ErasedCodec>,
-    ) -> Result<u32, TestError> {
+    /// The id of a piped part's schema, registered once per port and part
+    /// (0 for a plain part, which has none).
+    async fn writer_id(&mut self, port: &str, is_key: bool, codec: &Codec) -> Result<u32, TestError> {
         if let Some(id) = self.writer_ids.get(&(port.to_string(), is_key)) {
             return Ok(*id);
         }
@@ -455,14 +470,15 @@ impl<P: DataProduct> TestDriver<P> {
             .find(|p| p.name == port)
             .map(|p| p.topic.clone())
             .unwrap_or_default();
-        let subject = schema::subject_for(SubjectNameStrategy::default(), &topic, codec, is_key);
-        let registered = self
-            .registry
-            .register(&subject, codec.schema_json())
+        let Some(subject) = schema::part_subject(SubjectNameStrategy::default(), &topic, codec, is_key)
+        else {
+            return Ok(0);
+        };
+        let (id, _) = schema::register_output(self.registry.as_ref(), &subject, codec, true)
             .await
             .map_err(TestError::Registry)?;
-        self.writer_ids.insert((port.to_string(), is_key), registered.id);
-        Ok(registered.id)
+        self.writer_ids.insert((port.to_string(), is_key), id);
+        Ok(id)
     }
 
     fn decode_output<K: Any, V: Any>(

@@ -15,6 +15,8 @@
 #[cfg(feature = "state")]
 mod driver;
 mod records;
+#[cfg(all(test, feature = "state", feature = "json-schema"))]
+mod tests;
 mod topics;
 
 use std::any::Any;

@@ -12,7 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{TestError, TestRecord};
-use crate::schema::{wire, Codec, DecodeError, PortSchema, SchemaRegistry};
+use crate::schema::{wire, Codec, DecodeError, PortSchema, SchemaRegistry, SubjectNameStrategy};
 
 /// Writes typed records to topics in their ports' formats, as an upstream
 /// producer would: Avro registered under `<topic>-key` / `<topic>-value` and
@@ -156,7 +156,8 @@ impl TopicWriter {
     }
 }
 
-/// Encodes a key or value in `codec`'s format, as a writer of `topic` would.
+/// Encodes a key or value in `codec`'s format, as a writer of `topic` would:
+/// a schema registered under `<topic>-key` / `<topic>-value`.
 async fn encode<T: Any>(
     registry: &dyn SchemaRegistry,
     topic: &str,
@@ -166,15 +167,12 @@ async fn encode<T: Any>(
 ) -> Result<Vec<u8>, TestError> {
     let part = if is_key { "key" } else { "value" };
     super::check_type::<T>("input", topic, part, codec)?;
-    let id = match codec.avro() {
+    let id = match crate::schema::part_subject(SubjectNameStrategy::default(), topic, codec, is_key) {
         None => 0,
-        Some(avro) => {
-            let subject = format!("{topic}-{part}");
-            registry
-                .register(&subject, avro.schema_json())
-                .await
+        Some(subject) => {
+            (crate::schema::register_output(registry, &subject, codec, true).await)
                 .map_err(TestError::Registry)?
-                .id
+                .0
         }
     };
     codec
@@ -309,6 +307,14 @@ async fn decode<T: Any>(
             avro.decode_resolving(&writer, body)?.0
         }
         Codec::Plain(plain) => plain.decode(bytes)?,
+        Codec::JsonSchema(json) => {
+            let (id, body) = wire::split(bytes)?;
+            registry
+                .schema_by_id(id)
+                .await
+                .map_err(|_| DecodeError::UnknownSchemaId { id })?;
+            json.decode_body(body)?
+        }
     };
     decoded
         .downcast::<T>()
