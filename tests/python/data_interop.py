@@ -2,14 +2,17 @@
 """Moves records between Confluent's own Python client and a meshkit product.
 
 Usage (after scripts/install-python.sh):
-    python data_interop.py produce --brokers B --registry URL --topic T --count N [--v1]
-    python data_interop.py consume --brokers B --registry URL --topic T --count N
+    python data_interop.py produce --brokers B --registry URL --topic T --count N [--v1] [--format F]
+    python data_interop.py consume --brokers B --registry URL --topic T --count N [--format F]
 
-`produce` writes orders 1..N with confluent-kafka's AvroSerializer (which
-registers the schema under `<topic>-value`, as any Confluent producer does);
-with --v1 it writes the older schema without `channel`. `consume` reads N
-records with AvroDeserializer (writer schema looked up by the id in each
-record) and prints each as one JSON line. Exits non-zero on any error.
+`produce` writes orders 1..N, keyed by customer, with confluent-kafka's
+AvroSerializer, or its JSONSerializer with `--format json_schema` (each
+registers its schema under `<topic>-value`, as any Confluent producer does,
+and the JSON one validates each order against it); with --v1 it writes the
+older Avro schema without `channel`. `consume` reads N records with
+AvroDeserializer or JSONDeserializer (the writer's schema looked up by the id
+in each record; the JSON one validates each record against it) and prints
+each as one JSON line. Exits non-zero on any error.
 """
 
 import argparse
@@ -21,9 +24,10 @@ try:
     from confluent_kafka import DeserializingConsumer, SerializingProducer
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
     from confluent_kafka.serialization import StringSerializer
 except ImportError as e:  # pragma: no cover - environment problem
-    print(f"data_interop: confluent-kafka[avro] is not installed ({e}); run scripts/install-python.sh",
+    print(f"data_interop: confluent-kafka[avro,json] is not installed ({e}); run scripts/install-python.sh",
           file=sys.stderr)
     sys.exit(2)
 
@@ -40,8 +44,25 @@ def order_schema(v1):
                        "fields": FIELDS_V1 if v1 else FIELDS_V2})
 
 
+ORDER_JSON_SCHEMA = json.dumps({
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "JsonOrder",
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "customer": {"type": "string"},
+        "amount_cents": {"type": "integer"},
+        "channel": {"type": "string"},
+    },
+    "required": ["id", "customer", "amount_cents"],
+})
+
+
 def produce(args, registry):
-    serializer = AvroSerializer(registry, order_schema(args.v1), lambda o, ctx: o)
+    if args.format == "json_schema":
+        serializer = JSONSerializer(ORDER_JSON_SCHEMA, registry, lambda o, ctx: o)
+    else:
+        serializer = AvroSerializer(registry, order_schema(args.v1), lambda o, ctx: o)
     producer = SerializingProducer({
         "bootstrap.servers": args.brokers,
         "key.serializer": StringSerializer("utf_8"),
@@ -69,7 +90,9 @@ def consume(args, registry):
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
-        "value.deserializer": AvroDeserializer(registry),
+        # No schema of its own: the writer's, by the id in each record.
+        "value.deserializer": (JSONDeserializer(None, schema_registry_client=registry)
+                               if args.format == "json_schema" else AvroDeserializer(registry)),
     })
     consumer.subscribe([args.topic])
     seen = 0
@@ -99,6 +122,7 @@ def main():
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--start", type=int, default=1)
     parser.add_argument("--v1", action="store_true")
+    parser.add_argument("--format", choices=["avro", "json_schema"], default="avro")
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
     registry = SchemaRegistryClient({"url": args.registry})

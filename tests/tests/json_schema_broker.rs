@@ -132,14 +132,11 @@ async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_de
             topic.to_string(),
             "--count".into(),
             count.to_string(),
+            "--format".into(),
+            "json_schema".into(),
         ]
     };
-    run_script(
-        &python,
-        "json_schema_interop.py",
-        args("produce", &product.orders, 100),
-    )
-    .await;
+    run_script(&python, "data_interop.py", args("produce", &product.orders, 100)).await;
 
     // Poison: JSON without the wire format's header, a record framed with an
     // id nobody registered, one framed with an Avro schema's id, and one whose
@@ -202,12 +199,7 @@ async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_de
 
     // Python reads the output, validating each record against the schema
     // the product registered.
-    let lines = run_script(
-        &python,
-        "json_schema_interop.py",
-        args("consume", &product.banded, 100),
-    )
-    .await;
+    let lines = run_script(&python, "data_interop.py", args("consume", &product.banded, 100)).await;
     let mut seen = BTreeMap::new();
     for line in lines.lines() {
         let record: serde_json::Value = serde_json::from_str(line).expect("json line");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use meshkit::Config;
 use meshkit_tests::broker::{end_offsets, input_key, produce_keyed, unique_name};
-use meshkit_tests::crash::{kill_at_random_points, progress, run_to_end};
+use meshkit_tests::crash::{kill_at_random_points_with, progress, run_to_end};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::process;
 use meshkit_tests::product::TotalsTopics;
@@ -110,16 +110,29 @@ async fn stateful_product_under_sigkills_keeps_exact_totals() {
         return;
     };
     const N: usize = 200_000;
+    // Input is topped up before each incarnation so that none can reach the
+    // end however fast the machine: a kill after the last record tests no
+    // crash (one CI run saw its fifth kill land at the end).
+    const AHEAD: usize = 60_000;
     s.produce(0..N).await;
-    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
     let state = tempfile::tempdir().expect("state");
     let logs = tempfile::tempdir().expect("logs");
     let envs = s.envs(state.path(), "crashy");
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
     let group = (s.brokers.as_str(), s.app.as_str(), s.input.as_str());
-    let points = kill_at_random_points(&binary, &envs, logs.path(), group, 5)
+    let mut n = N;
+    let top_up = |committed: i64| -> anyhow::Result<()> {
+        if n - usize::try_from(committed)? < AHEAD {
+            produce_keyed(&s.brokers, &s.input, n..n + AHEAD, KEYS)?;
+            n += AHEAD;
+        }
+        Ok(())
+    };
+    let points = kill_at_random_points_with(&binary, &envs, logs.path(), group, 5, top_up)
         .await
         .expect("kills");
+    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
+    assert_eq!(total, n as i64);
     assert!(
         points.iter().all(|at| *at < total),
         "every kill lands before the end: {points:?} of {total}"
@@ -140,7 +153,7 @@ async fn stateful_product_under_sigkills_keeps_exact_totals() {
         "clean stop: {status:?}; log:\n{}",
         last.log_text()
     );
-    s.check_totals(N).await;
+    s.check_totals(n).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

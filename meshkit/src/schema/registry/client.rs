@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{
@@ -271,30 +271,6 @@ fn version_segment(version: VersionRef) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct PlainVersionAnswer {
-    subject: String,
-    version: u32,
-    id: u32,
-    schema: String,
-}
-
-impl From<PlainVersionAnswer> for RegisteredSchema {
-    fn from(v: PlainVersionAnswer) -> Self {
-        Self {
-            subject: v.subject,
-            version: v.version,
-            id: v.id,
-            schema: v.schema,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct SchemaBody<'a> {
-    schema: &'a str,
-}
-
 /// A subject version as Confluent answers it, with type and references.
 #[derive(Deserialize)]
 struct VersionAnswer {
@@ -351,40 +327,19 @@ fn deleted_query(include_deleted: bool) -> &'static [(&'static str, &'static str
 }
 
 impl SchemaRegistry for HttpRegistry {
+    // The Avro-only calls are the general ones with an Avro definition: one
+    // request and one answer each to keep in step with Confluent's API.
     fn register<'a>(&'a self, subject: &'a str, schema: &'a str) -> RegistryFuture<'a, RegisteredSchema> {
         Box::pin(async move {
-            #[derive(Deserialize)]
-            struct Id {
-                id: u32,
-            }
-            let url = self.url_for(&["subjects", subject, "versions"])?;
-            let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
-            let Id { id } = self
-                .call(Method::POST, url, &[], Some(body))
-                .await
-                .map_err(|e| with_subject(e, subject))?;
-            // Confluent answers only the id; the version comes from a lookup.
-            let mut found = self.lookup(subject, schema).await?;
-            found.id = id;
-            Ok(found)
+            let definition = SchemaDefinition::avro(schema);
+            Ok(self.register_definition(subject, &definition).await?.into())
         })
     }
 
     fn lookup<'a>(&'a self, subject: &'a str, schema: &'a str) -> RegistryFuture<'a, RegisteredSchema> {
         Box::pin(async move {
-            let url = self.url_for(&["subjects", subject])?;
-            let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
-            let found: PlainVersionAnswer =
-                self.call(Method::POST, url, &[], Some(body))
-                    .await
-                    .map_err(|e| match e {
-                        // On a lookup, 40403 means "not under this subject".
-                        RegistryError::SchemaNotFound { .. } => RegistryError::SchemaNotInSubject {
-                            subject: subject.to_string(),
-                        },
-                        other => with_subject(other, subject),
-                    })?;
-            Ok(found.into())
+            let definition = SchemaDefinition::avro(schema);
+            Ok(self.lookup_definition(subject, &definition, false).await?.into())
         })
     }
 
@@ -423,14 +378,7 @@ impl SchemaRegistry for HttpRegistry {
     }
 
     fn version<'a>(&'a self, subject: &'a str, version: VersionRef) -> RegistryFuture<'a, RegisteredSchema> {
-        Box::pin(async move {
-            let url = self.url_for(&["subjects", subject, "versions", &version_segment(version)])?;
-            let found: PlainVersionAnswer = self
-                .call(Method::GET, url, &[], None)
-                .await
-                .map_err(|e| with_subject(e, subject))?;
-            Ok(found.into())
-        })
+        Box::pin(async move { Ok(self.schema_version(subject, version, false).await?.into()) })
     }
 
     fn check_compatibility<'a>(
@@ -440,28 +388,9 @@ impl SchemaRegistry for HttpRegistry {
         version: VersionRef,
     ) -> RegistryFuture<'a, CompatibilityReport> {
         Box::pin(async move {
-            #[derive(Deserialize)]
-            struct Answer {
-                is_compatible: bool,
-                #[serde(default)]
-                messages: Vec<String>,
-            }
-            let url = self.url_for(&[
-                "compatibility",
-                "subjects",
-                subject,
-                "versions",
-                &version_segment(version),
-            ])?;
-            let body = serde_json::to_value(SchemaBody { schema }).unwrap_or_default();
-            let answer: Answer = self
-                .call(Method::POST, url, &[("verbose", "true")], Some(body))
+            let definition = SchemaDefinition::avro(schema);
+            self.check_definition_compatibility(subject, &definition, version)
                 .await
-                .map_err(|e| with_subject(e, subject))?;
-            Ok(CompatibilityReport {
-                is_compatible: answer.is_compatible,
-                messages: answer.messages,
-            })
         })
     }
 
