@@ -186,15 +186,7 @@ impl<P: DataProduct> TestDriver<P> {
     pub fn new(product: P) -> Result<Self, TestError> {
         // Every call the start makes is on in-memory structures: the future
         // is ready on its first poll.
-        let mut future = std::pin::pin!(Self::start(product));
-        let waker = std::task::Waker::noop();
-        match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
-            std::task::Poll::Ready(started) => started,
-            std::task::Poll::Pending => Err(TestError::Registry(crate::schema::RegistryError::Unavailable {
-                reason: "the in-memory registry did not answer at once, starting the test driver".into(),
-                source: None,
-            })),
-        }
+        at_once(Self::start(product), "starting the test driver")?
     }
 
     /// What to do with a record whose transform fails (the runtime's
@@ -491,41 +483,26 @@ impl<P: DataProduct> TestDriver<P> {
             port: port.to_string(),
             source,
         };
-        let mut future =
-            std::pin::pin!(self
-                .reader
-                .decode(topic, record.key.as_deref(), record.value.as_deref()));
-        let waker = std::task::Waker::noop();
         // The reader's registry is in memory: decoding never waits.
-        let decoded = match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
-            std::task::Poll::Ready(Ok(decoded)) => decoded,
-            std::task::Poll::Ready(Err(DecodeFailure::Poison { error, .. })) => {
-                return Err(decode_error(error))
-            }
-            std::task::Poll::Ready(Err(DecodeFailure::Registry(err))) => {
-                return Err(TestError::Registry(err))
-            }
-            std::task::Poll::Pending => {
-                return Err(TestError::Registry(crate::schema::RegistryError::Unavailable {
-                    reason: "the in-memory registry did not answer at once, decoding an output".into(),
-                    source: None,
-                }))
-            }
+        let decoding = self
+            .reader
+            .decode(topic, record.key.as_deref(), record.value.as_deref());
+        let decoded = match at_once(decoding, "decoding an output")? {
+            Ok(decoded) => decoded,
+            Err(DecodeFailure::Poison { error, .. }) => return Err(decode_error(error)),
+            Err(DecodeFailure::Registry(err)) => return Err(TestError::Registry(err)),
         };
         let value = decoded
             .value
             .and_then(|v| v.downcast::<V>().ok())
             .ok_or_else(|| decode_error(crate::schema::DecodeError::MissingValue))?;
         let key = match decoded.key {
-            Some(key) => key
-                .downcast::<K>()
-                .map_err(|_| decode_error(crate::schema::DecodeError::MissingKey))?,
-            None => (Box::new(()) as Box<dyn Any>)
-                .downcast::<K>()
-                .map_err(|_| decode_error(crate::schema::DecodeError::MissingKey))?,
-        };
+            Some(key) => key.downcast::<K>().ok().map(|key| *key),
+            None => super::unit::<K>(),
+        }
+        .ok_or_else(|| decode_error(crate::schema::DecodeError::MissingKey))?;
         Ok(TestRecord {
-            key: *key,
+            key,
             value: *value,
             timestamp: record.timestamp,
             headers: record.headers,
@@ -640,5 +617,20 @@ impl<P: DataProduct> TestDriver<P> {
         }
         self.state.persist(&HashMap::new(), &HashMap::new())?;
         Ok(())
+    }
+}
+
+/// The output of `future`, which the driver knows is ready on its first poll
+/// (every call it makes is on in-memory structures); `doing` names the step
+/// if it is not.
+fn at_once<F: Future>(future: F, doing: &str) -> Result<F::Output, TestError> {
+    let mut future = std::pin::pin!(future);
+    let waker = std::task::Waker::noop();
+    match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
+        std::task::Poll::Ready(output) => Ok(output),
+        std::task::Poll::Pending => Err(TestError::Registry(crate::schema::RegistryError::Unavailable {
+            reason: format!("the in-memory registry did not answer at once, {doing}"),
+            source: None,
+        })),
     }
 }

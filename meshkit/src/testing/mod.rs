@@ -29,6 +29,11 @@ pub use topics::{read_topic, TopicWriter};
 
 use crate::schema::Codec;
 
+/// `()` as a `T`, when `T` is `()`: the key of a port without keys.
+fn unit<T: Any>() -> Option<T> {
+    (Box::new(()) as Box<dyn Any>).downcast::<T>().ok().map(|b| *b)
+}
+
 fn is_unit<T: Any>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>()
 }

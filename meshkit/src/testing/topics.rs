@@ -208,7 +208,7 @@ pub async fn read_topic<K: Any, V: Any>(
         let key: K = match (schema.key_codec(), key) {
             (Some(codec), Some(bytes)) => decode(registry, codec, &bytes).await.map_err(decode_error)?,
             (Some(_), None) => return Err(decode_error(DecodeError::MissingKey)),
-            (None, _) => unit::<K>()
+            (None, _) => super::unit::<K>()
                 .ok_or_else(|| super::wrong_type::<K>("output", topic, "key", "no key (read with `()`)"))?,
         };
         let bytes = value.ok_or_else(|| decode_error(DecodeError::MissingValue))?;
@@ -279,10 +279,6 @@ fn read_raw(brokers: &str, topic: &str) -> Result<Vec<RawMessage>, TestError> {
         }
     }
     Ok(out)
-}
-
-fn unit<T: Any>() -> Option<T> {
-    (Box::new(()) as Box<dyn Any>).downcast::<T>().ok().map(|b| *b)
 }
 
 /// Decodes a payload in `codec`'s format, Avro with the writer schema its
