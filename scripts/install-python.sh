@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Python's confluent-kafka (with its Avro, JSON Schema and schema-registry extras)
+# Installs Python's confluent-kafka (with its Avro, JSON Schema, Protobuf and schema-registry extras)
 # into a virtualenv outside the clone, once per machine:
 #   ${MESHKIT_CACHE:-$HOME/.cache/meshkit}/venv
 # Used by tests/python/registry_interop.py, which checks meshkit's embedded
@@ -26,10 +26,11 @@ import sys
 from importlib.metadata import version
 import confluent_kafka.schema_registry.avro  # noqa: F401  (pulls fastavro, httpx, attrs, cachetools)
 import confluent_kafka.schema_registry.json_schema  # noqa: F401  (pulls jsonschema, referencing)
+import confluent_kafka.schema_registry.protobuf  # noqa: F401  (pulls protobuf, googleapis-common-protos)
 sys.exit(0 if version("confluent-kafka") == sys.argv[1] else 1)
 PY
 then
   exit 0
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  "confluent-kafka[avro,json]==$CONFLUENT_KAFKA_VERSION" >/dev/null
+  "confluent-kafka[avro,json,protobuf]==$CONFLUENT_KAFKA_VERSION" >/dev/null

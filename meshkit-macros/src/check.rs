@@ -360,7 +360,7 @@ fn value_format(port: &PortArgs, place: &keys::Place, errors: &mut Errors) -> Op
     };
     let name = ident.to_string();
     match Format::from_name(&name) {
-        Some(format @ (Format::Avro | Format::Json | Format::JsonSchema)) => {
+        Some(format @ (Format::Avro | Format::Json | Format::JsonSchema | Format::Protobuf)) => {
             if port.value.is_none() {
                 errors.at(
                     ident.span(),

@@ -146,6 +146,7 @@ fn port_schema(port: &Port, value: &syn::Type) -> TokenStream {
     let mut schema = match port.format {
         Format::Json => quote_spanned!(value.span()=> __meshkit::PortSchema::json::<#value>()),
         Format::JsonSchema => quote_spanned!(value.span()=> __meshkit::PortSchema::json_schema::<#value>()),
+        Format::Protobuf => quote_spanned!(value.span()=> __meshkit::PortSchema::protobuf::<#value>()),
         Format::Avro | Format::String => {
             quote_spanned!(value.span()=> __meshkit::PortSchema::value::<#value>())
         }
@@ -155,6 +156,7 @@ fn port_schema(port: &Port, value: &syn::Type) -> TokenStream {
             Format::Avro => quote_spanned!(key.span()=> #schema.with_key::<#key>()),
             Format::Json => quote_spanned!(key.span()=> #schema.with_json_key::<#key>()),
             Format::JsonSchema => quote_spanned!(key.span()=> #schema.with_json_schema_key::<#key>()),
+            Format::Protobuf => quote_spanned!(key.span()=> #schema.with_protobuf_key::<#key>()),
             Format::String => quote_spanned!(key.span()=> #schema.with_string_key()),
         };
     }
@@ -242,13 +244,18 @@ fn store_type_checks(stores: &[Store]) -> TokenStream {
 fn feature_checks(product: &Product) -> TokenStream {
     let typed = (product.inputs.iter().chain(&product.outputs)).find_map(|p| p.value.as_ref());
     let avro = typed.map(|value| quote_spanned!(value.span()=> __meshkit::requires_avro!();));
-    let json_schema = (product.inputs.iter().chain(&product.outputs))
-        .find(|p| p.format == Format::JsonSchema || (p.key.is_some() && p.key_format == Format::JsonSchema))
-        .and_then(|p| p.value.as_ref())
+    let first_in = |format: Format| {
+        (product.inputs.iter().chain(&product.outputs))
+            .find(|p| p.format == format || (p.key.is_some() && p.key_format == format))
+            .and_then(|p| p.value.as_ref())
+    };
+    let json_schema = first_in(Format::JsonSchema)
         .map(|value| quote_spanned!(value.span()=> __meshkit::requires_json_schema!();));
+    let protobuf = first_in(Format::Protobuf)
+        .map(|value| quote_spanned!(value.span()=> __meshkit::requires_protobuf!();));
     let state = (product.stores.first())
         .map(|store| quote_spanned!(store.name.span()=> __meshkit::requires_state!();));
-    quote!(#avro #json_schema #state)
+    quote!(#avro #json_schema #protobuf #state)
 }
 
 fn descriptor_body(product: &Product) -> TokenStream {

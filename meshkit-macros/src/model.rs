@@ -50,11 +50,12 @@ pub(crate) enum Format {
     Json,
     String,
     JsonSchema,
+    Protobuf,
 }
 
 impl Format {
-    pub(crate) const VALUE_NAMES: [&'static str; 3] = ["avro", "json", "json_schema"];
-    pub(crate) const KEY_NAMES: [&'static str; 4] = ["string", "avro", "json", "json_schema"];
+    pub(crate) const VALUE_NAMES: [&'static str; 4] = ["avro", "json", "json_schema", "protobuf"];
+    pub(crate) const KEY_NAMES: [&'static str; 5] = ["string", "avro", "json", "json_schema", "protobuf"];
 
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
@@ -62,6 +63,7 @@ impl Format {
             "json" => Some(Self::Json),
             "string" => Some(Self::String),
             "json_schema" => Some(Self::JsonSchema),
+            "protobuf" => Some(Self::Protobuf),
             _ => None,
         }
     }

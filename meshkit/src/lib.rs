@@ -106,7 +106,8 @@ pub use record::{OutputRecord, Record};
 #[cfg(feature = "avro")]
 pub use runtime::Output;
 pub use runtime::{
-    dlq_headers, Context, DataProduct, EmitError, Error, Health, RawOutput, Runtime, RuntimeHandle, Status,
+    dlq_headers, Context, DataProduct, DeadLetterReason, EmitError, Error, Health, RawOutput, Runtime,
+    RuntimeHandle, Status,
 };
 #[cfg(feature = "avro")]
 pub use schema::{AvroType, Format, JsonType, PortSchema};
@@ -180,7 +181,7 @@ pub mod __private {
     pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};
     pub use crate::{
         __requires_avro as requires_avro, __requires_json_schema as requires_json_schema,
-        __requires_state as requires_state,
+        __requires_protobuf as requires_protobuf, __requires_state as requires_state,
     };
     pub use crate::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
     pub use serde;
@@ -237,6 +238,24 @@ macro_rules! __requires_json_schema {
         ::core::compile_error!(
             "this port carries JSON Schema values, which need meshkit's `json-schema` feature: \
              `meshkit = { features = [\"json-schema\"] }` in Cargo.toml"
+        );
+    };
+}
+
+#[cfg(feature = "protobuf")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_protobuf {
+    () => {};
+}
+#[cfg(not(feature = "protobuf"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_protobuf {
+    () => {
+        ::core::compile_error!(
+            "this port carries Protobuf messages, which need meshkit's `protobuf` feature: \
+             `meshkit = { features = [\"protobuf\"] }` in Cargo.toml"
         );
     };
 }

@@ -6,13 +6,21 @@ Usage (after scripts/install-python.sh):
     python data_interop.py consume --brokers B --registry URL --topic T --count N [--format F]
 
 `produce` writes orders 1..N, keyed by customer, with confluent-kafka's
-AvroSerializer, or its JSONSerializer with `--format json_schema` (each
-registers its schema under `<topic>-value`, as any Confluent producer does,
-and the JSON one validates each order against it); with --v1 it writes the
-older Avro schema without `channel`. `consume` reads N records with
-AvroDeserializer or JSONDeserializer (the writer's schema looked up by the id
-in each record; the JSON one validates each record against it) and prints
-each as one JSON line. Exits non-zero on any error.
+AvroSerializer, its JSONSerializer with `--format json_schema`, or its
+ProtobufSerializer with `--format protobuf` (each registers its schema under
+`<topic>-value`, as any Confluent producer does, and the JSON one validates
+each order against it); with --v1 it writes the older Avro schema without
+`channel`. `consume` reads N records with AvroDeserializer, JSONDeserializer
+or ProtobufDeserializer (the writer's schema looked up by the id in each
+record; the JSON one validates each record against it, the Protobuf one
+builds the writer's message type from the file descriptor the registry
+gives) and prints each as one JSON line. Exits non-zero on any error.
+
+The Protobuf messages are built here from a file descriptor, as protoc's
+output would hold it: `interop/order.proto`, package `interop`, with
+`ProtoOrder {int64 id = 1; string customer = 2; int64 amount_cents = 3;
+string channel = 4;}` and `ProtoBanded {int64 id = 1; string customer = 2;
+string band = 3;}`.
 """
 
 import argparse
@@ -25,9 +33,11 @@ try:
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
     from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
     from confluent_kafka.serialization import StringSerializer
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 except ImportError as e:  # pragma: no cover - environment problem
-    print(f"data_interop: confluent-kafka[avro,json] is not installed ({e}); run scripts/install-python.sh",
+    print(f"data_interop: confluent-kafka[avro,json,protobuf] is not installed ({e}); run scripts/install-python.sh",
           file=sys.stderr)
     sys.exit(2)
 
@@ -58,9 +68,31 @@ ORDER_JSON_SCHEMA = json.dumps({
 })
 
 
+def proto_messages():
+    """The message classes of interop/order.proto: (ProtoOrder, ProtoBanded)."""
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="interop/order.proto", package="interop", syntax="proto3")
+    for name, fields in [
+        ("ProtoOrder", [("id", field.TYPE_INT64), ("customer", field.TYPE_STRING),
+                        ("amount_cents", field.TYPE_INT64), ("channel", field.TYPE_STRING)]),
+        ("ProtoBanded", [("id", field.TYPE_INT64), ("customer", field.TYPE_STRING), ("band", field.TYPE_STRING)]),
+    ]:
+        message = file.message_type.add(name=name)
+        for number, (field_name, kind) in enumerate(fields, start=1):
+            message.field.add(name=field_name, number=number, type=kind, label=field.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(file.SerializeToString())
+    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(f"interop.{name}"))
+                 for name in ("ProtoOrder", "ProtoBanded"))
+
+
 def produce(args, registry):
     if args.format == "json_schema":
         serializer = JSONSerializer(ORDER_JSON_SCHEMA, registry, lambda o, ctx: o)
+    elif args.format == "protobuf":
+        order_type, _ = proto_messages()
+        proto = ProtobufSerializer(order_type, registry, {"use.deprecated.format": False})
+        serializer = lambda order, ctx: proto(order_type(**order), ctx)  # noqa: E731
     else:
         serializer = AvroSerializer(registry, order_schema(args.v1), lambda o, ctx: o)
     producer = SerializingProducer({
@@ -83,6 +115,22 @@ def produce(args, registry):
         sys.exit(1)
 
 
+def deserializer(kind, registry):
+    if kind == "json_schema":
+        return JSONDeserializer(None, schema_registry_client=registry)
+    if kind == "protobuf":
+        # Given the registry, it decodes each record as the message its
+        # indexes name in the writer's file; the class here is only a default.
+        _, banded_type = proto_messages()
+        proto = ProtobufDeserializer(banded_type, {"use.deprecated.format": False}, schema_registry_client=registry)
+
+        def fields(data, ctx):
+            message = proto(data, ctx)
+            return {f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}
+        return fields
+    return AvroDeserializer(registry)
+
+
 def consume(args, registry):
     consumer = DeserializingConsumer({
         "bootstrap.servers": args.brokers,
@@ -91,8 +139,7 @@ def consume(args, registry):
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         # No schema of its own: the writer's, by the id in each record.
-        "value.deserializer": (JSONDeserializer(None, schema_registry_client=registry)
-                               if args.format == "json_schema" else AvroDeserializer(registry)),
+        "value.deserializer": deserializer(args.format, registry),
     })
     consumer.subscribe([args.topic])
     seen = 0
@@ -122,7 +169,7 @@ def main():
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--start", type=int, default=1)
     parser.add_argument("--v1", action="store_true")
-    parser.add_argument("--format", choices=["avro", "json_schema"], default="avro")
+    parser.add_argument("--format", choices=["avro", "json_schema", "protobuf"], default="avro")
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
     registry = SchemaRegistryClient({"url": args.registry})

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 #[cfg(feature = "avro")]
 pub use contract::Output;
-pub use contract::{Context, DataProduct, EmitError, RawOutput};
+pub use contract::{Context, DataProduct, DeadLetterReason, EmitError, RawOutput};
 #[cfg(feature = "state")]
 pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;

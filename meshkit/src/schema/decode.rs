@@ -7,6 +7,7 @@ use std::sync::Arc;
 use apache_avro::Schema;
 
 use super::codec::error_text;
+use super::registry::{SchemaDefinition, SchemaType};
 use super::{
     wire, Codec, DecodeError, Decoded, EncodeError, ErasedCodec, PortSchema, RegistryError, SchemaRegistry,
 };
@@ -22,9 +23,10 @@ enum Plan {
     Reject(DecodeError),
 }
 
-/// Whether a JSON Schema part's records written with one schema id can be
-/// read as the port's type (`Err`: the dead letter's reason).
-type JsonPlan = Result<(), DecodeError>;
+/// Whether a JSON Schema or Protobuf part's records written with one schema
+/// id can be read as the port's type (`Err`: the dead letter's reason); for
+/// Protobuf, the message indexes its records must carry.
+type CheckedPlan = Result<Vec<i32>, DecodeError>;
 
 /// Decodes the records of every input port. Owned by the processing loop.
 ///
@@ -38,9 +40,9 @@ pub(crate) struct Decoder {
     schemas: HashMap<u32, Result<Arc<Schema>, DecodeError>>,
     /// By input topic, then (is key, schema id): looked up per record without allocating.
     plans: HashMap<String, HashMap<(bool, u32), Plan>>,
-    /// JSON Schema parts: by input topic, then (is key, schema id), whether
-    /// the writer schema can be read as the port's type.
-    json_plans: HashMap<String, HashMap<(bool, u32), JsonPlan>>,
+    /// JSON Schema and Protobuf parts: by input topic, then (is key, schema
+    /// id), whether the writer schema can be read as the port's type.
+    checked_plans: HashMap<String, HashMap<(bool, u32), CheckedPlan>>,
     max_bytes: usize,
 }
 
@@ -74,7 +76,7 @@ impl Decoder {
             ports,
             schemas: HashMap::new(),
             plans: HashMap::new(),
-            json_plans: HashMap::new(),
+            checked_plans: HashMap::new(),
             max_bytes,
         }
     }
@@ -165,59 +167,75 @@ impl Decoder {
                 })?;
                 Ok((value, None))
             }
-            Codec::JsonSchema(codec) => {
+            Codec::JsonSchema(json) => {
                 let poison = |error, schema_id| DecodeFailure::Poison {
                     error,
                     key: is_key,
                     schema_id,
                 };
                 let (id, body) = wire::split(payload).map_err(|e| poison(e, None))?;
-                self.json_plan(topic, is_key, codec, id)
+                self.checked_plan(topic, is_key, codec, id)
                     .await?
                     .map_err(|e| poison(e, Some(id)))?;
-                let value = codec.decode_body(body).map_err(|e| poison(e, Some(id)))?;
+                let value = json.decode_body(body).map_err(|e| poison(e, Some(id)))?;
+                Ok((value, Some(id)))
+            }
+            #[cfg(feature = "protobuf")]
+            Codec::Protobuf(proto) => {
+                let poison = |error, schema_id| DecodeFailure::Poison {
+                    error,
+                    key: is_key,
+                    schema_id,
+                };
+                let (id, body) = wire::split(payload).map_err(|e| poison(e, None))?;
+                let expected = self
+                    .checked_plan(topic, is_key, codec, id)
+                    .await?
+                    .map_err(|e| poison(e, Some(id)))?;
+                let (indexes, body) = super::read_message_indexes(body).map_err(|e| poison(e, Some(id)))?;
+                if indexes != expected {
+                    // Another message of the writer's file: the topic
+                    // carries more than one type.
+                    let error = DecodeError::Incompatible {
+                        reason: format!(
+                            "the record is the message at indexes {indexes:?} of schema {id}; \
+                             `{}` is the one at {expected:?}",
+                            proto.full_name()
+                        ),
+                    };
+                    return Err(poison(error, Some(id)));
+                }
+                let value = proto.decode_body(body).map_err(|e| poison(e, Some(id)))?;
                 Ok((value, Some(id)))
             }
         }
     }
 
     /// Whether records of `topic` framed with schema `id` can be read as
-    /// `codec`'s type: the id must name a JSON Schema that declares what the
-    /// type requires. Asked of the registry once per id.
-    async fn json_plan(
+    /// `codec`'s type (JSON Schema or Protobuf), and for Protobuf the
+    /// message indexes of the type's message in the writer's file. Asked of
+    /// the registry once per id.
+    async fn checked_plan(
         &mut self,
         topic: &str,
         is_key: bool,
-        codec: &super::JsonSchemaCodec,
+        codec: &Codec,
         id: u32,
-    ) -> Result<Result<(), DecodeError>, DecodeFailure> {
-        if let Some(plan) = self
-            .json_plans
-            .get(topic)
-            .and_then(|plans| plans.get(&(is_key, id)))
-        {
+    ) -> Result<CheckedPlan, DecodeFailure> {
+        if let Some(plan) = (self.checked_plans.get(topic)).and_then(|plans| plans.get(&(is_key, id))) {
             return Ok(plan.clone());
         }
         let Some(registry) = &self.registry else {
             return Ok(Err(DecodeError::UnknownSchemaId { id }));
         };
         let plan = match registry.schema_definition_by_id(id).await {
-            Ok(writer) if writer.schema_type != super::registry::SchemaType::Json => {
-                Err(DecodeError::Incompatible {
-                    reason: format!("schema {id} is {}, not JSON Schema", writer.schema_type),
-                })
-            }
-            Ok(writer) => codec
-                .can_read(&writer.schema)
-                .map_err(|reason| DecodeError::Incompatible {
-                    reason: format!("schema {id} as `{}`: {reason}", codec.json().type_name()),
-                }),
+            Ok(writer) => check_writer(codec, id, &writer),
             // Not cached: a registry that lags behind its topic may know the
             // id on the next record.
             Err(RegistryError::SchemaNotFound { .. }) => return Ok(Err(DecodeError::UnknownSchemaId { id })),
             Err(other) => return Err(DecodeFailure::Registry(other)),
         };
-        self.json_plans
+        self.checked_plans
             .entry(topic.to_string())
             .or_default()
             .insert((is_key, id), plan.clone());
@@ -304,6 +322,30 @@ impl Decoder {
             .insert((is_key, id), plan.clone());
         Ok(plan)
     }
+}
+
+/// Whether `writer`, the schema of id `id`, can be read as `codec`'s type
+/// (a JSON Schema or Protobuf part).
+fn check_writer(codec: &Codec, id: u32, writer: &SchemaDefinition) -> CheckedPlan {
+    let expected = match codec.format() {
+        super::Format::Protobuf => SchemaType::Protobuf,
+        super::Format::JsonSchema => SchemaType::Json,
+        _ => SchemaType::Avro,
+    };
+    if writer.schema_type != expected {
+        return Err(DecodeError::Incompatible {
+            reason: format!("schema {id} is {}, not {expected}", writer.schema_type),
+        });
+    }
+    let checked = match codec {
+        Codec::JsonSchema(json) => json.can_read(&writer.schema).map(|()| Vec::new()),
+        #[cfg(feature = "protobuf")]
+        Codec::Protobuf(proto) => proto.can_read(&writer.schema),
+        _ => Ok(Vec::new()),
+    };
+    checked.map_err(|reason| DecodeError::Incompatible {
+        reason: format!("schema {id} as `{}`: {reason}", codec.type_name()),
+    })
 }
 
 /// Encodes `value` with `codec`, framed with schema `id`.

@@ -37,12 +37,15 @@ pub enum Format {
     String,
     /// JSON in the Confluent wire format, its JSON Schema in the registry.
     JsonSchema,
+    /// Protobuf in the Confluent wire format (with its message indexes),
+    /// its file descriptor in the registry.
+    Protobuf,
 }
 
 impl Format {
     /// Whether the part is framed with a schema id from the registry.
     pub fn uses_registry(self) -> bool {
-        matches!(self, Self::Avro | Self::JsonSchema)
+        matches!(self, Self::Avro | Self::JsonSchema | Self::Protobuf)
     }
 
     /// Its name, as the DSL and the catalog write it.
@@ -52,6 +55,7 @@ impl Format {
             Self::Json => "json",
             Self::String => "string",
             Self::JsonSchema => "json_schema",
+            Self::Protobuf => "protobuf",
         }
     }
 }
@@ -227,6 +231,10 @@ pub enum Codec {
     Plain(Arc<dyn PlainCodec>),
     /// JSON in the Confluent wire format, with its JSON Schema.
     JsonSchema(Arc<JsonSchemaCodec>),
+    /// Protobuf in the Confluent wire format, with its file descriptor.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    Protobuf(Arc<super::ProtobufCodec>),
 }
 
 impl Codec {
@@ -236,6 +244,8 @@ impl Codec {
             Self::Avro(_) => Format::Avro,
             Self::Plain(codec) => codec.format(),
             Self::JsonSchema(_) => Format::JsonSchema,
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(_) => Format::Protobuf,
         }
     }
 
@@ -245,6 +255,8 @@ impl Codec {
             Self::Avro(codec) => codec.type_name(),
             Self::Plain(codec) => codec.type_name(),
             Self::JsonSchema(codec) => codec.json().type_name(),
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(codec) => codec.type_name(),
         }
     }
 
@@ -256,6 +268,8 @@ impl Codec {
             Self::Avro(codec) => ErasedCodec::type_id(codec.as_ref()),
             Self::Plain(codec) => PlainCodec::type_id(codec.as_ref()),
             Self::JsonSchema(codec) => PlainCodec::type_id(codec.json().as_ref()),
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(codec) => super::ProtobufCodec::type_id(codec),
         }
     }
 
@@ -275,6 +289,16 @@ impl Codec {
         }
     }
 
+    /// The Protobuf codec, on a Protobuf part.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    pub fn protobuf(&self) -> Option<&Arc<super::ProtobufCodec>> {
+        match self {
+            Self::Protobuf(codec) => Some(codec),
+            _ => None,
+        }
+    }
+
     /// Encodes `value` as a whole payload: framed with `id` on a part whose
     /// schema is in the registry.
     pub(crate) fn encode_payload(&self, id: u32, value: &dyn Any) -> Result<Vec<u8>, EncodeError> {
@@ -286,6 +310,12 @@ impl Codec {
                 super::wire::write_header(&mut out, id);
                 codec.json().encode(value, &mut out)?;
             }
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(codec) => {
+                super::wire::write_header(&mut out, id);
+                super::write_message_indexes(&mut out, codec.message_indexes());
+                codec.encode_body(value, &mut out)?;
+            }
         }
         Ok(out)
     }
@@ -296,6 +326,8 @@ impl Codec {
             Self::Avro(codec) => codec.canonical().to_string(),
             Self::Plain(codec) => format!("{}:{}", codec.format(), codec.type_name()),
             Self::JsonSchema(codec) => format!("json_schema:{}", codec.schema_json()),
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(codec) => format!("protobuf:{}:{}", codec.full_name(), codec.schema_text()),
         }
     }
 }

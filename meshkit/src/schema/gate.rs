@@ -234,6 +234,8 @@ pub(crate) fn part_subject(
     match codec {
         Codec::Avro(avro) => Some(subject_for(strategy, topic, avro, is_key)),
         Codec::JsonSchema(json) => Some(strategy.subject(topic, json.title(), is_key)),
+        #[cfg(feature = "protobuf")]
+        Codec::Protobuf(proto) => Some(strategy.subject(topic, proto.full_name(), is_key)),
         _ => None,
     }
 }
@@ -256,6 +258,17 @@ pub(crate) async fn register_output(
             };
             Ok((registered.id, registered.version))
         }
+        #[cfg(feature = "protobuf")]
+        Codec::Protobuf(proto) => {
+            let definition = SchemaDefinition::new(SchemaType::Protobuf, proto.schema_text())
+                .with_references(register_imports(registry, proto, auto_register).await?);
+            let registered = if auto_register {
+                registry.register_definition(subject, &definition).await?
+            } else {
+                registry.lookup_definition(subject, &definition, false).await?
+            };
+            Ok((registered.id, registered.version))
+        }
         codec => {
             let text = codec.avro().map_or("", |avro| avro.schema_json());
             let registered = if auto_register {
@@ -266,6 +279,45 @@ pub(crate) async fn register_output(
             Ok((registered.id, registered.version))
         }
     }
+}
+
+/// Registers the files a Protobuf schema imports (but the well-known types,
+/// which every client has) each under the subject of its file name, as
+/// Confluent's serializers do; the references to them.
+#[cfg(feature = "protobuf")]
+async fn register_imports(
+    registry: &dyn SchemaRegistry,
+    proto: &super::ProtobufCodec,
+    auto_register: bool,
+) -> Result<Vec<super::registry::SchemaReference>, RegistryError> {
+    let mut references: Vec<super::registry::SchemaReference> = Vec::new();
+    for (file, schema) in proto.dependencies() {
+        // Dependencies come first, so each one's own imports are registered
+        // already; it refers to those of them its file imports.
+        let imports = super::parse_proto_schema(schema)
+            .map(|f| f.dependency)
+            .unwrap_or_default();
+        let own = (references.iter())
+            .filter(|r| imports.contains(&r.name))
+            .cloned()
+            .collect();
+        let definition = SchemaDefinition::new(SchemaType::Protobuf, schema.as_str()).with_references(own);
+        let registered = if auto_register {
+            registry.register_definition(file, &definition).await?
+        } else {
+            registry.lookup_definition(file, &definition, false).await?
+        };
+        references.push(super::registry::SchemaReference::new(
+            file.as_str(),
+            file.as_str(),
+            registered.version,
+        ));
+    }
+    let direct = super::parse_proto_schema(proto.schema_text())
+        .map(|f| f.dependency)
+        .unwrap_or_default();
+    references.retain(|r| direct.contains(&r.name));
+    Ok(references)
 }
 
 fn output_error(err: RegistryError, port: &str, subject: &str, auto_register: bool) -> SchemaGateError {
@@ -323,8 +375,9 @@ async fn check_input(
         reason,
     };
     let writer = &latest.definition;
-    let expected = match codec {
-        Codec::JsonSchema(_) => SchemaType::Json,
+    let expected = match codec.format() {
+        super::Format::JsonSchema => SchemaType::Json,
+        super::Format::Protobuf => SchemaType::Protobuf,
         _ => SchemaType::Avro,
     };
     if writer.schema_type != expected {
@@ -335,6 +388,10 @@ async fn check_input(
     }
     match codec {
         Codec::JsonSchema(json) => json.can_read(&writer.schema).map_err(incompatible)?,
+        #[cfg(feature = "protobuf")]
+        Codec::Protobuf(proto) => {
+            proto.can_read(&writer.schema).map_err(incompatible)?;
+        }
         codec => {
             let Some(avro) = codec.avro() else { return Ok(None) };
             let parsed = Schema::parse_str(&writer.schema).map_err(|e| {

@@ -17,8 +17,8 @@ pub struct JsonSchemaCodec {
     json: Arc<dyn PlainCodec>,
     schema: String,
     title: String,
-    /// The object's properties the type requires.
-    required: Vec<String>,
+    /// The schema, parsed.
+    parsed: Value,
 }
 
 impl JsonSchemaCodec {
@@ -29,7 +29,7 @@ impl JsonSchemaCodec {
         let title = (parsed.get("title").and_then(Value::as_str))
             .map_or_else(|| short_name(json.type_name()), str::to_string);
         Self {
-            required: names(&parsed, "required"),
+            parsed,
             json,
             schema,
             title,
@@ -53,41 +53,80 @@ impl JsonSchemaCodec {
     }
 
     /// Whether records written with `writer` (a JSON Schema document) can
-    /// be read as this type: a JSON object schema that declares every
-    /// property the type requires. `Err` says which rule it breaks.
+    /// be read as this type: see [`json_cannot_read`]. `Err` says which
+    /// rule it breaks.
     pub(crate) fn can_read(&self, writer: &str) -> Result<(), String> {
         let writer: Value =
             serde_json::from_str(writer).map_err(|e| format!("the writer schema is not JSON: {e}"))?;
-        let declared = writer.get("properties").and_then(Value::as_object);
-        let Some(declared) = declared else {
-            return if self.required.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the writer schema declares no properties; `{}` requires {}",
-                    self.title,
-                    self.required.join(", ")
-                ))
-            };
-        };
-        let missing: Vec<&str> = (self.required.iter())
-            .filter(|name| !declared.contains_key(name.as_str()))
-            .map(String::as_str)
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the writer schema has no property {} that `{}` requires (give the reader a default instead)",
-                missing.join(", "),
-                self.title
-            ))
+        match json_cannot_read(&writer, &self.parsed) {
+            None => Ok(()),
+            Some(why) => Err(format!("`{}`: {why}", self.title)),
         }
     }
 
     /// Decodes a JSON body.
     pub(crate) fn decode_body(&self, body: &[u8]) -> Result<super::Decoded, DecodeError> {
         self.json.decode(body)
+    }
+}
+
+/// Why a reader with JSON Schema `reader` cannot read what a writer with
+/// `writer` writes: a property the reader requires that the writer does not
+/// declare, or a property both declare with types that do not meet (the
+/// reader's `number` reads the writer's `integer`). `None` when it can. The
+/// rule of the start-up gate and of the registry's compatibility levels.
+pub(crate) fn json_cannot_read(writer: &Value, reader: &Value) -> Option<String> {
+    let required = names(reader, "required");
+    let declared = writer.get("properties").and_then(Value::as_object);
+    let mut broken = Vec::new();
+    if let Some(why) = type_cannot_read(writer, reader) {
+        broken.push(format!("the schema {why}"));
+    }
+    let missing: Vec<&str> = (required.iter())
+        .filter(|name| !declared.is_some_and(|d| d.contains_key(name.as_str())))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        broken.push(format!(
+            "the writer schema has no property {} that the reader requires (give the reader a default instead)",
+            missing.join(", ")
+        ));
+    }
+    let ours = reader.get("properties").and_then(Value::as_object);
+    for (name, theirs) in declared.into_iter().flatten() {
+        let Some(mine) = ours.and_then(|o| o.get(name)) else {
+            continue;
+        };
+        if let Some(why) = type_cannot_read(theirs, mine) {
+            broken.push(format!("property {name} {why}"));
+        }
+    }
+    (!broken.is_empty()).then(|| broken.join("; "))
+}
+
+/// Why a value of schema `writer` is not of a type schema `reader` allows
+/// (where both say a `type`).
+fn type_cannot_read(writer: &Value, reader: &Value) -> Option<String> {
+    let (written, read) = (types(writer), types(reader));
+    if written.is_empty() || read.is_empty() {
+        return None;
+    }
+    let readable = |t: &str| read.contains(&t) || (t == "integer" && read.contains(&"number"));
+    (!written.iter().all(|t| readable(t))).then(|| {
+        format!(
+            "is {} in the writer schema and {} in the reader's",
+            written.join(" or "),
+            read.join(" or ")
+        )
+    })
+}
+
+/// A property schema's `type`, one or several.
+fn types(property: &Value) -> Vec<&str> {
+    match property.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -184,6 +223,24 @@ mod tests {
         assert!(codec
             .can_read(r#"{"type":"string"}"#)
             .expect_err("no properties")
-            .contains("declares no properties"));
+            .contains("no property"));
+    }
+
+    #[test]
+    fn a_property_must_keep_a_type_the_reader_reads() {
+        let writer: Value =
+            serde_json::json!({"properties": {"n": {"type": "integer"}, "s": {"type": "string"}}});
+        let widened: Value =
+            serde_json::json!({"properties": {"n": {"type": "number"}, "s": {"type": ["string", "null"]}}});
+        assert_eq!(json_cannot_read(&writer, &widened), None);
+        let narrowed: Value =
+            serde_json::json!({"properties": {"n": {"type": "string"}}, "required": ["n", "x"]});
+        let why = json_cannot_read(&writer, &narrowed).expect("two rules broken");
+        assert!(
+            why.contains("no property x") && why.contains("property n is integer"),
+            "{why}"
+        );
+        // The reverse of a widening is a narrowing.
+        assert!(json_cannot_read(&widened, &writer).is_some());
     }
 }

@@ -1,6 +1,7 @@
-//! Schema enforcement: Avro in the Confluent wire format, checked against a
-//! schema registry; and the plain formats (JSON, UTF-8 strings) a port's
-//! keys and values may travel in instead ([`Format`]).
+//! Schema enforcement: Avro, JSON Schema and Protobuf in the Confluent wire
+//! format, checked against a schema registry; and the plain formats (JSON,
+//! UTF-8 strings) a port's keys and values may travel in instead
+//! ([`Format`]).
 //!
 //! A port that carries a Rust type (see [`PortSchema`]) is enforced on both
 //! sides by the runtime, with no code from the product:
@@ -28,6 +29,8 @@ mod gate;
 mod json_schema;
 #[cfg(feature = "avro")]
 mod port;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub mod registry;
@@ -50,6 +53,8 @@ pub(crate) use gate::{check_gate, GatePort, RegisteredPort, SettledSchema};
 #[cfg(feature = "testing")]
 pub(crate) use gate::{part_subject, register_output};
 #[cfg(feature = "avro")]
+pub(crate) use json_schema::json_cannot_read;
+#[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use json_schema::JsonSchemaCodec;
 #[cfg(feature = "json-schema")]
@@ -58,6 +63,14 @@ pub use json_schema::{json_schema_codec, JsonSchemaType};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use port::PortSchema;
+#[cfg(feature = "protobuf")]
+pub(crate) use protobuf::file_cannot_read;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub use protobuf::{
+    descriptor_pool, parse_proto_schema, protobuf_codec, read_message_indexes, serialized_proto_schema,
+    write_message_indexes, ProtoSchemaError, ProtobufCodec, ProtobufType,
+};
 #[cfg(feature = "registry-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry-client")))]
 pub use registry::HttpRegistry;
@@ -112,6 +125,13 @@ pub enum DecodeError {
     #[error("malformed JSON: {reason}")]
     MalformedJson {
         /// The parser's message.
+        reason: String,
+    },
+    /// A Protobuf port's payload (its message indexes or its body) is not
+    /// a valid message.
+    #[error("malformed Protobuf: {reason}")]
+    MalformedProtobuf {
+        /// The decoder's message.
         reason: String,
     },
     /// A string port's payload is not UTF-8.
@@ -174,6 +194,7 @@ impl DecodeError {
             Self::Malformed { .. } => "malformed-avro",
             Self::MalformedJson { .. } => "malformed-json",
             Self::MalformedString { .. } => "malformed-string",
+            Self::MalformedProtobuf { .. } => "malformed-protobuf",
             Self::TrailingBytes { .. } => "trailing-bytes",
             Self::TypeMismatch { .. } => "type-mismatch",
             Self::MissingKey => "missing-key",
@@ -196,6 +217,12 @@ pub enum EncodeError {
     /// apache-avro refused the value.
     #[error("cannot encode as Avro: {reason}")]
     Avro {
+        /// Its message.
+        reason: String,
+    },
+    /// prost refused the value.
+    #[error("cannot encode as Protobuf: {reason}")]
+    Protobuf {
         /// Its message.
         reason: String,
     },

@@ -82,6 +82,27 @@ impl PortSchema {
         self
     }
 
+    /// A port whose values are Protobuf `V` messages in the Confluent wire
+    /// format, with `V`'s file descriptor in the registry (as Confluent's
+    /// Protobuf serializers write them).
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    pub fn protobuf<V: super::ProtobufType>() -> Self {
+        Self {
+            value: Codec::Protobuf(super::protobuf_codec::<V>()),
+            key: None,
+        }
+    }
+
+    /// Makes the port keyed by Protobuf `K` messages in the wire format.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    #[must_use]
+    pub fn with_protobuf_key<K: super::ProtobufType>(mut self) -> Self {
+        self.key = Some(Codec::Protobuf(super::protobuf_codec::<K>()));
+        self
+    }
+
     /// Makes the port keyed by Avro `K`s in the wire format; a record
     /// without a key is a dead letter.
     #[must_use]
@@ -114,7 +135,8 @@ impl PortSchema {
         self.key.as_ref()
     }
 
-    /// Whether any part is checked against the registry (Avro).
+    /// Whether any part is checked against the registry (Avro, JSON Schema
+    /// or Protobuf).
     pub fn uses_registry(&self) -> bool {
         self.value.format().uses_registry() || self.key.as_ref().is_some_and(|k| k.format().uses_registry())
     }
@@ -140,11 +162,15 @@ impl Eq for PortSchema {}
 
 impl Serialize for PortSchema {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        /// An Avro part shows its schema; a plain one its Rust type.
+        /// A part in the registry shows its schema (a Protobuf one the
+        /// message's full name, its file being binary); a plain one its
+        /// Rust type.
         fn shown(codec: &Codec) -> &str {
             match codec {
                 Codec::Avro(avro) => avro.schema_json(),
                 Codec::JsonSchema(json) => json.schema_json(),
+                #[cfg(feature = "protobuf")]
+                Codec::Protobuf(proto) => proto.full_name(),
                 _ => codec.type_name(),
             }
         }

@@ -76,6 +76,42 @@ pub struct DeadLetter {
     pub value: Option<Vec<u8>>,
 }
 
+impl DeadLetter {
+    /// Whether it went to the dead-letter topic for `reason` (its code).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::testing::DeadLetter;
+    /// use meshkit::DeadLetterReason;
+    ///
+    /// struct Late;
+    /// impl std::fmt::Display for Late {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("after its window closed")
+    ///     }
+    /// }
+    /// impl DeadLetterReason for Late {
+    ///     fn code(&self) -> &'static str {
+    ///         "late-record"
+    ///     }
+    /// }
+    ///
+    /// let letter = DeadLetter {
+    ///     port: "orders".into(),
+    ///     offset: 0,
+    ///     reason: "late-record".into(),
+    ///     message: "after its window closed".into(),
+    ///     key: None,
+    ///     value: None,
+    /// };
+    /// assert!(letter.is(&Late));
+    /// ```
+    pub fn is<R: crate::DeadLetterReason + ?Sized>(&self, reason: &R) -> bool {
+        self.reason == reason.code()
+    }
+}
+
 /// A raw record read from an output port, as the client would produce it.
 pub type RawRecord = OutputRecord;
 

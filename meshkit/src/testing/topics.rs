@@ -311,6 +311,16 @@ async fn decode<T: Any>(
                 .map_err(|_| DecodeError::UnknownSchemaId { id })?;
             json.decode_body(body)?
         }
+        #[cfg(feature = "protobuf")]
+        Codec::Protobuf(proto) => {
+            let (id, body) = wire::split(bytes)?;
+            registry
+                .schema_definition_by_id(id)
+                .await
+                .map_err(|_| DecodeError::UnknownSchemaId { id })?;
+            let (_, body) = crate::schema::read_message_indexes(body)?;
+            proto.decode_body(body)?
+        }
     };
     decoded
         .downcast::<T>()

@@ -98,6 +98,41 @@ impl Context {
         self.dead_letter = Some((reason.to_string(), message.into()));
     }
 
+    /// Sends the record being processed to the dead-letter topic for a
+    /// typed `reason`: its [`code`](DeadLetterReason::code) is the
+    /// `meshkit.dlq.reason` header, its `Display` the message. Otherwise as
+    /// [`dead_letter`](Self::dead_letter).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Context, DeadLetterReason};
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// enum Refused {
+    ///     #[error("order {0} has a negative amount")]
+    ///     NegativeAmount(i64),
+    /// }
+    ///
+    /// impl DeadLetterReason for Refused {
+    ///     fn code(&self) -> &'static str {
+    ///         match self {
+    ///             Self::NegativeAmount(_) => "negative-amount",
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// fn check(order: i64, amount: i64, ctx: &mut Context) {
+    ///     if amount < 0 {
+    ///         ctx.dead_letter_for(&Refused::NegativeAmount(order));
+    ///     }
+    /// }
+    /// # let _ = check;
+    /// ```
+    pub fn dead_letter_for<R: DeadLetterReason + ?Sized>(&mut self, reason: &R) {
+        self.dead_letter(reason.code(), reason.to_string());
+    }
+
     /// Takes the dead-letter request made for the current record.
     pub(crate) fn take_dead_letter(&mut self) -> Option<(String, String)> {
         self.dead_letter.take()
@@ -198,4 +233,14 @@ impl Context {
         self.state.discard();
         self.dead_letter = None;
     }
+}
+
+/// Why a transform dead-letters a record, as a type (usually an enum, its
+/// messages from `thiserror`): [`Context::dead_letter_for`] sends it, and the
+/// test driver's dead letters compare with it
+/// (`testing::DeadLetter::is`).
+pub trait DeadLetterReason: std::fmt::Display {
+    /// The reason's code, the dead letter's `meshkit.dlq.reason` header and
+    /// metrics label: lowercase words joined by `-` (`negative-amount`).
+    fn code(&self) -> &'static str;
 }

@@ -13,7 +13,7 @@ mod outputs;
 
 use std::future::Future;
 
-pub use context::Context;
+pub use context::{Context, DeadLetterReason};
 pub use emit::EmitError;
 #[cfg(feature = "state")]
 pub use handles::{LocalState, StoreRef, WindowStoreRef};

@@ -918,6 +918,13 @@ mod tests {
         assert_eq!(client.schema_definition_by_id(p.id).await.unwrap(), proto);
         let proto2 = SchemaDefinition::new(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage Q {}\n");
         let err = client.register_definition("p", &proto2).await.unwrap_err();
+        // `P` is gone: a reader of the new version cannot read what was written.
+        #[cfg(feature = "protobuf")]
+        assert!(
+            matches!(&err, RegistryError::Incompatible { messages, .. } if messages[0].contains("`P` was removed")),
+            "{err:?}"
+        );
+        #[cfg(not(feature = "protobuf"))]
         assert!(matches!(err, RegistryError::Unsupported { .. }), "{err:?}");
         assert!(!err.is_retriable());
 

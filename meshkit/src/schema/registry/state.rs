@@ -11,10 +11,12 @@
 //!   the state so far is ignored (by every replayer alike), see
 //!   [`RegistryState::apply`].
 //!
-//! Schemas are compared by their identity, see [`super::stored`]. Only Avro
-//! schemas are checked for compatibility; a new version of another type is
-//! accepted only when there is nothing to check it against (the subject's
-//! first version, or level `NONE`), else [`RegistryError::Unsupported`] says so.
+//! Schemas are compared by their identity, see [`super::stored`]. A new
+//! version is checked at its subject's compatibility level by the rules of
+//! its type: Avro's schema resolution, JSON Schema's required properties and
+//! types, Protobuf's messages and field shapes (with the `protobuf` feature;
+//! without it, [`RegistryError::Unsupported`] unless there is nothing to
+//! check against).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -453,8 +455,7 @@ impl RegistryState {
     // ----- compatibility ----------------------------------------------------
 
     /// Checks `new` against `targets` (version, id), newest first, at `level`;
-    /// returns what broke. [`RegistryError::Unsupported`] when `new` is not
-    /// Avro and there is a target of its type to check against.
+    /// returns what broke.
     fn incompatibilities(
         &self,
         subject: &str,
@@ -469,7 +470,6 @@ impl RegistryState {
             L::Full | L::FullTransitive => (true, true),
             _ => (false, false),
         };
-        let new_avro = self.avro_of(new)?;
         let mut messages = Vec::new();
         for (version, entry) in targets.iter().rev() {
             let Some(old) = self.ids.get(&entry.id).map(|e| &e.stored) else {
@@ -483,14 +483,8 @@ impl RegistryState {
                 ));
                 continue;
             }
-            let (Some(new_avro), Some(old_avro)) = (new_avro.as_deref(), self.avro_of(old)?) else {
-                return Err(RegistryError::unsupported(format!(
-                    "checking the compatibility of {new_type} schemas (only AVRO is checked); \
-                     set subject '{subject}' to compatibility level NONE to register further versions"
-                )));
-            };
             if backward {
-                if let Some(why) = cannot_read(&old_avro, new_avro) {
+                if let Some(why) = self.cannot_read(old, new)? {
                     messages.push(format!(
                         "{level}: the new schema cannot read data written with version {version} of subject '{subject}' (schema id {}): {why}",
                         entry.id
@@ -498,7 +492,7 @@ impl RegistryState {
                 }
             }
             if forward {
-                if let Some(why) = cannot_read(new_avro, &old_avro) {
+                if let Some(why) = self.cannot_read(new, old)? {
                     messages.push(format!(
                         "{level}: version {version} of subject '{subject}' (schema id {}) cannot read data written with the new schema: {why}",
                         entry.id
@@ -507,6 +501,41 @@ impl RegistryState {
             }
         }
         Ok(messages)
+    }
+
+    /// Why a reader with schema `reader` cannot read what a writer with
+    /// `writer` (of the same type) writes, by the rules of their type.
+    fn cannot_read(
+        &self,
+        writer: &StoredSchema,
+        reader: &StoredSchema,
+    ) -> Result<Option<String>, RegistryError> {
+        let invalid = |reason: String| RegistryError::InvalidSchema { reason };
+        match reader.definition.schema_type {
+            SchemaType::Avro => {
+                let (Some(writer), Some(reader)) = (self.avro_of(writer)?, self.avro_of(reader)?) else {
+                    return Ok(None);
+                };
+                Ok(cannot_read(&writer, &reader))
+            }
+            SchemaType::Json => {
+                let parse = |s: &StoredSchema| {
+                    serde_json::from_str::<serde_json::Value>(&s.definition.schema)
+                        .map_err(|e| invalid(e.to_string()))
+                };
+                Ok(crate::schema::json_cannot_read(&parse(writer)?, &parse(reader)?))
+            }
+            #[cfg(feature = "protobuf")]
+            SchemaType::Protobuf => {
+                crate::schema::file_cannot_read(&writer.definition.schema, &reader.definition.schema)
+                    .map_err(|e| invalid(e.to_string()))
+            }
+            #[cfg(not(feature = "protobuf"))]
+            SchemaType::Protobuf => Err(RegistryError::unsupported(
+                "checking the compatibility of PROTOBUF schemas (meshkit's `protobuf` feature is off); \
+                 set the subject to compatibility level NONE to register further versions",
+            )),
+        }
     }
 
     /// The versions a new schema for `subject` is checked against at `level`:
@@ -1555,10 +1584,11 @@ mod tests {
             st.subject_versions_by_id(json.id, false).unwrap(),
             vec![SubjectVersion::new("j", 1)]
         );
+        // A string schema read as an integer one: refused at BACKWARD.
         let next = SchemaDefinition::new(SchemaType::Json, r#"{"type":"integer"}"#);
         assert!(matches!(
             register_definition(&mut st, "j", &next),
-            Err(RegistryError::Unsupported { .. })
+            Err(RegistryError::Incompatible { .. })
         ));
         set_level(&mut st, Some("j"), L::None);
         assert_eq!(register_definition(&mut st, "j", &next).unwrap().version, 2);

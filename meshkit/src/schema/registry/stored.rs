@@ -16,8 +16,9 @@
 //!   with references is not identified by its parsed form because parsing
 //!   needs the referenced versions, and a replay of a compacted log may meet
 //!   a schema before the versions it refers to.
-//! - Protobuf: the text without leading and trailing whitespace, plus the
-//!   references (no parser here).
+//! - Protobuf: the text (`.proto` source or a base64 file descriptor)
+//!   without leading and trailing whitespace, plus the references; with the
+//!   `protobuf` feature it must parse.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -54,7 +55,11 @@ impl StoredSchema {
                 (avro_identity(&schema), Some(schema))
             }
             SchemaType::Avro | SchemaType::Json => (json_identity(&definition)?, None),
-            SchemaType::Protobuf => (tagged_identity(&definition, definition.schema.trim()), None),
+            SchemaType::Protobuf => {
+                #[cfg(feature = "protobuf")]
+                crate::schema::parse_proto_schema(&definition.schema).map_err(|e| invalid(e.to_string()))?;
+                (tagged_identity(&definition, definition.schema.trim()), None)
+            }
         };
         Ok(Self {
             definition,

@@ -3,7 +3,7 @@
 //! dead-letters orders with a negative amount. No schema registry is needed:
 //! both ports carry plain JSON.
 
-use meshkit::{Context, TransformError};
+use meshkit::{Context, DeadLetterReason, TransformError};
 use serde::{Deserialize, Serialize};
 
 /// An order, as JSON on the input topic.
@@ -26,6 +26,27 @@ pub struct LargeOrder {
     pub amount_cents: i64,
 }
 
+/// Why an order is refused: the dead letter's reason and message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    /// Money does not flow backwards.
+    #[error("order {order_id} has amount {amount_cents}")]
+    NegativeAmount {
+        /// The order.
+        order_id: String,
+        /// Its amount in cents.
+        amount_cents: i64,
+    },
+}
+
+impl DeadLetterReason for Refused {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NegativeAmount { .. } => "negative-amount",
+        }
+    }
+}
+
 /// The data product.
 #[derive(Debug, Clone, Default)]
 pub struct {{Type}};
@@ -40,7 +61,7 @@ impl {{Type}} {
     #[transform(orders)]
     fn on_order(customer: &String, order: &Order, ctx: &mut Context) -> Result<(), TransformError> {
         if order.amount_cents < 0 {
-            ctx.dead_letter("negative-amount", format!("order {} has amount {}", order.order_id, order.amount_cents));
+            ctx.dead_letter_for(&Refused::NegativeAmount { order_id: order.order_id.clone(), amount_cents: order.amount_cents });
         } else if order.amount_cents >= 10_000 {
             let large = LargeOrder { order_id: order.order_id.clone(), customer: customer.clone(), amount_cents: order.amount_cents };
             Self::OUT.large.send(ctx, customer, &large)?;
@@ -87,8 +108,12 @@ mod tests {
         let mut driver = TestDriver::start({{Type}}).await?;
         driver.pipe("orders", &"c-1".to_string(), &order("o-1", -1)).await?;
         driver.pipe_raw("orders", Some(b"c-1"), Some(b"{not json")).await?;
-        let reasons: Vec<String> = driver.dead_letters().into_iter().map(|d| d.reason).collect();
-        assert_eq!(reasons, ["negative-amount", "malformed-json"]);
+        let dead = driver.dead_letters();
+        assert_eq!(dead.len(), 2);
+        let refused = Refused::NegativeAmount { order_id: "o-1".into(), amount_cents: -1 };
+        assert!(dead[0].is(&refused));
+        assert_eq!(dead[0].message, "order o-1 has amount -1");
+        assert_eq!(dead[1].reason, "malformed-json");
         assert!(driver.read({{Type}}::OUT.large)?.is_empty());
         Ok(())
     }
