@@ -52,7 +52,7 @@ pub use gate::SchemaGateError;
 pub(crate) use gate::{check_gate, GatePort, RegisteredPort, SettledSchema};
 #[cfg(feature = "testing")]
 pub(crate) use gate::{part_subject, register_output};
-#[cfg(feature = "avro")]
+#[cfg(feature = "registry-server")]
 pub(crate) use json_schema::json_cannot_read;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
@@ -63,7 +63,7 @@ pub use json_schema::{json_schema_codec, JsonSchemaType};
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use port::PortSchema;
-#[cfg(feature = "protobuf")]
+#[cfg(all(feature = "protobuf", feature = "registry-server"))]
 pub(crate) use protobuf::file_cannot_read;
 #[cfg(feature = "protobuf")]
 #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]

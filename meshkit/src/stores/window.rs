@@ -191,10 +191,19 @@ where
         let advance = Windows::ms(self.windows.advance).max(1);
         let closing = |t: i64| t.saturating_sub(close_lag).div_euclid(advance);
         if stream_time != before && closing(stream_time) != closing(before) {
-            // Every window with end + grace <= stream time has closed.
+            // Every window with end + grace <= stream time has closed. Those
+            // that `before` had closed are gone already (closed on the
+            // record that passed them), so the scan starts after them: from
+            // the start of time it would walk the deletion markers of every
+            // window ever closed, a cost per record that grew with history.
             let last_closed_start = stream_time.saturating_sub(close_lag);
-            // `(s + 1, None)` sorts after every `(s, Some(key))`.
-            let range = (i64::MIN + 1, None)..(last_closed_start.saturating_add(1), None);
+            let first_open_start = before
+                .saturating_sub(close_lag)
+                .saturating_add(1)
+                .max(i64::MIN + 1);
+            // `(s + 1, None)` sorts after every `(s, Some(key))`, and
+            // `(s, None)` before them.
+            let range = (first_open_start, None)..(last_closed_start.saturating_add(1), None);
             for ((start, key), slot) in self.store.range(range)? {
                 if let (Some(k), Slot::Open(v)) = (key.clone(), slot) {
                     closed.push((
