@@ -79,6 +79,14 @@ pub enum DescriptorError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A timer cannot be declared as it is.
+    #[error("timer `{name}` cannot be used: {reason}")]
+    InvalidTimer {
+        /// Its name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An output port writes to a topic that is also an input.
     #[error(
         "output port `{output}` writes to topic `{topic}`, which input port `{input}` reads; \

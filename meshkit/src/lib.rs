@@ -66,6 +66,7 @@
 mod error;
 mod policy;
 mod record;
+mod timer;
 mod window;
 
 pub mod kafka;
@@ -113,6 +114,7 @@ pub use runtime::{
 pub use schema::{AvroType, Format, JsonType, PortSchema};
 #[cfg(feature = "state")]
 pub use state::{changelog_topic, StateError, Store};
+pub use timer::{Clock, TimerDescriptor};
 
 pub use meshkit_macros as macros;
 pub use meshkit_macros::{product, transform};

@@ -125,6 +125,8 @@ pub struct ProductDescriptor {
     pub outputs: Vec<OutputPort>,
     /// The state stores it keeps.
     pub stores: Vec<StoreDescriptor>,
+    /// The timers it declares.
+    pub timers: Vec<crate::timer::TimerDescriptor>,
 }
 
 impl ProductDescriptor {
@@ -141,6 +143,7 @@ impl ProductDescriptor {
             inputs: Vec::new(),
             outputs: Vec::new(),
             stores: Vec::new(),
+            timers: Vec::new(),
         }
     }
 
@@ -219,6 +222,22 @@ impl ProductDescriptor {
                 reason: "a product keeps at most 255 stores",
             });
         }
+        let mut timers = std::collections::HashSet::new();
+        for timer in &self.timers {
+            let reason = if timer.name.trim().is_empty() {
+                Some("a timer needs a name")
+            } else if !timers.insert(timer.name.as_str()) {
+                Some("two timers have this name")
+            } else {
+                timer.check().err()
+            };
+            if let Some(reason) = reason {
+                return Err(DescriptorError::InvalidTimer {
+                    name: timer.name.clone(),
+                    reason,
+                });
+            }
+        }
         for output in &self.outputs {
             if let Some(input) = self.input_for_topic(&output.topic) {
                 return Err(DescriptorError::OutputIsInput {
@@ -246,6 +265,7 @@ pub struct DescriptorBuilder {
     inputs: Vec<InputPort>,
     outputs: Vec<OutputPort>,
     stores: Vec<StoreDescriptor>,
+    timers: Vec<crate::timer::TimerDescriptor>,
 }
 
 impl DescriptorBuilder {
@@ -381,6 +401,20 @@ impl DescriptorBuilder {
         self
     }
 
+    /// Declares timer `name`, on `clock`, every `every` (see
+    /// [`TimerDescriptor`](crate::TimerDescriptor)): the runtime calls
+    /// [`DataProduct::on_timer`](crate::DataProduct::on_timer) with it.
+    pub fn timer(
+        mut self,
+        name: impl Into<String>,
+        clock: crate::timer::Clock,
+        every: std::time::Duration,
+    ) -> Self {
+        self.timers
+            .push(crate::timer::TimerDescriptor::new(name, clock, every));
+        self
+    }
+
     /// Checks and builds the descriptor.
     ///
     /// # Errors
@@ -408,6 +442,7 @@ impl DescriptorBuilder {
             inputs: self.inputs,
             outputs: self.outputs,
             stores: self.stores,
+            timers: self.timers,
         };
         descriptor.validate()?;
         Ok(descriptor)

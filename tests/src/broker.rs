@@ -252,6 +252,8 @@ pub struct ReadRecord {
     pub value: Option<Vec<u8>>,
     /// Headers.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Timestamp in milliseconds, if it has one.
+    pub timestamp: Option<i64>,
 }
 
 impl ReadRecord {
@@ -309,6 +311,7 @@ pub fn read_topic(
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    timestamp: m.timestamp().to_millis(),
                 });
             }
             Some(Err(err)) => return Err(err).context("reading topic"),

@@ -186,6 +186,57 @@ fn add_to_totals(record: &Record<'_>, ctx: &mut Context) -> Result<(), Transform
     Ok(())
 }
 
+/// `tests/batcher`: emits nothing per record. Each record's id waits in
+/// store `pending` under its key; wall-clock timer `flush` (every
+/// `flush_every`) publishes, for each key of the task, the ids waiting
+/// (`<n>,<n>,…`, keyed by the key) and deletes them. Exactly once shows in
+/// the outputs: every input id in exactly one committed batch.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    /// The input topic.
+    pub input: String,
+    /// The output topic.
+    pub output: String,
+    /// The timer's period.
+    pub flush_every: std::time::Duration,
+}
+
+impl DataProduct for Batcher {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        ProductDescriptor::builder("tests", "batcher")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .description("Ids batched per key, published by a wall-clock timer")
+            .input("in", &self.input)
+            .output("out", &self.output)
+            .store("pending")
+            .timer("flush", meshkit::Clock::Wall, self.flush_every)
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        let id = std::str::from_utf8(record.value().unwrap_or_default())
+            .map_err(|e| TransformError::new("input is not UTF-8").with_source(e))?;
+        let n = id_number(id).ok_or_else(|| TransformError::new(format!("`{id}` is not an id")))? as u64;
+        let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+        let mut pending = ctx.store::<String, Vec<u64>>("pending")?;
+        let mut ids = pending.get(&key)?.unwrap_or_default();
+        ids.push(n);
+        pending.put(&key, &ids)?;
+        Ok(())
+    }
+
+    async fn on_timer(&mut self, _timer: &str, ctx: &mut Context) -> Result<(), TransformError> {
+        let waiting = ctx.store::<String, Vec<u64>>("pending")?.range(..)?;
+        for (key, ids) in waiting {
+            ctx.store::<String, Vec<u64>>("pending")?.delete(&key)?;
+            let text: Vec<String> = ids.iter().map(u64::to_string).collect();
+            ctx.emit("out", Some(key.into_bytes()), text.join(","))?;
+        }
+        Ok(())
+    }
+}
+
 /// `tests/co-totals`: [`Totals`] over two inputs co-partitioned into one
 /// store: a key's records, from either input, add to one running count and
 /// sum. Ids must be unique across both inputs; the output is

@@ -640,3 +640,50 @@ async fn a_refused_commit_is_settled_and_the_product_goes_on() {
         );
     }
 }
+
+/// A product that publishes only from a wall-clock timer: every id is
+/// published once the records stop, from every partition, though none of
+/// them sees another record (the timer fires on idle partitions), and each
+/// batch carries the tick it was published at as its timestamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_clock_timer_fires_on_idle_partitions() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let product = meshkit_tests::product::Batcher {
+        input: IN.to_string(),
+        output: OUT.to_string(),
+        flush_every: Duration::from_millis(200),
+    };
+    let mut running = run::spawn(product, config(&state).build().expect("config")).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    meshkit_tests::broker::produce_keyed(&brokers, IN, 0..300, 30).expect("inputs");
+    running
+        .until_committed(300, Duration::from_secs(60))
+        .await
+        .expect("all committed");
+    let mut ids = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut partitions = BTreeSet::new();
+    while ids.len() < 300 && std::time::Instant::now() < deadline {
+        let out = read_topic(&brokers, OUT, "read_committed", 1, Duration::from_secs(2)).expect("read");
+        ids.clear();
+        partitions.clear();
+        for record in &out {
+            let text = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
+            ids.extend(text.split(',').map(|id| id.parse::<u64>().expect("an id")));
+            partitions.insert(record.partition);
+            let timestamp = record.timestamp.expect("stamped with the tick");
+            assert_eq!(timestamp % 200, 0, "a tick of the timer: {timestamp}");
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..300).collect::<Vec<u64>>(), "every id once");
+    assert_eq!(
+        partitions.len(),
+        3,
+        "batches from every partition: {partitions:?}"
+    );
+    running.stop().await.expect("join").expect("clean stop");
+}

@@ -82,6 +82,17 @@ pub enum Error {
         #[source]
         source: TransformError,
     },
+    /// A timer's work failed and the error policy is to stop.
+    #[error("stopped on an error of timer `{timer}` for partition {partition}")]
+    Timer {
+        /// The timer.
+        timer: String,
+        /// The task's partition.
+        partition: i32,
+        /// What `on_timer` returned.
+        #[source]
+        source: TransformError,
+    },
     /// A Kafka operation failed.
     #[error("Kafka {operation} failed")]
     Kafka {
@@ -207,7 +218,7 @@ impl Error {
             #[cfg(feature = "avro")]
             Error::Registry(err) => err.is_retriable(),
             Error::Kafka { source, .. } => kafka_retriable(source),
-            Error::Transform { source, .. } => source.is_retriable(),
+            Error::Transform { source, .. } | Error::Timer { source, .. } => source.is_retriable(),
             _ => false,
         }
     }

@@ -24,6 +24,7 @@ pub(super) mod schemas;
 mod stores;
 #[cfg(feature = "state")]
 mod stores;
+mod timers;
 
 use super::contract::{Context, DataProduct};
 use super::poison::{PoisonBook, Verdict};
@@ -563,6 +564,12 @@ pub(super) trait Transform: Send + 'static {
         record: &Record<'_>,
         ctx: &mut Context,
     ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send;
+
+    fn timer(
+        &mut self,
+        timer: &str,
+        ctx: &mut Context,
+    ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send;
 }
 
 impl<P: DataProduct> Transform for P {
@@ -572,6 +579,14 @@ impl<P: DataProduct> Transform for P {
         ctx: &mut Context,
     ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send {
         self.process(record, ctx)
+    }
+
+    fn timer(
+        &mut self,
+        timer: &str,
+        ctx: &mut Context,
+    ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send {
+        self.on_timer(timer, ctx)
     }
 }
 
@@ -617,6 +632,13 @@ impl<P: DataProduct> Transform for ThreadProduct<P> {
         match self {
             Self::Own(product) => product.process(record, ctx).await,
             Self::Shared(product) => product.lock().await.process(record, ctx).await,
+        }
+    }
+
+    async fn timer(&mut self, timer: &str, ctx: &mut Context) -> Result<(), crate::TransformError> {
+        match self {
+            Self::Own(product) => product.on_timer(timer, ctx).await,
+            Self::Shared(product) => product.lock().await.on_timer(timer, ctx).await,
         }
     }
 }
@@ -743,6 +765,8 @@ struct Loop<'a> {
     /// Decoding typed inputs, and backing off while the registry is away.
     #[cfg_attr(not(feature = "avro"), allow(dead_code))]
     schemas: LoopSchemas,
+    /// When the product's timers are next due.
+    timers: timers::LoopTimers,
 }
 
 impl<'a> Loop<'a> {
@@ -769,6 +793,7 @@ impl<'a> Loop<'a> {
             seen: 0,
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
             resync_stores: false,
+            timers: timers::LoopTimers::new(descriptor, timers::now_ms()),
         }
     }
 }
@@ -791,6 +816,10 @@ impl Loop<'_> {
         let mut armed: Option<tokio::time::Instant> = None;
         let idle = tokio::time::sleep(IDLE_TICK);
         tokio::pin!(idle);
+        // The next wall-clock timer's tick, reset when it moves.
+        let wall_timer = tokio::time::sleep_until(far_future());
+        tokio::pin!(wall_timer);
+        let mut wall_armed: Option<i64> = None;
         let port_of: HashMap<&str, (usize, &str)> = self
             .descriptor
             .inputs
@@ -819,11 +848,23 @@ impl Loop<'_> {
                 armed = deadline;
                 commit_timer.as_mut().reset(deadline.unwrap_or_else(far_future));
             }
+            let wall_due = self.timers.next_wall();
+            if wall_due != wall_armed {
+                wall_armed = wall_due;
+                wall_timer
+                    .as_mut()
+                    .reset(wall_due.map_or_else(far_future, timers::instant_at));
+            }
             let message = tokio::select! {
                 biased;
                 _ = stop.changed() => continue,
                 () = &mut commit_timer, if armed.is_some() => {
                     self.commit(consumer)?;
+                    continue;
+                }
+                // Before the records: under load `recv` is always ready.
+                () = &mut wall_timer, if wall_armed.is_some() => {
+                    self.fire_wall(product, consumer).await?;
                     continue;
                 }
                 message = consumer.recv() => message,
@@ -877,7 +918,12 @@ impl Loop<'_> {
                 continue;
             }
             let port = port_of.get(message.topic()).copied().unwrap_or_default();
+            let timestamp = message.timestamp().to_millis();
             self.handle(product, consumer, &message, port, tp).await?;
+            if let (true, Some(timestamp)) = (self.timers.has_stream(), timestamp) {
+                self.fire_stream(product, consumer, message.partition(), timestamp)
+                    .await?;
+            }
             if self.txn.due(interval, self.config.commit_records) {
                 self.commit(consumer)?;
             }

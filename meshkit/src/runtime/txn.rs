@@ -348,6 +348,20 @@ impl Txn {
     /// Opens a transaction if none is open, and notes that input `tp` is
     /// processed from `offset` in it.
     pub(crate) fn begin_for(&self, tp: &Tp, offset: i64) -> Result<(), Error> {
+        let mut state = self.begin_locked()?;
+        if !state.first.contains_key(tp) {
+            state.first.insert(tp.clone(), offset);
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction if none is open, for work that no input record
+    /// carries (a timer's).
+    pub(crate) fn begin(&self) -> Result<(), Error> {
+        self.begin_locked().map(drop)
+    }
+
+    fn begin_locked(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut state = lock(&self.state);
         if !state.open {
             match self.guarantee {
@@ -368,10 +382,7 @@ impl Txn {
                 outcome = Empty
             ));
         }
-        if !state.first.contains_key(tp) {
-            state.first.insert(tp.clone(), offset);
-        }
-        Ok(())
+        Ok(state)
     }
 
     fn begin_transaction(&self) -> Result<(), Error> {

@@ -20,6 +20,7 @@ pub(crate) use restore::{RemainingGauge, Restoration};
 /// Headers every changelog record carries: the input record that wrote it.
 pub(crate) const SOURCE_TOPIC: &str = "meshkit.source.topic";
 pub(crate) const SOURCE_OFFSET: &str = "meshkit.source.offset";
+pub(crate) use crate::timer::TIMER_SOURCE;
 
 /// The longest an open waits for another processing thread of this process
 /// to close a task's database (see [`StateManager::sibling`]).

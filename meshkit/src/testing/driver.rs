@@ -84,6 +84,12 @@ pub struct TestDriver<P: DataProduct> {
     writer_ids: HashMap<(String, bool), u32>,
     clock: i64,
     stopped: bool,
+    /// Wall-clock timers: (index in the descriptor, next tick).
+    wall_timers: Vec<(usize, i64)>,
+    /// Stream-time timers: (index in the descriptor, next tick once known).
+    stream_timers: Vec<(usize, Option<i64>)>,
+    /// The largest timestamp of the records piped in.
+    stream_time: Option<i64>,
 }
 
 impl<P: DataProduct> std::fmt::Debug for TestDriver<P> {
@@ -159,6 +165,14 @@ impl<P: DataProduct> TestDriver<P> {
         ));
         let mut ctx = Context::with_state(&descriptor, Some(state.clone()));
         ctx.set_encoders(plan.outputs);
+        let wall_timers = (descriptor.timers.iter().enumerate())
+            .filter(|(_, t)| t.clock == crate::Clock::Wall)
+            .map(|(i, t)| (i, t.next_tick(START + 1)))
+            .collect();
+        let stream_timers = (descriptor.timers.iter().enumerate())
+            .filter(|(_, t)| t.clock == crate::Clock::Stream)
+            .map(|(i, _)| (i, None))
+            .collect();
         Ok(Self {
             product,
             sent: vec![Vec::new(); descriptor.outputs.len()],
@@ -174,6 +188,9 @@ impl<P: DataProduct> TestDriver<P> {
             writer_ids: HashMap::new(),
             clock: START,
             stopped: false,
+            wall_timers,
+            stream_timers,
+            stream_time: None,
         })
     }
 
@@ -221,11 +238,127 @@ impl<P: DataProduct> TestDriver<P> {
     }
 
     /// Moves the clock on by `by`: records piped in after it are that much
-    /// later.
+    /// later. Fires no timer: see [`advance_wall_clock`](Self::advance_wall_clock).
     pub fn advance_time(&mut self, by: Duration) {
         self.clock = self
             .clock
             .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// Moves the clock on by `by` and fires the wall-clock timers whose
+    /// ticks it passes, each tick in order, as the runtime would on an idle
+    /// partition (the driver's one task).
+    ///
+    /// # Errors
+    ///
+    /// [`TestError::TimerFailed`] if an `on_timer` failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::testing::TestDriver;
+    /// use meshkit::{Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+    ///
+    /// struct Beat;
+    ///
+    /// impl DataProduct for Beat {
+    ///     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    ///         ProductDescriptor::builder("ops", "beat")
+    ///             .version("1.0.0")
+    ///             .owner("team-ops")
+    ///             .input("events", "ops.events")
+    ///             .output("beats", "ops.beats")
+    ///             .timer("beat", Clock::Wall, Duration::from_secs(10))
+    ///             .build()
+    ///     }
+    ///
+    ///     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> {
+    ///         Ok(())
+    ///     }
+    ///
+    ///     async fn on_timer(&mut self, _: &str, ctx: &mut Context) -> Result<(), TransformError> {
+    ///         let tick = ctx.timestamp().unwrap_or_default();
+    ///         ctx.emit("beats", None, tick.to_string().into_bytes())?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let mut driver = TestDriver::start(Beat).await?;
+    /// driver.advance_wall_clock(Duration::from_secs(25)).await?;
+    /// assert_eq!(driver.read_raw("beats")?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn advance_wall_clock(&mut self, by: Duration) -> Result<(), TestError> {
+        let until = self
+            .clock
+            .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        loop {
+            let earliest = (self.wall_timers.iter().enumerate())
+                .filter(|(_, (_, next))| *next <= until)
+                .min_by_key(|(_, (_, next))| *next)
+                .map(|(slot, &(timer, tick))| (slot, timer, tick));
+            let Some((slot, timer, tick)) = earliest else {
+                break;
+            };
+            self.wall_timers[slot].1 = tick.saturating_add(self.descriptor.timers[timer].every_ms());
+            self.clock = self.clock.max(tick);
+            self.fire(timer, tick).await?;
+        }
+        self.clock = until;
+        Ok(())
+    }
+
+    /// Runs timer `timer` at `tick` for the driver's task.
+    async fn fire(&mut self, timer: usize, tick: i64) -> Result<(), TestError> {
+        let name = self.descriptor.timers[timer].name.clone();
+        self.ctx.bind(0, Some(tick));
+        if let Err(source) = self.product.on_timer(&name, &mut self.ctx).await {
+            self.ctx.discard();
+            self.state.discard();
+            self.stopped |= self.policy == ErrorPolicy::Stop;
+            return Err(TestError::TimerFailed {
+                timer: name,
+                tick,
+                source,
+            });
+        }
+        // A timer has no record to dead-letter.
+        drop(self.ctx.take_dead_letter());
+        self.settle(tick)
+    }
+
+    /// Fires the stream-time timers a record at `timestamp` made due.
+    async fn fire_stream(&mut self, timestamp: i64) -> Result<(), TestError> {
+        let stream_time = self.stream_time.map_or(timestamp, |t| t.max(timestamp));
+        self.stream_time = Some(stream_time);
+        for slot in 0..self.stream_timers.len() {
+            let (timer, next) = self.stream_timers[slot];
+            let every = self.descriptor.timers[timer].every_ms();
+            let next = next
+                .unwrap_or_else(|| self.descriptor.timers[timer].next_tick(stream_time.saturating_add(1)));
+            self.stream_timers[slot].1 = Some(next);
+            if next <= stream_time {
+                let tick = stream_time - stream_time.rem_euclid(every);
+                self.stream_timers[slot].1 = Some(tick.saturating_add(every));
+                self.fire(timer, tick).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps what the transform or a timer sent and wrote, stamped `timestamp`.
+    fn settle(&mut self, timestamp: i64) -> Result<(), TestError> {
+        for (index, _, mut sent) in self.ctx.drain_to_topics().collect::<Vec<_>>() {
+            sent.timestamp = sent.timestamp.or(Some(timestamp));
+            self.sent[index].push(sent);
+        }
+        drop(self.ctx.take_changelog());
+        self.state.persist(&HashMap::new(), &HashMap::new())?;
+        Ok(())
     }
 
     /// Pipes `value` with `key` (`&()` on a port without keys) into input
@@ -403,6 +536,12 @@ impl<P: DataProduct> TestDriver<P> {
         self.ctx.set_encoders(encoders);
         self.product = product;
         self.stopped = false;
+        // Stream time lives in the loop, not in the stores: a restarted
+        // instance learns it again from its records.
+        self.stream_time = None;
+        for (_, next) in &mut self.stream_timers {
+            *next = None;
+        }
     }
 
     fn ctx_encoders(&self) -> Vec<Option<schema::RegisteredPort>> {
@@ -607,15 +746,13 @@ impl<P: DataProduct> TestDriver<P> {
             ));
             return Ok(());
         }
-        for (index, _, mut sent) in self.ctx.drain_to_topics().collect::<Vec<_>>() {
-            sent.timestamp = sent.timestamp.or(Some(timestamp));
-            self.sent[index].push(sent);
-        }
-        drop(self.ctx.take_changelog());
         if let Some((reason, message)) = self.ctx.take_dead_letter() {
             self.dead_letters.push(dead_letter(reason, message));
         }
-        self.state.persist(&HashMap::new(), &HashMap::new())?;
+        self.settle(timestamp)?;
+        if !self.stream_timers.is_empty() {
+            self.fire_stream(timestamp).await?;
+        }
         Ok(())
     }
 }

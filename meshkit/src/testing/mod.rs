@@ -19,6 +19,8 @@ mod proto_tests;
 mod records;
 #[cfg(all(test, feature = "state", feature = "json-schema"))]
 mod tests;
+#[cfg(all(test, feature = "state"))]
+mod timer_tests;
 mod topics;
 
 use std::any::Any;

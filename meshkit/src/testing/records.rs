@@ -193,6 +193,19 @@ pub enum TestError {
         #[source]
         source: crate::TransformError,
     },
+    /// A timer's `on_timer` failed (under `ErrorPolicy::Stop` the product
+    /// stopped; under the others the runtime would abort the transaction and
+    /// fire the timer again at its next tick).
+    #[error("timer `{timer}` failed at {tick}")]
+    TimerFailed {
+        /// The timer.
+        timer: String,
+        /// Its tick, in ms since the Unix epoch.
+        tick: i64,
+        /// `on_timer`'s error.
+        #[source]
+        source: crate::TransformError,
+    },
 }
 
 #[cfg(feature = "state")]

@@ -4,14 +4,15 @@
 //! for the stateful `totals` product, `RELAY_PRODUCT=soak` for the soak
 //! product (inputs `RELAY_INPUT.left` and `.right`, outputs `RELAY_OUTPUT.totals`
 //! and `.windows`, stalled by `SOAK_STALL_FILE` for `SOAK_STALL_MS`), or
-//! `RELAY_PRODUCT=orders` for the Avro
+//! `RELAY_PRODUCT=batcher` for the timer-flushed `batcher` (period
+//! `RELAY_FLUSH_MS`, default 1000), or `RELAY_PRODUCT=orders` for the Avro
 //! `orders-enricher` (topics `RELAY_INPUT.orders`, `.payments`, `.enriched`, `.paid`).
 //!
 //! Exit codes: 0 after a clean stop (SIGTERM / Ctrl-C), 2 for a bad product
 //! or configuration, 3 when fenced, 1 for any other error.
 
 use meshkit::{Config, DataProduct, Error, Runtime};
-use meshkit_tests::product::{Relay, Soak, Totals};
+use meshkit_tests::product::{Batcher, Relay, Soak, Totals};
 use meshkit_tests::typed::OrdersEnricher;
 
 #[tokio::main]
@@ -55,6 +56,18 @@ async fn run() -> Result<(), Error> {
         soak.stall_file = std::env::var_os("SOAK_STALL_FILE").map(Into::into);
         soak.stall = std::time::Duration::from_millis(var("SOAK_STALL_MS").parse().unwrap_or(0));
         return run_product(soak, config).await;
+    }
+    if var("RELAY_PRODUCT") == "batcher" {
+        let flush_ms = var("RELAY_FLUSH_MS").parse().unwrap_or(1_000);
+        return run_product(
+            Batcher {
+                input: var("RELAY_INPUT"),
+                output: var("RELAY_OUTPUT"),
+                flush_every: std::time::Duration::from_millis(flush_ms),
+            },
+            config,
+        )
+        .await;
     }
     if var("RELAY_PRODUCT") == "totals" {
         return run_product(

@@ -77,4 +77,60 @@ pub trait DataProduct: Send + 'static {
         record: &Record<'_>,
         ctx: &mut Context,
     ) -> impl Future<Output = Result<(), TransformError>> + Send;
+
+    /// Does the work of timer `timer` (declared with
+    /// [`DescriptorBuilder::timer`](crate::DescriptorBuilder::timer)) for
+    /// one task: `ctx` is bound to the task's partition and stores, and
+    /// [`Context::timestamp`] is the tick. Called once per tick for each
+    /// task the instance owns; what it emits and writes commits in the same
+    /// transaction as the records around it. Does nothing by default.
+    ///
+    /// # Errors
+    ///
+    /// A [`TransformError`] under [`ErrorPolicy::Stop`](crate::ErrorPolicy::Stop)
+    /// stops the runtime; under the other policies the open transaction
+    /// aborts (its records are processed again) and the timer fires again
+    /// at its next tick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::{Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+    ///
+    /// /// Counts records per task and publishes the count every ten seconds.
+    /// struct Heartbeat {
+    ///     seen: u64,
+    /// }
+    ///
+    /// impl DataProduct for Heartbeat {
+    ///     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    ///         ProductDescriptor::builder("ops", "heartbeat")
+    ///             .version("1.0.0")
+    ///             .owner("team-ops")
+    ///             .input("events", "ops.events")
+    ///             .output("beats", "ops.beats")
+    ///             .timer("beat", Clock::Wall, Duration::from_secs(10))
+    ///             .build()
+    ///     }
+    ///
+    ///     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> {
+    ///         self.seen += 1;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     async fn on_timer(&mut self, _timer: &str, ctx: &mut Context) -> Result<(), TransformError> {
+    ///         ctx.emit("beats", None, self.seen.to_string().into_bytes())?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn on_timer(
+        &mut self,
+        timer: &str,
+        ctx: &mut Context,
+    ) -> impl Future<Output = Result<(), TransformError>> + Send {
+        let _ = (timer, ctx);
+        std::future::ready(Ok(()))
+    }
 }

@@ -17,7 +17,7 @@ use super::{
     data_key_into, db_error, lock, Backend, Checkpoint, RestoreError, RestoreStats, StateManager,
     CHECKPOINT_KEY,
 };
-use super::{SOURCE_OFFSET, SOURCE_TOPIC};
+use super::{SOURCE_OFFSET, SOURCE_TOPIC, TIMER_SOURCE};
 use crate::stores::StateError;
 
 /// Records written to RocksDB in one batch while replaying.
@@ -406,6 +406,9 @@ fn written_by_committed_input(
         }
     }
     match (topic, offset) {
+        // A timer's write has no input offset to compare: it is kept, as
+        // any write read at read_committed is on Apache Kafka.
+        (Some(TIMER_SOURCE), _) => true,
         (Some(topic), Some(offset)) => committed.get(topic).is_some_and(|c| offset < *c),
         _ => false,
     }
