@@ -15,8 +15,8 @@ use syn::{Ident, LitStr, Type};
 use crate::errors::Errors;
 use crate::keys;
 use crate::lit;
-use crate::model::{Emit, Format, Millis, Port, Product, Receiver, Store, Transform, Window};
-use crate::parse::{PortArgs, ProductArgs, StoreArgs, TransformFn, WindowArgs};
+use crate::model::{Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, Window};
+use crate::parse::{Bound, PortArgs, ProductArgs, StoreArgs, TimerFn, TransformFn, WindowArgs};
 
 /// The runtime's path when no `crate = "..."` is given.
 pub(crate) fn default_crate() -> syn::Path {
@@ -123,11 +123,7 @@ fn duration(lit: &LitStr, what: &str, positive: bool, errors: &mut Errors) -> Op
 
 /// Checks everything and returns the checked product, or `None` if any rule
 /// is broken (every broken rule is then in `errors`).
-pub(crate) fn product(
-    args: ProductArgs,
-    transforms: Vec<TransformFn>,
-    errors: &mut Errors,
-) -> Option<Product> {
+pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> Option<Product> {
     let krate = match &args.krate {
         None => Some(default_crate()),
         Some(lit) => match lit.parse::<syn::Path>() {
@@ -250,7 +246,8 @@ pub(crate) fn product(
     check_port_names(&inputs, &outputs, errors);
     check_topics(&inputs, &outputs, errors);
     let stores = stores(args.stores, errors);
-    let transforms = bind_transforms(transforms, &inputs, &outputs, &stores, &declared, errors);
+    let transforms = bind_transforms(bound.transforms, &inputs, &outputs, &stores, &declared, errors);
+    let timers = bind_timers(bound.timers, &stores, &declared, errors);
 
     if !errors.is_empty() {
         return None;
@@ -269,6 +266,7 @@ pub(crate) fn product(
         outputs,
         stores,
         transforms,
+        timers,
     })
 }
 
@@ -698,65 +696,8 @@ fn bind_transforms(
                 index
             }
         };
-        let mut bound_stores = Vec::new();
-        for (i, store) in args.stores.iter().enumerate() {
-            let name = store.to_string();
-            if args.stores.iter().take(i).any(|s| *s == *store) {
-                errors.at(store.span(), format!("store `{name}` is listed twice"));
-            } else if let Some(index) = store_names.iter().position(|s| *s == name) {
-                bound_stores.push(index);
-            } else if declared.stores.contains(&name) {
-                // Declared with a mistake, reported there.
-            } else {
-                errors.at(
-                    store.span(),
-                    format!(
-                        "unknown store `{name}` in `{method}`{}",
-                        keys::suggest_then(
-                            &name,
-                            store_names.iter().map(String::as_str),
-                            &format!(
-                                "the product's stores are {} (declare one with `store({name}, key = ..., value = ...)`)",
-                                keys::list(store_names.iter().map(String::as_str)),
-                            )
-                        ),
-                    ),
-                );
-            }
-        }
-        let receiver = match sig.receiver() {
-            None => Receiver::None,
-            Some(r) if matches!(&*r.ty, Type::Reference(_)) => Receiver::Ref,
-            Some(r) => {
-                errors.over(
-                    r,
-                    format!("`{method}` takes `self` by value; a transform takes `&mut self` or `&self`"),
-                );
-                Receiver::Ref
-            }
-        };
-        if let Some(generic) = sig
-            .generics
-            .params
-            .iter()
-            .find(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
-        {
-            errors.over(
-                generic,
-                format!("transform `{method}` cannot be generic: it is called with its port's types"),
-            );
-        }
-        if let Some(unsafety) = &sig.unsafety {
-            errors.over(unsafety, format!("transform `{method}` cannot be `unsafe`"));
-        }
-        let typed: Vec<&syn::PatType> = sig
-            .inputs
-            .iter()
-            .filter_map(|arg| match arg {
-                syn::FnArg::Typed(t) => Some(t),
-                syn::FnArg::Receiver(_) => None,
-            })
-            .collect();
+        let bound_stores = resolve_stores(method, &args.stores, &store_names, declared, errors);
+        let (receiver, typed) = method_shape(&sig, "transform", "with its port's types", errors);
         let (Some(input), true) = (input, bound_stores.len() == args.stores.len()) else {
             continue;
         };
@@ -806,6 +747,190 @@ fn bind_transforms(
                 ),
             );
         }
+    }
+    out
+}
+
+/// The indexes of the stores `listed` names in `method`'s attribute; those
+/// unknown or listed twice are reported.
+fn resolve_stores(
+    method: &Ident,
+    listed: &[Ident],
+    store_names: &[String],
+    declared: &Declared,
+    errors: &mut Errors,
+) -> Vec<usize> {
+    let mut bound_stores = Vec::new();
+    for (i, store) in listed.iter().enumerate() {
+        let name = store.to_string();
+        if listed.iter().take(i).any(|s| *s == *store) {
+            errors.at(store.span(), format!("store `{name}` is listed twice"));
+        } else if let Some(index) = store_names.iter().position(|s| *s == name) {
+            bound_stores.push(index);
+        } else if declared.stores.contains(&name) {
+            // Declared with a mistake, reported there.
+        } else {
+            errors.at(
+                store.span(),
+                format!(
+                    "unknown store `{name}` in `{method}`{}",
+                    keys::suggest_then(
+                        &name,
+                        store_names.iter().map(String::as_str),
+                        &format!(
+                            "the product's stores are {} (declare one with `store({name}, key = ..., value = ...)`)",
+                            keys::list(store_names.iter().map(String::as_str)),
+                        )
+                    ),
+                ),
+            );
+        }
+    }
+    bound_stores
+}
+
+/// How a `kind` method (a transform, a timer) takes the product, and its
+/// typed parameters; a receiver by value, generics and `unsafe` are
+/// reported (the method is called `called`).
+fn method_shape<'s>(
+    sig: &'s syn::Signature,
+    kind: &str,
+    called: &str,
+    errors: &mut Errors,
+) -> (Receiver, Vec<&'s syn::PatType>) {
+    let method = &sig.ident;
+    let receiver = match sig.receiver() {
+        None => Receiver::None,
+        Some(r) if matches!(&*r.ty, Type::Reference(_)) => Receiver::Ref,
+        Some(r) => {
+            errors.over(
+                r,
+                format!("`{method}` takes `self` by value; a {kind} takes `&mut self` or `&self`"),
+            );
+            Receiver::Ref
+        }
+    };
+    if let Some(generic) = sig
+        .generics
+        .params
+        .iter()
+        .find(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+    {
+        errors.over(
+            generic,
+            format!("{kind} `{method}` cannot be generic: it is called {called}"),
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.over(unsafety, format!("{kind} `{method}` cannot be `unsafe`"));
+    }
+    let typed = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::FnArg::Typed(t) => Some(t),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+    (receiver, typed)
+}
+
+/// Checks the `#[timer(...)]` methods: a period, a clock, its stores, and
+/// parameters (its stores, then the context).
+fn bind_timers(
+    timers: Vec<TimerFn>,
+    stores: &[Store],
+    declared: &Declared,
+    errors: &mut Errors,
+) -> Vec<Timer> {
+    let store_names: Vec<String> = stores.iter().map(|s| s.name.to_string()).collect();
+    let mut out = Vec::new();
+    for TimerFn { args, sig } in timers {
+        let method = &sig.ident;
+        let every = match &args.every {
+            // A misspelt `every`, reported where it is written.
+            None if args.typos.contains(&keys::EVERY) => None,
+            None => {
+                errors.over(
+                    &args.tokens,
+                    format!("missing `every` in timer `{method}`: how often it fires, e.g. `#[timer(every = \"30s\")]`"),
+                );
+                None
+            }
+            Some(lit) => duration(lit, keys::EVERY, true, errors),
+        };
+        let clock = match args.clock.as_ref().map(|c| (c, c.to_string())) {
+            None => Some(Clock::Wall),
+            Some((_, name)) if name == "wall" => Some(Clock::Wall),
+            Some((_, name)) if name == "stream" => Some(Clock::Stream),
+            Some((ident, name)) => {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "unknown clock `{name}` in timer `{method}`{}",
+                        keys::suggest_then(
+                            &name,
+                            keys::CLOCKS,
+                            &format!(
+                                "the clocks are {} (`wall`: the machine's clock, fires on idle partitions too; \
+                                 `stream`: the records' timestamps)",
+                                keys::list(keys::CLOCKS)
+                            )
+                        )
+                    ),
+                );
+                None
+            }
+        };
+        let bound_stores = resolve_stores(method, &args.stores, &store_names, declared, errors);
+        let (receiver, typed) = method_shape(&sig, "timer", "by the runtime on a schedule", errors);
+        let (Some(every), Some(clock), true) = (every, clock, bound_stores.len() == args.stores.len()) else {
+            continue;
+        };
+        let mut expected: Vec<String> = (bound_stores.iter().filter_map(|i| stores.get(*i)))
+            .map(|store| {
+                let kind = if store.window.is_some() {
+                    "WindowStoreRef"
+                } else {
+                    "StoreRef"
+                };
+                format!(
+                    "{}: {kind}<{}, {}>",
+                    store.name,
+                    show(&store.key),
+                    show(&store.value)
+                )
+            })
+            .collect();
+        expected.push("ctx: &mut Context".to_string());
+        if typed.len() != expected.len() {
+            let message = format!(
+                "timer `{method}` takes {} parameter{} after its receiver: ({}); it has {}",
+                expected.len(),
+                if expected.len() == 1 { "" } else { "s" },
+                expected.join(", "),
+                typed.len()
+            );
+            if sig.inputs.is_empty() {
+                errors.at(method.span(), message);
+            } else {
+                errors.over(&sig.inputs, message);
+            }
+            continue;
+        }
+        out.push(Timer {
+            method: method.clone(),
+            receiver,
+            is_async: sig.asyncness.is_some(),
+            every,
+            clock,
+            stores: bound_stores,
+            param_spans: typed.iter().map(|t| type_span(&t.ty)).collect(),
+            output_span: match &sig.output {
+                syn::ReturnType::Type(_, ty) => ty.span(),
+                syn::ReturnType::Default => method.span(),
+            },
+        });
     }
     out
 }
@@ -1064,6 +1189,97 @@ mod tests {
         assert_eq!(messages.len(), 2, "{messages:#?}");
         assert!(messages[0].contains("`5 minutes` is not a duration for `freshness`: unknown unit `minutes`"));
         assert!(messages[1].contains("`latency` must be longer than zero"));
+    }
+
+    #[test]
+    fn timers_are_checked_and_bound_to_their_stores() -> Result<(), Box<dyn std::error::Error>> {
+        let product = run(
+            with_identity(io()),
+            syn::parse_quote! {
+                impl CustomerSpend {
+                    #[transform(orders, stores = [totals])]
+                    fn on_order(&mut self, order: &Order, totals: StoreRef<String, Spend>, ctx: &mut Context)
+                        -> Result<(), TransformError> { Ok(()) }
+                    #[timer(every = "30s", stores = [totals])]
+                    async fn flush(&mut self, totals: StoreRef<String, Spend>, ctx: &mut Context)
+                        -> Result<(), TransformError> { Ok(()) }
+                    #[timer(every = "1m", clock = stream)]
+                    fn mark(ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                }
+            },
+        )
+        .map_err(|m| m.join("\n"))?;
+        assert_eq!(product.timers.len(), 2);
+        let (flush, mark) = (&product.timers[0], &product.timers[1]);
+        assert_eq!(
+            (
+                flush.every.ms,
+                flush.clock,
+                flush.stores.as_slice(),
+                flush.is_async
+            ),
+            (30_000, Clock::Wall, &[0][..], true)
+        );
+        assert_eq!(
+            (mark.every.ms, mark.clock, mark.receiver),
+            (60_000, Clock::Stream, Receiver::None)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn timer_mistakes() {
+        let messages = errors_of(
+            with_identity(io()),
+            syn::parse_quote! {
+                impl CustomerSpend {
+                    #[transform(orders, stores = [totals])]
+                    fn on_order(&mut self, order: &Order, totals: StoreRef<String, Spend>, ctx: &mut Context)
+                        -> Result<(), TransformError> { Ok(()) }
+                    #[timer(clock = wall)]
+                    fn a(&mut self, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                    #[timer(every = "10s", clock = wal)]
+                    fn b(&mut self, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                    #[timer(every = "10s", stores = [totls])]
+                    fn c(&mut self, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                    #[timer(every = "10s", stores = [totals])]
+                    fn d(&mut self, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                    #[timer(every = "soon")]
+                    fn e(&mut self, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                    #[timer(evry = "10s")]
+                    fn f(&mut self, ctx: &mut Context) -> Result<(), TransformError> { Ok(()) }
+                }
+            },
+        );
+        // The misspelt key first (found as the attributes are read), then
+        // one message per timer, and no "missing `every`" for the typo.
+        assert_eq!(messages.len(), 6, "{messages:#?}");
+        assert!(
+            messages[0].contains("unknown key `evry` in `#[timer(...)]`; did you mean `every`?"),
+            "{}",
+            messages[0]
+        );
+        assert!(
+            messages[1].contains("missing `every` in timer `a`"),
+            "{}",
+            messages[1]
+        );
+        assert!(
+            messages[2].contains("unknown clock `wal` in timer `b`; did you mean `wall`?"),
+            "{}",
+            messages[2]
+        );
+        assert!(
+            messages[3].contains("unknown store `totls` in `c`; did you mean `totals`?"),
+            "{}",
+            messages[3]
+        );
+        assert!(messages[4].contains("timer `d` takes 2 parameters after its receiver: (totals: StoreRef<String, Spend>, ctx: &mut Context); it has 1"), "{}", messages[4]);
+        assert!(
+            messages[5].contains("`soon` is not a duration for `every`"),
+            "{}",
+            messages[5]
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use syn::LitStr;
 
 use crate::check;
 use crate::errors::Errors;
-use crate::model::{Emit, Format, Millis, Port, Product, Receiver, Store, Transform};
+use crate::model::{Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform};
 use crate::parse;
 
 /// `#[meshkit::product(args)] item`: the full expansion, or the fallback
@@ -62,6 +62,16 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
             fallback(&krate, &item_impl, &error, &outputs(&decls, &item_impl))
         }
     }
+}
+
+/// `#[timer(...)]` outside a product: explains where it belongs.
+pub(crate) fn stray_timer(item: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
+        Span::call_site(),
+        "`#[timer(...)]` only works on a method of an `impl` block marked `#[meshkit::product(...)]`, \
+         which reads it",
+    );
+    with_errors(item, error)
 }
 
 /// `#[transform(...)]` outside a product: explains where it belongs.
@@ -279,6 +289,15 @@ fn descriptor_body(product: &Product) -> TokenStream {
     let inputs = product.inputs.iter().map(|p| port_call(p, true));
     let outputs = product.outputs.iter().map(|p| port_call(p, false));
     let stores = product.stores.iter().map(store_call);
+    let timers = product.timers.iter().map(|t| {
+        let name = string(&t.method);
+        let every = duration(t.every);
+        let clock = match t.clock {
+            Clock::Wall => quote!(__meshkit::Clock::Wall),
+            Clock::Stream => quote!(__meshkit::Clock::Stream),
+        };
+        quote!(.timer(#name, #clock, #every))
+    });
     let checks = store_type_checks(&product.stores);
     let needs = feature_checks(product);
     let string_keys = string_key_checks(product);
@@ -296,6 +315,7 @@ fn descriptor_body(product: &Product) -> TokenStream {
             #(#inputs)*
             #(#outputs)*
             #(#stores)*
+            #(#timers)*
             .build()
     }
 }
@@ -321,37 +341,78 @@ fn arm(product: &Product, transform: &Transform) -> TokenStream {
         None => bindings.extend(quote!(let __value = record.value();)),
     }
     args.push(quote!(__value));
-    for store in transform.stores.iter().filter_map(|i| product.stores.get(*i)) {
-        let (key, value, name) = (&store.key, &store.value, string(&store.name));
-        args.push(if store.window.is_some() {
-            quote!(__meshkit::WindowStoreRef::<#key, #value>::new(#name))
-        } else {
-            quote!(__meshkit::StoreRef::<#key, #value>::new(#name))
-        });
-    }
+    args.extend(store_args(product, &transform.stores));
     args.push(quote!(ctx));
-    let args = args.iter().zip(&transform.param_spans).map(|(arg, span)| {
-        let mut arg = arg.clone();
-        respan(&mut arg, *span);
-        arg
-    });
-    let method = &transform.method;
-    let span = transform.output_span;
-    let callee = match transform.receiver {
-        Receiver::Ref => quote_spanned!(span=> self.#method),
-        Receiver::None => quote_spanned!(span=> Self::#method),
-    };
-    let call = if transform.is_async {
-        quote_spanned!(span=> #callee(#(#args),*).await)
-    } else {
-        quote_spanned!(span=> #callee(#(#args),*))
-    };
+    let call = call(
+        &transform.method,
+        transform.receiver,
+        transform.is_async,
+        &args,
+        &transform.param_spans,
+        transform.output_span,
+    );
     quote! {
         #port_name => {
             #bindings
             #call
         }
     }
+}
+
+/// The store handles a method takes, in its order.
+fn store_args(product: &Product, stores: &[usize]) -> Vec<TokenStream> {
+    (stores.iter().filter_map(|i| product.stores.get(*i)))
+        .map(|store| {
+            let (key, value, name) = (&store.key, &store.value, string(&store.name));
+            if store.window.is_some() {
+                quote!(__meshkit::WindowStoreRef::<#key, #value>::new(#name))
+            } else {
+                quote!(__meshkit::StoreRef::<#key, #value>::new(#name))
+            }
+        })
+        .collect()
+}
+
+/// The call of a user's method with `args`, each spanned on the parameter
+/// that receives it.
+fn call(
+    method: &syn::Ident,
+    receiver: Receiver,
+    is_async: bool,
+    args: &[TokenStream],
+    spans: &[Span],
+    span: Span,
+) -> TokenStream {
+    let args = args.iter().zip(spans).map(|(arg, span)| {
+        let mut arg = arg.clone();
+        respan(&mut arg, *span);
+        arg
+    });
+    let callee = match receiver {
+        Receiver::Ref => quote_spanned!(span=> self.#method),
+        Receiver::None => quote_spanned!(span=> Self::#method),
+    };
+    if is_async {
+        quote_spanned!(span=> #callee(#(#args),*).await)
+    } else {
+        quote_spanned!(span=> #callee(#(#args),*))
+    }
+}
+
+/// One `match` arm of `on_timer`: the user's timer method with its stores.
+fn timer_arm(product: &Product, timer: &Timer) -> TokenStream {
+    let name = string(&timer.method);
+    let mut args = store_args(product, &timer.stores);
+    args.push(quote!(ctx));
+    let call = call(
+        &timer.method,
+        timer.receiver,
+        timer.is_async,
+        &args,
+        &timer.param_spans,
+        timer.output_span,
+    );
+    quote!(#name => #call,)
 }
 
 /// Gives every token of `tokens` the span `span`.
@@ -455,6 +516,23 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     let self_ty = &item.self_ty;
     let descriptor = descriptor_body(product);
     let arms = product.transforms.iter().map(|t| arm(product, t));
+    let on_timer = (!product.timers.is_empty()).then(|| {
+        let timer_arms = product.timers.iter().map(|t| timer_arm(product, t));
+        quote! {
+            async fn on_timer(
+                &mut self,
+                timer: &str,
+                ctx: &mut __meshkit::Context,
+            ) -> ::core::result::Result<(), __meshkit::TransformError> {
+                match timer {
+                    #(#timer_arms)*
+                    __timer => ::core::result::Result::Err(__meshkit::TransformError::new(
+                        ::std::format!("no method for timer `{}`", __timer),
+                    )),
+                }
+            }
+        }
+    });
     let outputs = outputs(&checked_outputs(product), item);
     quote! {
         #item
@@ -484,6 +562,8 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
                         )),
                     }
                 }
+
+                #on_timer
             }
         };
     }

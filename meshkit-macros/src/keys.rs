@@ -31,8 +31,13 @@ pub(crate) const LATENCY: &str = "latency";
 pub(crate) const STORES: &str = "stores";
 pub(crate) const RECORD: &str = "record";
 
+pub(crate) const EVERY: &str = "every";
+pub(crate) const CLOCK: &str = "clock";
+
 /// The helper attribute that binds a method to an input port.
 pub(crate) const TRANSFORM: &str = "transform";
+/// The helper attribute that makes a method a timer.
+pub(crate) const TIMER: &str = "timer";
 
 /// A key and how it is written.
 #[derive(Debug, Clone, Copy)]
@@ -204,6 +209,27 @@ pub(crate) const TRANSFORM_ATTR: Place = Place {
         },
     ],
 };
+
+pub(crate) const TIMER_ATTR: Place = Place {
+    shown: "`#[timer(...)]`",
+    keys: &[
+        Key {
+            name: EVERY,
+            example: r#"every = "30s""#,
+        },
+        Key {
+            name: CLOCK,
+            example: "clock = wall",
+        },
+        Key {
+            name: STORES,
+            example: "stores = [totals]",
+        },
+    ],
+};
+
+/// The clocks a timer may follow.
+pub(crate) const CLOCKS: [&str; 2] = ["wall", "stream"];
 
 /// Edit distance between `a` and `b`, by characters: insertions, deletions,
 /// substitutions and transpositions of neighbours each count one (so

@@ -117,6 +117,22 @@
 //! handle borrows the context while open, and Rust ends that borrow at its
 //! last use, so open a store, use it, then emit.
 //!
+//! ## Timers
+//!
+//! A method marked `#[timer(every = "30s", ...)]` runs once per period for
+//! each task (input partition) the instance owns, in the open transaction:
+//!
+//! | Entry | Meaning | Example |
+//! |---|---|---|
+//! | `every` (required) | The period | `every = "30s"` |
+//! | `clock` | `wall` (the default: the machine's clock, so it fires on idle partitions too) or `stream` (the records' timestamps) | `clock = stream` |
+//! | `stores = [...]` | The stores it uses, passed in this order | `stores = [pending]` |
+//!
+//! The method takes, after an optional `&self` or `&mut self`, a handle per
+//! store listed, then `ctx: &mut Context` (`ctx.timestamp()` is the tick),
+//! and returns `Result<(), TransformError>`. It may be `async`. Its name is
+//! the timer's (`DataProduct::on_timer`).
+//!
 //! ## What is checked at compile time
 //!
 //! By the macro, each with a message on your tokens, all at once: unknown
@@ -125,7 +141,8 @@
 //! semver, invalid topic names, duplicate port or store names, an output
 //! topic that is an input topic, a window without a size, a transform bound to
 //! an unknown port or using an unknown store, an input port without transform,
-//! and a transform with the wrong number of parameters.
+//! a transform or a timer with the wrong number of parameters, a timer
+//! without `every` or on an unknown clock.
 //!
 //! By the compiler, on your tokens: a port type without an Avro schema, a store
 //! type that serde cannot encode, a parameter or return type that does not
@@ -235,4 +252,15 @@ pub fn product(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn transform(_args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray_transform(item.into()).into()
+}
+
+/// Makes a method of a `#[meshkit::product(...)]` block a timer:
+/// `#[timer(every = "30s", clock = wall, stores = [pending])]`, run once per
+/// period for each task with the stores listed and the context (see
+/// `meshkit::DataProduct::on_timer`). `clock` is `wall` (the default: fires
+/// on idle partitions too) or `stream` (the records' timestamps). Read by
+/// `product`; on its own it is an error.
+#[proc_macro_attribute]
+pub fn timer(_args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::stray_timer(item.into()).into()
 }

@@ -21,6 +21,7 @@ pub(crate) struct Product {
     pub(crate) outputs: Vec<Port>,
     pub(crate) stores: Vec<Store>,
     pub(crate) transforms: Vec<Transform>,
+    pub(crate) timers: Vec<Timer>,
 }
 
 /// A duration checked at compile time, in milliseconds.
@@ -115,6 +116,29 @@ pub(crate) struct Transform {
     pub(crate) record: bool,
     /// The span of each parameter's type (receiver excluded), so that a type
     /// mismatch is reported on the user's parameter.
+    pub(crate) param_spans: Vec<Span>,
+    /// The span of the return type (or of the name, if there is none).
+    pub(crate) output_span: Span,
+}
+
+/// Which clock a timer follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    Wall,
+    Stream,
+}
+
+/// A method run on a schedule: `#[timer(every = "30s", clock = wall)]`.
+pub(crate) struct Timer {
+    /// The method, whose name is the timer's.
+    pub(crate) method: Ident,
+    pub(crate) receiver: Receiver,
+    pub(crate) is_async: bool,
+    pub(crate) every: Millis,
+    pub(crate) clock: Clock,
+    /// Indexes into [`Product::stores`], in the order the method takes them.
+    pub(crate) stores: Vec<usize>,
+    /// The span of each parameter's type (receiver excluded).
     pub(crate) param_spans: Vec<Span>,
     /// The span of the return type (or of the name, if there is none).
     pub(crate) output_span: Span,

@@ -95,6 +95,31 @@ pub(crate) struct TransformFn {
     pub(crate) sig: syn::Signature,
 }
 
+/// `#[timer(every = "30s", clock = wall, stores = [a])]` on a method.
+pub(crate) struct TimerArgs {
+    /// The attribute as written.
+    pub(crate) tokens: TokenStream,
+    pub(crate) every: Option<LitStr>,
+    pub(crate) clock: Option<Ident>,
+    pub(crate) stores: Vec<Ident>,
+    /// The keys that unknown keys were taken for (reported there, so not
+    /// also missing).
+    pub(crate) typos: Vec<&'static str>,
+}
+
+/// A method of the product's `impl` block made a timer by `#[timer(...)]`.
+pub(crate) struct TimerFn {
+    pub(crate) args: TimerArgs,
+    pub(crate) sig: syn::Signature,
+}
+
+/// The methods the product's attributes bind: transforms and timers.
+#[derive(Default)]
+pub(crate) struct Bound {
+    pub(crate) transforms: Vec<TransformFn>,
+    pub(crate) timers: Vec<TimerFn>,
+}
+
 /// One entry of a comma-separated list.
 pub(crate) struct Entry {
     pub(crate) key: Ident,
@@ -671,18 +696,67 @@ pub(crate) fn transform_args(whole: TokenStream, tokens: TokenStream, errors: &m
     args
 }
 
-/// Whether `attr` is `#[transform(...)]` (or `#[some::path::transform(...)]`).
-fn is_transform(attr: &syn::Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == keys::TRANSFORM)
+/// Parses `#[timer(...)]`'s arguments.
+pub(crate) fn timer_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> TimerArgs {
+    let place = &keys::TIMER_ATTR;
+    let mut args = TimerArgs {
+        tokens: whole,
+        every: None,
+        clock: None,
+        stores: Vec::new(),
+        typos: Vec::new(),
+    };
+    let mut seen = Seen::default();
+    for entry in entries(tokens, place, errors) {
+        match entry.name().as_str() {
+            keys::EVERY => {
+                let value = parse_value::<LitStr>(&entry, place, "a duration", errors);
+                if seen.first(&entry, place, errors) {
+                    args.every = value;
+                }
+            }
+            keys::CLOCK => {
+                let value = parse_value::<Ident>(&entry, place, "`wall` or `stream`", errors);
+                if seen.first(&entry, place, errors) {
+                    args.clock = value;
+                }
+            }
+            keys::STORES => {
+                let value = parse_list::<Ident>(&entry, place, "store names", errors);
+                if seen.first(&entry, place, errors) {
+                    args.stores = value.unwrap_or_default();
+                }
+            }
+            _ => {
+                args.typos.extend(unknown_key(&entry, place, errors));
+            }
+        }
+    }
+    args
 }
 
-/// Takes the `#[transform(...)]` attributes out of the `impl` block's
-/// methods (they are the macro's, not the compiler's) and parses them.
-pub(crate) fn take_transforms(item: &mut syn::ItemImpl, errors: &mut Errors) -> Vec<TransformFn> {
-    let mut transforms = Vec::new();
+/// Whether `attr` is `#[<name>(...)]` (or `#[some::path::<name>(...)]`).
+fn is_attr(attr: &syn::Attribute, name: &str) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == name)
+}
+
+/// The arguments of an attribute of ours, `#[name(...)]`.
+fn attr_tokens(attr: &syn::Attribute, example: &str, errors: &mut Errors) -> TokenStream {
+    match &attr.meta {
+        syn::Meta::Path(_) => TokenStream::new(),
+        syn::Meta::List(list) => list.tokens.clone(),
+        syn::Meta::NameValue(nv) => {
+            errors.over(nv, format!("write `{example}`"));
+            TokenStream::new()
+        }
+    }
+}
+
+/// Takes the `#[transform(...)]` and `#[timer(...)]` attributes out of the
+/// `impl` block's methods (they are the macro's, not the compiler's) and
+/// parses them.
+pub(crate) fn take_transforms(item: &mut syn::ItemImpl, errors: &mut Errors) -> Bound {
+    let mut bound = Bound::default();
     for impl_item in &mut item.items {
         let (attrs, sig) = match impl_item {
             syn::ImplItem::Fn(f) => (&mut f.attrs, Some(&f.sig)),
@@ -691,43 +765,69 @@ pub(crate) fn take_transforms(item: &mut syn::ItemImpl, errors: &mut Errors) -> 
             syn::ImplItem::Macro(m) => (&mut m.attrs, None),
             _ => continue,
         };
-        let (ours, theirs): (Vec<_>, Vec<_>) = std::mem::take(attrs).into_iter().partition(is_transform);
+        let (transforms, theirs): (Vec<_>, Vec<_>) = std::mem::take(attrs)
+            .into_iter()
+            .partition(|a| is_attr(a, keys::TRANSFORM));
+        let (timers, theirs): (Vec<_>, Vec<_>) = theirs.into_iter().partition(|a| is_attr(a, keys::TIMER));
         *attrs = theirs;
         let Some(sig) = sig else {
-            for attr in &ours {
+            for attr in &transforms {
                 errors.over(
                     attr,
                     "`#[transform]` goes on a method (a `fn` of the product's `impl` block)",
                 );
             }
+            for attr in &timers {
+                errors.over(
+                    attr,
+                    "`#[timer]` goes on a method (a `fn` of the product's `impl` block)",
+                );
+            }
             continue;
         };
-        let mut ours = ours.into_iter();
-        let Some(first) = ours.next() else { continue };
-        for extra in ours {
+        if let (Some(_), Some(timer)) = (transforms.first(), timers.first()) {
             errors.over(
-                &extra,
-                "a method takes one `#[transform(...)]`; to handle another input port, write another method",
+                timer,
+                "a method is a transform or a timer, not both: move the timer's work to a method of its own",
             );
+            continue;
         }
-        let tokens = match &first.meta {
-            syn::Meta::Path(_) => TokenStream::new(),
-            syn::Meta::List(list) => list.tokens.clone(),
-            syn::Meta::NameValue(nv) => {
+        let mut transforms = transforms.into_iter();
+        if let Some(first) = transforms.next() {
+            for extra in transforms {
                 errors.over(
-                    nv,
-                    "write `#[transform(port)]`, e.g. `#[transform(orders, stores = [totals])]`",
+                    &extra,
+                    "a method takes one `#[transform(...)]`; to handle another input port, write another method",
                 );
-                TokenStream::new()
             }
-        };
-        let args = transform_args(first.to_token_stream(), tokens, errors);
-        transforms.push(TransformFn {
-            args,
-            sig: sig.clone(),
-        });
+            let tokens = attr_tokens(
+                &first,
+                "#[transform(port)]`, e.g. `#[transform(orders, stores = [totals])]",
+                errors,
+            );
+            let args = transform_args(first.to_token_stream(), tokens, errors);
+            bound.transforms.push(TransformFn {
+                args,
+                sig: sig.clone(),
+            });
+        }
+        let mut timers = timers.into_iter();
+        if let Some(first) = timers.next() {
+            for extra in timers {
+                errors.over(
+                    &extra,
+                    "a method takes one `#[timer(...)]`; for another schedule, write another method",
+                );
+            }
+            let tokens = attr_tokens(&first, r#"#[timer(every = "30s")]"#, errors);
+            let args = timer_args(first.to_token_stream(), tokens, errors);
+            bound.timers.push(TimerFn {
+                args,
+                sig: sig.clone(),
+            });
+        }
     }
-    transforms
+    bound
 }
 
 #[cfg(test)]
@@ -949,7 +1049,7 @@ mod tests {
             }
         };
         let mut errors = Errors::new();
-        let transforms = take_transforms(&mut item, &mut errors);
+        let transforms = take_transforms(&mut item, &mut errors).transforms;
         assert!(messages(errors).is_empty());
         assert_eq!(transforms.len(), 2);
         let first = &transforms[0];
@@ -984,7 +1084,7 @@ mod tests {
             }
         };
         let mut errors = Errors::new();
-        let transforms = take_transforms(&mut item, &mut errors);
+        let transforms = take_transforms(&mut item, &mut errors).transforms;
         let messages = messages(errors);
         assert_eq!(messages.len(), 5, "{messages:#?}");
         assert!(messages[0].contains("a method takes one `#[transform(...)]`"));

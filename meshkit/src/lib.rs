@@ -117,7 +117,7 @@ pub use state::{changelog_topic, StateError, Store};
 pub use timer::{Clock, TimerDescriptor};
 
 pub use meshkit_macros as macros;
-pub use meshkit_macros::{product, transform};
+pub use meshkit_macros::{product, timer, transform};
 
 #[cfg(feature = "state")]
 #[cfg_attr(docsrs, doc(cfg(feature = "state")))]
@@ -185,7 +185,9 @@ pub mod __private {
         __requires_avro as requires_avro, __requires_json_schema as requires_json_schema,
         __requires_protobuf as requires_protobuf, __requires_state as requires_state,
     };
-    pub use crate::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+    pub use crate::{
+        Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError,
+    };
     pub use serde;
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// meshkit's modules, lowest first: each may import only those before it.
 const LAYERS: &[&str] = &[
     // core types
-    "error", "policy", "record", "window", //
+    "error", "policy", "record", "window", "timer", //
     // Kafka I/O
     "kafka", //
     // codecs and state
