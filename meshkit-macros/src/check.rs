@@ -704,20 +704,8 @@ fn bind_transforms(
         let Some(port) = inputs.get(input) else { continue };
         let its_stores: Vec<&Store> = bound_stores.iter().filter_map(|i| stores.get(*i)).collect();
         let expected = expected_params(args.record, port, &its_stores);
-        if typed.len() != expected.len() {
-            let message = format!(
-                "transform `{method}` for input port `{}` takes {} parameter{} after its receiver: ({}); it has {}",
-                port.name,
-                expected.len(),
-                if expected.len() == 1 { "" } else { "s" },
-                expected.join(", "),
-                typed.len()
-            );
-            if sig.inputs.is_empty() {
-                errors.at(method.span(), message);
-            } else {
-                errors.over(&sig.inputs, message);
-            }
+        let what = format!("transform `{method}` for input port `{}`", port.name);
+        if !arity_matches(&sig, &what, &expected, typed.len(), errors) {
             continue;
         }
         out.push(Transform {
@@ -835,6 +823,32 @@ fn method_shape<'s>(
     (receiver, typed)
 }
 
+/// Whether `sig` takes the `expected` parameters after its receiver; if not,
+/// says so over its parameters (`what` names the method).
+fn arity_matches(
+    sig: &syn::Signature,
+    what: &str,
+    expected: &[String],
+    has: usize,
+    errors: &mut Errors,
+) -> bool {
+    if has == expected.len() {
+        return true;
+    }
+    let message = format!(
+        "{what} takes {} parameter{} after its receiver: ({}); it has {has}",
+        expected.len(),
+        if expected.len() == 1 { "" } else { "s" },
+        expected.join(", "),
+    );
+    if sig.inputs.is_empty() {
+        errors.at(sig.ident.span(), message);
+    } else {
+        errors.over(&sig.inputs, message);
+    }
+    false
+}
+
 /// Checks the `#[timer(...)]` methods: a period, a clock, its stores, and
 /// parameters (its stores, then the context).
 fn bind_timers(
@@ -903,19 +917,7 @@ fn bind_timers(
             })
             .collect();
         expected.push("ctx: &mut Context".to_string());
-        if typed.len() != expected.len() {
-            let message = format!(
-                "timer `{method}` takes {} parameter{} after its receiver: ({}); it has {}",
-                expected.len(),
-                if expected.len() == 1 { "" } else { "s" },
-                expected.join(", "),
-                typed.len()
-            );
-            if sig.inputs.is_empty() {
-                errors.at(method.span(), message);
-            } else {
-                errors.over(&sig.inputs, message);
-            }
+        if !arity_matches(&sig, &format!("timer `{method}`"), &expected, typed.len(), errors) {
             continue;
         }
         out.push(Timer {

@@ -102,3 +102,51 @@ pub async fn run_to_end(
     }
     Ok(child)
 }
+
+/// How the input of a crash test is kept ahead of the product: `produced`
+/// keyed ids (over `keys` keys) are in it at the start, and `ahead` more are
+/// added before an incarnation whenever fewer than that are left, so that
+/// no kill can land at the end of the input (a kill there tests no crash).
+#[derive(Debug, Clone, Copy)]
+pub struct TopUp {
+    /// Keys the ids are spread over.
+    pub keys: usize,
+    /// Ids in the input at the start.
+    pub produced: usize,
+    /// How many to keep ahead of the product.
+    pub ahead: usize,
+}
+
+/// SIGKILLs `binary` `kills` times at random points (as
+/// [`kill_at_random_points_with`]), topping the input up as `top_up` says,
+/// and checks that every kill landed before the end of the input. Returns
+/// how many ids the input holds (`0..n`).
+pub async fn kill_mid_stream(
+    binary: &Path,
+    envs: &[(&str, String)],
+    logs: &Path,
+    (brokers, group, topic): (&str, &str, &str),
+    kills: usize,
+    top_up: TopUp,
+) -> anyhow::Result<usize> {
+    let mut n = top_up.produced;
+    let before_each = |committed: i64| -> anyhow::Result<()> {
+        if n - usize::try_from(committed)? < top_up.ahead {
+            crate::broker::produce_keyed(brokers, topic, n..n + top_up.ahead, top_up.keys)?;
+            n += top_up.ahead;
+        }
+        Ok(())
+    };
+    let points =
+        kill_at_random_points_with(binary, envs, logs, (brokers, group, topic), kills, before_each).await?;
+    let total: i64 = crate::broker::end_offsets(brokers, topic)?.values().sum();
+    anyhow::ensure!(
+        total == n as i64,
+        "the input holds {total} records; {n} were produced"
+    );
+    anyhow::ensure!(
+        points.iter().all(|at| *at < total),
+        "every kill lands before the end: {points:?} of {total}"
+    );
+    Ok(n)
+}

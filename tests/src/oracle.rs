@@ -74,6 +74,14 @@ pub struct OracleRecord {
 }
 
 impl OracleRecord {
+    /// The first header named `name`, as UTF-8 text (lossy).
+    pub fn header(&self, name: &str) -> Option<String> {
+        (self.headers.iter())
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_ref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
     /// The key as UTF-8 text (lossy), `None` for a null key. Handy in assertions.
     pub fn key_str(&self) -> Option<String> {
         self.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned())

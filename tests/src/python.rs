@@ -44,3 +44,31 @@ pub async fn run_script(python: &Path, script: &str, args: Vec<String>) -> Strin
     );
     stdout
 }
+
+/// The arguments of `data_interop.py`: `mode` (`produce` or `consume`)
+/// `count` records of `topic` in `format`, through the registry at `url`.
+pub fn interop_args(
+    mode: &str,
+    brokers: &str,
+    url: &str,
+    topic: &str,
+    count: u32,
+    format: &str,
+) -> Vec<String> {
+    [
+        mode,
+        "--brokers",
+        brokers,
+        "--registry",
+        url,
+        "--topic",
+        topic,
+        "--count",
+        &count.to_string(),
+        "--format",
+        format,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}

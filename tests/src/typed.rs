@@ -448,3 +448,59 @@ impl SchemaRegistry for Switchable {
         forward!(self, self.inner.delete_version(subject, version, permanent))
     }
 }
+
+/// meshkit's embedded registry on the test broker, served over HTTP on
+/// loopback, as Python's clients and the products under test reach it.
+pub struct ServedRegistry {
+    /// The registry.
+    pub registry: std::sync::Arc<meshkit::schema::registry::EmbeddedRegistry>,
+    /// Its REST server.
+    pub server: meshkit::schema::registry::RegistryServer,
+    /// The server's URL.
+    pub url: String,
+}
+
+impl ServedRegistry {
+    /// A registry in a new topic of `brokers`, served on a free port.
+    ///
+    /// # Panics
+    /// When it cannot be opened or served.
+    pub async fn start(brokers: &str) -> Self {
+        let registry = std::sync::Arc::new(
+            meshkit::schema::registry::EmbeddedRegistry::connect(
+                brokers,
+                &crate::broker::unique_name("_schemas"),
+                [("", ""); 0],
+            )
+            .await
+            .expect("registry"),
+        );
+        let server = meshkit::schema::registry::RegistryServer::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            registry.clone(),
+        )
+        .expect("serve");
+        let url = format!("http://{}", server.local_addr());
+        Self {
+            registry,
+            server,
+            url,
+        }
+    }
+
+    /// A product's settings on `brokers` with this registry.
+    ///
+    /// # Panics
+    /// When they are invalid.
+    pub fn config(&self, brokers: &str, state: &std::path::Path, app: &str) -> meshkit::Config {
+        meshkit::Config::builder()
+            .brokers(brokers)
+            .application_id(app)
+            .state_dir(state)
+            .topic_partitions(2)
+            .schema_registry_url(&self.url)
+            .kafka_property("session.timeout.ms", "6000")
+            .build()
+            .expect("config")
+    }
+}

@@ -7,10 +7,8 @@
 use std::time::Duration;
 
 use meshkit::{Config, Guarantee};
-use meshkit_tests::broker::{
-    committed_offsets, end_offsets, input_id, input_key, produce_ids_off_thread, produce_keyed,
-};
-use meshkit_tests::crash::{kill_at_random_points_with, run_to_end};
+use meshkit_tests::broker::{committed_offsets, end_offsets, input_id, input_key, produce_ids_off_thread};
+use meshkit_tests::crash::{kill_mid_stream, run_to_end, TopUp};
 use meshkit_tests::oracle::{committed_view, CommittedView};
 use meshkit_tests::product::{Relay, TotalsTopics};
 use meshkit_tests::run;
@@ -281,23 +279,15 @@ async fn a_stateful_product_killed_at_random_points_loses_no_input() {
     ];
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
     let group = (s.brokers.as_str(), s.app.as_str(), s.input.as_str());
-    let mut n = N;
-    let top_up = |committed: i64| -> anyhow::Result<()> {
-        if n - usize::try_from(committed)? < AHEAD {
-            produce_keyed(&s.brokers, &s.input, n..n + AHEAD, KEYS)?;
-            n += AHEAD;
-        }
-        Ok(())
+    let top_up = TopUp {
+        keys: KEYS,
+        produced: N,
+        ahead: AHEAD,
     };
-    let points = kill_at_random_points_with(&binary, &envs, logs.path(), group, 4, top_up)
+    let n = kill_mid_stream(&binary, &envs, logs.path(), group, 4, top_up)
         .await
         .expect("kills");
-    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
-    assert_eq!(total, n as i64);
-    assert!(
-        points.iter().all(|at| *at < total),
-        "every kill lands before the end: {points:?} of {total}"
-    );
+    let total = n as i64;
     let mut last = run_to_end(
         &binary,
         &envs,

@@ -7,20 +7,18 @@
 //! Judged on the committed view (the oracle).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use meshkit::schema::registry::{EmbeddedRegistry, RegistryServer, VersionRef};
+use meshkit::schema::registry::VersionRef;
 use meshkit::schema::{PortSchema, SchemaRegistry};
 use meshkit::{
-    dlq_headers, Config, Context, DataProduct, DescriptorError, Output, ProductDescriptor, Record,
-    TransformError,
+    dlq_headers, Context, DataProduct, DescriptorError, Output, ProductDescriptor, Record, TransformError,
 };
 use meshkit_tests::broker::{test_brokers, unique_name};
 use meshkit_tests::oracle::committed_view;
-use meshkit_tests::python::{run_script, venv_python};
+use meshkit_tests::python::{interop_args, run_script, venv_python};
 use meshkit_tests::run;
-use meshkit_tests::typed::{band, framed, produce_raw, register, OrderV1, Raw};
+use meshkit_tests::typed::{band, framed, produce_raw, register, OrderV1, Raw, ServedRegistry};
 use serde::{Deserialize, Serialize};
 
 /// An order as Python's JSONSerializer writes it.
@@ -81,31 +79,14 @@ impl DataProduct for JsonBander {
     }
 }
 
-fn config(brokers: &str, state: &std::path::Path, app: &str, url: &str) -> Config {
-    Config::builder()
-        .brokers(brokers)
-        .application_id(app)
-        .state_dir(state)
-        .topic_partitions(2)
-        .schema_registry_url(url)
-        .kafka_property("session.timeout.ms", "6000")
-        .build()
-        .expect("config")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_dead_lettered() {
     let test = "confluents_python_json_schema_serializers_interoperate_and_poison_is_dead_lettered";
     let Some(brokers) = test_brokers(test) else { return };
     let Some(python) = venv_python(test) else { return };
 
-    let registry = Arc::new(
-        EmbeddedRegistry::connect(&brokers, &unique_name("_schemas"), [("", ""); 0])
-            .await
-            .expect("registry"),
-    );
-    let server = RegistryServer::bind("127.0.0.1:0".parse().expect("addr"), registry.clone()).expect("serve");
-    let url = format!("http://{}", server.local_addr());
+    let served = ServedRegistry::start(&brokers).await;
+    let (registry, url) = (served.registry.clone(), served.url.clone());
 
     let prefix = unique_name("json-schema");
     let product = JsonBander {
@@ -115,27 +96,14 @@ async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_de
     let app = unique_name("json-schema-app");
     let state = tempfile::tempdir().expect("state");
     let mut running =
-        run::spawn(product.clone(), config(&brokers, state.path(), &app, &url)).expect("runtime");
+        run::spawn(product.clone(), served.config(&brokers, state.path(), &app)).expect("runtime");
     running
         .until_running(Duration::from_secs(60))
         .await
         .expect("running");
 
-    let args = |mode: &str, topic: &str, count: u32| {
-        vec![
-            mode.to_string(),
-            "--brokers".into(),
-            brokers.clone(),
-            "--registry".into(),
-            url.clone(),
-            "--topic".into(),
-            topic.to_string(),
-            "--count".into(),
-            count.to_string(),
-            "--format".into(),
-            "json_schema".into(),
-        ]
-    };
+    let args =
+        |mode: &str, topic: &str, count: u32| interop_args(mode, &brokers, &url, topic, count, "json_schema");
     run_script(&python, "data_interop.py", args("produce", &product.orders, 100)).await;
 
     // Poison: JSON without the wire format's header, a record framed with an
@@ -221,13 +189,7 @@ async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_de
         .await
         .expect("oracle");
     let reasons: BTreeSet<String> = (dlq.committed.iter())
-        .map(|r| {
-            (r.headers.iter())
-                .find(|(k, _)| k == dlq_headers::REASON)
-                .and_then(|(_, v)| v.as_ref())
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_default()
-        })
+        .map(|r| r.header(dlq_headers::REASON).unwrap_or_default())
         .collect();
     assert_eq!(
         dlq.committed.len(),
@@ -271,7 +233,7 @@ async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_de
     let state = tempfile::tempdir().expect("state");
     let refused = run::spawn(
         strict,
-        config(&brokers, state.path(), &unique_name("strict"), &url),
+        served.config(&brokers, state.path(), &unique_name("strict")),
     )
     .expect("runtime")
     .until_running(Duration::from_secs(60))
@@ -279,5 +241,5 @@ async fn confluents_python_json_schema_serializers_interoperate_and_poison_is_de
     .expect_err("the gate refuses it");
     let message = format!("{refused:#}");
     assert!(message.contains("region"), "{message}");
-    server.shutdown().await.expect("registry server stops");
+    served.server.shutdown().await.expect("registry server stops");
 }

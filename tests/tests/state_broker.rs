@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use meshkit::Config;
-use meshkit_tests::broker::{end_offsets, input_key, produce_keyed, unique_name};
-use meshkit_tests::crash::{kill_at_random_points_with, progress, run_to_end};
+use meshkit_tests::broker::{input_key, produce_keyed, unique_name};
+use meshkit_tests::crash::{kill_mid_stream, progress, run_to_end, TopUp};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::process;
 use meshkit_tests::product::TotalsTopics;
@@ -120,23 +120,15 @@ async fn stateful_product_under_sigkills_keeps_exact_totals() {
     let envs = s.envs(state.path(), "crashy");
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
     let group = (s.brokers.as_str(), s.app.as_str(), s.input.as_str());
-    let mut n = N;
-    let top_up = |committed: i64| -> anyhow::Result<()> {
-        if n - usize::try_from(committed)? < AHEAD {
-            produce_keyed(&s.brokers, &s.input, n..n + AHEAD, KEYS)?;
-            n += AHEAD;
-        }
-        Ok(())
+    let top_up = TopUp {
+        keys: KEYS,
+        produced: N,
+        ahead: AHEAD,
     };
-    let points = kill_at_random_points_with(&binary, &envs, logs.path(), group, 5, top_up)
+    let n = kill_mid_stream(&binary, &envs, logs.path(), group, 5, top_up)
         .await
         .expect("kills");
-    let total: i64 = end_offsets(&s.brokers, &s.input).expect("ends").values().sum();
-    assert_eq!(total, n as i64);
-    assert!(
-        points.iter().all(|at| *at < total),
-        "every kill lands before the end: {points:?} of {total}"
-    );
+    let total = n as i64;
     let mut last = run_to_end(
         &binary,
         &envs,

@@ -180,6 +180,62 @@ where
             self.store.put(&k, &Slot::Open(value.clone()))?;
             updated.push((window, value));
         }
+        let closed = self.close(before, stream_time)?;
+        Ok(WindowUpdate {
+            emit: self.windows.emit,
+            key: key.clone(),
+            late,
+            updated,
+            closed,
+            stream_time,
+        })
+    }
+
+    /// Moves the partition's stream time on to `time` without a record (a
+    /// wall-clock timer's tick, say, for a partition where no record comes)
+    /// and closes the windows it passes: their final values, removed from
+    /// the store. Stream time never moves back; a `time` behind it closes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the store cannot be read or written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::state::Windows;
+    /// use meshkit::{Context, ProductDescriptor};
+    ///
+    /// let descriptor = ProductDescriptor::builder("sales", "per-minute")
+    ///     .version("1.0.0")
+    ///     .owner("team-sales")
+    ///     .input("orders", "sales.orders")
+    ///     .output("counts", "sales.counts")
+    ///     .window_store("per_minute", Windows::tumbling(Duration::from_secs(60)))
+    ///     .build()?;
+    /// let mut ctx = Context::with_memory_state(&descriptor);
+    /// let mut counts = ctx.window_store::<String, u64>("per_minute")?;
+    /// counts.update(&"c-1".to_string(), 1_000, |n| n.unwrap_or(0) + 1)?;
+    /// // No record comes: the tick closes the minute all the same.
+    /// let closed = counts.advance_to(60_000)?;
+    /// assert_eq!(closed.len(), 1);
+    /// assert_eq!(counts.stream_time()?, Some(60_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn advance_to(&mut self, time: i64) -> Result<Vec<(Window, K, V)>, StateError> {
+        let before = self.stream_time()?.unwrap_or(i64::MIN);
+        if time <= before {
+            return Ok(Vec::new());
+        }
+        self.store.put(&stream_time_key(), &Slot::StreamTime(time))?;
+        self.close(before, time)
+    }
+
+    /// Closes (returns and removes) the windows that stream time passed in
+    /// moving from `before` to `stream_time`.
+    fn close(&mut self, before: i64, stream_time: i64) -> Result<Vec<(Window, K, V)>, StateError> {
         let mut closed = Vec::new();
         let size = Windows::ms(self.windows.size);
         let close_lag = size.saturating_add(Windows::ms(self.windows.grace));
@@ -190,42 +246,33 @@ where
         // store's oldest entries, tombstones included, once per record.
         let advance = Windows::ms(self.windows.advance).max(1);
         let closing = |t: i64| t.saturating_sub(close_lag).div_euclid(advance);
-        if stream_time != before && closing(stream_time) != closing(before) {
-            // Every window with end + grace <= stream time has closed. Those
-            // that `before` had closed are gone already (closed on the
-            // record that passed them), so the scan starts after them: from
-            // the start of time it would walk the deletion markers of every
-            // window ever closed, a cost per record that grew with history.
-            let last_closed_start = stream_time.saturating_sub(close_lag);
-            let first_open_start = before
-                .saturating_sub(close_lag)
-                .saturating_add(1)
-                .max(i64::MIN + 1);
-            // `(s + 1, None)` sorts after every `(s, Some(key))`, and
-            // `(s, None)` before them.
-            let range = (first_open_start, None)..(last_closed_start.saturating_add(1), None);
-            for ((start, key), slot) in self.store.range(range)? {
-                if let (Some(k), Slot::Open(v)) = (key.clone(), slot) {
-                    closed.push((
-                        Window {
-                            start,
-                            end: start + size,
-                        },
-                        k,
-                        v,
-                    ));
-                }
-                self.store.delete(&(start, key))?;
-            }
+        if stream_time == before || closing(stream_time) == closing(before) {
+            return Ok(closed);
         }
-        Ok(WindowUpdate {
-            emit: self.windows.emit,
-            key: key.clone(),
-            late,
-            updated,
-            closed,
-            stream_time,
-        })
+        // Every window with end + grace <= stream time has closed. Those
+        // that `before` had closed are gone already (closed when stream time
+        // passed them), so the scan starts after them: from the start of
+        // time it would walk the deletion markers of every window ever
+        // closed, a cost per record that grew with history.
+        let last_closed_start = stream_time.saturating_sub(close_lag);
+        let first_open_start = before
+            .saturating_sub(close_lag)
+            .saturating_add(1)
+            .max(i64::MIN + 1);
+        // `(s + 1, None)` sorts after every `(s, Some(key))`, and `(s, None)`
+        // before them.
+        let range = (first_open_start, None)..(last_closed_start.saturating_add(1), None);
+        for ((start, key), slot) in self.store.range(range)? {
+            if let (Some(k), Slot::Open(v)) = (key.clone(), slot) {
+                let window = Window {
+                    start,
+                    end: start + size,
+                };
+                closed.push((window, k, v));
+            }
+            self.store.delete(&(start, key))?;
+        }
+        Ok(closed)
     }
 }
 

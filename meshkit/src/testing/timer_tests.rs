@@ -153,3 +153,73 @@ async fn a_failing_timer_is_an_error_and_stops_under_the_stop_policy() {
         Err(TestError::Stopped { .. })
     ));
 }
+
+/// Counts records per key per minute; a wall-clock timer closes the minutes
+/// that the clock passed, so an idle partition's last minute is published.
+struct PerMinute;
+
+impl DataProduct for PerMinute {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        let minute =
+            crate::state::Windows::tumbling(Duration::from_secs(60)).emit(crate::state::Emit::OnClose);
+        ProductDescriptor::builder("t", "per-minute")
+            .version("1.0.0")
+            .owner("o")
+            .input("in", "t.in")
+            .output("counts", "t.counts")
+            .window_store("per_minute", minute)
+            .timer("close", Clock::Wall, Duration::from_secs(10))
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        let key = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+        let at = record.timestamp().unwrap_or_default();
+        let update = ctx
+            .window_store::<String, u64>("per_minute")?
+            .update(&key, at, |n| n.unwrap_or(0) + 1)?;
+        for (window, key, n) in update.into_results() {
+            ctx.emit(
+                "counts",
+                Some(key.into_bytes()),
+                format!("{}:{n}", window.start).into_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn on_timer(&mut self, _: &str, ctx: &mut Context) -> Result<(), TransformError> {
+        let tick = ctx.timestamp().unwrap_or_default();
+        for (window, key, n) in ctx.window_store::<String, u64>("per_minute")?.advance_to(tick)? {
+            ctx.emit(
+                "counts",
+                Some(key.into_bytes()),
+                format!("{}:{n}", window.start).into_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_wall_clock_timer_closes_an_idle_partitions_last_window() -> Result<(), Box<dyn std::error::Error>>
+{
+    let mut driver = TestDriver::start(PerMinute).await?;
+    let minute = driver.now() - driver.now().rem_euclid(60_000);
+    for key in ["a", "a", "b"] {
+        driver.pipe_raw("in", Some(key.as_bytes()), Some(b"x")).await?;
+    }
+    // No later record comes; the minute ends and the timer closes it.
+    driver.advance_wall_clock(Duration::from_secs(50)).await?;
+    assert!(driver.read_raw("counts")?.is_empty(), "the minute is still open");
+    driver.advance_wall_clock(Duration::from_secs(20)).await?;
+    let mut counts = values(driver.read_raw("counts")?);
+    counts.sort();
+    assert_eq!(counts, [format!("{minute}:1"), format!("{minute}:2")]);
+    // A record for the closed minute is late.
+    let value = b"x".to_vec();
+    let late = crate::testing::TestRecord::new(&(), &value).at(minute + 5_000);
+    driver.pipe_record("in", late).await?;
+    assert!(driver.read_raw("counts")?.is_empty());
+    Ok(())
+}

@@ -216,6 +216,22 @@ where
     ) -> Result<crate::stores::WindowUpdate<K, V>, StateError> {
         self.open(ctx)?.update(key, timestamp, f)
     }
+
+    /// Moves the task's stream time on to `time` without a record (in a
+    /// wall-clock timer, `ctx.timestamp()`) and closes the windows it
+    /// passes, with their final values: how an idle partition's last
+    /// windows close. See [`WindowStore::advance_to`](crate::state::WindowStore::advance_to).
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update).
+    pub fn advance_to(
+        &self,
+        ctx: &mut Context,
+        time: i64,
+    ) -> Result<Vec<(crate::window::Window, K, V)>, StateError> {
+        self.open(ctx)?.advance_to(time)
+    }
 }
 
 /// Stores on disk outside the runtime: to test or benchmark a stateful
