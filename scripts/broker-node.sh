@@ -34,7 +34,11 @@ start)
   started_before="$(starts)"
   # 512 MB of heap per node: three nodes and the tests fit a 24 GiB,
   # 2-core machine. SIGTERM shuts down cleanly; SIGKILL is a crash.
+  # The GC log (pauses, heap after each) stays beside the broker's log, so
+  # a broker that stopped answering for a while can be told from one that
+  # was paused.
   nohup java -Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    "-Xlog:gc:file=$node_dir/gc.log:uptime,level:filecount=2,filesize=10m" \
     -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$node_dir/server.properties" >>"$log" 2>&1 </dev/null &
   pid=$!

@@ -17,4 +17,4 @@ for node_dir in "$run_dir"/node-*; do
 done
 for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" || true; done
 rm -rf "$run_dir"/node-*/data "$run_dir"/node-*/pid
-echo "broker: stopped; logs kept in $run_dir/node-*/broker.log" >&2
+echo "broker: stopped; logs kept in $run_dir/node-*/broker.log (GC: gc.log beside it)" >&2

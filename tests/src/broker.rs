@@ -187,6 +187,10 @@ where
 /// Each partition's end offset (high watermark) of `topic`.
 pub fn end_offsets(brokers: &str, topic: &str) -> anyhow::Result<HashMap<i32, i64>> {
     let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    end_offsets_with(&consumer, topic)
+}
+
+fn end_offsets_with(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<HashMap<i32, i64>> {
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut ends = HashMap::new();
     for t in metadata.topics() {
@@ -205,7 +209,8 @@ pub fn committed_offsets(brokers: &str, group: &str, topic: &str) -> anyhow::Res
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
         .create()?;
-    let ends = end_offsets(brokers, topic)?;
+    // One client for both requests: a read is one connection, not two.
+    let ends = end_offsets_with(&consumer, topic)?;
     let mut tpl = TopicPartitionList::new();
     for partition in ends.keys() {
         tpl.add_partition(topic, *partition);

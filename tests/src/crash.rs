@@ -10,10 +10,12 @@ use crate::process::{self, ChildProduct};
 
 /// Input offsets group `group` has committed on `topic`, summed over
 /// partitions. A read that fails (the coordinator moving, an offset commit
-/// not yet stable) is tried again for up to 30 s, then panics: reading it as
-/// 0 would let a caller take a failed read for no progress.
+/// not yet stable, a broker slow to answer while a product starts beside
+/// it on a small machine) is tried again for up to 2 min, then panics:
+/// reading it as 0 would let a caller take a failed read for no progress.
 pub fn progress(brokers: &str, group: &str, topic: &str) -> i64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(120);
     loop {
         match committed_offsets(brokers, group, topic) {
             Ok(committed) => return committed.values().sum(),
@@ -21,7 +23,10 @@ pub fn progress(brokers: &str, group: &str, topic: &str) -> i64 {
                 eprintln!("reading the group's committed offsets: {err:#}; trying again");
                 std::thread::sleep(Duration::from_millis(200));
             }
-            Err(err) => panic!("cannot read group {group}'s committed offsets: {err:#}"),
+            Err(err) => panic!(
+                "cannot read group {group}'s committed offsets (tried for {:?}): {err:#}",
+                started.elapsed()
+            ),
         }
     }
 }
