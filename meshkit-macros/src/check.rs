@@ -16,7 +16,7 @@ use crate::errors::Errors;
 use crate::keys;
 use crate::lit;
 use crate::model::{Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, Window};
-use crate::parse::{Bound, PortArgs, ProductArgs, StoreArgs, TimerFn, TransformFn, WindowArgs};
+use crate::parse::{Bound, PortArgs, ProductArgs, StoreArgs, TimerFn, TransformFn, TtlArgs, WindowArgs};
 
 /// The runtime's path when no `crate = "..."` is given.
 pub(crate) fn default_crate() -> syn::Path {
@@ -525,6 +525,22 @@ fn stores(args: Vec<StoreArgs>, errors: &mut Errors) -> Vec<Store> {
                 place.example(keys::VALUE)
             ),
         );
+        let shown = name.as_ref().map(ToString::to_string).unwrap_or_default();
+        let expiry = match &store.ttl {
+            None => Some(None),
+            Some(_) if store.window.is_some() => {
+                errors.over(
+                    &store.tokens,
+                    format!(
+                        "store `{shown}` has both `window(...)` and `ttl(...)`: a windowed store's entries \
+                         go with their windows (its `grace` says how long they are kept); `ttl` is for \
+                         key-value stores"
+                    ),
+                );
+                None
+            }
+            Some(args) => ttl(args, &shown, errors).map(Some),
+        };
         let window = match store.window {
             None => Some(None),
             Some(w) => window(w, errors).map(Some),
@@ -545,16 +561,74 @@ fn stores(args: Vec<StoreArgs>, errors: &mut Errors) -> Vec<Store> {
                 continue;
             }
         }
-        if let (Some(name), Some(key), Some(value), Some(window)) = (name, key, value, window) {
+        if let (Some(name), Some(key), Some(value), Some(window), Some(ttl)) =
+            (name, key, value, window, expiry)
+        {
             out.push(Store {
                 name,
                 key,
                 value,
                 window,
+                ttl,
             });
         }
     }
     out
+}
+
+/// The clock `ident` names (the wall clock if none), or `None` if it names
+/// none (reported, listing the clocks, as a mistake in `whose`).
+fn clock(ident: Option<&Ident>, whose: &str, errors: &mut Errors) -> Option<Clock> {
+    let Some(ident) = ident else {
+        return Some(Clock::Wall);
+    };
+    match ident.to_string().as_str() {
+        "wall" => Some(Clock::Wall),
+        "stream" => Some(Clock::Stream),
+        name => {
+            errors.at(
+                ident.span(),
+                format!(
+                    "unknown clock `{name}` in {whose}{}",
+                    keys::suggest_then(
+                        name,
+                        keys::CLOCKS,
+                        &format!(
+                            "the clocks are {} (`wall`: the machine's clock, runs on idle partitions too; \
+                             `stream`: the records' timestamps)",
+                            keys::list(keys::CLOCKS)
+                        )
+                    )
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Store `store`'s time to live, or `None` if a mistake was reported.
+fn ttl(args: &TtlArgs, store: &str, errors: &mut Errors) -> Option<(Millis, Clock)> {
+    let after = match &args.after {
+        None if args.typos.contains(&keys::AFTER) => None,
+        None => {
+            errors.over(
+                &args.tokens,
+                format!(
+                    "`ttl` of store `{store}` without `after`: how long an entry lives after its last write, \
+                     e.g. `{}`",
+                    keys::STORE_DECL.example(keys::TTL)
+                ),
+            );
+            None
+        }
+        Some(lit) => duration(lit, keys::AFTER, true, errors),
+    };
+    let clock = clock(
+        args.clock.as_ref(),
+        &format!("the `ttl` of store `{store}`"),
+        errors,
+    );
+    Some((after?, clock?))
 }
 
 /// The window, or `None` if a mistake was reported.
@@ -873,29 +947,7 @@ fn bind_timers(
             }
             Some(lit) => duration(lit, keys::EVERY, true, errors),
         };
-        let clock = match args.clock.as_ref().map(|c| (c, c.to_string())) {
-            None => Some(Clock::Wall),
-            Some((_, name)) if name == "wall" => Some(Clock::Wall),
-            Some((_, name)) if name == "stream" => Some(Clock::Stream),
-            Some((ident, name)) => {
-                errors.at(
-                    ident.span(),
-                    format!(
-                        "unknown clock `{name}` in timer `{method}`{}",
-                        keys::suggest_then(
-                            &name,
-                            keys::CLOCKS,
-                            &format!(
-                                "the clocks are {} (`wall`: the machine's clock, fires on idle partitions too; \
-                                 `stream`: the records' timestamps)",
-                                keys::list(keys::CLOCKS)
-                            )
-                        )
-                    ),
-                );
-                None
-            }
-        };
+        let clock = clock(args.clock.as_ref(), &format!("timer `{method}`"), errors);
         let bound_stores = resolve_stores(method, &args.stores, &store_names, declared, errors);
         let (receiver, typed) = method_shape(&sig, "timer", "by the runtime on a schedule", errors);
         let (Some(every), Some(clock), true) = (every, clock, bound_stores.len() == args.stores.len()) else {
@@ -1357,6 +1409,56 @@ mod tests {
         assert!(messages[2].starts_with("window without a size"));
         assert!(messages[3].contains("unknown emit mode `on_clos`; did you mean `on_close`?"));
         assert!(messages[4].contains("`advance` (1m) must not exceed its `size` (10s)"));
+    }
+
+    #[test]
+    fn ttl_declarations_and_their_mistakes() {
+        let product = run(
+            with_identity(quote! {
+                input(orders, topic = "sales.orders", value = Order),
+                output(spend, topic = "sales.spend", value = Spend),
+                store(totals, key = String, value = Spend),
+                store(seen, key = String, value = u64, ttl(after = "30m", clock = stream)),
+                store(cache, key = String, value = u64, ttl(after = "10s")),
+            }),
+            spend_impl(),
+        )
+        .expect("valid");
+        assert!(product.stores[0].ttl.is_none());
+        let (after, clock) = product.stores[1].ttl.expect("a ttl");
+        assert_eq!((after.ms, clock), (1_800_000, Clock::Stream));
+        let (after, clock) = product.stores[2].ttl.expect("a ttl");
+        assert_eq!(
+            (after.ms, clock),
+            (10_000, Clock::Wall),
+            "the wall clock by default"
+        );
+
+        let messages = errors_of(
+            with_identity(quote! {
+                input(orders, topic = "sales.orders", value = Order),
+                output(spend, topic = "sales.spend", value = Spend),
+                store(totals, key = String, value = Spend),
+                store(a, key = String, value = u64, ttl(clock = wall)),
+                store(b, key = String, value = u64, ttl(after = "1h", clock = steam)),
+                store(c, key = String, value = u64, ttl(after = "0s")),
+                store(d, key = String, value = u64, window(size = "1m"), ttl(after = "1h")),
+                store(e, key = String, value = u64, ttl(aftr = "1h")),
+            }),
+            spend_impl(),
+        );
+        assert_eq!(messages.len(), 5, "{messages:#?}");
+        // Parsing reports the unknown key first; the checks follow in order.
+        let expected = [
+            "unknown key `aftr` in `ttl(...)`; did you mean `after`?",
+            "`ttl` of store `a` without `after`",
+            "unknown clock `steam` in the `ttl` of store `b`; did you mean `stream`?",
+            "`after` must be longer than zero",
+            "store `d` has both `window(...)` and `ttl(...)`",
+        ];
+        for (message, expected) in messages.iter().zip(expected) {
+            assert!(message.contains(expected), "{message}\nshould say: {expected}");
+        }
     }
 
     #[test]

@@ -185,6 +185,11 @@ fn string_key_checks(product: &Product) -> TokenStream {
 
 fn store_call(store: &Store) -> TokenStream {
     let name = string(&store.name);
+    if let Some((after, clock)) = store.ttl {
+        let after = duration(after);
+        let clock = clock_path(clock);
+        return quote!(.store_with_ttl(#name, __meshkit::Ttl::new(#clock, #after)));
+    }
     let Some(window) = &store.window else {
         return quote!(.store(#name));
     };
@@ -208,6 +213,13 @@ fn store_call(store: &Store) -> TokenStream {
         windows.extend(quote_spanned!(span=> .emit(__meshkit::Emit::#variant)));
     }
     quote!(.window_store(#name, #windows))
+}
+
+fn clock_path(clock: Clock) -> TokenStream {
+    match clock {
+        Clock::Wall => quote!(__meshkit::Clock::Wall),
+        Clock::Stream => quote!(__meshkit::Clock::Stream),
+    }
 }
 
 /// Checks that each store's types can be kept in a store, on the user's types.
@@ -292,10 +304,7 @@ fn descriptor_body(product: &Product) -> TokenStream {
     let timers = product.timers.iter().map(|t| {
         let name = string(&t.method);
         let every = duration(t.every);
-        let clock = match t.clock {
-            Clock::Wall => quote!(__meshkit::Clock::Wall),
-            Clock::Stream => quote!(__meshkit::Clock::Stream),
-        };
+        let clock = clock_path(t.clock);
         quote!(.timer(#name, #clock, #every))
     });
     let checks = store_type_checks(&product.stores);

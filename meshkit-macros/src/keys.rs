@@ -19,6 +19,8 @@ pub(crate) const KEY: &str = "key";
 pub(crate) const FORMAT: &str = "format";
 pub(crate) const KEY_FORMAT: &str = "key_format";
 pub(crate) const WINDOW: &str = "window";
+pub(crate) const TTL: &str = "ttl";
+pub(crate) const AFTER: &str = "after";
 
 pub(crate) const SIZE: &str = "size";
 pub(crate) const ADVANCE: &str = "advance";
@@ -156,6 +158,24 @@ pub(crate) const STORE_DECL: Place = Place {
         Key {
             name: WINDOW,
             example: r#"window(size = "1m", grace = "10s")"#,
+        },
+        Key {
+            name: TTL,
+            example: r#"ttl(after = "30m", clock = stream)"#,
+        },
+    ],
+};
+
+pub(crate) const TTL_DECL: Place = Place {
+    shown: "`ttl(...)`",
+    keys: &[
+        Key {
+            name: AFTER,
+            example: r#"after = "30m""#,
+        },
+        Key {
+            name: CLOCK,
+            example: "clock = wall",
         },
     ],
 };

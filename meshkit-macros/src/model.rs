@@ -76,6 +76,9 @@ pub(crate) struct Store {
     pub(crate) key: Type,
     pub(crate) value: Type,
     pub(crate) window: Option<Window>,
+    /// For a key-value store whose entries expire: after how long, on
+    /// which clock.
+    pub(crate) ttl: Option<(Millis, Clock)>,
 }
 
 /// A windowed store's windows.

@@ -59,6 +59,16 @@ pub(crate) struct StoreArgs {
     pub(crate) key: Option<Type>,
     pub(crate) value: Option<Type>,
     pub(crate) window: Option<WindowArgs>,
+    pub(crate) ttl: Option<TtlArgs>,
+    /// Keys that unknown keys were reported as likely typos of.
+    pub(crate) typos: Vec<&'static str>,
+}
+
+/// `ttl(after = "30m", clock = stream)`.
+pub(crate) struct TtlArgs {
+    pub(crate) tokens: TokenStream,
+    pub(crate) after: Option<LitStr>,
+    pub(crate) clock: Option<Ident>,
     /// Keys that unknown keys were reported as likely typos of.
     pub(crate) typos: Vec<&'static str>,
 }
@@ -569,6 +579,7 @@ fn store_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> S
         key: None,
         value: None,
         window: None,
+        ttl: None,
         typos: Vec::new(),
     };
     let mut seen = Seen::default();
@@ -587,10 +598,39 @@ fn store_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> S
                     group_tokens(&entry, place, errors).map(|t| window_args(entry.tokens(), t, errors));
                 set(&mut store.window, value, &entry, &mut seen, place, errors);
             }
+            keys::TTL => {
+                let value = group_tokens(&entry, place, errors).map(|t| ttl_args(entry.tokens(), t, errors));
+                set(&mut store.ttl, value, &entry, &mut seen, place, errors);
+            }
             _ => store.typos.extend(unknown_key(&entry, place, errors)),
         }
     }
     store
+}
+
+fn ttl_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> TtlArgs {
+    let place = &keys::TTL_DECL;
+    let mut ttl = TtlArgs {
+        tokens: whole,
+        after: None,
+        clock: None,
+        typos: Vec::new(),
+    };
+    let mut seen = Seen::default();
+    for entry in entries(tokens, place, errors) {
+        match entry.name().as_str() {
+            keys::AFTER => {
+                let value = parse_value::<LitStr>(&entry, place, "a duration in a string literal", errors);
+                set(&mut ttl.after, value, &entry, &mut seen, place, errors);
+            }
+            keys::CLOCK => {
+                let value = parse_value::<Ident>(&entry, place, "`wall` or `stream`", errors);
+                set(&mut ttl.clock, value, &entry, &mut seen, place, errors);
+            }
+            _ => ttl.typos.extend(unknown_key(&entry, place, errors)),
+        }
+    }
+    ttl
 }
 
 fn window_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> WindowArgs {

@@ -114,7 +114,7 @@ pub use runtime::{
 pub use schema::{AvroType, Format, JsonType, PortSchema};
 #[cfg(feature = "state")]
 pub use state::{changelog_topic, StateError, Store};
-pub use timer::{Clock, TimerDescriptor};
+pub use timer::{Clock, TimerDescriptor, Ttl};
 
 pub use meshkit_macros as macros;
 pub use meshkit_macros::{product, timer, transform};
@@ -154,6 +154,7 @@ pub mod state {
 
     pub use crate::runtime::{LocalState, StoreRef, WindowStoreRef};
     pub use crate::stores::{changelog_topic, RestoreStats, StateError, Store, WindowStore, WindowUpdate};
+    pub use crate::timer::{Clock, Ttl};
     pub use crate::window::{Emit, Window, Windows};
 }
 
@@ -186,7 +187,7 @@ pub mod __private {
         __requires_protobuf as requires_protobuf, __requires_state as requires_state,
     };
     pub use crate::{
-        Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError,
+        Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError, Ttl,
     };
     pub use serde;
 }

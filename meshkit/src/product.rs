@@ -91,6 +91,8 @@ pub struct StoreDescriptor {
     pub name: String,
     /// For a windowed store, its windows.
     pub window: Option<crate::window::Windows>,
+    /// For a key-value store whose entries expire, their time to live.
+    pub ttl: Option<crate::timer::Ttl>,
 }
 
 /// A data product's full declaration: identity, input ports, output ports
@@ -208,7 +210,9 @@ impl ProductDescriptor {
                     name: store.name.clone(),
                 });
             }
-            if let Err(reason) = check_topic_name(&store.name).and(store.window.map_or(Ok(()), |w| w.check()))
+            if let Err(reason) = check_topic_name(&store.name)
+                .and(store.window.map_or(Ok(()), |w| w.check()))
+                .and(store.ttl.map_or(Ok(()), |t| t.check()))
             {
                 return Err(DescriptorError::InvalidStore {
                     name: store.name.clone(),
@@ -216,10 +220,12 @@ impl ProductDescriptor {
                 });
             }
         }
-        if self.stores.len() > 255 {
+        // A store's index is a byte of its keys, the high bit marking its
+        // expiry index (see the stores' manager).
+        if self.stores.len() > 127 {
             return Err(DescriptorError::InvalidStore {
-                name: self.stores[255].name.clone(),
-                reason: "a product keeps at most 255 stores",
+                name: self.stores[127].name.clone(),
+                reason: "a product keeps at most 127 stores",
             });
         }
         let mut timers = std::collections::HashSet::new();
@@ -387,6 +393,36 @@ impl DescriptorBuilder {
         self.stores.push(StoreDescriptor {
             name: name.into(),
             window: None,
+            ttl: None,
+        });
+        self
+    }
+
+    /// Declares state store `name` whose entries expire `ttl` after their
+    /// last write (see [`Ttl`](crate::Ttl)): expired entries read as absent,
+    /// and are removed with a tombstone in the changelog.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::{Clock, ProductDescriptor, Ttl};
+    ///
+    /// let descriptor = ProductDescriptor::builder("web", "sessions")
+    ///     .version("1.0.0")
+    ///     .owner("team-web")
+    ///     .input("clicks", "web.clicks")
+    ///     .output("visits", "web.visits")
+    ///     .store_with_ttl("last-seen", Ttl::new(Clock::Stream, Duration::from_secs(1800)))
+    ///     .build()?;
+    /// assert_eq!(descriptor.stores[0].ttl.map(|t| t.after_ms()), Some(1_800_000));
+    /// # Ok::<(), meshkit::DescriptorError>(())
+    /// ```
+    pub fn store_with_ttl(mut self, name: impl Into<String>, ttl: crate::timer::Ttl) -> Self {
+        self.stores.push(StoreDescriptor {
+            name: name.into(),
+            window: None,
+            ttl: Some(ttl),
         });
         self
     }
@@ -397,6 +433,7 @@ impl DescriptorBuilder {
         self.stores.push(StoreDescriptor {
             name: name.into(),
             window: Some(windows),
+            ttl: None,
         });
         self
     }

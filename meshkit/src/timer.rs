@@ -1,6 +1,7 @@
 //! Timers (punctuation): work a product does on a schedule rather than per
-//! record, on the wall clock or on stream time. Plain data, declared in a
-//! product's descriptor; the processing loop fires them.
+//! record, on the wall clock or on stream time; and a store's time to live,
+//! counted on the same clocks. Plain data, declared in a product's
+//! descriptor; the processing loop fires the timers and expires entries.
 
 use std::time::Duration;
 
@@ -94,6 +95,89 @@ impl TimerDescriptor {
             return Err("a timer's period must be at least 1 ms");
         }
         Ok(())
+    }
+}
+
+/// How long a key-value store keeps an entry after its last write, and on
+/// which clock (see [`DescriptorBuilder::store_with_ttl`](crate::product::DescriptorBuilder::store_with_ttl)).
+///
+/// An expired entry reads as absent at once; the runtime then removes it and
+/// writes its tombstone to the changelog, in the transaction of the record
+/// or tick that found it expired, so a restore does not bring it back.
+/// Finding expired entries costs one index seek per check, not a scan of
+/// the store: entries are indexed by expiry time.
+///
+/// - [`Clock::Stream`]: an entry expires once its task's stream time (the
+///   largest record timestamp seen on the partition) passes its last
+///   write's stream time plus `after`: replays expire the same entries.
+/// - [`Clock::Wall`]: the machine's clock; entries of an idle task expire too.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::{Clock, Ttl};
+///
+/// let ttl = Ttl::new(Clock::Wall, Duration::from_secs(3600));
+/// assert_eq!(ttl.after_ms(), 3_600_000);
+/// assert_eq!(ttl.expires_at(1_000), 3_601_000);
+/// // Checked about 16 times per period (at most once per second).
+/// assert_eq!(ttl.check_every_ms(), 1_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Ttl {
+    /// The clock it counts on.
+    pub clock: Clock,
+    /// How long after its last write an entry expires.
+    #[serde(with = "duration_ms")]
+    pub after: Duration,
+}
+
+impl Ttl {
+    /// Entries expire `after` their last write, on `clock`.
+    pub fn new(clock: Clock, after: Duration) -> Self {
+        Self { clock, after }
+    }
+
+    /// `after` in milliseconds (at least 1).
+    pub fn after_ms(&self) -> i64 {
+        i64::try_from(self.after.as_millis()).unwrap_or(i64::MAX).max(1)
+    }
+
+    /// When an entry written at `time` (ms on the TTL's clock) expires.
+    pub fn expires_at(&self, time: i64) -> i64 {
+        time.saturating_add(self.after_ms())
+    }
+
+    /// How often, in ms of its clock, a task looks for expired entries to
+    /// remove: a sixteenth of the TTL, between 1 ms and 1 s. Reads never
+    /// see an expired entry; only its removal (and tombstone) waits.
+    pub fn check_every_ms(&self) -> i64 {
+        (self.after_ms() / 16).clamp(1, 1_000)
+    }
+
+    /// Why the declaration is invalid, if it is.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.after < Duration::from_millis(1) {
+            return Err("a store's time to live must be at least 1 ms");
+        }
+        Ok(())
+    }
+}
+
+/// A [`Duration`] as whole milliseconds, as the catalog shows it.
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 

@@ -21,6 +21,8 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+#[cfg(all(feature = "state", feature = "testing"))]
+pub(crate) use contract::memory_state;
 #[cfg(feature = "avro")]
 pub use contract::Output;
 pub use contract::{Context, DataProduct, DeadLetterReason, EmitError, RawOutput};

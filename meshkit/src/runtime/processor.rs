@@ -1058,6 +1058,7 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let offset = message.offset();
         self.ctx.bind(tp.1, message.timestamp().to_millis());
+        self.observe(message.timestamp().to_millis());
         match self.poison.verdict(&self.config.error_policy, &tp, offset) {
             Verdict::DeadLetter => {
                 if let Some(p) = self.poison.get(&tp, offset) {
@@ -1116,7 +1117,11 @@ impl Loop<'_> {
 
         let ports = self.txn.ports();
         let started = ports.enabled.then(Instant::now);
-        let processed = product.transform(&record, &mut self.ctx).await;
+        let mut processed = product.transform(&record, &mut self.ctx).await;
+        if processed.is_ok() {
+            // Expired entries go in the record's transaction.
+            processed = self.expire_due().map(drop);
+        }
         if let (Some(started), Some(histogram)) = (started, ports.transform.get(index)) {
             histogram.observe(started.elapsed().as_secs_f64());
         }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,8 @@ use rdkafka::error::KafkaError;
 use rocksdb::{WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 
-use super::StateError;
+use super::{ttl, StateError};
+use crate::timer::{Clock, Ttl};
 
 mod restore;
 pub(crate) use restore::{RemainingGauge, Restoration};
@@ -30,6 +31,9 @@ const HANDOVER_WAIT: Duration = Duration::from_secs(30);
 const HANDOVER_POLL: Duration = Duration::from_millis(20);
 
 const DATA: u8 = 1;
+
+/// [`StateManager::pinned_wall`] when the machine's clock is used.
+const UNPINNED: i64 = i64::MIN;
 const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
 
 /// Where a partition's local state stands: the input offsets its last write
@@ -38,6 +42,10 @@ const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
 struct Checkpoint {
     inputs: BTreeMap<String, i64>,
     changelogs: BTreeMap<String, i64>,
+    /// The task's stream time when it committed (stores expiring on stream
+    /// time read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stream_time: Option<i64>,
 }
 
 enum Backend {
@@ -51,6 +59,22 @@ struct Partition {
     checkpoint: Checkpoint,
     /// The open transaction's writes (`None` = delete), by database key.
     overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The largest record timestamp seen on the task.
+    stream_time: Option<i64>,
+    /// By store: when (on its TTL's clock) to look for expired entries next.
+    next_expiry_check: HashMap<usize, i64>,
+}
+
+impl Partition {
+    fn new(backend: Backend, checkpoint: Checkpoint) -> Self {
+        Self {
+            backend,
+            stream_time: checkpoint.stream_time,
+            checkpoint,
+            overlay: BTreeMap::new(),
+            next_expiry_check: HashMap::new(),
+        }
+    }
 }
 
 /// Raw store entries, key and value bytes, in key order.
@@ -93,6 +117,11 @@ pub(crate) struct StateManager {
     /// processing thread), so that a database being opened may still be
     /// held by the thread that owned its task until the last rebalance.
     siblings: AtomicBool,
+    /// By store: its entries' time to live, if they expire.
+    ttls: Vec<Option<Ttl>>,
+    /// The wall clock's time when a test driver holds it (ms), else
+    /// `i64::MIN` for the machine's clock.
+    pinned_wall: AtomicI64,
 }
 
 impl std::fmt::Debug for StateManager {
@@ -143,6 +172,8 @@ impl StateManager {
             partitions: Mutex::new(HashMap::new()),
             changelogged: true,
             siblings: AtomicBool::new(false),
+            ttls: Vec::new(),
+            pinned_wall: AtomicI64::new(UNPINNED),
         }
     }
 
@@ -159,6 +190,8 @@ impl StateManager {
             partitions: Mutex::new(HashMap::new()),
             changelogged: self.changelogged,
             siblings: AtomicBool::new(true),
+            ttls: self.ttls.clone(),
+            pinned_wall: AtomicI64::new(self.pinned_wall.load(Ordering::Acquire)),
         }
     }
 
@@ -174,6 +207,122 @@ impl StateManager {
         self.changelogged
     }
 
+    /// The same manager, with each store's time to live (by index).
+    pub(crate) fn with_ttls(mut self, ttls: Vec<Option<Ttl>>) -> Self {
+        self.ttls = ttls;
+        self
+    }
+
+    /// Store `store`'s time to live, if its entries expire.
+    pub(crate) fn ttl(&self, store: usize) -> Option<Ttl> {
+        self.ttls.get(store).copied().flatten()
+    }
+
+    /// Holds the wall clock at `at` ms (a test driver's clock), or gives it
+    /// back to the machine (`None`).
+    #[cfg(feature = "testing")]
+    pub(crate) fn pin_wall_clock(&self, at: Option<i64>) {
+        self.pinned_wall.store(at.unwrap_or(UNPINNED), Ordering::Release);
+    }
+
+    /// Notes a record's timestamp on `partition`'s task: its stream time is
+    /// the largest seen.
+    pub(crate) fn observe(&self, partition: i32, timestamp: i64) {
+        if let Some(p) = lock(&self.partitions).get_mut(&partition) {
+            p.stream_time = Some(p.stream_time.map_or(timestamp, |t| t.max(timestamp)));
+        }
+    }
+
+    /// The time on `clock` for `partition`'s task: `None` on stream time
+    /// before the task has seen a timestamp.
+    pub(crate) fn now(&self, partition: i32, clock: Clock) -> Result<Option<i64>, StateError> {
+        match clock {
+            Clock::Wall => Ok(Some(self.wall_now())),
+            _ => Ok(lock(&self.partitions)
+                .get(&partition)
+                .ok_or(StateError::NoState)?
+                .stream_time),
+        }
+    }
+
+    fn wall_now(&self) -> i64 {
+        match self.pinned_wall.load(Ordering::Acquire) {
+            UNPINNED => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            pinned => pinned,
+        }
+    }
+
+    /// Removes the entries of `partition`'s expiring stores that are due,
+    /// in the open transaction, adding their tombstones to `changelog`.
+    /// Each store is looked at once per [`Ttl::check_every_ms`] of its
+    /// clock; a look is one seek of its expiry index, and reads only the
+    /// entries due. Returns how many entries it removed.
+    pub(crate) fn expire_due(
+        &self,
+        partition: i32,
+        changelog: &mut Vec<ChangelogWrite>,
+    ) -> Result<usize, StateError> {
+        let mut removed = 0;
+        for (store, ttl) in self.ttls.iter().enumerate() {
+            let Some(ttl) = ttl else { continue };
+            let Some(now) = self.now(partition, ttl.clock)? else {
+                continue;
+            };
+            {
+                let mut partitions = lock(&self.partitions);
+                let p = partitions.get_mut(&partition).ok_or(StateError::NoState)?;
+                let next = p.next_expiry_check.entry(store).or_insert(i64::MIN);
+                if now < *next {
+                    continue;
+                }
+                *next = now.saturating_add(ttl.check_every_ms());
+            }
+            removed += self.expire_store(partition, store, now, changelog)?;
+        }
+        Ok(removed)
+    }
+
+    fn expire_store(
+        &self,
+        partition: i32,
+        store: usize,
+        now: i64,
+        changelog: &mut Vec<ChangelogWrite>,
+    ) -> Result<usize, StateError> {
+        let slot = ttl::index_slot(store);
+        let due = self.range(
+            partition,
+            slot,
+            Bound::Unbounded,
+            Bound::Excluded(ttl::index_end(now)),
+        )?;
+        let mut removed = 0;
+        for (index_key, _) in due {
+            self.put(partition, slot, &index_key, None)?;
+            let Some((at, key)) = ttl::split(&index_key) else {
+                continue;
+            };
+            let current = self.get(partition, store, key)?;
+            // Written again since (a later expiry) or deleted: a stale entry.
+            if current.as_deref().and_then(ttl::split).map(|(a, _)| a) != Some(at) {
+                continue;
+            }
+            self.put(partition, store, key, None)?;
+            if self.changelogged {
+                changelog.push(ChangelogWrite {
+                    store,
+                    partition,
+                    key: key.to_vec(),
+                    value: None,
+                });
+            }
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// Stores in memory, partition 0 open: for contexts made by hand.
     pub(crate) fn in_memory(stores: Vec<String>) -> Self {
         let manager = Self {
@@ -187,14 +336,12 @@ impl StateManager {
             partitions: Mutex::new(HashMap::new()),
             changelogged: false,
             siblings: AtomicBool::new(false),
+            ttls: Vec::new(),
+            pinned_wall: AtomicI64::new(UNPINNED),
         };
         lock(&manager.partitions).insert(
             0,
-            Partition {
-                backend: Backend::Memory(BTreeMap::new()),
-                checkpoint: Checkpoint::default(),
-                overlay: BTreeMap::new(),
-            },
+            Partition::new(Backend::Memory(BTreeMap::new()), Checkpoint::default()),
         );
         manager
     }
@@ -356,6 +503,7 @@ impl StateManager {
         let mut partitions = lock(&self.partitions);
         for (id, p) in partitions.iter_mut() {
             let mut checkpoint = p.checkpoint.clone();
+            checkpoint.stream_time = p.stream_time;
             for ((topic, partition), next) in committed {
                 if partition == id {
                     checkpoint.inputs.insert(topic.clone(), *next);
@@ -453,14 +601,7 @@ impl StateManager {
             Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
             None => Checkpoint::default(),
         };
-        partitions.insert(
-            partition,
-            Partition {
-                backend: Backend::Rocks(db),
-                checkpoint,
-                overlay: BTreeMap::new(),
-            },
-        );
+        partitions.insert(partition, Partition::new(Backend::Rocks(db), checkpoint));
         Ok(())
     }
 }
@@ -567,6 +708,102 @@ mod tests {
         let checkpoint = &partitions[&0].checkpoint;
         assert_eq!(checkpoint.inputs.get("in"), Some(&42));
         assert_eq!(checkpoint.changelogs.get("app-s-changelog"), Some(&7));
+    }
+
+    #[test]
+    fn due_entries_expire_with_tombstones_and_rewritten_ones_stay() {
+        use crate::stores::Store;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ttl = Ttl::new(Clock::Stream, Duration::from_millis(100));
+        let open = || {
+            let m = StateManager::new(
+                dir.path().to_path_buf(),
+                "app",
+                vec!["s".into()],
+                vec!["in".into()],
+            )
+            .with_ttls(vec![Some(ttl)]);
+            m.open_local(0).expect("open");
+            m
+        };
+        let manager = open();
+        let mut changelog = Vec::new();
+        fn store<'a>(
+            manager: &'a StateManager,
+            changelog: &'a mut Vec<ChangelogWrite>,
+        ) -> Store<'a, String, u32> {
+            Store {
+                manager,
+                changelog,
+                partition: 0,
+                index: 0,
+                _types: std::marker::PhantomData,
+            }
+        }
+        manager.observe(0, 1_000);
+        store(&manager, &mut changelog).put(&"a".into(), &1).expect("put");
+        store(&manager, &mut changelog).put(&"b".into(), &2).expect("put");
+        assert_eq!(
+            manager.expire_due(0, &mut changelog).expect("look"),
+            0,
+            "nothing due yet"
+        );
+        manager.observe(0, 1_050);
+        store(&manager, &mut changelog)
+            .put(&"b".into(), &3)
+            .expect("rewrite");
+        changelog.clear();
+
+        manager.observe(0, 1_120);
+        let a = store(&manager, &mut changelog).get(&"a".into()).expect("get");
+        assert_eq!(a, None, "past its expiry, a reads as absent before any removal");
+        assert_eq!(
+            store(&manager, &mut changelog).range(..).expect("range"),
+            vec![("b".to_string(), 3)]
+        );
+        // Each store is looked at once per check period of its clock: the
+        // last look was at 1 000, the next is due at 1 006.
+        assert_eq!(manager.expire_due(0, &mut changelog).expect("look"), 1);
+        assert_eq!(changelog.len(), 1, "{changelog:?}");
+        assert_eq!((changelog[0].value.as_ref(), changelog[0].partition), (None, 0));
+        let a_key = super::super::codec::encode_key("s", &"a".to_string()).expect("key");
+        assert_eq!(changelog[0].key, a_key, "the tombstone is a's");
+        assert_eq!(manager.get(0, 0, &a_key).expect("raw"), None, "removed");
+        manager
+            .persist(&HashMap::new(), &HashMap::new())
+            .expect("persist");
+        drop(manager);
+
+        let reopened = open();
+        assert_eq!(
+            reopened.now(0, Clock::Stream).expect("now"),
+            Some(1_120),
+            "stream time kept"
+        );
+        assert_eq!(reopened.get(0, 0, &a_key).expect("raw"), None);
+        let b = store(&reopened, &mut changelog).get(&"b".into()).expect("get");
+        assert_eq!(b, Some(3));
+        let index = reopened
+            .range(0, ttl::index_slot(0), Bound::Unbounded, Bound::Unbounded)
+            .expect("index");
+        assert_eq!(index.len(), 1, "only b's live index entry is left: {index:?}");
+    }
+
+    #[test]
+    fn a_store_without_stream_time_refuses_a_write_on_stream_time() {
+        use crate::stores::Store;
+        let manager = StateManager::in_memory(vec!["s".into()])
+            .with_ttls(vec![Some(Ttl::new(Clock::Stream, Duration::from_secs(1)))]);
+        let mut changelog = Vec::new();
+        let mut store = Store::<String, u32> {
+            manager: &manager,
+            changelog: &mut changelog,
+            partition: 0,
+            index: 0,
+            _types: std::marker::PhantomData,
+        };
+        let err = store.put(&"a".into(), &1).expect_err("no stream time");
+        assert!(err.to_string().contains("has seen no record timestamp"), "{err}");
     }
 
     #[test]

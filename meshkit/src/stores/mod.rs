@@ -5,6 +5,7 @@
 mod codec;
 pub(crate) mod manager;
 mod store;
+mod ttl;
 mod window;
 
 pub use manager::RestoreStats;
@@ -45,6 +46,13 @@ pub enum StateError {
     /// windows are of event time.
     #[error("windowed store `{store}`: the record has no timestamp to place it in a window; give one with `update_at`")]
     NoTimestamp {
+        /// The store.
+        store: String,
+    },
+    /// A store whose entries expire on stream time was written before its
+    /// task saw any record timestamp: the entry's expiry has no start.
+    #[error("store `{store}` expires entries on stream time, and its task has seen no record timestamp yet")]
+    NoStreamTime {
         /// The store.
         store: String,
     },

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::codec::{decode_key, decode_value, encode_key, encode_value};
-use super::{ChangelogWrite, StateError, StateManager};
+use super::{ttl, ChangelogWrite, StateError, StateManager};
 
 /// A typed key-value store of the partition being processed, from
 /// [`Context::store`](crate::Context::store).
@@ -16,6 +16,10 @@ use super::{ChangelogWrite, StateError, StateManager};
 /// [`range`](Store::range) scans in key order. Writes belong to the open
 /// transaction: reads see them at once, and they become durable (and go to
 /// the changelog) only if it commits.
+///
+/// A store declared with a time to live
+/// ([`store_with_ttl`](crate::DescriptorBuilder::store_with_ttl)) reads an
+/// expired entry as absent, and each write starts its entry's time again.
 ///
 /// # Examples
 ///
@@ -69,10 +73,33 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_,
     pub fn get(&self, key: &K) -> Result<Option<V>, StateError> {
         let name = self.name();
         let key = encode_key(name, key)?;
-        match self.manager.get(self.partition, self.index, &key)? {
-            Some(bytes) => Ok(Some(decode_value(name, &bytes)?)),
+        let Some(bytes) = self.manager.get(self.partition, self.index, &key)? else {
+            return Ok(None);
+        };
+        match self.live(&bytes)? {
+            Some(payload) => Ok(Some(decode_value(name, payload)?)),
             None => Ok(None),
         }
+    }
+
+    /// The encoded value in stored `bytes`, `None` if it expired; for a
+    /// store without a TTL, `bytes` as they are.
+    fn live<'b>(&self, bytes: &'b [u8]) -> Result<Option<&'b [u8]>, StateError> {
+        let Some(ttl) = self.manager.ttl(self.index) else {
+            return Ok(Some(bytes));
+        };
+        let (at, payload) = ttl::split(bytes).ok_or_else(|| StateError::Codec {
+            store: self.name().to_string(),
+            action: "decode",
+            what: "value",
+            message: "an expiring store's value is shorter than its expiry time".into(),
+        })?;
+        let now = self.manager.now(self.partition, ttl.clock)?;
+        Ok(if now.is_some_and(|now| at <= now) {
+            None
+        } else {
+            Some(payload)
+        })
     }
 
     /// Sets `key` to `value`.
@@ -83,7 +110,21 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_,
     pub fn put(&mut self, key: &K, value: &V) -> Result<(), StateError> {
         let name = self.name();
         let key = encode_key(name, key)?;
-        let value = encode_value(name, value)?;
+        let mut value = encode_value(name, value)?;
+        if let Some(ttl) = self.manager.ttl(self.index) {
+            let now =
+                self.manager
+                    .now(self.partition, ttl.clock)?
+                    .ok_or_else(|| StateError::NoStreamTime {
+                        store: name.to_string(),
+                    })?;
+            let at = ttl.expires_at(now);
+            value = ttl::frame(at, &value);
+            // The index entry is local (a restore rebuilds it from values).
+            let slot = ttl::index_slot(self.index);
+            self.manager
+                .put(self.partition, slot, &ttl::index_key(at, &key), Some(Vec::new()))?;
+        }
         self.write(key, Some(value))
     }
 
@@ -133,9 +174,12 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_,
             bound(range.start_bound())?,
             bound(range.end_bound())?,
         )?;
-        entries
-            .into_iter()
-            .map(|(k, v)| Ok((decode_key(name, &k)?, decode_value(name, &v)?)))
-            .collect()
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            if let Some(payload) = self.live(&v)? {
+                out.push((decode_key(name, &k)?, decode_value(name, payload)?));
+            }
+        }
+        Ok(out)
     }
 }

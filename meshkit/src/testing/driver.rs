@@ -160,9 +160,8 @@ impl<P: DataProduct> TestDriver<P> {
             .collect();
         let reader = Decoder::new(Some(registry.clone()), read_ports, usize::MAX);
         let decoder = Decoder::new(Some(registry.clone()), plan.inputs, usize::MAX);
-        let state = Arc::new(StateManager::in_memory(
-            descriptor.stores.iter().map(|s| s.name.clone()).collect(),
-        ));
+        let state = Arc::new(crate::runtime::memory_state(&descriptor));
+        state.pin_wall_clock(Some(START));
         let mut ctx = Context::with_state(&descriptor, Some(state.clone()));
         ctx.set_encoders(plan.outputs);
         let wall_timers = (descriptor.timers.iter().enumerate())
@@ -243,6 +242,7 @@ impl<P: DataProduct> TestDriver<P> {
         self.clock = self
             .clock
             .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        self.state.pin_wall_clock(Some(self.clock));
     }
 
     /// Moves the clock on by `by` and fires the wall-clock timers whose
@@ -306,9 +306,15 @@ impl<P: DataProduct> TestDriver<P> {
             };
             self.wall_timers[slot].1 = tick.saturating_add(self.descriptor.timers[timer].every_ms());
             self.clock = self.clock.max(tick);
+            self.state.pin_wall_clock(Some(self.clock));
             self.fire(timer, tick).await?;
         }
         self.clock = until;
+        self.state.pin_wall_clock(Some(self.clock));
+        // As the runtime does on an idle task: entries expiring on the wall
+        // clock are removed.
+        self.ctx.bind(0, None);
+        self.settle(until)?;
         Ok(())
     }
 
@@ -352,6 +358,7 @@ impl<P: DataProduct> TestDriver<P> {
 
     /// Keeps what the transform or a timer sent and wrote, stamped `timestamp`.
     fn settle(&mut self, timestamp: i64) -> Result<(), TestError> {
+        self.ctx.expire_due()?;
         for (index, _, mut sent) in self.ctx.drain_to_topics().collect::<Vec<_>>() {
             sent.timestamp = sent.timestamp.or(Some(timestamp));
             self.sent[index].push(sent);
@@ -715,6 +722,7 @@ impl<P: DataProduct> TestDriver<P> {
         let mut failure = None;
         for _ in 0..attempts {
             self.ctx.bind(0, Some(timestamp));
+            self.ctx.observe(Some(timestamp));
             match self.product.process(&record, &mut self.ctx).await {
                 Ok(()) => {
                     failure = None;

@@ -10,6 +10,10 @@ use crate::schema::RegisteredPort;
 
 #[cfg(feature = "state")]
 mod stores;
+#[cfg(all(feature = "state", feature = "testing"))]
+pub(crate) use stores::memory_state;
+#[cfg(feature = "state")]
+pub(crate) use stores::ttls;
 #[cfg(feature = "avro")]
 mod typed;
 

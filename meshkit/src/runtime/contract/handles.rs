@@ -275,7 +275,8 @@ impl LocalState {
         let manager = StateManager::local(
             dir.to_path_buf(),
             descriptor.stores.iter().map(|s| s.name.clone()).collect(),
-        );
+        )
+        .with_ttls(super::ttls(descriptor));
         manager.open_local(0)?;
         Ok(Self {
             manager: std::sync::Arc::new(manager),

@@ -13,6 +13,10 @@ mod outputs;
 
 use std::future::Future;
 
+#[cfg(all(feature = "state", feature = "testing"))]
+pub(crate) use context::memory_state;
+#[cfg(feature = "state")]
+pub(crate) use context::ttls;
 pub use context::{Context, DeadLetterReason};
 pub use emit::EmitError;
 #[cfg(feature = "state")]

@@ -68,6 +68,12 @@ pub(super) fn context_with_stores(descriptor: &ProductDescriptor, _stores: Optio
 }
 
 impl Loop<'_> {
+    pub(super) fn observe(&mut self, _timestamp: Option<i64>) {}
+
+    pub(super) fn expire_due(&mut self) -> Result<usize, crate::TransformError> {
+        Ok(0)
+    }
+
     pub(super) fn restoring_any(&self) -> bool {
         false
     }

@@ -83,12 +83,15 @@ pub(super) async fn open_stores(
     partitions: &HashMap<String, usize>,
 ) -> Result<Option<Arc<StateManager>>, Error> {
     let state = (!descriptor.stores.is_empty()).then(|| {
-        Arc::new(StateManager::new(
-            config.state_dir.join(application_id),
-            application_id,
-            descriptor.stores.iter().map(|s| s.name.clone()).collect(),
-            descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
-        ))
+        Arc::new(
+            StateManager::new(
+                config.state_dir.join(application_id),
+                application_id,
+                descriptor.stores.iter().map(|s| s.name.clone()).collect(),
+                descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
+            )
+            .with_ttls(crate::runtime::contract::ttls(descriptor)),
+        )
     });
     if let Some(stores) = &state {
         let counts: Vec<(String, i32)> = descriptor
@@ -154,6 +157,17 @@ pub(super) fn context_with_stores(
 }
 
 impl Loop<'_> {
+    /// Notes a record's timestamp on the bound task (its stream time).
+    pub(super) fn observe(&mut self, timestamp: Option<i64>) {
+        self.ctx.observe(timestamp);
+    }
+
+    /// Removes the bound task's due expired entries in the open
+    /// transaction (their tombstones go with its changelog writes).
+    pub(super) fn expire_due(&mut self) -> Result<usize, crate::TransformError> {
+        Ok(self.ctx.expire_due()?)
+    }
+
     /// Whether any task's stores are being restored.
     pub(super) fn restoring_any(&self) -> bool {
         !self.stores.restoring.is_empty()

@@ -23,6 +23,9 @@ pub(super) struct LoopTimers {
     stream_next: HashMap<(usize, i32), i64>,
     /// By partition: the task's stream time, the largest timestamp seen.
     stream_time: HashMap<i32, i64>,
+    /// When stores expire entries on the wall clock: (next look at the
+    /// idle tasks in ms, period).
+    expiry: Option<(i64, i64)>,
 }
 
 impl LoopTimers {
@@ -35,17 +38,40 @@ impl LoopTimers {
                 Clock::Stream => stream.push(index),
             }
         }
+        let expiry = (descriptor.stores.iter())
+            .filter_map(|s| s.ttl.filter(|t| t.clock == Clock::Wall))
+            .map(|t| t.check_every_ms())
+            .min()
+            .map(|every| (now.saturating_add(every), every));
         Self {
             wall,
             stream,
             stream_next: HashMap::new(),
             stream_time: HashMap::new(),
+            expiry,
         }
     }
 
-    /// The earliest tick a wall-clock timer waits for, in ms.
+    /// The earliest tick a wall-clock timer (or a look for expired
+    /// entries) waits for, in ms.
     pub(super) fn next_wall(&self) -> Option<i64> {
-        self.wall.iter().map(|(_, next)| *next).min()
+        let timers = self.wall.iter().map(|(_, next)| *next).min();
+        match (timers, self.expiry) {
+            (Some(t), Some((e, _))) => Some(t.min(e)),
+            (t, e) => t.or(e.map(|(e, _)| e)),
+        }
+    }
+
+    /// Whether idle tasks are due a look for expired entries at `now`
+    /// (the next look is then a period later).
+    fn take_due_expiry(&mut self, now: i64) -> bool {
+        match &mut self.expiry {
+            Some((next, every)) if *next <= now => {
+                *next = now.saturating_add(*every);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The wall-clock timers due at `now`, with their ticks; each moves on
@@ -126,8 +152,10 @@ impl Loop<'_> {
         product: &mut P,
         consumer: &StreamConsumer<RebalanceContext>,
     ) -> Result<(), Error> {
-        let due = self.timers.take_due_wall(self.descriptor, now_ms());
-        if due.is_empty() {
+        let now = now_ms();
+        let due = self.timers.take_due_wall(self.descriptor, now);
+        let expiry = self.timers.take_due_expiry(now);
+        if due.is_empty() && !expiry {
             return Ok(());
         }
         let tasks = self.owned_tasks(consumer);
@@ -136,6 +164,13 @@ impl Loop<'_> {
             for &partition in &tasks {
                 if !self.is_restoring(partition) {
                     self.fire(product, consumer, timer, partition, tick).await?;
+                }
+            }
+        }
+        if expiry {
+            for &partition in &tasks {
+                if !self.is_restoring(partition) {
+                    self.expire_idle(consumer, partition, now).await?;
                 }
             }
         }
@@ -161,6 +196,43 @@ impl Loop<'_> {
             self.fire(product, consumer, timer, partition, tick).await?;
         }
         Ok(())
+    }
+
+    /// Removes the expired entries of `partition`'s task, which may have no
+    /// record to do it with: in the open transaction, opened only if there
+    /// is something to remove (the look itself reads the expiry index).
+    async fn expire_idle(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceContext>,
+        partition: i32,
+        now: i64,
+    ) -> Result<(), Error> {
+        self.ctx.bind(partition, None);
+        match self.expire_due() {
+            Ok(0) => {
+                // Nothing removed, nothing written: no transaction needed.
+                self.ctx.discard();
+                Ok(())
+            }
+            Ok(_) => {
+                self.txn.begin()?;
+                let source = (TIMER_SOURCE.to_string(), partition);
+                if let Err(err) = self.produce_outputs(Some(now), &source, now).await {
+                    return self
+                        .replay_transaction(consumer, "an expired entry's tombstone", &err)
+                        .await;
+                }
+                Ok(())
+            }
+            Err(err) => {
+                self.ctx.discard();
+                tracing::warn!(
+                    partition, error = %ErrorChain(&err),
+                    "removing expired entries failed; aborting the transaction, they are looked for again"
+                );
+                self.abort(consumer)
+            }
+        }
     }
 
     /// The partitions of the inputs assigned to this instance: its tasks.
@@ -189,7 +261,11 @@ impl Loop<'_> {
         let name = self.descriptor.timers[timer].name.as_str();
         self.txn.begin()?;
         self.ctx.bind(partition, Some(tick));
-        match product.timer(name, &mut self.ctx).await {
+        let mut fired = product.timer(name, &mut self.ctx).await;
+        if fired.is_ok() {
+            fired = self.expire_due().map(drop);
+        }
+        match fired {
             Ok(()) => {
                 if self.ctx.take_dead_letter().is_some() {
                     tracing::warn!(

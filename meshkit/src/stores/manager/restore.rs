@@ -18,7 +18,7 @@ use super::{
     CHECKPOINT_KEY,
 };
 use super::{SOURCE_OFFSET, SOURCE_TOPIC, TIMER_SOURCE};
-use crate::stores::StateError;
+use crate::stores::{ttl, StateError};
 
 /// Records written to RocksDB in one batch while replaying.
 const BATCH: usize = 10_000;
@@ -133,7 +133,10 @@ impl StateManager {
                 };
                 let start = job.checkpoint.changelogs.get(topic).copied().unwrap_or(0);
                 match Replay::start(job, topic, job.next_store, start)? {
-                    Some(replay) => job.replay = Some(replay),
+                    Some(mut replay) => {
+                        replay.expiring = self.ttl(job.next_store).is_some();
+                        job.replay = Some(replay);
+                    }
                     None => {
                         job.checkpoint.changelogs.insert(topic.clone(), start);
                         job.next_store += 1;
@@ -179,6 +182,9 @@ struct Replay {
     topic: String,
     partition: i32,
     store: usize,
+    /// Whether the store's entries expire: each restored value is also
+    /// indexed by its expiry time.
+    expiring: bool,
     /// The high watermark seen at the start: the replay reads up to it.
     high: i64,
     next: i64,
@@ -243,6 +249,7 @@ impl Replay {
             topic: topic.to_string(),
             partition,
             store,
+            expiring: false,
             high,
             next: start,
             last_progress: Instant::now(),
@@ -277,9 +284,20 @@ impl Replay {
                     if !written_by_committed_input(&m, committed) {
                         stats.skipped += 1;
                     } else {
-                        data_key_into(&mut key, self.store, m.key().unwrap_or_default());
+                        let user_key = m.key().unwrap_or_default();
+                        data_key_into(&mut key, self.store, user_key);
                         match m.payload() {
-                            Some(v) => batch.put(&key, v),
+                            Some(v) => {
+                                batch.put(&key, v);
+                                if let Some((at, _)) = ttl::split(v).filter(|_| self.expiring) {
+                                    data_key_into(
+                                        &mut key,
+                                        ttl::index_slot(self.store),
+                                        &ttl::index_key(at, user_key),
+                                    );
+                                    batch.put(&key, []);
+                                }
+                            }
                             None => batch.delete(&key),
                         }
                         stats.restored += 1;

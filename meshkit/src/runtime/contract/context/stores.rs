@@ -12,6 +12,17 @@ use crate::product::ProductDescriptor;
 use crate::stores::{ChangelogWrite, StateError, StateManager, Store, WindowStore};
 use crate::window::Windows;
 
+/// In-memory stores for `descriptor`'s declarations, partition 0 open.
+pub(crate) fn memory_state(descriptor: &ProductDescriptor) -> StateManager {
+    StateManager::in_memory(descriptor.stores.iter().map(|s| s.name.clone()).collect())
+        .with_ttls(ttls(descriptor))
+}
+
+/// Each declared store's time to live, by index.
+pub(crate) fn ttls(descriptor: &ProductDescriptor) -> Vec<Option<crate::timer::Ttl>> {
+    descriptor.stores.iter().map(|s| s.ttl).collect()
+}
+
 /// What a context keeps of the product's stores.
 #[derive(Debug)]
 pub(super) struct ContextStores {
@@ -43,9 +54,8 @@ impl Context {
     /// transform by hand. Writes persist across records (as if each
     /// transaction committed).
     pub fn with_memory_state(descriptor: &ProductDescriptor) -> Self {
-        let stores = descriptor.stores.iter().map(|s| s.name.clone()).collect();
         Self {
-            state: ContextStores::new(descriptor, Some(Arc::new(StateManager::in_memory(stores)))),
+            state: ContextStores::new(descriptor, Some(Arc::new(memory_state(descriptor)))),
             ..Self::new(descriptor)
         }
     }
@@ -109,6 +119,26 @@ impl Context {
             },
             windows,
         })
+    }
+
+    /// Notes the timestamp of the record about to be processed: its task's
+    /// stream time moves on (stores expiring on stream time follow it).
+    pub(crate) fn observe(&mut self, timestamp: Option<i64>) {
+        if let (Some(manager), Some(timestamp)) = (&self.state.manager, timestamp) {
+            let partition = if manager.is_memory() { 0 } else { self.partition };
+            manager.observe(partition, timestamp);
+        }
+    }
+
+    /// Removes the due entries of the bound task's expiring stores in the
+    /// open transaction, their tombstones going with this context's
+    /// changelog writes. Returns how many it removed.
+    pub(crate) fn expire_due(&mut self) -> Result<usize, StateError> {
+        let Some(manager) = self.state.manager.as_deref() else {
+            return Ok(0);
+        };
+        let partition = if manager.is_memory() { 0 } else { self.partition };
+        manager.expire_due(partition, &mut self.state.changelog)
     }
 
     /// Takes the store writes made since the last call, for the changelog.
