@@ -541,6 +541,36 @@ fn stores(args: Vec<StoreArgs>, errors: &mut Errors) -> Vec<Store> {
             }
             Some(args) => ttl(args, &shown, errors).map(Some),
         };
+        let avro_values = match &store.format {
+            None => Some(false),
+            Some(ident) if ident == "avro" && store.window.is_some() => {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "store `{shown}`: a windowed store's values cannot declare `format = avro` yet; \
+                         only key-value stores keep their values with a schema that can evolve"
+                    ),
+                );
+                None
+            }
+            Some(ident) if ident == "avro" => Some(true),
+            Some(ident) => {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "unknown store format `{ident}` in store `{shown}`{}",
+                        keys::suggest_then(
+                            &ident.to_string(),
+                            ["avro"],
+                            "a store's values are kept either compactly (no `format`: fast, but a changed \
+                             type cannot read old values) or as Avro with their schema (`format = avro`: \
+                             the type can evolve)"
+                        )
+                    ),
+                );
+                None
+            }
+        };
         let window = match store.window {
             None => Some(None),
             Some(w) => window(w, errors).map(Some),
@@ -561,8 +591,8 @@ fn stores(args: Vec<StoreArgs>, errors: &mut Errors) -> Vec<Store> {
                 continue;
             }
         }
-        if let (Some(name), Some(key), Some(value), Some(window), Some(ttl)) =
-            (name, key, value, window, expiry)
+        if let (Some(name), Some(key), Some(value), Some(window), Some(ttl), Some(avro_values)) =
+            (name, key, value, window, expiry, avro_values)
         {
             out.push(Store {
                 name,
@@ -570,6 +600,7 @@ fn stores(args: Vec<StoreArgs>, errors: &mut Errors) -> Vec<Store> {
                 value,
                 window,
                 ttl,
+                avro_values,
             });
         }
     }
@@ -1459,6 +1490,40 @@ mod tests {
         for (message, expected) in messages.iter().zip(expected) {
             assert!(message.contains(expected), "{message}\nshould say: {expected}");
         }
+    }
+
+    #[test]
+    fn store_formats_and_their_mistakes() {
+        let product = run(
+            with_identity(quote! {
+                input(orders, topic = "sales.orders", value = Order),
+                output(spend, topic = "sales.spend", value = Spend),
+                store(totals, key = String, value = Spend, format = avro),
+            }),
+            spend_impl(),
+        )
+        .expect("valid");
+        assert!(product.stores[0].avro_values);
+        let messages = errors_of(
+            with_identity(quote! {
+                input(orders, topic = "sales.orders", value = Order),
+                output(spend, topic = "sales.spend", value = Spend),
+                store(totals, key = String, value = Spend, format = arvo),
+                store(w, key = String, value = u64, window(size = "1m"), format = avro),
+            }),
+            spend_impl(),
+        );
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(
+            messages[0].contains("unknown store format `arvo` in store `totals`; did you mean `avro`?"),
+            "{}",
+            messages[0]
+        );
+        assert!(
+            messages[1].contains("a windowed store's values cannot declare `format = avro`"),
+            "{}",
+            messages[1]
+        );
     }
 
     #[test]

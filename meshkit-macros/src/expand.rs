@@ -185,10 +185,18 @@ fn string_key_checks(product: &Product) -> TokenStream {
 
 fn store_call(store: &Store) -> TokenStream {
     let name = string(&store.name);
-    if let Some((after, clock)) = store.ttl {
-        let after = duration(after);
-        let clock = clock_path(clock);
-        return quote!(.store_with_ttl(#name, __meshkit::Ttl::new(#clock, #after)));
+    if store.ttl.is_some() || store.avro_values {
+        let mut spec = quote!(__meshkit::StoreDescriptor::new(#name));
+        if let Some((after, clock)) = store.ttl {
+            let after = duration(after);
+            let clock = clock_path(clock);
+            spec.extend(quote!(.ttl(__meshkit::Ttl::new(#clock, #after))));
+        }
+        if store.avro_values {
+            let value = &store.value;
+            spec.extend(quote_spanned!(value.span()=> .avro_values::<#value>()));
+        }
+        return quote!(.store_with(#spec));
     }
     let Some(window) = &store.window else {
         return quote!(.store(#name));
@@ -264,7 +272,9 @@ fn store_type_checks(stores: &[Store]) -> TokenStream {
 /// A check per feature the declaration needs, spanned on the first item
 /// that needs it: a compile error there when meshkit was built without it.
 fn feature_checks(product: &Product) -> TokenStream {
-    let typed = (product.inputs.iter().chain(&product.outputs)).find_map(|p| p.value.as_ref());
+    let typed = (product.inputs.iter().chain(&product.outputs))
+        .find_map(|p| p.value.as_ref())
+        .or_else(|| (product.stores.iter()).find(|s| s.avro_values).map(|s| &s.value));
     let avro = typed.map(|value| quote_spanned!(value.span()=> __meshkit::requires_avro!();));
     let first_in = |format: Format| {
         (product.inputs.iter().chain(&product.outputs))

@@ -163,6 +163,10 @@ pub(crate) const STORE_DECL: Place = Place {
             name: TTL,
             example: r#"ttl(after = "30m", clock = stream)"#,
         },
+        Key {
+            name: FORMAT,
+            example: "format = avro",
+        },
     ],
 };
 

@@ -79,6 +79,9 @@ pub(crate) struct Store {
     /// For a key-value store whose entries expire: after how long, on
     /// which clock.
     pub(crate) ttl: Option<(Millis, Clock)>,
+    /// Whether its values are kept with their Avro schema (`format = avro`),
+    /// so that their type can evolve.
+    pub(crate) avro_values: bool,
 }
 
 /// A windowed store's windows.

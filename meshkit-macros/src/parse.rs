@@ -60,6 +60,7 @@ pub(crate) struct StoreArgs {
     pub(crate) value: Option<Type>,
     pub(crate) window: Option<WindowArgs>,
     pub(crate) ttl: Option<TtlArgs>,
+    pub(crate) format: Option<Ident>,
     /// Keys that unknown keys were reported as likely typos of.
     pub(crate) typos: Vec<&'static str>,
 }
@@ -580,6 +581,7 @@ fn store_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> S
         value: None,
         window: None,
         ttl: None,
+        format: None,
         typos: Vec::new(),
     };
     let mut seen = Seen::default();
@@ -601,6 +603,10 @@ fn store_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> S
             keys::TTL => {
                 let value = group_tokens(&entry, place, errors).map(|t| ttl_args(entry.tokens(), t, errors));
                 set(&mut store.ttl, value, &entry, &mut seen, place, errors);
+            }
+            keys::FORMAT => {
+                let value = parse_value::<Ident>(&entry, place, "`avro`", errors);
+                set(&mut store.format, value, &entry, &mut seen, place, errors);
             }
             _ => store.typos.extend(unknown_key(&entry, place, errors)),
         }

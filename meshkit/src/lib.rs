@@ -187,7 +187,8 @@ pub mod __private {
         __requires_protobuf as requires_protobuf, __requires_state as requires_state,
     };
     pub use crate::{
-        Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError, Ttl,
+        Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, StoreDescriptor,
+        TransformError, Ttl,
     };
     pub use serde;
 }

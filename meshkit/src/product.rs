@@ -93,6 +93,90 @@ pub struct StoreDescriptor {
     pub window: Option<crate::window::Windows>,
     /// For a key-value store whose entries expire, their time to live.
     pub ttl: Option<crate::timer::Ttl>,
+    /// The Avro type of its values, for a store whose values can evolve:
+    /// they are kept in the Confluent wire format, the schema registered
+    /// under its changelog's value subject, and read with the schema they
+    /// were written with. `None`: a compact encoding that cannot evolve.
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+    pub values: Option<PortSchema>,
+}
+
+impl StoreDescriptor {
+    /// Key-value store `name`, its values in a compact encoding, never
+    /// expiring; declared with [`DescriptorBuilder::store_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::{Clock, ProductDescriptor, StoreDescriptor, Ttl};
+    ///
+    /// #[derive(apache_avro::AvroSchema, serde::Serialize, serde::Deserialize)]
+    /// struct Spend {
+    ///     total_cents: i64,
+    ///     #[avro(default = "0")]
+    ///     #[serde(default)]
+    ///     orders: i64,
+    /// }
+    ///
+    /// let descriptor = ProductDescriptor::builder("sales", "spend")
+    ///     .version("1.0.0")
+    ///     .owner("team-sales")
+    ///     .input("orders", "sales.orders")
+    ///     .output("totals", "sales.spend")
+    ///     .store_with(
+    ///         StoreDescriptor::new("spend")
+    ///             .avro_values::<Spend>()
+    ///             .ttl(Ttl::new(Clock::Wall, Duration::from_secs(86_400))),
+    ///     )
+    ///     .build()?;
+    /// assert!(descriptor.stores[0].values.is_some());
+    /// # Ok::<(), meshkit::DescriptorError>(())
+    /// ```
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            window: None,
+            ttl: None,
+            #[cfg(feature = "avro")]
+            values: None,
+        }
+    }
+
+    /// Its entries expire `ttl` after their last write.
+    pub fn ttl(mut self, ttl: crate::timer::Ttl) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Its values are `V`, kept with their Avro schema so that `V` can
+    /// evolve (see [`values`](Self::values)).
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+    pub fn avro_values<V: AvroType>(mut self) -> Self {
+        self.values = Some(PortSchema::avro::<V>());
+        self
+    }
+}
+
+/// Why a store's declaration mixes what does not go together, if it does.
+fn check_store_kind(store: &StoreDescriptor) -> Result<(), &'static str> {
+    if store.window.is_some() && store.ttl.is_some() {
+        return Err(
+            "a windowed store's entries go with their windows: a time to live is for key-value stores",
+        );
+    }
+    #[cfg(feature = "avro")]
+    if let Some(values) = &store.values {
+        if store.window.is_some() {
+            return Err("a windowed store's values cannot declare an Avro type yet");
+        }
+        if values.key_codec().is_some() {
+            return Err("a store's value schema has no key part: store keys keep their ordered encoding");
+        }
+    }
+    Ok(())
 }
 
 /// A data product's full declaration: identity, input ports, output ports
@@ -213,6 +297,7 @@ impl ProductDescriptor {
             if let Err(reason) = check_topic_name(&store.name)
                 .and(store.window.map_or(Ok(()), |w| w.check()))
                 .and(store.ttl.map_or(Ok(()), |t| t.check()))
+                .and(check_store_kind(store))
             {
                 return Err(DescriptorError::InvalidStore {
                     name: store.name.clone(),
@@ -390,11 +475,14 @@ impl DescriptorBuilder {
     /// Declares state store `name` (reached with
     /// [`Context::store`](crate::Context::store)).
     pub fn store(mut self, name: impl Into<String>) -> Self {
-        self.stores.push(StoreDescriptor {
-            name: name.into(),
-            window: None,
-            ttl: None,
-        });
+        self.stores.push(StoreDescriptor::new(name));
+        self
+    }
+
+    /// Declares a store as `store` describes it: its time to live, the
+    /// type of its values.
+    pub fn store_with(mut self, store: StoreDescriptor) -> Self {
+        self.stores.push(store);
         self
     }
 
@@ -419,11 +507,7 @@ impl DescriptorBuilder {
     /// # Ok::<(), meshkit::DescriptorError>(())
     /// ```
     pub fn store_with_ttl(mut self, name: impl Into<String>, ttl: crate::timer::Ttl) -> Self {
-        self.stores.push(StoreDescriptor {
-            name: name.into(),
-            window: None,
-            ttl: Some(ttl),
-        });
+        self.stores.push(StoreDescriptor::new(name).ttl(ttl));
         self
     }
 
@@ -431,9 +515,8 @@ impl DescriptorBuilder {
     /// [`Context::window_store`](crate::Context::window_store)).
     pub fn window_store(mut self, name: impl Into<String>, windows: crate::window::Windows) -> Self {
         self.stores.push(StoreDescriptor {
-            name: name.into(),
             window: Some(windows),
-            ttl: None,
+            ..StoreDescriptor::new(name)
         });
         self
     }

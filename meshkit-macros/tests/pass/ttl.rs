@@ -1,6 +1,7 @@
 //! Stores whose entries expire, declared in the DSL: a first-seen filter
 //! (an id passes once per half hour of stream time) and a wall-clock cache,
-//! run in the test driver.
+//! run in the test driver; the first keeps its values with their Avro
+//! schema.
 
 use meshkit::state::StoreRef;
 use meshkit::testing::TestDriver;
@@ -17,7 +18,7 @@ const RECENT: StoreRef<String, i64> = StoreRef::new("recent");
     owner = "team-web@example.com",
     input(clicks, topic = "web.clicks", key = String, value = i64, format = json),
     output(firsts, topic = "web.firsts", key = String, value = i64, format = json),
-    store(seen, key = String, value = i64, ttl(after = "30m", clock = stream)),
+    store(seen, key = String, value = i64, ttl(after = "30m", clock = stream), format = avro),
     store(recent, key = String, value = i64, ttl(after = "1m")),
 )]
 impl FirstSeen {

@@ -32,6 +32,8 @@ pub use error::Error;
 pub use processor::dlq_headers;
 #[cfg(all(feature = "testing", feature = "state"))]
 pub(crate) use processor::schemas::with_decoded;
+#[cfg(all(feature = "state", feature = "testing"))]
+pub(crate) use processor::settle_stores;
 
 #[cfg(feature = "catalog")]
 use crate::catalog::CatalogRecord;

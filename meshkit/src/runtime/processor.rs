@@ -42,6 +42,8 @@ use crate::metrics::{Metrics, PortMetrics};
 use crate::policy::{ErrorPolicy, Guarantee};
 use crate::product::ProductDescriptor;
 use crate::record::{OutputRecord, Record};
+#[cfg(all(feature = "state", feature = "testing"))]
+pub(crate) use schemas::settle_stores;
 pub(crate) use schemas::Registry;
 use schemas::{settle_schemas, with_decoded, LoopDecoder, LoopSchemas, Schemas};
 use stores::{
@@ -225,14 +227,21 @@ async fn prepare(
     }
     let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
 
-    let schemas = settle_schemas(descriptor, config, &brokers, embedded.is_some(), registry).await?;
+    let schemas = settle_schemas(
+        descriptor,
+        config,
+        (&application_id, &brokers),
+        embedded.is_some(),
+        registry,
+    )
+    .await?;
     let state = open_stores(
         descriptor,
         config,
-        &application_id,
-        &brokers,
+        (&application_id, &brokers),
         embedded.as_ref(),
         &partitions,
+        &schemas,
     )
     .await?;
     Ok(Prepared {

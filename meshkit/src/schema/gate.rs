@@ -59,6 +59,21 @@ pub enum SchemaGateError {
         /// What broke, naming the field.
         reason: String,
     },
+    /// A store's value type cannot read the values it holds, or breaks its
+    /// subject's compatibility rule.
+    #[error(
+        "store `{store}`: its value type cannot replace the schemas of subject `{subject}`: {reason}. \
+         Rule: a store's type must read every value its earlier versions wrote (give new fields a \
+         default, keep field types)"
+    )]
+    StoreIncompatible {
+        /// The store.
+        store: String,
+        /// The subject of its changelog's values.
+        subject: String,
+        /// What broke, naming the version and the field.
+        reason: String,
+    },
     /// The registry could not answer.
     #[error("schema registry, for subject `{subject}`")]
     Registry {

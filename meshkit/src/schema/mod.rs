@@ -34,6 +34,8 @@ mod protobuf;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub mod registry;
+#[cfg(all(feature = "avro", feature = "state"))]
+mod store_values;
 mod subject;
 pub mod wire;
 
@@ -77,6 +79,8 @@ pub use registry::HttpRegistry;
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub use registry::{RegistryError, SchemaRegistry};
+#[cfg(all(feature = "avro", feature = "state"))]
+pub(crate) use store_values::{check_store, GateStore, StoreValues};
 pub use subject::SubjectNameStrategy;
 
 /// Why a record could not be decoded. Each is a dead letter, never a crash.

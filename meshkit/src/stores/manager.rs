@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+#[cfg(feature = "avro")]
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,11 @@ use rdkafka::error::KafkaError;
 use rocksdb::{WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 
-use super::{ttl, StateError};
+use serde::de::DeserializeOwned;
+
+use super::{codec, ttl, StateError};
+#[cfg(feature = "avro")]
+use crate::schema::StoreValues;
 use crate::timer::{Clock, Ttl};
 
 mod restore;
@@ -119,6 +125,9 @@ pub(crate) struct StateManager {
     siblings: AtomicBool,
     /// By store: its entries' time to live, if they expire.
     ttls: Vec<Option<Ttl>>,
+    /// By store: the schemas of its values, if they can evolve.
+    #[cfg(feature = "avro")]
+    values: Vec<Option<Arc<StoreValues>>>,
     /// The wall clock's time when a test driver holds it (ms), else
     /// `i64::MIN` for the machine's clock.
     pinned_wall: AtomicI64,
@@ -135,6 +144,16 @@ impl std::fmt::Debug for StateManager {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(feature = "avro")]
+fn codec_error(store: &str, action: &'static str, message: String) -> StateError {
+    StateError::Codec {
+        store: store.to_string(),
+        action,
+        what: "value",
+        message,
+    }
 }
 
 fn db_error(operation: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> StateError {
@@ -173,6 +192,8 @@ impl StateManager {
             changelogged: true,
             siblings: AtomicBool::new(false),
             ttls: Vec::new(),
+            #[cfg(feature = "avro")]
+            values: Vec::new(),
             pinned_wall: AtomicI64::new(UNPINNED),
         }
     }
@@ -191,6 +212,8 @@ impl StateManager {
             changelogged: self.changelogged,
             siblings: AtomicBool::new(true),
             ttls: self.ttls.clone(),
+            #[cfg(feature = "avro")]
+            values: self.values.clone(),
             pinned_wall: AtomicI64::new(self.pinned_wall.load(Ordering::Acquire)),
         }
     }
@@ -211,6 +234,41 @@ impl StateManager {
     pub(crate) fn with_ttls(mut self, ttls: Vec<Option<Ttl>>) -> Self {
         self.ttls = ttls;
         self
+    }
+
+    /// The same manager, with the schemas of each store's values (by
+    /// index; `None` for a store whose values cannot evolve).
+    #[cfg(feature = "avro")]
+    pub(crate) fn with_values(mut self, values: Vec<Option<Arc<StoreValues>>>) -> Self {
+        self.values = values;
+        self
+    }
+
+    /// `value` encoded for store `store`: in the wire format with its
+    /// schema id when its values have a schema, else compactly.
+    pub(crate) fn encode_value<V: Serialize>(&self, store: usize, value: &V) -> Result<Vec<u8>, StateError> {
+        #[cfg(feature = "avro")]
+        if let Some(values) = self.values.get(store).and_then(Option::as_ref) {
+            return values
+                .encode(value)
+                .map_err(|message| codec_error(&self.stores[store], "encode", message));
+        }
+        codec::encode_value(&self.stores[store], value)
+    }
+
+    /// A value of store `store`, decoded as [`encode_value`](Self::encode_value) wrote it.
+    pub(crate) fn decode_value<V: DeserializeOwned>(
+        &self,
+        store: usize,
+        bytes: &[u8],
+    ) -> Result<V, StateError> {
+        #[cfg(feature = "avro")]
+        if let Some(values) = self.values.get(store).and_then(Option::as_ref) {
+            return values
+                .decode(bytes)
+                .map_err(|message| codec_error(&self.stores[store], "decode", message));
+        }
+        codec::decode_value(&self.stores[store], bytes)
     }
 
     /// Store `store`'s time to live, if its entries expire.
@@ -337,6 +395,8 @@ impl StateManager {
             changelogged: false,
             siblings: AtomicBool::new(false),
             ttls: Vec::new(),
+            #[cfg(feature = "avro")]
+            values: Vec::new(),
             pinned_wall: AtomicI64::new(UNPINNED),
         };
         lock(&manager.partitions).insert(

@@ -6,7 +6,7 @@ use std::ops::{Bound, RangeBounds};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::codec::{decode_key, decode_value, encode_key, encode_value};
+use super::codec::{decode_key, encode_key};
 use super::{ttl, ChangelogWrite, StateError, StateManager};
 
 /// A typed key-value store of the partition being processed, from
@@ -77,7 +77,7 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_,
             return Ok(None);
         };
         match self.live(&bytes)? {
-            Some(payload) => Ok(Some(decode_value(name, payload)?)),
+            Some(payload) => Ok(Some(self.manager.decode_value(self.index, payload)?)),
             None => Ok(None),
         }
     }
@@ -110,7 +110,7 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_,
     pub fn put(&mut self, key: &K, value: &V) -> Result<(), StateError> {
         let name = self.name();
         let key = encode_key(name, key)?;
-        let mut value = encode_value(name, value)?;
+        let mut value = self.manager.encode_value(self.index, value)?;
         if let Some(ttl) = self.manager.ttl(self.index) {
             let now =
                 self.manager
@@ -177,7 +177,10 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> Store<'_,
         let mut out = Vec::with_capacity(entries.len());
         for (k, v) in entries {
             if let Some(payload) = self.live(&v)? {
-                out.push((decode_key(name, &k)?, decode_value(name, payload)?));
+                out.push((
+                    decode_key(name, &k)?,
+                    self.manager.decode_value(self.index, payload)?,
+                ));
             }
         }
         Ok(out)

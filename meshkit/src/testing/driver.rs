@@ -160,7 +160,16 @@ impl<P: DataProduct> TestDriver<P> {
             .collect();
         let reader = Decoder::new(Some(registry.clone()), read_ports, usize::MAX);
         let decoder = Decoder::new(Some(registry.clone()), plan.inputs, usize::MAX);
-        let state = Arc::new(crate::runtime::memory_state(&descriptor));
+        let application_id = descriptor.identity.default_application_id();
+        let values = crate::runtime::settle_stores(
+            &descriptor,
+            (SubjectNameStrategy::default(), true),
+            &application_id,
+            registry.as_ref(),
+        )
+        .await
+        .map_err(TestError::Gate)?;
+        let state = Arc::new(crate::runtime::memory_state(&descriptor).with_values(values));
         state.pin_wall_clock(Some(START));
         let mut ctx = Context::with_state(&descriptor, Some(state.clone()));
         ctx.set_encoders(plan.outputs);

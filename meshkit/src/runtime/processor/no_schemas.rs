@@ -39,7 +39,7 @@ impl Schemas {
 pub(super) async fn settle_schemas(
     _descriptor: &ProductDescriptor,
     _config: &Config,
-    _brokers: &str,
+    _names: (&str, &str),
     _embedded: bool,
     _registry: Option<Registry>,
 ) -> Result<Schemas, Error> {

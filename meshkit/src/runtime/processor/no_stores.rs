@@ -41,10 +41,10 @@ pub(super) fn stores_for_thread(_stores: Option<&NoStores>, _thread: usize) -> O
 pub(super) async fn open_stores(
     _descriptor: &ProductDescriptor,
     _config: &Config,
-    _application_id: &str,
-    _brokers: &str,
+    _names: (&str, &str),
     _embedded: Option<&EmbeddedCluster>,
     _partitions: &HashMap<String, usize>,
+    _schemas: &super::Schemas,
 ) -> Result<Option<NoStores>, Error> {
     Ok(None)
 }

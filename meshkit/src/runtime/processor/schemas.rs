@@ -19,6 +19,8 @@ use crate::record::Record;
 use crate::runtime::Error;
 #[cfg(feature = "registry-server")]
 use crate::schema::registry::RegistryServer;
+#[cfg(feature = "state")]
+use crate::schema::StoreValues;
 use crate::schema::{
     self, DecodeFailure, DecodedRecord, Decoder, RegisteredPort, SchemaRegistry, SettledSchema,
 };
@@ -38,6 +40,10 @@ pub(super) struct Schemas {
     encoders: Option<Vec<Option<RegisteredPort>>>,
     /// Every subject, id and version the gate found or registered.
     pub(super) settled: Vec<SettledSchema>,
+    /// By store: the schemas of its values, for a store whose values
+    /// declare an Avro type.
+    #[cfg(feature = "state")]
+    pub(super) stores: Vec<Option<Arc<StoreValues>>>,
 }
 
 impl Schemas {
@@ -69,18 +75,22 @@ impl Schemas {
 pub(super) async fn settle_schemas(
     descriptor: &ProductDescriptor,
     config: &Config,
-    brokers: &str,
+    (application_id, brokers): (&str, &str),
     embedded: bool,
     registry: Option<Registry>,
 ) -> Result<Schemas, Error> {
+    let store_values = descriptor.stores.iter().any(|s| s.values.is_some());
     let typed = descriptor.inputs.iter().any(|p| p.schema.is_some())
-        || descriptor.outputs.iter().any(|p| p.schema.is_some());
+        || descriptor.outputs.iter().any(|p| p.schema.is_some())
+        || store_values;
     let mut schemas = Schemas {
         #[cfg(feature = "registry-server")]
         registry_server: None,
         decoder: None,
         encoders: None,
         settled: Vec::new(),
+        #[cfg(feature = "state")]
+        stores: vec![None; descriptor.stores.len()],
     };
     if !typed {
         return Ok(schemas);
@@ -89,7 +99,8 @@ pub(super) async fn settle_schemas(
     // product that has only those.
     let avro = (descriptor.inputs.iter().filter_map(|p| p.schema.as_ref()))
         .chain(descriptor.outputs.iter().filter_map(|p| p.schema.as_ref()))
-        .any(crate::schema::PortSchema::uses_registry);
+        .any(crate::schema::PortSchema::uses_registry)
+        || store_values;
     let registry = match (registry, avro) {
         (_, false) => None,
         (Some(registry), true) => Some(registry),
@@ -121,8 +132,43 @@ pub(super) async fn settle_schemas(
     .await?;
     schemas.encoders = Some(plan.outputs);
     schemas.settled = plan.settled;
+    #[cfg(feature = "state")]
+    if let Some(registry) = registry.as_deref().filter(|_| store_values) {
+        let registering = (config.subject_name_strategy, config.auto_register_schemas);
+        schemas.stores = settle_stores(descriptor, registering, application_id, registry).await?;
+    }
+    #[cfg(not(feature = "state"))]
+    let _ = application_id;
     schemas.decoder = Some(Decoder::new(registry, plan.inputs, config.max_record_bytes));
     Ok(schemas)
+}
+
+/// Checks and registers the value schemas of `descriptor`'s stores that
+/// declare one: by store index.
+#[cfg(feature = "state")]
+pub(crate) async fn settle_stores(
+    descriptor: &ProductDescriptor,
+    (strategy, auto_register): (crate::schema::SubjectNameStrategy, bool),
+    application_id: &str,
+    registry: &dyn crate::schema::SchemaRegistry,
+) -> Result<Vec<Option<Arc<StoreValues>>>, crate::schema::SchemaGateError> {
+    let mut settled = Vec::with_capacity(descriptor.stores.len());
+    for store in &descriptor.stores {
+        let Some(values) = &store.values else {
+            settled.push(None);
+            continue;
+        };
+        let changelog = crate::stores::changelog_topic(application_id, &store.name);
+        let gate = schema::GateStore {
+            name: &store.name,
+            changelog: &changelog,
+            values,
+        };
+        settled.push(Some(
+            schema::check_store(registry, gate, strategy, auto_register).await?,
+        ));
+    }
+    Ok(settled)
 }
 
 /// The loop's decoding state.

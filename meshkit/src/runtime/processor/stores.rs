@@ -77,21 +77,24 @@ impl LoopStores {
 pub(super) async fn open_stores(
     descriptor: &ProductDescriptor,
     config: &Config,
-    application_id: &str,
-    brokers: &str,
+    (application_id, brokers): (&str, &str),
     embedded: Option<&EmbeddedCluster>,
     partitions: &HashMap<String, usize>,
+    schemas: &super::Schemas,
 ) -> Result<Option<Arc<StateManager>>, Error> {
     let state = (!descriptor.stores.is_empty()).then(|| {
-        Arc::new(
-            StateManager::new(
-                config.state_dir.join(application_id),
-                application_id,
-                descriptor.stores.iter().map(|s| s.name.clone()).collect(),
-                descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
-            )
-            .with_ttls(crate::runtime::contract::ttls(descriptor)),
+        let manager = StateManager::new(
+            config.state_dir.join(application_id),
+            application_id,
+            descriptor.stores.iter().map(|s| s.name.clone()).collect(),
+            descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
         )
+        .with_ttls(crate::runtime::contract::ttls(descriptor));
+        #[cfg(feature = "avro")]
+        let manager = manager.with_values(schemas.stores.clone());
+        #[cfg(not(feature = "avro"))]
+        let _ = schemas;
+        Arc::new(manager)
     });
     if let Some(stores) = &state {
         let counts: Vec<(String, i32)> = descriptor
