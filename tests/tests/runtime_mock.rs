@@ -687,3 +687,103 @@ async fn a_wall_clock_timer_fires_on_idle_partitions() {
     );
     running.stop().await.expect("join").expect("clean stop");
 }
+
+/// Logs its hooks and records (`process <partition>`), with a store.
+struct Hooked {
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Hooked {
+    fn note(&self, what: String) {
+        self.log.lock().expect("log").push(what);
+    }
+}
+
+impl meshkit::DataProduct for Hooked {
+    fn descriptor(&self) -> Result<meshkit::ProductDescriptor, meshkit::DescriptorError> {
+        meshkit::ProductDescriptor::builder("tests", "hooked")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .input("in", IN)
+            .output("out", OUT)
+            .store("seen")
+            .build()
+    }
+
+    async fn process(
+        &mut self,
+        record: &meshkit::Record<'_>,
+        _: &mut meshkit::Context,
+    ) -> Result<(), meshkit::TransformError> {
+        self.note(format!("process {}", record.partition()));
+        Ok(())
+    }
+
+    async fn on_assigned(
+        &mut self,
+        partition: i32,
+        ctx: &mut meshkit::Context,
+    ) -> Result<(), meshkit::TransformError> {
+        ctx.store::<String, i32>("seen")?
+            .put(&"assigned".into(), &partition)?;
+        self.note(format!("assigned {partition}"));
+        Ok(())
+    }
+
+    async fn on_revoked(&mut self, partition: i32) -> Result<(), meshkit::TransformError> {
+        self.note(format!("revoked {partition}"));
+        Ok(())
+    }
+
+    async fn on_stop(&mut self) -> Result<(), meshkit::TransformError> {
+        self.note("stop".to_string());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_hooks_run_once_per_task_before_its_records_and_at_stop() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let product = Hooked { log: log.clone() };
+    let mut running = run::spawn(product, config(&state).build().expect("config")).expect("runtime");
+    let brokers = running
+        .until_running(Duration::from_secs(30))
+        .await
+        .expect("running");
+    produce_ids(&brokers, IN, 0..90).expect("inputs");
+    running
+        .until_committed(90, Duration::from_secs(60))
+        .await
+        .expect("all committed");
+    running.stop().await.expect("join").expect("clean stop");
+
+    let log = log.lock().expect("log").clone();
+    let mut assigned = BTreeSet::new();
+    for (at, entry) in log.iter().enumerate() {
+        let (what, partition) = entry.split_once(' ').unwrap_or((entry, ""));
+        match what {
+            "assigned" => assert!(assigned.insert(partition.to_string()), "assigned twice: {log:?}"),
+            "process" => assert!(
+                assigned.contains(partition),
+                "a record of partition {partition} before its on_assigned: {log:?}"
+            ),
+            "revoked" => assert!(
+                log[at..].iter().all(|later| !later.starts_with("process")),
+                "revoked before the last record: {log:?}"
+            ),
+            _ => {}
+        }
+    }
+    assert_eq!(assigned.len(), 3, "each task assigned once: {log:?}");
+    let revoked: BTreeSet<String> = (log.iter())
+        .filter_map(|e| e.strip_prefix("revoked ").map(str::to_string))
+        .collect();
+    assert_eq!(revoked, assigned, "each task revoked at stop: {log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("stop"),
+        "on_stop last: {log:?}"
+    );
+    assert_eq!(log.iter().filter(|e| e.starts_with("process")).count(), 90);
+}

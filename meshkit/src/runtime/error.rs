@@ -93,6 +93,17 @@ pub enum Error {
         #[source]
         source: TransformError,
     },
+    /// A lifecycle hook's work failed and the error policy is to stop.
+    #[error("stopped on an error of {hook}{}", partition.map(|p| format!(" for partition {p}")).unwrap_or_default())]
+    Hook {
+        /// The hook: `on_assigned`, `on_revoked` or `on_stop`.
+        hook: &'static str,
+        /// The task's partition, for a task's hook.
+        partition: Option<i32>,
+        /// What the hook returned.
+        #[source]
+        source: TransformError,
+    },
     /// A Kafka operation failed.
     #[error("Kafka {operation} failed")]
     Kafka {
@@ -218,7 +229,9 @@ impl Error {
             #[cfg(feature = "avro")]
             Error::Registry(err) => err.is_retriable(),
             Error::Kafka { source, .. } => kafka_retriable(source),
-            Error::Transform { source, .. } | Error::Timer { source, .. } => source.is_retriable(),
+            Error::Transform { source, .. } | Error::Timer { source, .. } | Error::Hook { source, .. } => {
+                source.is_retriable()
+            }
             _ => false,
         }
     }

@@ -14,6 +14,7 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::Instrument;
 
+mod hooks;
 #[cfg(not(feature = "avro"))]
 #[path = "processor/no_schemas.rs"]
 mod schemas;
@@ -480,9 +481,13 @@ pub(crate) async fn run<P: DataProduct>(
             stores,
         );
         let result = loop_state.run(&mut product, &consumer, &shared).await;
-        prepared.schemas.stop_server().await;
         shared.update_health(|h| h.status = Status::Stopping);
         let result = finish(result, &txn, &consumer);
+        if result.is_ok() {
+            loop_state.stop_hooks(&mut product).await;
+        }
+        drop(loop_state);
+        prepared.schemas.stop_server().await;
         #[cfg(feature = "catalog")]
         registration.finish(result.as_ref().err()).await;
         result
@@ -579,6 +584,43 @@ pub(super) trait Transform: Send + 'static {
         timer: &str,
         ctx: &mut Context,
     ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send;
+
+    fn hook(
+        &mut self,
+        hook: Hook,
+        ctx: &mut Context,
+    ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send;
+}
+
+/// A lifecycle hook of [`DataProduct`], for a task or the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hook {
+    Assigned(i32),
+    Revoked(i32),
+    Stop,
+}
+
+impl Hook {
+    /// The hook's name, for logs and errors.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Hook::Assigned(_) => "on_assigned",
+            Hook::Revoked(_) => "on_revoked",
+            Hook::Stop => "on_stop",
+        }
+    }
+}
+
+async fn call_hook<P: DataProduct>(
+    product: &mut P,
+    hook: Hook,
+    ctx: &mut Context,
+) -> Result<(), crate::TransformError> {
+    match hook {
+        Hook::Assigned(partition) => product.on_assigned(partition, ctx).await,
+        Hook::Revoked(partition) => product.on_revoked(partition).await,
+        Hook::Stop => product.on_stop().await,
+    }
 }
 
 impl<P: DataProduct> Transform for P {
@@ -596,6 +638,14 @@ impl<P: DataProduct> Transform for P {
         ctx: &mut Context,
     ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send {
         self.on_timer(timer, ctx)
+    }
+
+    fn hook(
+        &mut self,
+        hook: Hook,
+        ctx: &mut Context,
+    ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send {
+        call_hook(self, hook, ctx)
     }
 }
 
@@ -648,6 +698,13 @@ impl<P: DataProduct> Transform for ThreadProduct<P> {
         match self {
             Self::Own(product) => product.on_timer(timer, ctx).await,
             Self::Shared(product) => product.lock().await.on_timer(timer, ctx).await,
+        }
+    }
+
+    async fn hook(&mut self, hook: Hook, ctx: &mut Context) -> Result<(), crate::TransformError> {
+        match self {
+            Self::Own(product) => call_hook(product, hook, ctx).await,
+            Self::Shared(product) => call_hook(&mut *product.lock().await, hook, ctx).await,
         }
     }
 }
@@ -739,7 +796,11 @@ impl ThreadPlan {
             );
             let result = loop_state.run(&mut product, &consumer, &shared).await;
             shared.update_health(|h| h.status = Status::Stopping);
-            finish(result, &txn, &consumer)
+            let finished = finish(result, &txn, &consumer);
+            if finished.is_ok() {
+                loop_state.stop_hooks(&mut product).await;
+            }
+            finished
         }
         .await;
         shared.update_health(|h| match &result {
@@ -776,6 +837,8 @@ struct Loop<'a> {
     schemas: LoopSchemas,
     /// When the product's timers are next due.
     timers: timers::LoopTimers,
+    /// The tasks whose `on_assigned` ran, not yet revoked.
+    started: std::collections::BTreeSet<i32>,
 }
 
 impl<'a> Loop<'a> {
@@ -803,6 +866,7 @@ impl<'a> Loop<'a> {
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
             resync_stores: false,
             timers: timers::LoopTimers::new(descriptor, timers::now_ms()),
+            started: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -886,6 +950,9 @@ impl Loop<'_> {
                         self.poison.clear();
                         self.sync_state(consumer, shared)?;
                     }
+                    // Idle tasks, restored since or just assigned, get their
+                    // hooks without waiting for a record.
+                    self.sync_hooks(product, consumer).await?;
                     self.sample_state(false);
                     continue;
                 }
@@ -920,11 +987,19 @@ impl Loop<'_> {
             if self.txn.take_assignment_changed() {
                 self.poison.clear();
                 self.sync_state(consumer, shared)?;
+                self.sync_hooks(product, consumer).await?;
             }
             let tp: Tp = (message.topic().to_string(), message.partition());
             if self.is_restoring(tp.1) {
                 self.hold_back(tp, message.offset());
                 continue;
+            }
+            if !self.started(tp.1) {
+                self.assign(product, consumer, tp.1).await?;
+                if !self.started(tp.1) {
+                    // It failed, and the abort rewound the record.
+                    continue;
+                }
             }
             let port = port_of.get(message.topic()).copied().unwrap_or_default();
             let timestamp = message.timestamp().to_millis();

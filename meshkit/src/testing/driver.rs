@@ -84,6 +84,8 @@ pub struct TestDriver<P: DataProduct> {
     writer_ids: HashMap<(String, bool), u32>,
     clock: i64,
     stopped: bool,
+    /// Whether the product's `on_assigned` ran for the driver's task.
+    assigned: bool,
     /// Wall-clock timers: (index in the descriptor, next tick).
     wall_timers: Vec<(usize, i64)>,
     /// Stream-time timers: (index in the descriptor, next tick once known).
@@ -196,6 +198,7 @@ impl<P: DataProduct> TestDriver<P> {
             writer_ids: HashMap::new(),
             clock: START,
             stopped: false,
+            assigned: false,
             wall_timers,
             stream_timers,
             stream_time: None,
@@ -327,8 +330,69 @@ impl<P: DataProduct> TestDriver<P> {
         Ok(())
     }
 
+    /// Runs the product's `on_assigned` for the driver's task (partition
+    /// 0) if it has not run since the start or the last restart: before
+    /// the first record or timer, as the runtime does once a task is
+    /// restored.
+    async fn ensure_assigned(&mut self) -> Result<(), TestError> {
+        if self.assigned {
+            return Ok(());
+        }
+        self.ctx.bind(0, None);
+        if let Err(source) = self.product.on_assigned(0, &mut self.ctx).await {
+            self.ctx.discard();
+            self.state.discard();
+            self.stopped |= self.policy == ErrorPolicy::Stop;
+            return Err(TestError::HookFailed {
+                hook: "on_assigned",
+                source,
+            });
+        }
+        drop(self.ctx.take_dead_letter());
+        self.assigned = true;
+        self.settle(self.clock)
+    }
+
+    /// Stops the product as the runtime does at a clean stop: its
+    /// `on_revoked` for the driver's task (if it was assigned), then its
+    /// `on_stop`. Piped records fail afterwards, until a
+    /// [`restart`](Self::restart).
+    ///
+    /// # Errors
+    ///
+    /// [`TestError::HookFailed`] with the first hook that failed (both run).
+    pub async fn stop(&mut self) -> Result<(), TestError> {
+        let revoked = if std::mem::take(&mut self.assigned) {
+            self.product
+                .on_revoked(0)
+                .await
+                .err()
+                .map(|source| TestError::HookFailed {
+                    hook: "on_revoked",
+                    source,
+                })
+        } else {
+            None
+        };
+        let stopped = self
+            .product
+            .on_stop()
+            .await
+            .err()
+            .map(|source| TestError::HookFailed {
+                hook: "on_stop",
+                source,
+            });
+        self.stopped = true;
+        match revoked.or(stopped) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
     /// Runs timer `timer` at `tick` for the driver's task.
     async fn fire(&mut self, timer: usize, tick: i64) -> Result<(), TestError> {
+        self.ensure_assigned().await?;
         let name = self.descriptor.timers[timer].name.clone();
         self.ctx.bind(0, Some(tick));
         if let Err(source) = self.product.on_timer(&name, &mut self.ctx).await {
@@ -552,6 +616,7 @@ impl<P: DataProduct> TestDriver<P> {
         self.ctx.set_encoders(encoders);
         self.product = product;
         self.stopped = false;
+        self.assigned = false;
         // Stream time lives in the loop, not in the stores: a restarted
         // instance learns it again from its records.
         self.stream_time = None;
@@ -681,6 +746,7 @@ impl<P: DataProduct> TestDriver<P> {
                 source: crate::TransformError::new("the product stopped on an earlier record; restart it"),
             });
         }
+        self.ensure_assigned().await?;
         let topic = (self.descriptor.inputs.iter())
             .find(|p| p.name == port)
             .map(|p| p.topic.clone())

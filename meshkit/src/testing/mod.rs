@@ -14,6 +14,8 @@
 
 #[cfg(feature = "state")]
 mod driver;
+#[cfg(all(test, feature = "state"))]
+mod hook_tests;
 #[cfg(all(test, feature = "state", feature = "protobuf"))]
 mod proto_tests;
 mod records;

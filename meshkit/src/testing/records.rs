@@ -206,6 +206,15 @@ pub enum TestError {
         #[source]
         source: crate::TransformError,
     },
+    /// A lifecycle hook (`on_assigned`, `on_revoked`, `on_stop`) failed.
+    #[error("{hook} failed")]
+    HookFailed {
+        /// The hook.
+        hook: &'static str,
+        /// Its error.
+        #[source]
+        source: crate::TransformError,
+    },
 }
 
 #[cfg(feature = "state")]

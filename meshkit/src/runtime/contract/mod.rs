@@ -137,4 +137,66 @@ pub trait DataProduct: Send + 'static {
         let _ = (timer, ctx);
         std::future::ready(Ok(()))
     }
+
+    /// Called when a task (input partition) is assigned to this processing
+    /// thread, once its stores are restored and before its first record,
+    /// with `ctx` bound to the task's partition and stores. What it emits
+    /// and writes commits in the open transaction; an error is handled as
+    /// a timer's is (under `ErrorPolicy::Stop` the product stops; otherwise
+    /// the transaction aborts and the hook runs again at the next turn).
+    /// By default it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+    ///
+    /// /// Announces each task it takes, then relays records.
+    /// struct Announcer;
+    ///
+    /// impl DataProduct for Announcer {
+    ///     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    ///         ProductDescriptor::builder("ops", "announcer")
+    ///             .version("1.0.0")
+    ///             .owner("team-ops")
+    ///             .input("events", "ops.events")
+    ///             .output("tasks", "ops.tasks")
+    ///             .build()
+    ///     }
+    ///
+    ///     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> {
+    ///         Ok(())
+    ///     }
+    ///
+    ///     async fn on_assigned(&mut self, partition: i32, ctx: &mut Context) -> Result<(), TransformError> {
+    ///         ctx.emit("tasks", None, format!("took {partition}").into_bytes())?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn on_assigned(
+        &mut self,
+        partition: i32,
+        ctx: &mut Context,
+    ) -> impl Future<Output = Result<(), TransformError>> + Send {
+        let _ = (partition, ctx);
+        std::future::ready(Ok(()))
+    }
+
+    /// Called when a task this thread processed is taken away (a rebalance)
+    /// or the runtime stops cleanly, after the task's last commit: its
+    /// stores are no longer reachable. For what the product keeps in memory
+    /// per task. An error is logged. By default it does nothing.
+    fn on_revoked(&mut self, partition: i32) -> impl Future<Output = Result<(), TransformError>> + Send {
+        let _ = partition;
+        std::future::ready(Ok(()))
+    }
+
+    /// Called once per processing thread when the runtime stops cleanly,
+    /// after its last commit and its tasks' [`on_revoked`](Self::on_revoked):
+    /// to flush or close what the product holds. An error is logged. By
+    /// default it does nothing.
+    fn on_stop(&mut self) -> impl Future<Output = Result<(), TransformError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }

@@ -236,7 +236,7 @@ impl Loop<'_> {
     }
 
     /// The partitions of the inputs assigned to this instance: its tasks.
-    fn owned_tasks(&self, consumer: &StreamConsumer<RebalanceContext>) -> BTreeSet<i32> {
+    pub(super) fn owned_tasks(&self, consumer: &StreamConsumer<RebalanceContext>) -> BTreeSet<i32> {
         let Ok(assignment) = consumer.assignment() else {
             return BTreeSet::new();
         };
