@@ -14,6 +14,9 @@ export CARGO_TARGET_DIR
 # a clean clone gains little from them.
 export CARGO_INCREMENTAL=0
 mkdir -p "$MESHKIT_CACHE"
+# Replaced test executables pile up in the shared target directory (tens of
+# GB over a day of builds); a full disk fails the build.
+bash scripts/prune-target.sh
 
 bash scripts/toolchain.sh
 bash scripts/install-deps.sh tests

@@ -267,6 +267,7 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
         stores,
         transforms,
         timers,
+        lifecycle: args.lifecycle.map(|flag| flag.span()),
     })
 }
 

@@ -552,6 +552,25 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
             }
         }
     });
+    let lifecycle = product.lifecycle.map(|span| {
+        quote_spanned! {span=>
+            async fn on_assigned(
+                &mut self,
+                partition: i32,
+                ctx: &mut __meshkit::Context,
+            ) -> ::core::result::Result<(), __meshkit::TransformError> {
+                <Self as __meshkit::Lifecycle>::on_assigned(self, partition, ctx).await
+            }
+
+            async fn on_revoked(&mut self, partition: i32) -> ::core::result::Result<(), __meshkit::TransformError> {
+                <Self as __meshkit::Lifecycle>::on_revoked(self, partition).await
+            }
+
+            async fn on_stop(&mut self) -> ::core::result::Result<(), __meshkit::TransformError> {
+                <Self as __meshkit::Lifecycle>::on_stop(self).await
+            }
+        }
+    });
     let outputs = outputs(&checked_outputs(product), item);
     quote! {
         #item
@@ -583,6 +602,8 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
                 }
 
                 #on_timer
+
+                #lifecycle
             }
         };
     }

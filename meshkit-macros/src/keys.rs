@@ -12,6 +12,7 @@ pub(crate) const SLO: &str = "slo";
 pub(crate) const INPUT: &str = "input";
 pub(crate) const OUTPUT: &str = "output";
 pub(crate) const STORE: &str = "store";
+pub(crate) const LIFECYCLE: &str = "lifecycle";
 
 pub(crate) const TOPIC: &str = "topic";
 pub(crate) const VALUE: &str = "value";
@@ -105,6 +106,10 @@ pub(crate) const PRODUCT: Place = Place {
         Key {
             name: STORE,
             example: "store(totals, key = String, value = Spend)",
+        },
+        Key {
+            name: LIFECYCLE,
+            example: "lifecycle",
         },
         Key {
             name: CRATE,

@@ -22,6 +22,9 @@ pub(crate) struct Product {
     pub(crate) stores: Vec<Store>,
     pub(crate) transforms: Vec<Transform>,
     pub(crate) timers: Vec<Timer>,
+    /// `lifecycle`, where it is written: the generated `DataProduct` calls
+    /// the product's `Lifecycle` hooks.
+    pub(crate) lifecycle: Option<proc_macro2::Span>,
 }
 
 /// A duration checked at compile time, in milliseconds.

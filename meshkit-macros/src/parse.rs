@@ -31,6 +31,9 @@ pub(crate) struct ProductArgs {
     pub(crate) inputs: Vec<PortArgs>,
     pub(crate) outputs: Vec<PortArgs>,
     pub(crate) stores: Vec<StoreArgs>,
+    /// `lifecycle`: the product implements `meshkit::Lifecycle`, which the
+    /// generated `DataProduct` calls.
+    pub(crate) lifecycle: Option<Ident>,
     /// Keys that unknown keys were reported as likely typos of, so that they
     /// are not also reported missing.
     pub(crate) typos: Vec<&'static str>,
@@ -461,6 +464,17 @@ pub(crate) fn product_args(tokens: TokenStream, errors: &mut Errors) -> ProductA
             keys::STORE => {
                 if let Some(t) = group_tokens(&entry, place, errors) {
                     args.stores.push(store_args(entry.tokens(), t, errors));
+                }
+            }
+            keys::LIFECYCLE => {
+                if !matches!(entry.form, Form::Flag) {
+                    errors.over(
+                        entry.tokens(),
+                        "`lifecycle` is a flag: write `lifecycle` alone, and implement `meshkit::Lifecycle` \
+                         for the product",
+                    );
+                } else if seen.first(&entry, place, errors) {
+                    args.lifecycle = Some(entry.key.clone());
                 }
             }
             _ => args.typos.extend(unknown_key(&entry, place, errors)),
@@ -990,7 +1004,7 @@ mod tests {
         assert!(messages[0]
             .starts_with("unknown key `ownr` in `#[meshkit::product(...)]`; did you mean `owner`?"));
         assert!(messages[0].contains("? The valid keys are `domain`, `name`, `version`, `owner`"));
-        assert!(messages[0].ends_with("`store` and `crate`"));
+        assert!(messages[0].ends_with("`store`, `lifecycle` and `crate`"));
     }
 
     #[test]

@@ -107,8 +107,8 @@ pub use record::{OutputRecord, Record};
 #[cfg(feature = "avro")]
 pub use runtime::Output;
 pub use runtime::{
-    dlq_headers, Context, DataProduct, DeadLetterReason, EmitError, Error, Health, RawOutput, Runtime,
-    RuntimeHandle, Status,
+    dlq_headers, Context, DataProduct, DeadLetterReason, EmitError, Error, Health, Lifecycle, RawOutput,
+    Runtime, RuntimeHandle, Status,
 };
 #[cfg(feature = "avro")]
 pub use schema::{AvroType, Format, JsonType, PortSchema};
@@ -187,7 +187,7 @@ pub mod __private {
         __requires_protobuf as requires_protobuf, __requires_state as requires_state,
     };
     pub use crate::{
-        Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, StoreDescriptor,
+        Clock, Context, DataProduct, DescriptorError, Lifecycle, ProductDescriptor, Record, StoreDescriptor,
         TransformError, Ttl,
     };
     pub use serde;

@@ -141,6 +141,19 @@ fn users_on_disk(dir: &std::path::Path) -> BTreeSet<String> {
     users
 }
 
+/// The product's settings: on `brokers`, as application `app`, its
+/// state under `state`.
+fn config(brokers: &str, app: &str, state: &std::path::Path) -> Config {
+    Config::builder()
+        .brokers(brokers)
+        .application_id(app)
+        .state_dir(state)
+        .topic_partitions(PARTITIONS)
+        .kafka_property("session.timeout.ms", "6000")
+        .build()
+        .expect("config")
+}
+
 /// Starts the product, gives it `clicks` and stops it once they are
 /// committed.
 async fn run_over(product: FirstClicks, config: Config, clicks: &[(String, i32, i64)]) {
@@ -186,16 +199,7 @@ async fn expired_entries_are_tombstoned_and_a_restore_does_not_bring_them_back()
         ttl: Ttl::new(Clock::Stream, Duration::from_secs(60)),
     };
     let state = tempfile::tempdir().expect("state");
-    let config = || {
-        Config::builder()
-            .brokers(&brokers)
-            .application_id(&app)
-            .state_dir(state.path())
-            .topic_partitions(PARTITIONS)
-            .kafka_property("session.timeout.ms", "6000")
-            .build()
-            .expect("config")
-    };
+    let config = || config(&brokers, &app, state.path());
 
     // Users 0..200 click at t0; users 0..100 again 30 s later (their entries
     // now expire at t0 + 90 s); then one click per partition at t0 + 75 s,
@@ -286,14 +290,7 @@ async fn wall_clock_expiry_reaches_an_idle_task() {
         .expect("input topic");
     let app = unique_name("ttl-wall-app");
     let state = tempfile::tempdir().expect("state");
-    let config = Config::builder()
-        .brokers(&brokers)
-        .application_id(&app)
-        .state_dir(state.path())
-        .topic_partitions(PARTITIONS)
-        .kafka_property("session.timeout.ms", "6000")
-        .build()
-        .expect("config");
+    let config = config(&brokers, &app, state.path());
     let product = FirstClicks {
         input,
         output: unique_name("ttl-wall-out"),

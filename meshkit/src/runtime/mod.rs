@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 pub(crate) use contract::memory_state;
 #[cfg(feature = "avro")]
 pub use contract::Output;
-pub use contract::{Context, DataProduct, DeadLetterReason, EmitError, RawOutput};
+pub use contract::{Context, DataProduct, DeadLetterReason, EmitError, Lifecycle, RawOutput};
 #[cfg(feature = "state")]
 pub use contract::{LocalState, StoreRef, WindowStoreRef};
 pub use error::Error;

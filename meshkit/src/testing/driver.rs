@@ -743,7 +743,9 @@ impl<P: DataProduct> TestDriver<P> {
             return Err(TestError::Stopped {
                 port: port.to_string(),
                 offset: self.offsets.get(port).copied().unwrap_or_default(),
-                source: crate::TransformError::new("the product stopped on an earlier record; restart it"),
+                source: crate::TransformError::new(
+                    "the product stopped (on an earlier record, or by `stop`); restart it",
+                ),
             });
         }
         self.ensure_assigned().await?;

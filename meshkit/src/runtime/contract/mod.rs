@@ -200,3 +200,68 @@ pub trait DataProduct: Send + 'static {
         std::future::ready(Ok(()))
     }
 }
+
+/// The lifecycle hooks of a product declared with the DSL: with `lifecycle`
+/// in `#[meshkit::product(...)]`, the generated [`DataProduct`] calls these
+/// (their meaning is [`DataProduct::on_assigned`]'s, [`on_revoked`](DataProduct::on_revoked)'s
+/// and [`on_stop`](DataProduct::on_stop)'s). Each has a default body: implement
+/// the ones the product needs. A product written by hand overrides the
+/// `DataProduct` methods instead.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::{Context, Lifecycle, TransformError};
+///
+/// pub struct Relay;
+///
+/// #[meshkit::product(
+///     domain = "ops",
+///     name = "relay",
+///     version = "1.0.0",
+///     owner = "team-ops",
+///     input(events, topic = "ops.events"),
+///     output(copies, topic = "ops.copies"),
+///     lifecycle,
+/// )]
+/// impl Relay {
+///     #[transform(events)]
+///     fn on_event(value: Option<&[u8]>, ctx: &mut Context) -> Result<(), TransformError> {
+///         let _ = (value, ctx);
+///         Ok(())
+///     }
+/// }
+///
+/// impl Lifecycle for Relay {
+///     async fn on_assigned(&mut self, partition: i32, ctx: &mut Context) -> Result<(), TransformError> {
+///         ctx.emit("copies", None, format!("took {partition}").into_bytes())?;
+///         Ok(())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` declares `lifecycle` but does not implement `meshkit::Lifecycle`",
+    note = "write `impl meshkit::Lifecycle for {Self} {{}}` with the hooks the product needs (each has a default)"
+)]
+pub trait Lifecycle: Send {
+    /// See [`DataProduct::on_assigned`].
+    fn on_assigned(
+        &mut self,
+        partition: i32,
+        ctx: &mut Context,
+    ) -> impl Future<Output = Result<(), TransformError>> + Send {
+        let _ = (partition, ctx);
+        std::future::ready(Ok(()))
+    }
+
+    /// See [`DataProduct::on_revoked`].
+    fn on_revoked(&mut self, partition: i32) -> impl Future<Output = Result<(), TransformError>> + Send {
+        let _ = partition;
+        std::future::ready(Ok(()))
+    }
+
+    /// See [`DataProduct::on_stop`].
+    fn on_stop(&mut self) -> impl Future<Output = Result<(), TransformError>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
