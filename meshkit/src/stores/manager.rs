@@ -125,6 +125,9 @@ pub(crate) struct StateManager {
     siblings: AtomicBool,
     /// By store: its entries' time to live, if they expire.
     ttls: Vec<Option<Ttl>>,
+    /// Whether a store expires entries on stream time: only then is each
+    /// task's stream time kept (a lock per record otherwise spent).
+    stream_ttl: bool,
     /// By store: the schemas of its values, if they can evolve.
     #[cfg(feature = "avro")]
     values: Vec<Option<Arc<StoreValues>>>,
@@ -192,6 +195,7 @@ impl StateManager {
             changelogged: true,
             siblings: AtomicBool::new(false),
             ttls: Vec::new(),
+            stream_ttl: false,
             #[cfg(feature = "avro")]
             values: Vec::new(),
             pinned_wall: AtomicI64::new(UNPINNED),
@@ -212,6 +216,7 @@ impl StateManager {
             changelogged: self.changelogged,
             siblings: AtomicBool::new(true),
             ttls: self.ttls.clone(),
+            stream_ttl: self.stream_ttl,
             #[cfg(feature = "avro")]
             values: self.values.clone(),
             pinned_wall: AtomicI64::new(self.pinned_wall.load(Ordering::Acquire)),
@@ -232,6 +237,7 @@ impl StateManager {
 
     /// The same manager, with each store's time to live (by index).
     pub(crate) fn with_ttls(mut self, ttls: Vec<Option<Ttl>>) -> Self {
+        self.stream_ttl = ttls.iter().flatten().any(|t| t.clock == Clock::Stream);
         self.ttls = ttls;
         self
     }
@@ -286,6 +292,9 @@ impl StateManager {
     /// Notes a record's timestamp on `partition`'s task: its stream time is
     /// the largest seen.
     pub(crate) fn observe(&self, partition: i32, timestamp: i64) {
+        if !self.stream_ttl {
+            return;
+        }
         if let Some(p) = lock(&self.partitions).get_mut(&partition) {
             p.stream_time = Some(p.stream_time.map_or(timestamp, |t| t.max(timestamp)));
         }
@@ -395,6 +404,7 @@ impl StateManager {
             changelogged: false,
             siblings: AtomicBool::new(false),
             ttls: Vec::new(),
+            stream_ttl: false,
             #[cfg(feature = "avro")]
             values: Vec::new(),
             pinned_wall: AtomicI64::new(UNPINNED),
