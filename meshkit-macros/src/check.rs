@@ -15,7 +15,9 @@ use syn::{Ident, LitStr, Type};
 use crate::errors::Errors;
 use crate::keys;
 use crate::lit;
-use crate::model::{Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, Window};
+use crate::model::{
+    Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, Window, WindowKind,
+};
 use crate::parse::{Bound, PortArgs, ProductArgs, StoreArgs, TimerFn, TransformFn, TtlArgs, WindowArgs};
 
 /// The runtime's path when no `crate = "..."` is given.
@@ -338,6 +340,15 @@ fn ports(args: Vec<PortArgs>, kind: &str, errors: &mut Errors) -> Vec<Port> {
                 ),
             );
         }
+        if let (Some(field), None) = (&port.event_time, &port.value) {
+            errors.over(
+                field,
+                format!(
+                    "`event_time = {field}` names a field of the port's value, and this port has no value \
+                     type: give one, e.g. `value = Order, event_time = {field}`"
+                ),
+            );
+        }
         if let (Some(name), Some(topic), Some(format), Some(key_format)) = (name, topic, format, key_format) {
             out.push(Port {
                 name,
@@ -346,6 +357,7 @@ fn ports(args: Vec<PortArgs>, kind: &str, errors: &mut Errors) -> Vec<Port> {
                 key: port.key,
                 format,
                 key_format,
+                event_time: port.event_time,
             });
         }
     }
@@ -665,23 +677,14 @@ fn ttl(args: &TtlArgs, store: &str, errors: &mut Errors) -> Option<(Millis, Cloc
 
 /// The window, or `None` if a mistake was reported.
 fn window(args: WindowArgs, errors: &mut Errors) -> Option<Window> {
-    let place = &keys::WINDOW_DECL;
     let mut valid = true;
-    let size = match &args.size {
-        None if args.typos.contains(&keys::SIZE) => None,
-        None => {
-            errors.over(
-                &args.tokens,
-                format!(
-                    "window without a size: give its length, e.g. `window({})` for tumbling windows or \
-                     `window(size = \"1m\", advance = \"20s\")` for hopping ones",
-                    place.example(keys::SIZE)
-                ),
-            );
-            None
-        }
-        Some(lit) => duration(lit, keys::SIZE, true, errors),
+    let kind = match (window_kind(&args, errors), &args.kind) {
+        (Some(kind), _) => kind,
+        (None, None) => WindowKind::Time,
+        // An unknown kind was reported: which keys it needs is unknown.
+        (None, Some(_)) => return None,
     };
+    let length = window_length(&args, kind, errors);
     let advance = args
         .advance
         .as_ref()
@@ -690,8 +693,13 @@ fn window(args: WindowArgs, errors: &mut Errors) -> Option<Window> {
         .grace
         .as_ref()
         .and_then(|l| duration(l, keys::GRACE, false, errors));
+    let retention = args
+        .retention
+        .as_ref()
+        .and_then(|l| duration(l, keys::RETENTION, false, errors));
     valid &= args.advance.is_none() || advance.is_some();
     valid &= args.grace.is_none() || grace.is_some();
+    valid &= args.retention.is_none() || retention.is_some();
     let emit = match &args.emit {
         None => None,
         Some(ident) => match ident.to_string().as_str() {
@@ -711,8 +719,9 @@ fn window(args: WindowArgs, errors: &mut Errors) -> Option<Window> {
             }
         },
     };
-    if let (Some(size), Some(advance), Some(lit)) = (size, advance, &args.advance) {
-        if advance.ms > size.ms {
+    valid &= window_shape(&args, kind, errors);
+    if let (Some(size), Some(advance), Some(lit)) = (length, advance, &args.advance) {
+        if kind == WindowKind::Time && advance.ms > size.ms {
             errors.over(
                 lit,
                 format!(
@@ -724,13 +733,141 @@ fn window(args: WindowArgs, errors: &mut Errors) -> Option<Window> {
             valid = false;
         }
     }
-    let size = size?;
+    let size = length?;
     valid.then_some(Window {
+        kind,
         size,
         advance,
         grace,
         emit,
+        retention,
     })
+}
+
+/// The kinds `kind = ...` names, and what each is.
+const WINDOW_KINDS: [&str; 4] = ["tumbling", "hopping", "sliding", "session"];
+
+/// The declared kind of windows (tumbling and hopping are both time
+/// windows), or `None` if none was named or the name is unknown (reported).
+fn window_kind(args: &WindowArgs, errors: &mut Errors) -> Option<WindowKind> {
+    let ident = args.kind.as_ref()?;
+    match ident.to_string().as_str() {
+        "tumbling" | "hopping" => Some(WindowKind::Time),
+        "sliding" => Some(WindowKind::Sliding),
+        "session" => Some(WindowKind::Session),
+        other => {
+            errors.at(
+                ident.span(),
+                format!(
+                    "unknown window kind `{other}`{}",
+                    keys::suggest_then(
+                        other,
+                        WINDOW_KINDS,
+                        &format!("the kinds are {}", keys::list(WINDOW_KINDS))
+                    )
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The window's length: `size`, or for sessions the inactivity `gap`;
+/// `None` if it is missing or malformed (reported, unless it was a typo
+/// reported already).
+fn window_length(args: &WindowArgs, kind: WindowKind, errors: &mut Errors) -> Option<Millis> {
+    let place = &keys::WINDOW_DECL;
+    let (key, given) = match kind {
+        WindowKind::Session => (keys::GAP, &args.gap),
+        _ => (keys::SIZE, &args.size),
+    };
+    match given {
+        Some(lit) => duration(lit, key, true, errors),
+        None if args.typos.contains(&key) => None,
+        None if kind == WindowKind::Session => {
+            errors.over(
+                &args.tokens,
+                format!(
+                    "session windows without a gap: give how long a key may be inactive and its session \
+                     still go on, e.g. `window(kind = session, {})`",
+                    place.example(keys::GAP)
+                ),
+            );
+            None
+        }
+        None => {
+            errors.over(
+                &args.tokens,
+                format!(
+                    "window without a size: give its length, e.g. `window({})` for tumbling windows or \
+                     `window(size = \"1m\", advance = \"20s\")` for hopping ones",
+                    place.example(keys::SIZE)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Reports the keys that do not go with the window's kind; `false` if any.
+fn window_shape(args: &WindowArgs, kind: WindowKind, errors: &mut Errors) -> bool {
+    let named = args.kind.as_ref().map(|k| k.to_string()).unwrap_or_default();
+    let mut valid = true;
+    let mut refuse = |lit: &Option<LitStr>, message: &str| {
+        if let Some(lit) = lit {
+            errors.over(lit, message.to_string());
+            valid = false;
+        }
+    };
+    match kind {
+        WindowKind::Session => {
+            refuse(
+                &args.size,
+                "session windows have no `size`: a session lasts as long as its records keep coming; \
+                 `gap` is how long a key may be inactive",
+            );
+            refuse(&args.advance, "session windows have no `advance`: they follow their records");
+            refuse(
+                &args.retention,
+                "session windows are removed as they close: `retention` is for tumbling and hopping windows",
+            );
+        }
+        WindowKind::Sliding => {
+            refuse(
+                &args.advance,
+                "sliding windows have no `advance`: they move with each record (for windows every \
+                 `advance`, use `kind = hopping`)",
+            );
+            refuse(&args.gap, "`gap` is for session windows (`kind = session`); sliding windows have a `size`");
+            refuse(
+                &args.retention,
+                "sliding windows are removed as they close: `retention` is for tumbling and hopping windows",
+            );
+        }
+        WindowKind::Time => {
+            refuse(
+                &args.gap,
+                "`gap` is the inactivity gap of session windows: add `kind = session` (and drop `size`), \
+                 or drop `gap`",
+            );
+            if named == "tumbling" {
+                refuse(
+                    &args.advance,
+                    "tumbling windows have no `advance` (it equals the size): use `kind = hopping` for \
+                     overlapping windows",
+                );
+            }
+            if named == "hopping" && args.advance.is_none() {
+                errors.over(
+                    &args.tokens,
+                    "hopping windows need an `advance`: how far apart consecutive windows start, e.g. \
+                     `advance = \"20s\"`",
+                );
+                valid = false;
+            }
+        }
+    }
+    valid
 }
 
 /// The parameters a transform takes after its receiver, for messages.
@@ -747,11 +884,7 @@ fn expected_params(record: bool, port: &Port, stores: &[&Store]) -> Vec<String> 
         None => params.push("value: Option<&[u8]>".to_string()),
     }
     for store in stores {
-        let kind = if store.window.is_some() {
-            "WindowStoreRef"
-        } else {
-            "StoreRef"
-        };
+        let kind = handle_name(store);
         params.push(format!(
             "{}: {kind}<{}, {}>",
             store.name,
@@ -987,11 +1120,7 @@ fn bind_timers(
         };
         let mut expected: Vec<String> = (bound_stores.iter().filter_map(|i| stores.get(*i)))
             .map(|store| {
-                let kind = if store.window.is_some() {
-                    "WindowStoreRef"
-                } else {
-                    "StoreRef"
-                };
+                let kind = handle_name(store);
                 format!(
                     "{}: {kind}<{}, {}>",
                     store.name,
@@ -1444,6 +1573,61 @@ mod tests {
     }
 
     #[test]
+    fn window_kinds_and_their_mistakes() {
+        let product = run(
+            with_identity(quote! {
+                input(orders, topic = "sales.orders", value = Order),
+                output(spend, topic = "sales.spend", value = Spend),
+                store(totals, key = String, value = Spend),
+                store(visits, key = String, value = u64, window(kind = session, gap = "30m", grace = "1m")),
+                store(recent, key = String, value = u64, window(kind = sliding, size = "5m")),
+                store(hops, key = String, value = u64, window(kind = hopping, size = "1h", advance = "10m")),
+            }),
+            spend_impl(),
+        )
+        .expect("valid");
+        let kinds: Vec<(WindowKind, u64)> = (product.stores[1..].iter())
+            .map(|s| s.window.as_ref().map(|w| (w.kind, w.size.ms)).expect("windowed"))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (WindowKind::Session, 1_800_000),
+                (WindowKind::Sliding, 300_000),
+                (WindowKind::Time, 3_600_000)
+            ]
+        );
+
+        let messages = errors_of(
+            with_identity(quote! {
+                input(orders, topic = "sales.orders", value = Order),
+                output(spend, topic = "sales.spend", value = Spend),
+                store(totals, key = String, value = Spend),
+                store(a, key = String, value = u64, window(kind = sesion, gap = "30m")),
+                store(b, key = String, value = u64, window(kind = session)),
+                store(c, key = String, value = u64, window(kind = session, gap = "1m", size = "1h")),
+                store(d, key = String, value = u64, window(kind = sliding, size = "5m", advance = "1m")),
+                store(e, key = String, value = u64, window(size = "1h", gap = "30m")),
+                store(f, key = String, value = u64, window(kind = tumbling, size = "1h", advance = "1m")),
+                store(g, key = String, value = u64, window(kind = hopping, size = "1h")),
+            }),
+            spend_impl(),
+        );
+        assert_eq!(messages.len(), 7, "{messages:#?}");
+        assert!(
+            messages[0].contains("unknown window kind `sesion`; did you mean `session`?"),
+            "{}",
+            messages[0]
+        );
+        assert!(messages[1].starts_with("session windows without a gap"), "{}", messages[1]);
+        assert!(messages[2].starts_with("session windows have no `size`"), "{}", messages[2]);
+        assert!(messages[3].starts_with("sliding windows have no `advance`"), "{}", messages[3]);
+        assert!(messages[4].starts_with("`gap` is the inactivity gap of session windows"), "{}", messages[4]);
+        assert!(messages[5].starts_with("tumbling windows have no `advance`"), "{}", messages[5]);
+        assert!(messages[6].starts_with("hopping windows need an `advance`"), "{}", messages[6]);
+    }
+
+    #[test]
     fn ttl_declarations_and_their_mistakes() {
         let product = run(
             with_identity(quote! {
@@ -1711,5 +1895,15 @@ mod tests {
         );
         let ty: Type = syn::parse_quote!(Box<dyn Fn(u8) -> u8>);
         assert_eq!(show(&ty), "Box<dyn Fn(u8) -> u8>");
+    }
+}
+
+/// The name of the typed handle a method receives for `store`.
+fn handle_name(store: &Store) -> &'static str {
+    match store.window.as_ref().map(|w| w.kind) {
+        None => "StoreRef",
+        Some(WindowKind::Time) => "WindowStoreRef",
+        Some(WindowKind::Sliding) => "SlidingStoreRef",
+        Some(WindowKind::Session) => "SessionStoreRef",
     }
 }

@@ -17,7 +17,9 @@ use syn::LitStr;
 
 use crate::check;
 use crate::errors::Errors;
-use crate::model::{Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform};
+use crate::model::{
+    Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, WindowKind,
+};
 use crate::parse;
 
 /// `#[meshkit::product(args)] item`: the full expansion, or the fallback
@@ -202,9 +204,11 @@ fn store_call(store: &Store) -> TokenStream {
         return quote!(.store(#name));
     };
     let size = duration(window.size);
-    let mut windows = match window.advance {
-        None => quote!(__meshkit::Windows::tumbling(#size)),
-        Some(advance) => {
+    let mut windows = match (window.kind, window.advance) {
+        (WindowKind::Session, _) => quote!(__meshkit::Windows::session(#size)),
+        (WindowKind::Sliding, _) => quote!(__meshkit::Windows::sliding(#size)),
+        (WindowKind::Time, None) => quote!(__meshkit::Windows::tumbling(#size)),
+        (WindowKind::Time, Some(advance)) => {
             let advance = duration(advance);
             quote!(__meshkit::Windows::hopping(#size, #advance))
         }
@@ -212,6 +216,10 @@ fn store_call(store: &Store) -> TokenStream {
     if let Some(grace) = window.grace {
         let grace = duration(grace);
         windows.extend(quote!(.grace(#grace)));
+    }
+    if let Some(retention) = window.retention {
+        let retention = duration(retention);
+        windows.extend(quote!(.retention(#retention)));
     }
     if let Some((emit, span)) = window.emit {
         let variant = match emit {
@@ -383,11 +391,13 @@ fn store_args(product: &Product, stores: &[usize]) -> Vec<TokenStream> {
     (stores.iter().filter_map(|i| product.stores.get(*i)))
         .map(|store| {
             let (key, value, name) = (&store.key, &store.value, string(&store.name));
-            if store.window.is_some() {
-                quote!(__meshkit::WindowStoreRef::<#key, #value>::new(#name))
-            } else {
-                quote!(__meshkit::StoreRef::<#key, #value>::new(#name))
-            }
+            let handle = match store.window.as_ref().map(|w| w.kind) {
+                None => quote!(StoreRef),
+                Some(WindowKind::Time) => quote!(WindowStoreRef),
+                Some(WindowKind::Sliding) => quote!(SlidingStoreRef),
+                Some(WindowKind::Session) => quote!(SessionStoreRef),
+            };
+            quote!(__meshkit::#handle::<#key, #value>::new(#name))
         })
         .collect()
 }
@@ -571,6 +581,7 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
             }
         }
     });
+    let event_time = event_time(product);
     let outputs = outputs(&checked_outputs(product), item);
     quote! {
         #item
@@ -604,9 +615,44 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
                 #on_timer
 
                 #lifecycle
+
+                #event_time
             }
         };
     }
+}
+
+/// `DataProduct::event_time`, for a product with an input port that takes
+/// its event time from a field of its value; nothing otherwise.
+fn event_time(product: &Product) -> Option<TokenStream> {
+    let arms: Vec<TokenStream> = (product.inputs.iter())
+        .filter_map(|port| {
+            let (field, value) = (port.event_time.as_ref()?, port.value.as_ref()?);
+            let name = string(&port.name);
+            // The field access and the trait call are spanned on the user's
+            // field name: a missing field or a type that holds no time is
+            // reported there.
+            let read = quote_spanned!(field.span()=> __meshkit::EventTime::event_time_millis(&__value.#field));
+            Some(quote! {
+                #name => record
+                    .value_as::<#value>()
+                    .ok()
+                    .and_then(|__value| #read)
+                    .or_else(|| record.timestamp()),
+            })
+        })
+        .collect();
+    if arms.is_empty() {
+        return None;
+    }
+    Some(quote! {
+        fn event_time(&self, record: &__meshkit::Record<'_>) -> ::core::option::Option<i64> {
+            match record.port() {
+                #(#arms)*
+                _ => record.timestamp(),
+            }
+        }
+    })
 }
 
 /// The user's `impl` block, a stub `impl DataProduct` (never run: the crate

@@ -19,6 +19,7 @@ pub(crate) const VALUE: &str = "value";
 pub(crate) const KEY: &str = "key";
 pub(crate) const FORMAT: &str = "format";
 pub(crate) const KEY_FORMAT: &str = "key_format";
+pub(crate) const EVENT_TIME: &str = "event_time";
 pub(crate) const WINDOW: &str = "window";
 pub(crate) const TTL: &str = "ttl";
 pub(crate) const AFTER: &str = "after";
@@ -27,6 +28,9 @@ pub(crate) const SIZE: &str = "size";
 pub(crate) const ADVANCE: &str = "advance";
 pub(crate) const GRACE: &str = "grace";
 pub(crate) const EMIT: &str = "emit";
+pub(crate) const KIND: &str = "kind";
+pub(crate) const GAP: &str = "gap";
+pub(crate) const RETENTION: &str = "retention";
 
 pub(crate) const FRESHNESS: &str = "freshness";
 pub(crate) const LATENCY: &str = "latency";
@@ -141,12 +145,16 @@ pub(crate) const INPUT_PORT: Place = Place {
             name: KEY_FORMAT,
             example: "key_format = string",
         },
+        Key {
+            name: EVENT_TIME,
+            example: "event_time = placed_at",
+        },
     ],
 };
 
 pub(crate) const OUTPUT_PORT: Place = Place {
     shown: "`output(...)`",
-    keys: INPUT_PORT.keys,
+    keys: INPUT_PORT.keys.split_at(INPUT_PORT.keys.len() - 1).0,
 };
 
 pub(crate) const STORE_DECL: Place = Place {
@@ -193,6 +201,10 @@ pub(crate) const WINDOW_DECL: Place = Place {
     shown: "`window(...)`",
     keys: &[
         Key {
+            name: KIND,
+            example: "kind = session",
+        },
+        Key {
             name: SIZE,
             example: r#"size = "1m""#,
         },
@@ -201,12 +213,20 @@ pub(crate) const WINDOW_DECL: Place = Place {
             example: r#"advance = "20s""#,
         },
         Key {
+            name: GAP,
+            example: r#"gap = "30m""#,
+        },
+        Key {
             name: GRACE,
             example: r#"grace = "10s""#,
         },
         Key {
             name: EMIT,
             example: "emit = on_close",
+        },
+        Key {
+            name: RETENTION,
+            example: r#"retention = "1h""#,
         },
     ],
 };

@@ -91,7 +91,7 @@
 //! |---|---|---|---|
 //! | `key` | yes | The type of its keys (serde) | `key = String` |
 //! | `value` | yes | The type of its values (serde) | `value = Spend` |
-//! | `window(...)` | no | Makes it a windowed store of event-time windows: `size` (required), `advance` (hopping windows; at most `size`; tumbling without it), `grace` (how long a window accepts late records, default none), `emit = on_close \| every_update` (default `every_update`) | `window(size = "1m", grace = "10s", emit = on_close)` |
+//! | `window(...)` | no | Makes it a windowed store of event-time windows: `kind = tumbling \| hopping \| sliding \| session` (default tumbling, or hopping when `advance` is given), `size` (required but for sessions), `advance` (hopping windows; at most `size`), `gap` (sessions only, required: how long a key may be inactive and its session go on), `grace` (how long a window accepts late records, default none), `emit = on_close \| every_update` (default `every_update`), `retention` (tumbling and hopping: how long a closed window's final value stays readable, default none) | `window(size = "1m", grace = "10s", emit = on_close)`, `window(kind = session, gap = "30m")`, `window(kind = sliding, size = "5m")` |
 //!
 //! ## Transforms
 //!
@@ -109,8 +109,10 @@
 //! 2. `key: &K`, on a keyed port (`key = K`);
 //! 3. `value: &V`, the decoded value (`value = V`), or `Option<&[u8]>` on a
 //!    raw port;
-//! 4. for each store listed, a `StoreRef<K, V>` (or `WindowStoreRef<K, V>` for
-//!    a windowed store): a typed handle, opened with `.open(ctx)`;
+//! 4. for each store listed, a `StoreRef<K, V>` (or, for a windowed store,
+//!    `WindowStoreRef<K, V>`, `SlidingStoreRef<K, V>` or
+//!    `SessionStoreRef<K, V>` by its kind): a typed handle, opened with
+//!    `.open(ctx)`;
 //! 5. `ctx: &mut Context`, to emit outputs and open stores;
 //!
 //! and returns `Result<(), TransformError>`. It may be `async`. A store

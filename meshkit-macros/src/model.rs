@@ -45,6 +45,8 @@ pub(crate) struct Port {
     pub(crate) format: Format,
     /// The keys' format, on a keyed port.
     pub(crate) key_format: Format,
+    /// The value's field that holds the record's event time (input ports).
+    pub(crate) event_time: Option<Ident>,
 }
 
 /// How a part of a port's records travels.
@@ -89,11 +91,24 @@ pub(crate) struct Store {
 
 /// A windowed store's windows.
 pub(crate) struct Window {
+    pub(crate) kind: WindowKind,
+    /// The window size; for sessions, the inactivity gap.
     pub(crate) size: Millis,
     /// `None` for tumbling windows (advance = size).
     pub(crate) advance: Option<Millis>,
     pub(crate) grace: Option<Millis>,
     pub(crate) emit: Option<(Emit, Span)>,
+    /// How long closed time windows stay readable.
+    pub(crate) retention: Option<Millis>,
+}
+
+/// The shape of a store's windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WindowKind {
+    /// Tumbling or hopping (by `advance`).
+    Time,
+    Sliding,
+    Session,
 }
 
 /// When a windowed store's results are published.

@@ -51,6 +51,9 @@ pub(crate) struct PortArgs {
     pub(crate) format: Option<Ident>,
     /// `key_format = string`: the keys' format.
     pub(crate) key_format: Option<Ident>,
+    /// `event_time = field`: the value's field that holds its event time
+    /// (input ports).
+    pub(crate) event_time: Option<Ident>,
     /// Keys that unknown keys were reported as likely typos of.
     pub(crate) typos: Vec<&'static str>,
 }
@@ -84,6 +87,9 @@ pub(crate) struct WindowArgs {
     pub(crate) advance: Option<LitStr>,
     pub(crate) grace: Option<LitStr>,
     pub(crate) emit: Option<Ident>,
+    pub(crate) kind: Option<Ident>,
+    pub(crate) gap: Option<LitStr>,
+    pub(crate) retention: Option<LitStr>,
     /// Keys that unknown keys were reported as likely typos of.
     pub(crate) typos: Vec<&'static str>,
 }
@@ -494,8 +500,10 @@ fn port_args(whole: TokenStream, tokens: TokenStream, place: &Place, errors: &mu
         key: None,
         format: None,
         key_format: None,
+        event_time: None,
         typos: Vec::new(),
     };
+    let takes_event_time = place.keys.iter().any(|k| k.name == keys::EVENT_TIME);
     let mut seen = Seen::default();
     for entry in entries {
         match entry.name().as_str() {
@@ -518,6 +526,10 @@ fn port_args(whole: TokenStream, tokens: TokenStream, place: &Place, errors: &mu
             keys::KEY_FORMAT => {
                 let value = parse_value::<Ident>(&entry, place, "`string`, `avro` or `json`", errors);
                 set(&mut port.key_format, value, &entry, &mut seen, place, errors);
+            }
+            keys::EVENT_TIME if takes_event_time => {
+                let value = parse_value::<Ident>(&entry, place, "a field of the value type", errors);
+                set(&mut port.event_time, value, &entry, &mut seen, place, errors);
             }
             _ => port.typos.extend(unknown_key(&entry, place, errors)),
         }
@@ -661,6 +673,9 @@ fn window_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> 
         advance: None,
         grace: None,
         emit: None,
+        kind: None,
+        gap: None,
+        retention: None,
         typos: Vec::new(),
     };
     let mut seen = Seen::default();
@@ -684,6 +699,18 @@ fn window_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> 
             keys::EMIT => {
                 let value = parse_value::<Ident>(&entry, place, "`on_close` or `every_update`", errors);
                 set(&mut window.emit, value, &entry, &mut seen, place, errors);
+            }
+            keys::KIND => {
+                let value = parse_value::<Ident>(&entry, place, "`tumbling`, `hopping`, `sliding` or `session`", errors);
+                set(&mut window.kind, value, &entry, &mut seen, place, errors);
+            }
+            keys::GAP => {
+                let value = duration(errors);
+                set(&mut window.gap, value, &entry, &mut seen, place, errors);
+            }
+            keys::RETENTION => {
+                let value = duration(errors);
+                set(&mut window.retention, value, &entry, &mut seen, place, errors);
             }
             _ => window.typos.extend(unknown_key(&entry, place, errors)),
         }
@@ -1019,7 +1046,7 @@ mod tests {
         let messages = messages(errors);
         assert_eq!(
             messages,
-            ["unknown key `zzzzzz` in `input(...)`; the valid keys are `topic`, `value`, `key`, `format` and `key_format`"]
+            ["unknown key `zzzzzz` in `input(...)`; the valid keys are `topic`, `value`, `key`, `format`, `key_format` and `event_time`"]
         );
     }
 

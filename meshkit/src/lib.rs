@@ -103,7 +103,7 @@ pub use policy::{ErrorPolicy, Guarantee};
 pub use product::{
     DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo, StoreDescriptor,
 };
-pub use record::{OutputRecord, Record};
+pub use record::{EventTime, OutputRecord, Record};
 #[cfg(feature = "avro")]
 pub use runtime::Output;
 pub use runtime::{
@@ -152,10 +152,12 @@ pub mod state {
     //!
     //! Unlike Kafka Streams under exactly-once, a crash does not wipe local state.
 
-    pub use crate::runtime::{LocalState, StoreRef, WindowStoreRef};
-    pub use crate::stores::{changelog_topic, RestoreStats, StateError, Store, WindowStore, WindowUpdate};
+    pub use crate::runtime::{LocalState, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
+    pub use crate::stores::{
+        changelog_topic, RestoreStats, SessionStore, SlidingStore, StateError, Store, WindowStore, WindowUpdate,
+    };
     pub use crate::timer::{Clock, Ttl};
-    pub use crate::window::{Emit, Window, Windows};
+    pub use crate::window::{Emit, Window, WindowKind, Windows};
 }
 
 /// Not public API: what the `meshkit-macros` DSL generates code against, so
@@ -181,14 +183,14 @@ pub mod __private {
     /// Compiles only for `K` = `String`: the DSL's check of `key_format = string`.
     pub fn string_key<K: StringKey>() {}
     #[cfg(feature = "state")]
-    pub use crate::state::{Emit, StoreRef, WindowStoreRef, Windows};
+    pub use crate::state::{Emit, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef, Windows};
     pub use crate::{
         __requires_avro as requires_avro, __requires_json_schema as requires_json_schema,
         __requires_protobuf as requires_protobuf, __requires_state as requires_state,
     };
     pub use crate::{
-        Clock, Context, DataProduct, DescriptorError, Lifecycle, ProductDescriptor, Record, StoreDescriptor,
-        TransformError, Ttl,
+        Clock, Context, DataProduct, DescriptorError, EventTime, Lifecycle, ProductDescriptor, Record,
+        StoreDescriptor, TransformError, Ttl,
     };
     pub use serde;
 }

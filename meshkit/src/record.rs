@@ -283,3 +283,57 @@ impl OutputRecord {
         self
     }
 }
+
+/// A value that says when a record happened, as milliseconds since the
+/// Unix epoch: the type of a field that the DSL's `event_time = field`
+/// names (an Avro `timestamp-millis` is an `i64`). `None` when the value
+/// holds no time, and the record's Kafka timestamp is used instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use meshkit::EventTime;
+///
+/// assert_eq!(1_700_000_000_000_i64.event_time_millis(), Some(1_700_000_000_000));
+/// let at = UNIX_EPOCH + Duration::from_millis(42);
+/// assert_eq!(at.event_time_millis(), Some(42));
+/// assert_eq!(None::<i64>.event_time_millis(), None);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a time meshkit can read an event time from",
+    label = "not milliseconds since the epoch",
+    note = "`event_time` takes a field of type `i64` or `u64` (milliseconds since the Unix epoch), `std::time::SystemTime`, or an `Option` of one; or implement `meshkit::EventTime` for it"
+)]
+pub trait EventTime {
+    /// Milliseconds since the Unix epoch, if the value holds a time.
+    fn event_time_millis(&self) -> Option<i64>;
+}
+
+impl EventTime for i64 {
+    fn event_time_millis(&self) -> Option<i64> {
+        Some(*self)
+    }
+}
+
+impl EventTime for u64 {
+    fn event_time_millis(&self) -> Option<i64> {
+        i64::try_from(*self).ok()
+    }
+}
+
+impl EventTime for std::time::SystemTime {
+    fn event_time_millis(&self) -> Option<i64> {
+        let millis = match self.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis()).ok()?,
+            Err(before) => -i64::try_from(before.duration().as_millis()).ok()?,
+        };
+        Some(millis)
+    }
+}
+
+impl<T: EventTime> EventTime for Option<T> {
+    fn event_time_millis(&self) -> Option<i64> {
+        self.as_ref().and_then(EventTime::event_time_millis)
+    }
+}

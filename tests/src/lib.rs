@@ -13,3 +13,5 @@ pub mod run;
 pub mod scrape;
 pub mod typed;
 pub mod verify;
+pub mod windowed;
+pub mod windows;

@@ -27,7 +27,7 @@ pub(crate) use contract::memory_state;
 pub use contract::Output;
 pub use contract::{Context, DataProduct, DeadLetterReason, EmitError, Lifecycle, RawOutput};
 #[cfg(feature = "state")]
-pub use contract::{LocalState, StoreRef, WindowStoreRef};
+pub use contract::{LocalState, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
 pub use error::Error;
 pub use processor::dlq_headers;
 #[cfg(all(feature = "testing", feature = "state"))]

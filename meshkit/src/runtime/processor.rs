@@ -590,6 +590,8 @@ pub(super) trait Transform: Send + 'static {
         hook: Hook,
         ctx: &mut Context,
     ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send;
+
+    fn event_time(&mut self, record: &Record<'_>) -> impl std::future::Future<Output = Option<i64>> + Send;
 }
 
 /// A lifecycle hook of [`DataProduct`], for a task or the thread.
@@ -646,6 +648,10 @@ impl<P: DataProduct> Transform for P {
         ctx: &mut Context,
     ) -> impl std::future::Future<Output = Result<(), crate::TransformError>> + Send {
         call_hook(self, hook, ctx)
+    }
+
+    fn event_time(&mut self, record: &Record<'_>) -> impl std::future::Future<Output = Option<i64>> + Send {
+        std::future::ready(DataProduct::event_time(self, record))
     }
 }
 
@@ -705,6 +711,13 @@ impl<P: DataProduct> Transform for ThreadProduct<P> {
         match self {
             Self::Own(product) => call_hook(product, hook, ctx).await,
             Self::Shared(product) => call_hook(&mut *product.lock().await, hook, ctx).await,
+        }
+    }
+
+    async fn event_time(&mut self, record: &Record<'_>) -> Option<i64> {
+        match self {
+            Self::Own(product) => DataProduct::event_time(product, record),
+            Self::Shared(product) => DataProduct::event_time(&*product.lock().await, record),
         }
     }
 }
@@ -826,6 +839,11 @@ struct Loop<'a> {
     poison: PoisonBook,
     /// The newest input record timestamp seen, by input port index.
     newest: Vec<i64>,
+    /// The event time of the record just processed (its Kafka timestamp or
+    /// what the product took from its value), `None` if it was not
+    /// processed (dead-lettered before decoding, say): stream-time timers
+    /// follow it.
+    event_time: Option<i64>,
     /// Input records seen, for sampling their spans.
     seen: u64,
     product_label: String,
@@ -862,6 +880,7 @@ impl<'a> Loop<'a> {
             stores,
             poison: PoisonBook::default(),
             newest: vec![i64::MIN; descriptor.inputs.len()],
+            event_time: None,
             seen: 0,
             product_label: format!("{}/{}@{}", identity.domain, identity.name, identity.version),
             resync_stores: false,
@@ -1002,9 +1021,9 @@ impl Loop<'_> {
                 }
             }
             let port = port_of.get(message.topic()).copied().unwrap_or_default();
-            let timestamp = message.timestamp().to_millis();
+            self.event_time = None;
             self.handle(product, consumer, &message, port, tp).await?;
-            if let (true, Some(timestamp)) = (self.timers.has_stream(), timestamp) {
+            if let (true, Some(timestamp)) = (self.timers.has_stream(), self.event_time) {
                 self.fire_stream(product, consumer, message.partition(), timestamp)
                     .await?;
             }
@@ -1142,7 +1161,6 @@ impl Loop<'_> {
     ) -> Result<(), Error> {
         let offset = message.offset();
         self.ctx.bind(tp.1, message.timestamp().to_millis());
-        self.observe(message.timestamp().to_millis());
         match self.poison.verdict(&self.config.error_policy, &tp, offset) {
             Verdict::DeadLetter => {
                 if let Some(p) = self.poison.get(&tp, offset) {
@@ -1197,7 +1215,16 @@ impl Loop<'_> {
             // Dead-lettered, or rewound until the registry answers.
             return Ok(());
         };
-        let record = with_decoded(record, &decoded);
+        let mut record = with_decoded(record, &decoded);
+        // Stream time follows event time, which the product may take from
+        // the decoded value.
+        let event_time = product.event_time(&record).await;
+        if let Some(time) = event_time.filter(|t| Some(*t) != record.timestamp()) {
+            record = record.with_timestamp(time);
+            self.ctx.bind(tp.1, Some(time));
+        }
+        self.event_time = record.timestamp();
+        self.observe(record.timestamp());
 
         let ports = self.txn.ports();
         let started = ports.enabled.then(Instant::now);

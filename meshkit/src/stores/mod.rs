@@ -4,12 +4,16 @@
 
 mod codec;
 pub(crate) mod manager;
+mod session;
+mod sliding;
 mod store;
 mod ttl;
 mod window;
 
 pub use manager::RestoreStats;
 pub use store::Store;
+pub use session::SessionStore;
+pub use sliding::SlidingStore;
 pub use window::{WindowStore, WindowUpdate};
 
 pub(crate) use manager::{ChangelogWrite, StateManager};
@@ -48,6 +52,17 @@ pub enum StateError {
     NoTimestamp {
         /// The store.
         store: String,
+    },
+    /// A windowed store was opened as another kind of windows than it was
+    /// declared with.
+    #[error("store `{store}` holds {declared} windows: open it with `{open_with}`")]
+    WrongWindowKind {
+        /// The store.
+        store: String,
+        /// The kind it was declared with.
+        declared: &'static str,
+        /// The method that opens it.
+        open_with: &'static str,
     },
     /// A store whose entries expire on stream time was written before its
     /// task saw any record timestamp: the entry's expiry has no start.

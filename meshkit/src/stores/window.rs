@@ -1,5 +1,5 @@
-//! Windows on event time: tumbling and hopping, with a grace period for late
-//! records, kept in a store (so exactly once, changelogged and restored like
+//! Time windows on event time: tumbling and hopping, with a grace period for
+//! late records, kept in a store (so exactly once, changelogged and restored like
 //! any other).
 
 use serde::de::DeserializeOwned;
@@ -13,6 +13,8 @@ use crate::window::{Emit, Window, Windows};
 pub(crate) enum Slot<V> {
     Open(V),
     StreamTime(i64),
+    /// A closed window's final value, kept for the store's retention.
+    Closed(V),
 }
 
 /// Key of the stream-time entry: sorts before every window.
@@ -31,11 +33,17 @@ pub struct WindowUpdate<K, V> {
     /// Windows (of any key in this partition) that closed as stream time
     /// advanced, with their final values; they are removed from the store.
     pub closed: Vec<(Window, K, V)>,
+    /// Sessions of the record's key that the record merged into the one in
+    /// `updated` and that no longer exist (a
+    /// [`SessionStore`](crate::state::SessionStore)'s only; empty for other
+    /// windows). Under every-update emission, a consumer that keeps sessions
+    /// by window should delete these.
+    pub merged: Vec<Window>,
     /// Stream time after the record: the largest event time seen.
     pub stream_time: i64,
     /// The store's emit mode and the record's key, for `into_results`.
-    emit: Emit,
-    key: K,
+    pub(crate) emit: Emit,
+    pub(crate) key: K,
 }
 
 impl<K, V> WindowUpdate<K, V> {
@@ -132,16 +140,70 @@ where
         })
     }
 
-    /// The value of `key` in `window`, if the window is open and has one.
+    /// The value of `key` in `window`, if the window has one and is open
+    /// or closed less than the store's retention ago (its final value).
     ///
     /// # Errors
     ///
     /// [`StateError`] if the store cannot be read.
     pub fn get(&self, key: &K, window: Window) -> Result<Option<V>, StateError> {
         Ok(match self.store.get(&(window.start, Some(key.clone())))? {
-            Some(Slot::Open(v)) => Some(v),
+            Some(Slot::Open(v) | Slot::Closed(v)) => Some(v),
             _ => None,
         })
+    }
+
+    /// The windows of `key` that start in `from..to` and have a value (open,
+    /// or closed and retained), oldest first: a look back at the previous
+    /// windows' final values, say.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] if the store cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::state::Windows;
+    /// use meshkit::{Context, ProductDescriptor};
+    ///
+    /// let minute = Windows::tumbling(Duration::from_secs(60)).retention(Duration::from_secs(3_600));
+    /// let descriptor = ProductDescriptor::builder("sales", "per-minute")
+    ///     .version("1.0.0")
+    ///     .owner("team-sales")
+    ///     .input("orders", "sales.orders")
+    ///     .output("counts", "sales.counts")
+    ///     .window_store("per_minute", minute)
+    ///     .build()?;
+    /// let mut ctx = Context::with_memory_state(&descriptor);
+    /// let mut counts = ctx.window_store::<String, u64>("per_minute")?;
+    /// let c = "c-1".to_string();
+    /// counts.update(&c, 1_000, |n| n.unwrap_or(0) + 1)?;
+    /// counts.update(&c, 61_000, |n| n.unwrap_or(0) + 1)?; // closes the first minute
+    /// let last_hour = counts.fetch(&c, 0, 120_000)?;
+    /// assert_eq!(last_hour.len(), 2, "the closed minute is retained");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fetch(&self, key: &K, from: i64, to: i64) -> Result<Vec<(Window, V)>, StateError>
+    where
+        K: PartialEq,
+    {
+        let size = Windows::ms(self.windows.size);
+        let entries = self.store.range((from, None)..(to, None))?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|((start, k), slot)| match (k, slot) {
+                (Some(k), Slot::Open(v) | Slot::Closed(v)) if k == *key => Some((
+                    Window {
+                        start,
+                        end: start.saturating_add(size),
+                    },
+                    v,
+                )),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Adds a record of `key` at event time `timestamp` (ms): applies `f` to
@@ -187,6 +249,7 @@ where
             late,
             updated,
             closed,
+            merged: Vec::new(),
             stream_time,
         })
     }
@@ -233,46 +296,67 @@ where
         self.close(before, time)
     }
 
-    /// Closes (returns and removes) the windows that stream time passed in
-    /// moving from `before` to `stream_time`.
+    /// Closes the windows that stream time passed in moving from `before`
+    /// to `stream_time` (returns them; keeps their final values for the
+    /// retention, or removes them), and removes the retained ones whose
+    /// retention ran out.
     fn close(&mut self, before: i64, stream_time: i64) -> Result<Vec<(Window, K, V)>, StateError> {
         let mut closed = Vec::new();
         let size = Windows::ms(self.windows.size);
         let close_lag = size.saturating_add(Windows::ms(self.windows.grace));
-        // No window is ever opened once closed, so the store holds none that
-        // `before` had closed: only when stream time passes a window start's
-        // close can there be one to close. Scanning on every advance instead
-        // (every record, when event time grows record by record) read the
-        // store's oldest entries, tombstones included, once per record.
-        let advance = Windows::ms(self.windows.advance).max(1);
-        let closing = |t: i64| t.saturating_sub(close_lag).div_euclid(advance);
-        if stream_time == before || closing(stream_time) == closing(before) {
+        let retention = Windows::ms(self.windows.retention);
+        let Some(range) = self.passed(before, stream_time, close_lag) else {
             return Ok(closed);
-        }
-        // Every window with end + grace <= stream time has closed. Those
-        // that `before` had closed are gone already (closed when stream time
-        // passed them), so the scan starts after them: from the start of
-        // time it would walk the deletion markers of every window ever
-        // closed, a cost per record that grew with history.
-        let last_closed_start = stream_time.saturating_sub(close_lag);
-        let first_open_start = before
-            .saturating_sub(close_lag)
-            .saturating_add(1)
-            .max(i64::MIN + 1);
-        // `(s + 1, None)` sorts after every `(s, Some(key))`, and `(s, None)`
-        // before them.
-        let range = (first_open_start, None)..(last_closed_start.saturating_add(1), None);
+        };
         for ((start, key), slot) in self.store.range(range)? {
             if let (Some(k), Slot::Open(v)) = (key.clone(), slot) {
                 let window = Window {
                     start,
                     end: start + size,
                 };
+                if retention > 0 {
+                    self.store.put(&(start, key), &Slot::Closed(v.clone()))?;
+                } else {
+                    self.store.delete(&(start, key))?;
+                }
                 closed.push((window, k, v));
+            } else {
+                self.store.delete(&(start, key))?;
             }
-            self.store.delete(&(start, key))?;
+        }
+        if retention > 0 {
+            if let Some(range) = self.passed(before, stream_time, close_lag.saturating_add(retention)) {
+                for ((start, key), _) in self.store.range(range)? {
+                    self.store.delete(&(start, key))?;
+                }
+            }
         }
         Ok(closed)
+    }
+
+    /// The store keys of the windows whose start plus `lag` stream time
+    /// passed in moving from `before` to `stream_time`, if there can be any.
+    ///
+    /// No window is ever opened once closed (nor kept once its retention
+    /// ran out), so the store holds none that `before` had passed: the
+    /// range starts after them. From the start of time, it would walk the
+    /// deletion markers of every window ever closed, a cost per record
+    /// that grew with history.
+    fn passed(&self, before: i64, stream_time: i64, lag: i64) -> Option<std::ops::Range<(i64, Option<K>)>> {
+        // Window starts are multiples of the advance: only when stream time
+        // passes one's close can there be a window to close. Scanning on
+        // every advance instead (every record, when event time grows record
+        // by record) read the store's oldest entries once per record.
+        let advance = Windows::ms(self.windows.advance).max(1);
+        let slot = |t: i64| t.saturating_sub(lag).div_euclid(advance);
+        if stream_time == before || slot(stream_time) == slot(before) {
+            return None;
+        }
+        let last = stream_time.saturating_sub(lag);
+        let first = before.saturating_sub(lag).saturating_add(1).max(i64::MIN + 1);
+        // `(s + 1, None)` sorts after every `(s, Some(key))`, and `(s, None)`
+        // before them.
+        Some((first, None)..(last.saturating_add(1), None))
     }
 }
 
@@ -374,6 +458,35 @@ mod tests {
         check(
             Windows::hopping(Duration::from_secs(10), Duration::from_secs(5)).grace(Duration::from_secs(3)),
         );
+    }
+
+    #[test]
+    fn closed_windows_stay_readable_for_the_retention_then_go() {
+        let windows = Windows::tumbling(Duration::from_secs(10))
+            .grace(Duration::from_secs(2))
+            .retention(Duration::from_secs(30));
+        let mut ctx = context(windows);
+        let mut store = ctx.window_store::<String, u64>("w").expect("store");
+        let k = "k".to_string();
+        let first = Window { start: 0, end: 10_000 };
+        store.update(&k, 1_000, |n| n.unwrap_or(0) + 1).expect("update");
+        store.update(&k, 2_000, |n| n.unwrap_or(0) + 1).expect("update");
+        let closed = store.update(&k, 12_000, |n| n.unwrap_or(0) + 1).expect("update").closed;
+        assert_eq!(closed, vec![(first, k.clone(), 2)]);
+        // Closed, not updated by a late record, still readable.
+        assert!(store.update(&k, 3_000, |n| n.unwrap_or(0) + 1).expect("update").late);
+        assert_eq!(store.get(&k, first).expect("read"), Some(2));
+        assert_eq!(
+            store.fetch(&k, 0, 20_000).expect("read"),
+            vec![(first, 2), (Window { start: 10_000, end: 20_000 }, 1)]
+        );
+        // End + grace + retention = 42 s: gone after, and it closes only once.
+        let closed = store.advance_to(41_999).expect("advance");
+        assert_eq!(closed.len(), 1, "the second window: {closed:?}");
+        assert_eq!(store.get(&k, first).expect("read"), Some(2));
+        assert!(store.advance_to(42_000).expect("advance").is_empty());
+        assert_eq!(store.get(&k, first).expect("read"), None);
+        assert_eq!(store.fetch(&k, 0, 10_000).expect("read"), vec![]);
     }
 
     #[test]

@@ -605,6 +605,40 @@ impl<P: DataProduct> TestDriver<P> {
         Ok(store.open(&mut self.ctx)?)
     }
 
+    /// Session-window store `store`, as the transform sees it.
+    ///
+    /// # Errors
+    ///
+    /// A [`StateError`](crate::StateError) if the product has no such
+    /// session store.
+    pub fn session_store<K, V>(
+        &mut self,
+        store: crate::state::SessionStoreRef<K, V>,
+    ) -> Result<crate::state::SessionStore<'_, K, V>, TestError>
+    where
+        K: serde::Serialize + serde::de::DeserializeOwned + Clone,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone,
+    {
+        Ok(store.open(&mut self.ctx)?)
+    }
+
+    /// Sliding-window store `store`, as the transform sees it.
+    ///
+    /// # Errors
+    ///
+    /// A [`StateError`](crate::StateError) if the product has no such
+    /// sliding store.
+    pub fn sliding_store<K, V>(
+        &mut self,
+        store: crate::state::SlidingStoreRef<K, V>,
+    ) -> Result<crate::state::SlidingStore<'_, K, V>, TestError>
+    where
+        K: serde::Serialize + serde::de::DeserializeOwned + Clone,
+        V: serde::Serialize + serde::de::DeserializeOwned + Clone,
+    {
+        Ok(store.open(&mut self.ctx)?)
+    }
+
     /// Restarts the product as a new instance, `product`, on the same state:
     /// what committed stays (stores, outputs not yet read, offsets), what a
     /// test wrote through [`store`](Self::store) and did not pipe a record
@@ -791,7 +825,10 @@ impl<P: DataProduct> TestDriver<P> {
         for (name, value) in headers {
             record = record.with_header(name, *value);
         }
-        let record = with_decoded(record, &decoded);
+        let mut record = with_decoded(record, &decoded);
+        // As the runtime: the product may take event time from the value.
+        let timestamp = DataProduct::event_time(&self.product, &record).unwrap_or(timestamp);
+        record = record.with_timestamp(timestamp);
         let attempts = match self.policy {
             ErrorPolicy::Retry { attempts } => attempts.max(1),
             _ => 1,

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::product::ProductDescriptor;
-use crate::stores::{StateError, StateManager, Store, WindowStore};
+use crate::stores::{SessionStore, SlidingStore, StateError, StateManager, Store, WindowStore, WindowUpdate};
 
 /// The typed name of a plain store: opening it on the [`Context`] gives the
 /// partition's [`Store`]. It holds no borrow, so a transform can keep it
@@ -41,8 +41,69 @@ pub struct StoreRef<K, V> {
     _types: PhantomData<fn(K) -> V>,
 }
 
-/// The typed name of a windowed store; see [`StoreRef`].
+/// The typed name of a windowed store (tumbling or hopping windows); see
+/// [`StoreRef`].
 pub struct WindowStoreRef<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+/// The typed name of a session-window store; see [`StoreRef`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::state::{SessionStoreRef, Windows};
+/// use meshkit::{Context, ProductDescriptor};
+///
+/// const VISITS: SessionStoreRef<String, u64> = SessionStoreRef::new("visits");
+///
+/// let descriptor = ProductDescriptor::builder("web", "visits")
+///     .version("1.0.0")
+///     .owner("team-web")
+///     .input("clicks", "web.clicks")
+///     .output("visits", "web.visits")
+///     .window_store("visits", Windows::session(Duration::from_secs(60)))
+///     .build()?;
+/// let mut ctx = Context::with_memory_state(&descriptor);
+/// let u = "u-1".to_string();
+/// VISITS.update_at(&mut ctx, &u, 1_000, |n| n.unwrap_or(0) + 1, |a, b| a + b)?;
+/// let update = VISITS.update_at(&mut ctx, &u, 30_000, |n| n.unwrap_or(0) + 1, |a, b| a + b)?;
+/// assert_eq!(update.updated[0].1, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SessionStoreRef<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+/// The typed name of a sliding-window store; see [`StoreRef`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use meshkit::state::{SlidingStoreRef, Windows};
+/// use meshkit::{Context, ProductDescriptor};
+///
+/// const SPEND: SlidingStoreRef<String, u64> = SlidingStoreRef::new("spend");
+///
+/// let descriptor = ProductDescriptor::builder("payments", "bursts")
+///     .version("1.0.0")
+///     .owner("team-risk")
+///     .input("payments", "payments.made")
+///     .output("bursts", "payments.bursts")
+///     .window_store("spend", Windows::sliding(Duration::from_secs(60)))
+///     .build()?;
+/// let mut ctx = Context::with_memory_state(&descriptor);
+/// let card = "c-1".to_string();
+/// SPEND.update_at(&mut ctx, &card, 1_000, 30, |a, b| a + b)?;
+/// let update = SPEND.update_at(&mut ctx, &card, 2_000, 20, |a, b| a + b)?;
+/// assert!(update.updated.iter().any(|(_, total)| *total == 50));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SlidingStoreRef<K, V> {
     name: &'static str,
     _types: PhantomData<fn(K) -> V>,
 }
@@ -85,6 +146,8 @@ macro_rules! handle_common {
 
 handle_common!(StoreRef);
 handle_common!(WindowStoreRef);
+handle_common!(SessionStoreRef);
+handle_common!(SlidingStoreRef);
 
 impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> StoreRef<K, V> {
     /// Opens the store of the partition being processed: exactly
@@ -194,10 +257,8 @@ where
         ctx: &mut Context,
         key: &K,
         f: impl FnMut(Option<V>) -> V,
-    ) -> Result<crate::stores::WindowUpdate<K, V>, StateError> {
-        let timestamp = ctx.timestamp().ok_or_else(|| StateError::NoTimestamp {
-            store: self.name.to_string(),
-        })?;
+    ) -> Result<WindowUpdate<K, V>, StateError> {
+        let timestamp = record_time(ctx, self.name)?;
         self.update_at(ctx, key, timestamp, f)
     }
 
@@ -213,7 +274,7 @@ where
         key: &K,
         timestamp: i64,
         f: impl FnMut(Option<V>) -> V,
-    ) -> Result<crate::stores::WindowUpdate<K, V>, StateError> {
+    ) -> Result<WindowUpdate<K, V>, StateError> {
         self.open(ctx)?.update(key, timestamp, f)
     }
 
@@ -232,6 +293,144 @@ where
     ) -> Result<Vec<(crate::window::Window, K, V)>, StateError> {
         self.open(ctx)?.advance_to(time)
     }
+}
+
+impl<K, V> SessionStoreRef<K, V>
+where
+    K: Serialize + DeserializeOwned + Clone,
+    V: Serialize + DeserializeOwned + Clone,
+{
+    /// Opens the session store of the partition being processed: exactly
+    /// [`Context::session_store`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::session_store`].
+    pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<SessionStore<'c, K, V>, StateError> {
+        ctx.session_store(self.name)
+    }
+
+    /// Adds the record being processed (at its timestamp) to `key`'s
+    /// sessions, as [`SessionStore::update`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`update_at`](Self::update_at), and [`StateError::NoTimestamp`]
+    /// for a record without a timestamp.
+    pub fn update(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        f: impl FnOnce(Option<V>) -> V,
+        merge: impl FnMut(V, V) -> V,
+    ) -> Result<WindowUpdate<K, V>, StateError> {
+        let timestamp = record_time(ctx, self.name)?;
+        self.update_at(ctx, key, timestamp, f, merge)
+    }
+
+    /// Adds a record of `key` at `timestamp` to its sessions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::session_store`], and [`StateError`] if the store cannot
+    /// be read or written.
+    pub fn update_at(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        timestamp: i64,
+        f: impl FnOnce(Option<V>) -> V,
+        merge: impl FnMut(V, V) -> V,
+    ) -> Result<WindowUpdate<K, V>, StateError> {
+        self.open(ctx)?.update(key, timestamp, f, merge)
+    }
+
+    /// Moves stream time on to `time` and closes the sessions it passes:
+    /// see [`SessionStore::advance_to`].
+    ///
+    /// # Errors
+    ///
+    /// As [`update_at`](Self::update_at).
+    pub fn advance_to(
+        &self,
+        ctx: &mut Context,
+        time: i64,
+    ) -> Result<Vec<(crate::window::Window, K, V)>, StateError> {
+        self.open(ctx)?.advance_to(time)
+    }
+}
+
+impl<K, V> SlidingStoreRef<K, V>
+where
+    K: Serialize + DeserializeOwned + Clone,
+    V: Serialize + DeserializeOwned + Clone,
+{
+    /// Opens the sliding-window store of the partition being processed:
+    /// exactly [`Context::sliding_store`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::sliding_store`].
+    pub fn open<'c>(&self, ctx: &'c mut Context) -> Result<SlidingStore<'c, K, V>, StateError> {
+        ctx.sliding_store(self.name)
+    }
+
+    /// Adds the record being processed (at its timestamp), with `value`, to
+    /// `key`'s windows, as [`SlidingStore::update`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`update_at`](Self::update_at), and [`StateError::NoTimestamp`]
+    /// for a record without a timestamp.
+    pub fn update(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        value: V,
+        reduce: impl FnMut(V, &V) -> V,
+    ) -> Result<WindowUpdate<K, V>, StateError> {
+        let timestamp = record_time(ctx, self.name)?;
+        self.update_at(ctx, key, timestamp, value, reduce)
+    }
+
+    /// Adds a record of `key` at `timestamp`, with `value`, to its windows.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::sliding_store`], and [`StateError`] if the store cannot
+    /// be read or written.
+    pub fn update_at(
+        &self,
+        ctx: &mut Context,
+        key: &K,
+        timestamp: i64,
+        value: V,
+        reduce: impl FnMut(V, &V) -> V,
+    ) -> Result<WindowUpdate<K, V>, StateError> {
+        self.open(ctx)?.update(key, timestamp, value, reduce)
+    }
+
+    /// Moves stream time on to `time` and closes the windows it passes:
+    /// see [`SlidingStore::advance_to`].
+    ///
+    /// # Errors
+    ///
+    /// As [`update_at`](Self::update_at).
+    pub fn advance_to(
+        &self,
+        ctx: &mut Context,
+        time: i64,
+        reduce: impl FnMut(V, &V) -> V,
+    ) -> Result<Vec<(crate::window::Window, K, V)>, StateError> {
+        self.open(ctx)?.advance_to(time, reduce)
+    }
+}
+
+/// The timestamp of the record being processed, for a windowed store's update.
+fn record_time(ctx: &Context, store: &str) -> Result<i64, StateError> {
+    ctx.timestamp().ok_or_else(|| StateError::NoTimestamp {
+        store: store.to_string(),
+    })
 }
 
 /// Stores on disk outside the runtime: to test or benchmark a stateful

@@ -20,7 +20,7 @@ pub(crate) use context::ttls;
 pub use context::{Context, DeadLetterReason};
 pub use emit::EmitError;
 #[cfg(feature = "state")]
-pub use handles::{LocalState, StoreRef, WindowStoreRef};
+pub use handles::{LocalState, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
 #[cfg(feature = "avro")]
 pub use outputs::Output;
 pub use outputs::RawOutput;
@@ -198,6 +198,52 @@ pub trait DataProduct: Send + 'static {
     /// default it does nothing.
     fn on_stop(&mut self) -> impl Future<Output = Result<(), TransformError>> + Send {
         std::future::ready(Ok(()))
+    }
+
+    /// The event time of `record`, decoded, in milliseconds since the
+    /// epoch: what stream time, windows, stream-time timers and stores
+    /// expiring on stream time follow, what [`Context::timestamp`] returns
+    /// while the record is processed, and what its outputs carry unless
+    /// they set their own. By default the record's Kafka timestamp; a
+    /// product whose records say when they happened returns that (the
+    /// DSL's `event_time = field` on an input port generates this method).
+    /// `None` keeps the Kafka timestamp.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{Context, DataProduct, DescriptorError, PortSchema, ProductDescriptor, Record, TransformError};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Reading {
+    ///     sensor: String,
+    ///     measured_at_ms: i64,
+    /// }
+    ///
+    /// struct Readings;
+    ///
+    /// impl DataProduct for Readings {
+    ///     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+    ///         ProductDescriptor::builder("plant", "readings")
+    ///             .version("1.0.0")
+    ///             .owner("team-plant")
+    ///             .input_with("readings", "plant.readings", PortSchema::json::<Reading>())
+    ///             .output("copies", "plant.copies")
+    ///             .build()
+    ///     }
+    ///
+    ///     fn event_time(&self, record: &Record<'_>) -> Option<i64> {
+    ///         let reading = record.value_as::<Reading>().ok()?;
+    ///         Some(reading.measured_at_ms)
+    ///     }
+    ///
+    ///     async fn process(&mut self, _: &Record<'_>, _: &mut Context) -> Result<(), TransformError> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn event_time(&self, record: &Record<'_>) -> Option<i64> {
+        record.timestamp()
     }
 }
 

@@ -9,8 +9,10 @@ use serde::Serialize;
 
 use super::Context;
 use crate::product::ProductDescriptor;
-use crate::stores::{ChangelogWrite, StateError, StateManager, Store, WindowStore};
-use crate::window::Windows;
+use crate::stores::{
+    ChangelogWrite, SessionStore, SlidingStore, StateError, StateManager, Store, WindowStore,
+};
+use crate::window::{WindowKind, Windows};
 
 /// In-memory stores for `descriptor`'s declarations, partition 0 open.
 pub(crate) fn memory_state(descriptor: &ProductDescriptor) -> StateManager {
@@ -90,16 +92,58 @@ impl Context {
         })
     }
 
-    /// Windowed store `name` of the partition being processed.
+    /// Windowed store `name` of the partition being processed (tumbling or
+    /// hopping windows).
     ///
     /// # Errors
     ///
     /// [`StateError::UnknownStore`] if the product declared no windowed store
-    /// of that name; [`StateError::NoState`] outside the runtime.
+    /// of that name; [`StateError::WrongWindowKind`] if it holds sliding or
+    /// session windows; [`StateError::NoState`] outside the runtime.
     pub fn window_store<K, V>(&mut self, name: &str) -> Result<WindowStore<'_, K, V>, StateError>
     where
         K: Serialize + DeserializeOwned + Clone,
         V: Serialize + DeserializeOwned + Clone,
+    {
+        let (store, windows) = self.windowed(name, WindowKind::Time)?;
+        Ok(WindowStore { store, windows })
+    }
+
+    /// Session-window store `name` of the partition being processed.
+    ///
+    /// # Errors
+    ///
+    /// As [`window_store`](Self::window_store), for a store declared with
+    /// [`Windows::session`].
+    pub fn session_store<K, V>(&mut self, name: &str) -> Result<SessionStore<'_, K, V>, StateError>
+    where
+        K: Serialize + DeserializeOwned + Clone,
+        V: Serialize + DeserializeOwned + Clone,
+    {
+        let (store, windows) = self.windowed(name, WindowKind::Session)?;
+        Ok(SessionStore { store, windows })
+    }
+
+    /// Sliding-window store `name` of the partition being processed.
+    ///
+    /// # Errors
+    ///
+    /// As [`window_store`](Self::window_store), for a store declared with
+    /// [`Windows::sliding`].
+    pub fn sliding_store<K, V>(&mut self, name: &str) -> Result<SlidingStore<'_, K, V>, StateError>
+    where
+        K: Serialize + DeserializeOwned + Clone,
+        V: Serialize + DeserializeOwned + Clone,
+    {
+        let (store, windows) = self.windowed(name, WindowKind::Sliding)?;
+        Ok(SlidingStore { store, windows })
+    }
+
+    /// Windowed store `name` as a typed store, checked to hold `kind` windows.
+    fn windowed<K, V>(&mut self, name: &str, kind: WindowKind) -> Result<(Store<'_, K, V>, Windows), StateError>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
     {
         let manager = self.state.manager.as_deref().ok_or(StateError::NoState)?;
         let index = manager.store_index(name)?;
@@ -109,16 +153,21 @@ impl Context {
                 known: manager.store_names().to_vec(),
             });
         };
-        Ok(WindowStore {
-            store: Store {
-                manager,
-                changelog: &mut self.state.changelog,
-                partition: if manager.is_memory() { 0 } else { self.partition },
-                index,
-                _types: PhantomData,
-            },
-            windows,
-        })
+        if windows.kind != kind {
+            return Err(StateError::WrongWindowKind {
+                store: name.to_string(),
+                declared: windows.kind.name(),
+                open_with: open_with(windows.kind),
+            });
+        }
+        let store = Store {
+            manager,
+            changelog: &mut self.state.changelog,
+            partition: if manager.is_memory() { 0 } else { self.partition },
+            index,
+            _types: PhantomData,
+        };
+        Ok((store, windows))
     }
 
     /// Notes the timestamp of the record about to be processed: its task's
@@ -153,5 +202,14 @@ impl Context {
             spare.clear();
             self.state.changelog = spare;
         }
+    }
+}
+
+/// The context method that opens a store of `kind` windows.
+fn open_with(kind: WindowKind) -> &'static str {
+    match kind {
+        WindowKind::Sliding => "sliding_store",
+        WindowKind::Session => "session_store",
+        _ => "window_store",
     }
 }

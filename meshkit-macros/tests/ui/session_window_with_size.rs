@@ -1,0 +1,24 @@
+//! Session windows given a size: their length follows the records.
+
+use meshkit::{Context, TransformError};
+
+pub struct Visits;
+
+#[meshkit::product(
+    domain = "web",
+    name = "visits",
+    version = "1.0.0",
+    owner = "team-web@example.com",
+    input(clicks, topic = "web.clicks"),
+    output(visits, topic = "web.visits"),
+    store(sessions, key = String, value = u64, window(kind = session, gap = "30m", size = "1h")),
+)]
+impl Visits {
+    #[transform(clicks)]
+    fn on_click(value: Option<&[u8]>, ctx: &mut Context) -> Result<(), TransformError> {
+        let _ = (value, ctx);
+        Ok(())
+    }
+}
+
+fn main() {}

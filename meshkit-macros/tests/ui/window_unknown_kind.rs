@@ -1,0 +1,24 @@
+//! A window kind that does not exist (a typo of one that does).
+
+use meshkit::{Context, TransformError};
+
+pub struct Visits;
+
+#[meshkit::product(
+    domain = "web",
+    name = "visits",
+    version = "1.0.0",
+    owner = "team-web@example.com",
+    input(clicks, topic = "web.clicks"),
+    output(visits, topic = "web.visits"),
+    store(sessions, key = String, value = u64, window(kind = sesion, gap = "30m")),
+)]
+impl Visits {
+    #[transform(clicks)]
+    fn on_click(value: Option<&[u8]>, ctx: &mut Context) -> Result<(), TransformError> {
+        let _ = (value, ctx);
+        Ok(())
+    }
+}
+
+fn main() {}
