@@ -826,7 +826,10 @@ fn window_shape(args: &WindowArgs, kind: WindowKind, errors: &mut Errors) -> boo
                 "session windows have no `size`: a session lasts as long as its records keep coming; \
                  `gap` is how long a key may be inactive",
             );
-            refuse(&args.advance, "session windows have no `advance`: they follow their records");
+            refuse(
+                &args.advance,
+                "session windows have no `advance`: they follow their records",
+            );
             refuse(
                 &args.retention,
                 "session windows are removed as they close: `retention` is for tumbling and hopping windows",
@@ -838,7 +841,10 @@ fn window_shape(args: &WindowArgs, kind: WindowKind, errors: &mut Errors) -> boo
                 "sliding windows have no `advance`: they move with each record (for windows every \
                  `advance`, use `kind = hopping`)",
             );
-            refuse(&args.gap, "`gap` is for session windows (`kind = session`); sliding windows have a `size`");
+            refuse(
+                &args.gap,
+                "`gap` is for session windows (`kind = session`); sliding windows have a `size`",
+            );
             refuse(
                 &args.retention,
                 "sliding windows are removed as they close: `retention` is for tumbling and hopping windows",
@@ -1218,6 +1224,16 @@ fn bind_port(
             Some(index)
         }
         None => None,
+    }
+}
+
+/// The name of the typed handle a method receives for `store`.
+fn handle_name(store: &Store) -> &'static str {
+    match store.window.as_ref().map(|w| w.kind) {
+        None => "StoreRef",
+        Some(WindowKind::Time) => "WindowStoreRef",
+        Some(WindowKind::Sliding) => "SlidingStoreRef",
+        Some(WindowKind::Session) => "SessionStoreRef",
     }
 }
 
@@ -1619,12 +1635,36 @@ mod tests {
             "{}",
             messages[0]
         );
-        assert!(messages[1].starts_with("session windows without a gap"), "{}", messages[1]);
-        assert!(messages[2].starts_with("session windows have no `size`"), "{}", messages[2]);
-        assert!(messages[3].starts_with("sliding windows have no `advance`"), "{}", messages[3]);
-        assert!(messages[4].starts_with("`gap` is the inactivity gap of session windows"), "{}", messages[4]);
-        assert!(messages[5].starts_with("tumbling windows have no `advance`"), "{}", messages[5]);
-        assert!(messages[6].starts_with("hopping windows need an `advance`"), "{}", messages[6]);
+        assert!(
+            messages[1].starts_with("session windows without a gap"),
+            "{}",
+            messages[1]
+        );
+        assert!(
+            messages[2].starts_with("session windows have no `size`"),
+            "{}",
+            messages[2]
+        );
+        assert!(
+            messages[3].starts_with("sliding windows have no `advance`"),
+            "{}",
+            messages[3]
+        );
+        assert!(
+            messages[4].starts_with("`gap` is the inactivity gap of session windows"),
+            "{}",
+            messages[4]
+        );
+        assert!(
+            messages[5].starts_with("tumbling windows have no `advance`"),
+            "{}",
+            messages[5]
+        );
+        assert!(
+            messages[6].starts_with("hopping windows need an `advance`"),
+            "{}",
+            messages[6]
+        );
     }
 
     #[test]
@@ -1895,15 +1935,5 @@ mod tests {
         );
         let ty: Type = syn::parse_quote!(Box<dyn Fn(u8) -> u8>);
         assert_eq!(show(&ty), "Box<dyn Fn(u8) -> u8>");
-    }
-}
-
-/// The name of the typed handle a method receives for `store`.
-fn handle_name(store: &Store) -> &'static str {
-    match store.window.as_ref().map(|w| w.kind) {
-        None => "StoreRef",
-        Some(WindowKind::Time) => "WindowStoreRef",
-        Some(WindowKind::Sliding) => "SlidingStoreRef",
-        Some(WindowKind::Session) => "SessionStoreRef",
     }
 }

@@ -632,7 +632,8 @@ fn event_time(product: &Product) -> Option<TokenStream> {
             // The field access and the trait call are spanned on the user's
             // field name: a missing field or a type that holds no time is
             // reported there.
-            let read = quote_spanned!(field.span()=> __meshkit::EventTime::event_time_millis(&__value.#field));
+            let read =
+                quote_spanned!(field.span()=> __meshkit::EventTime::event_time_millis(&__value.#field));
             Some(quote! {
                 #name => record
                     .value_as::<#value>()

@@ -701,7 +701,12 @@ fn window_args(whole: TokenStream, tokens: TokenStream, errors: &mut Errors) -> 
                 set(&mut window.emit, value, &entry, &mut seen, place, errors);
             }
             keys::KIND => {
-                let value = parse_value::<Ident>(&entry, place, "`tumbling`, `hopping`, `sliding` or `session`", errors);
+                let value = parse_value::<Ident>(
+                    &entry,
+                    place,
+                    "`tumbling`, `hopping`, `sliding` or `session`",
+                    errors,
+                );
                 set(&mut window.kind, value, &entry, &mut seen, place, errors);
             }
             keys::GAP => {

@@ -154,7 +154,8 @@ pub mod state {
 
     pub use crate::runtime::{LocalState, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
     pub use crate::stores::{
-        changelog_topic, RestoreStats, SessionStore, SlidingStore, StateError, Store, WindowStore, WindowUpdate,
+        changelog_topic, RestoreStats, SessionStore, SlidingStore, StateError, Store, WindowStore,
+        WindowUpdate,
     };
     pub use crate::timer::{Clock, Ttl};
     pub use crate::window::{Emit, Window, WindowKind, Windows};

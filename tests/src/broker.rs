@@ -332,3 +332,37 @@ pub fn read_topic(
     }
     Ok(out)
 }
+
+/// One record for [`produce_placed`]: partition, key, value and, if given,
+/// timestamp (ms).
+pub type Placed = (i32, Vec<u8>, Vec<u8>, Option<i64>);
+
+/// Produces `records` in order, each to its partition, idempotently, and
+/// waits until every one is acknowledged. Panics, saying which step
+/// failed, otherwise.
+pub async fn produce_placed(brokers: &str, topic: &str, records: impl IntoIterator<Item = Placed>) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    let mut deliveries = Vec::new();
+    for (partition, key, value, timestamp) in records {
+        let mut record = FutureRecord::to(topic)
+            .key(&key)
+            .payload(&value)
+            .partition(partition);
+        if let Some(at) = timestamp {
+            record = record.timestamp(at);
+        }
+        deliveries.push(producer.send_result(record).map_err(|(e, _)| e).expect("queued"));
+    }
+    for delivery in deliveries {
+        delivery
+            .await
+            .expect("delivery reported")
+            .map_err(|(e, _)| e)
+            .expect("record acknowledged");
+    }
+}

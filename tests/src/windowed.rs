@@ -2,10 +2,13 @@
 //! one store of the windows it is given, sums per key and window of the
 //! values it reads, its closed windows published, late records
 //! dead-lettered. Event time comes from the value (`"<ms>:<value>"`), not
-//! from the Kafka timestamp.
+//! from the Kafka timestamp. Optionally a wall-clock timer closes the
+//! windows that the clock (less a lag) has passed, on every task, idle ones
+//! included: how a product asks for its last windows without a later record.
 
+use meshkit::state::Window;
 use meshkit::state::{WindowKind, WindowUpdate, Windows};
-use meshkit::{Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
+use meshkit::{Clock, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError};
 
 /// The product: windows and topics.
 #[derive(Debug, Clone)]
@@ -16,6 +19,9 @@ pub struct Windowed {
     pub input: String,
     /// Output topic: key = key, value = `"<start>:<end>:<sum>"`.
     pub output: String,
+    /// With a lag (ms): a wall-clock timer, every second, moves each task's
+    /// stream time on to the clock less the lag, closing what it passes.
+    pub close_on_wall_clock: Option<i64>,
 }
 
 /// Store name.
@@ -48,13 +54,30 @@ pub fn parse_result(value: &[u8]) -> Option<(i64, i64, u64)> {
 
 impl DataProduct for Windowed {
     fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
-        ProductDescriptor::builder("tests", "windowed")
+        let builder = ProductDescriptor::builder("tests", "windowed")
             .version("0.1.0")
             .owner("meshkit-tests")
             .input("events", &self.input)
             .output("closed", &self.output)
-            .window_store(STORE, self.windows)
-            .build()
+            .window_store(STORE, self.windows);
+        match self.close_on_wall_clock {
+            Some(_) => builder.timer("close", Clock::Wall, std::time::Duration::from_secs(1)),
+            None => builder,
+        }
+        .build()
+    }
+
+    async fn on_timer(&mut self, _: &str, ctx: &mut Context) -> Result<(), TransformError> {
+        let (Some(lag), Some(tick)) = (self.close_on_wall_clock, ctx.timestamp()) else {
+            return Ok(());
+        };
+        let until = tick - lag;
+        let closed = match self.windows.kind {
+            WindowKind::Session => ctx.session_store(STORE)?.advance_to(until)?,
+            WindowKind::Sliding => ctx.sliding_store(STORE)?.advance_to(until, |a, b| a + b)?,
+            _ => ctx.window_store(STORE)?.advance_to(until)?,
+        };
+        publish(ctx, closed)
     }
 
     fn event_time(&self, record: &Record<'_>) -> Option<i64> {
@@ -68,22 +91,34 @@ impl DataProduct for Windowed {
             .and_then(parse_event)
             .ok_or_else(|| TransformError::new("not `<ms>:<value>`"))?;
         // The runtime took event time from the value.
-        let at = record.timestamp().ok_or_else(|| TransformError::new("no event time"))?;
+        let at = record
+            .timestamp()
+            .ok_or_else(|| TransformError::new("no event time"))?;
         let update: WindowUpdate<String, u64> = match self.windows.kind {
             WindowKind::Session => {
                 ctx.session_store(STORE)?
                     .update(&key, at, |s| s.unwrap_or(0) + value, |a, b| a + b)?
             }
             WindowKind::Sliding => ctx.sliding_store(STORE)?.update(&key, at, value, |a, b| a + b)?,
-            _ => ctx.window_store(STORE)?.update(&key, at, |s| s.unwrap_or(0) + value)?,
+            _ => ctx
+                .window_store(STORE)?
+                .update(&key, at, |s| s.unwrap_or(0) + value)?,
         };
         if update.late {
-            ctx.dead_letter(LATE, format!("event time {at} is past every window that could hold it"));
+            ctx.dead_letter(
+                LATE,
+                format!("event time {at} is past every window that could hold it"),
+            );
         }
-        for (w, k, sum) in update.closed {
-            let value = format!("{}:{}:{sum}", w.start, w.end);
-            ctx.emit("closed", Some(k.into_bytes()), value.into_bytes())?;
-        }
-        Ok(())
+        publish(ctx, update.closed)
     }
+}
+
+/// Publishes closed windows.
+fn publish(ctx: &mut Context, closed: Vec<(Window, String, u64)>) -> Result<(), TransformError> {
+    for (w, k, sum) in closed {
+        let value = format!("{}:{}:{sum}", w.start, w.end);
+        ctx.emit("closed", Some(k.into_bytes()), value.into_bytes())?;
+    }
+    Ok(())
 }

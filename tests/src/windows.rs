@@ -174,7 +174,15 @@ fn sliding(windows: Windows, events: &[Event]) -> Expected {
 /// Out-of-order events for `keys` keys: event times advance by `step` ms
 /// on average, each up to `jitter` ms behind, every `late_every`-th event
 /// `far` ms behind; values distinct enough that sums tell events apart.
-pub fn events(seed: u64, n: usize, keys: &[String], step: i64, jitter: i64, late_every: usize, far: i64) -> Vec<Event> {
+pub fn events(
+    seed: u64,
+    n: usize,
+    keys: &[String],
+    step: i64,
+    jitter: i64,
+    late_every: usize,
+    far: i64,
+) -> Vec<Event> {
     let mut x = seed;
     let mut next = move |m: u64| {
         x = x
@@ -208,12 +216,22 @@ mod tests {
     fn sessions_merge_and_close_by_definition() {
         let w = Windows::session(Duration::from_millis(10));
         let k = || "k".to_string();
-        let events = vec![(k(), 0, 1), (k(), 25, 2), (k(), 12, 4), (k(), 100, 8), (k(), 30, 16)];
+        let events = vec![
+            (k(), 0, 1),
+            (k(), 25, 2),
+            (k(), 12, 4),
+            (k(), 100, 8),
+            (k(), 30, 16),
+        ];
         let out = expected(w, &events);
         // 0 and 25 are more than the gap apart until 12 bridges them; 100
         // closes that session (25 + 10 <= 100), so 30 is late.
         assert_eq!(out.late, vec![false, false, false, false, true]);
-        let finals: Vec<(i64, i64, u64)> = out.finals.iter().map(|((_, w), s)| (w.start, w.end, *s)).collect();
+        let finals: Vec<(i64, i64, u64)> = out
+            .finals
+            .iter()
+            .map(|((_, w), s)| (w.start, w.end, *s))
+            .collect();
         assert_eq!(finals, vec![(0, 26, 7), (100, 101, 8)]);
     }
 
@@ -222,7 +240,11 @@ mod tests {
         let w = Windows::sliding(Duration::from_millis(10));
         let k = || "k".to_string();
         let out = expected(w, &[(k(), 8, 1), (k(), 12, 2)]);
-        let finals: Vec<(i64, i64, u64)> = out.finals.iter().map(|((_, w), s)| (w.start, w.end, *s)).collect();
+        let finals: Vec<(i64, i64, u64)> = out
+            .finals
+            .iter()
+            .map(|((_, w), s)| (w.start, w.end, *s))
+            .collect();
         // Ending at 8: {8}; ending at 12: {8, 12}; after 8: {12}; after 12: none.
         assert_eq!(finals, vec![(-1, 9, 1), (3, 13, 3), (9, 19, 2)]);
     }
@@ -231,7 +253,10 @@ mod tests {
     fn time_windows_drop_what_is_past_grace() {
         let w = Windows::tumbling(Duration::from_millis(10)).grace(Duration::from_millis(2));
         let k = || "k".to_string();
-        let out = expected(w, &[(k(), 5, 1), (k(), 11, 2), (k(), 9, 4), (k(), 13, 8), (k(), 9, 16)]);
+        let out = expected(
+            w,
+            &[(k(), 5, 1), (k(), 11, 2), (k(), 9, 4), (k(), 13, 8), (k(), 9, 16)],
+        );
         assert_eq!(out.late, vec![false, false, false, false, true]);
         let finals: Vec<u64> = out.finals.values().copied().collect();
         assert_eq!(finals, vec![5, 10]);

@@ -13,11 +13,9 @@ use std::time::Duration;
 use meshkit::{
     Clock, Config, Context, DataProduct, DescriptorError, ProductDescriptor, Record, TransformError, Ttl,
 };
-use meshkit_tests::broker::{create_topic, test_brokers, unique_name};
+use meshkit_tests::broker::{create_topic, produce_placed, test_brokers, unique_name};
 use meshkit_tests::oracle::committed_view;
 use meshkit_tests::run;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 
 const PARTITIONS: i32 = 2;
 const MINUTE: i64 = 60_000;
@@ -68,27 +66,15 @@ fn user(i: usize) -> String {
 /// Produces `(user, partition, event time)` clicks, in order, each
 /// acknowledged.
 async fn produce(brokers: &str, topic: &str, clicks: &[(String, i32, i64)]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
-    let mut deliveries = Vec::new();
-    for (user, partition, at) in clicks {
-        let record = FutureRecord::to(topic)
-            .key(user.as_bytes())
-            .payload("click")
-            .partition(*partition)
-            .timestamp(*at);
-        deliveries.push(producer.send_result(record).map_err(|(e, _)| e).expect("queued"));
-    }
-    for delivery in deliveries {
-        delivery
-            .await
-            .expect("delivery reported")
-            .map_err(|(e, _)| e)
-            .expect("click acknowledged");
-    }
+    let records = (clicks.iter()).map(|(user, partition, at)| {
+        (
+            *partition,
+            user.clone().into_bytes(),
+            b"click".to_vec(),
+            Some(*at),
+        )
+    });
+    produce_placed(brokers, topic, records).await;
 }
 
 /// Users `range`, each on partition `i % PARTITIONS`, clicking at `at`.

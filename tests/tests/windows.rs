@@ -22,6 +22,7 @@ async fn run(windows: Windows, events: &[Event]) -> (BTreeMap<(String, Window), 
     let product = Windowed {
         windows,
         input: "tests.events".into(),
+        close_on_wall_clock: None,
         output: "tests.closed".into(),
     };
     let mut driver = TestDriver::start(product).await.expect("driver");
@@ -58,7 +59,11 @@ async fn check(windows: Windows, events: &[Event]) {
         .filter(|(_, l)| **l)
         .map(|(i, _)| i as i64)
         .collect();
-    assert!(want_late.len() >= 10, "the input has late records: {}", want_late.len());
+    assert!(
+        want_late.len() >= 10,
+        "the input has late records: {}",
+        want_late.len()
+    );
     assert_eq!(late, want_late, "dead-lettered offsets");
     assert_eq!(published.len(), want.finals.len(), "how many windows");
     assert_eq!(published, want.finals, "per-window sums");
@@ -70,18 +75,27 @@ fn input() -> Vec<Event> {
 
 #[tokio::test]
 async fn tumbling_windows_equal_the_independent_computation() {
-    check(Windows::tumbling(Duration::from_secs(10)).grace(Duration::from_secs(3)), &input()).await;
+    check(
+        Windows::tumbling(Duration::from_secs(10)).grace(Duration::from_secs(3)),
+        &input(),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn hopping_windows_equal_the_independent_computation() {
-    let windows = Windows::hopping(Duration::from_secs(10), Duration::from_secs(4)).grace(Duration::from_secs(3));
+    let windows =
+        Windows::hopping(Duration::from_secs(10), Duration::from_secs(4)).grace(Duration::from_secs(3));
     check(windows, &input()).await;
 }
 
 #[tokio::test]
 async fn sliding_windows_equal_the_independent_computation() {
-    check(Windows::sliding(Duration::from_secs(5)).grace(Duration::from_secs(2)), &input()).await;
+    check(
+        Windows::sliding(Duration::from_secs(5)).grace(Duration::from_secs(2)),
+        &input(),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -5,9 +5,9 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::WindowUpdate;
 use super::{StateError, Store};
 use crate::window::{Window, Windows};
-use super::WindowUpdate;
 
 /// A store key. Variants sort in this order, so the stream-time entry comes
 /// first, then the close index (by last record time, across keys: closing
@@ -46,7 +46,8 @@ pub(crate) enum SessionSlot<V> {
 /// use meshkit::state::Windows;
 /// use meshkit::{Context, ProductDescriptor};
 ///
-/// let visits = Windows::session(Duration::from_secs(60));
+/// // Sessions end after a minute without a click; late clicks count for a minute more.
+/// let visits = Windows::session(Duration::from_secs(60)).grace(Duration::from_secs(60));
 /// let descriptor = ProductDescriptor::builder("web", "visits")
 ///     .version("1.0.0")
 ///     .owner("team-web")
@@ -60,12 +61,13 @@ pub(crate) enum SessionSlot<V> {
 /// let count = |n: Option<u64>| n.unwrap_or(0) + 1;
 /// let add = |a: u64, b: u64| a + b;
 /// sessions.update(&user, 0, count, add)?;
-/// sessions.update(&user, 150_000, count, add)?; // more than a gap later: a second session
+/// sessions.update(&user, 100_000, count, add)?; // more than a gap later: a second session
+/// assert_eq!(sessions.sessions(&user)?.len(), 2);
 /// // A record within the gap of both merges them.
-/// let update = sessions.update(&user, 75_000, count, add)?;
+/// let update = sessions.update(&user, 50_000, count, add)?;
 /// assert_eq!(update.merged.len(), 2);
 /// let (window, clicks) = update.updated[0];
-/// assert_eq!((window.start, window.end, clicks), (0, 150_001, 3));
+/// assert_eq!((window.start, window.end, clicks), (0, 100_001, 3));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SessionStore<'a, K, V> {
@@ -197,7 +199,11 @@ where
             key: key.clone(),
         };
         if !late {
-            let merged = Session { first, last, value: () };
+            let merged = Session {
+                first,
+                last,
+                value: (),
+            };
             let mut combined: Option<V> = None;
             for old in touched {
                 self.remove(key, &old)?;
@@ -217,8 +223,10 @@ where
                     value: value.clone(),
                 },
             )?;
-            self.store
-                .put(&SessionKey::Closing(last, Some(key.clone())), &SessionSlot::Closing)?;
+            self.store.put(
+                &SessionKey::Closing(last, Some(key.clone())),
+                &SessionSlot::Closing,
+            )?;
             update.updated.push((merged.window(), value));
         }
         update.closed = self.close(before, stream_time)?;
@@ -226,7 +234,8 @@ where
     }
 
     fn remove(&mut self, key: &K, session: &Session<V>) -> Result<(), StateError> {
-        self.store.delete(&SessionKey::Session(key.clone(), session.last))?;
+        self.store
+            .delete(&SessionKey::Session(key.clone(), session.last))?;
         self.store
             .delete(&SessionKey::Closing(session.last, Some(key.clone())))
     }
@@ -286,36 +295,22 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::stores::testkit::{context, numbers};
     use crate::window::Emit;
-    use crate::{Context, ProductDescriptor};
-
-    fn context(windows: Windows) -> Context {
-        let descriptor = ProductDescriptor::builder("t", "s")
-            .version("1.0.0")
-            .owner("o")
-            .input("in", "a")
-            .output("out", "b")
-            .window_store("s", windows)
-            .build()
-            .expect("valid");
-        Context::with_memory_state(&descriptor)
-    }
 
     /// Three keys, bursts of activity with pauses longer and shorter than
     /// the gap, out of order by up to 9 s, some records far behind.
     fn events() -> Vec<(String, i64)> {
-        let mut x: u64 = 7;
-        let mut next = move |m: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % m
-        };
+        let mut next = numbers(7);
         let mut time = 0i64;
         (0..3_000)
             .map(|i| {
                 // Mostly small steps, now and then a pause beyond the gap.
-                time += if next(20) == 0 { 12_000 + next(8_000) as i64 } else { next(900) as i64 };
+                time += if next(20) == 0 {
+                    12_000 + next(8_000) as i64
+                } else {
+                    next(900) as i64
+                };
                 let key = format!("k{}", next(3));
                 let ts = if i % 89 == 0 {
                     time - 60_000
@@ -357,7 +352,16 @@ mod tests {
                 sessions.retain(|(first, last, count)| {
                     let closed = last + lag <= stream_time;
                     if closed {
-                        finals.insert((k.clone(), Window { start: *first, end: last + 1 }), *count);
+                        finals.insert(
+                            (
+                                k.clone(),
+                                Window {
+                                    start: *first,
+                                    end: last + 1,
+                                },
+                            ),
+                            *count,
+                        );
                     }
                     !closed
                 });
@@ -365,7 +369,16 @@ mod tests {
         }
         for (k, sessions) in open {
             for (first, last, count) in sessions {
-                finals.insert((k.clone(), Window { start: first, end: last + 1 }), count);
+                finals.insert(
+                    (
+                        k.clone(),
+                        Window {
+                            start: first,
+                            end: last + 1,
+                        },
+                    ),
+                    count,
+                );
             }
         }
         (finals, late)
@@ -375,7 +388,7 @@ mod tests {
         let events = events();
         let (want, want_late) = expected(windows, &events);
         let mut ctx = context(windows);
-        let mut store = ctx.session_store::<String, u64>("s").expect("store");
+        let mut store = ctx.session_store::<String, u64>("w").expect("store");
         let mut finals = BTreeMap::new();
         let mut latest: BTreeMap<(String, Window), u64> = BTreeMap::new();
         let mut merges = 0;
@@ -389,7 +402,10 @@ mod tests {
             }
             merges += update.merged.len();
             for w in update.merged {
-                assert!(latest.remove(&(key.clone(), w)).is_some(), "merged {w:?} was never emitted");
+                assert!(
+                    latest.remove(&(key.clone(), w)).is_some(),
+                    "merged {w:?} was never emitted"
+                );
             }
             for (w, v) in update.updated {
                 latest.insert((key.clone(), w), v);
@@ -435,12 +451,22 @@ mod tests {
     #[test]
     fn advancing_closes_an_idle_keys_session_and_a_late_record_changes_nothing() {
         let mut ctx = context(Windows::session(Duration::from_secs(10)));
-        let mut store = ctx.session_store::<String, u64>("s").expect("store");
+        let mut store = ctx.session_store::<String, u64>("w").expect("store");
         let k = "k".to_string();
         store.update(&k, 1_000, |_| 1, |a, b| a + b).expect("update");
         assert!(store.advance_to(10_999).expect("advance").is_empty());
         let closed = store.advance_to(11_000).expect("advance");
-        assert_eq!(closed, vec![(Window { start: 1_000, end: 1_001 }, k.clone(), 1)]);
+        assert_eq!(
+            closed,
+            vec![(
+                Window {
+                    start: 1_000,
+                    end: 1_001
+                },
+                k.clone(),
+                1
+            )]
+        );
         let update = store.update(&k, 1_000, |_| 1, |a, b| a + b).expect("update");
         assert!(update.late && update.updated.is_empty());
         assert!(store.sessions(&k).expect("read").is_empty());

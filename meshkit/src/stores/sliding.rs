@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::codec::encode_key;
+use super::WindowUpdate;
 use super::{StateError, Store};
 use crate::window::{Window, Windows};
-use super::WindowUpdate;
 
 /// A store key. Variants sort in this order: the stream-time entry, then an
 /// index of record times across keys (what closes and what is dropped as
@@ -162,10 +162,7 @@ where
         }
         let (size, grace) = (self.size(), self.grace());
         // The last window that can hold the record ends at `timestamp + size`.
-        let late = timestamp
-            .saturating_add(size)
-            .saturating_add(grace)
-            <= stream_time;
+        let late = timestamp.saturating_add(size).saturating_add(grace) <= stream_time;
         let mut update = WindowUpdate {
             late,
             updated: Vec::new(),
@@ -297,7 +294,7 @@ where
                 closed.push((w, key, v));
             }
         }
-        closed.sort_by(|a, b| (a.0.end, a.0.start).cmp(&(b.0.end, b.0.start)));
+        closed.sort_by_key(|(w, _, _)| (w.end, w.start));
         // A record at `t` is in no open window once `t + size + grace` has
         // passed, but it defines the window after it, which closes a
         // millisecond later: drop the records whose that window closed now.
@@ -345,31 +342,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{Context, ProductDescriptor};
-
-    fn context(windows: Windows) -> Context {
-        let descriptor = ProductDescriptor::builder("t", "s")
-            .version("1.0.0")
-            .owner("o")
-            .input("in", "a")
-            .output("out", "b")
-            .window_store("s", windows)
-            .build()
-            .expect("valid");
-        Context::with_memory_state(&descriptor)
-    }
+    use crate::stores::testkit::{context, numbers};
 
     /// Two keys, event times out of order by up to 4 s, some far behind;
     /// the values are distinct powers of two per record slot, so a window's
     /// sum says exactly which records it holds.
     fn events() -> Vec<(String, i64, u64)> {
-        let mut x: u64 = 11;
-        let mut next = move |m: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % m
-        };
+        let mut next = numbers(11);
         (0..1_500)
             .map(|i: i64| {
                 let key = format!("k{}", next(2));
@@ -388,7 +367,10 @@ mod tests {
     /// for each accepted record's time (ending at it, and starting after it
     /// when it holds a record), and its final value sums the accepted
     /// records in it that arrived while it was open.
-    fn expected(windows: Windows, events: &[(String, i64, u64)]) -> (BTreeMap<(String, Window), u64>, Vec<bool>) {
+    fn expected(
+        windows: Windows,
+        events: &[(String, i64, u64)],
+    ) -> (BTreeMap<(String, Window), u64>, Vec<bool>) {
         let size = windows.size.as_millis() as i64;
         let grace = windows.grace.as_millis() as i64;
         let mut stream_time = i64::MIN;
@@ -406,8 +388,14 @@ mod tests {
         let open_at = |w: &Window, st: i64| w.end + grace > st;
         let mut finals = BTreeMap::new();
         for (key, t, _, st) in &accepted {
-            let left = Window { start: t - size + 1, end: t + 1 };
-            let right = Window { start: t + 1, end: t + 1 + size };
+            let left = Window {
+                start: t - size + 1,
+                end: t + 1,
+            };
+            let right = Window {
+                start: t + 1,
+                end: t + 1 + size,
+            };
             for (w, created_by_this) in [(left, true), (right, false)] {
                 // A left window exists if it was open when its record came; a
                 // right one if some record in it came while it was open.
@@ -416,7 +404,11 @@ mod tests {
                     .filter(|(k, x, _, xst)| k == key && w.start <= *x && *x < w.end && open_at(&w, *xst))
                     .map(|(_, _, v, _)| *v)
                     .collect();
-                let exists = if created_by_this { open_at(&w, *st) } else { !members.is_empty() };
+                let exists = if created_by_this {
+                    open_at(&w, *st)
+                } else {
+                    !members.is_empty()
+                };
                 if exists && !members.is_empty() {
                     finals.insert((key.clone(), w), members.iter().sum());
                 }
@@ -431,7 +423,7 @@ mod tests {
         let events = events();
         let (want, want_late) = expected(windows, &events);
         let mut ctx = context(windows);
-        let mut store = ctx.sliding_store::<String, u64>("s").expect("store");
+        let mut store = ctx.sliding_store::<String, u64>("w").expect("store");
         let mut finals = BTreeMap::new();
         let mut latest = BTreeMap::new();
         for (i, (key, ts, v)) in events.iter().enumerate() {
@@ -454,14 +446,17 @@ mod tests {
         let late = want_late.iter().filter(|l| **l).count();
         assert!(late >= 20, "the data has late records: {late}");
         // Everything closed: no record is kept.
-        assert!(store.records(&"k0".to_string(), i64::MIN, i64::MAX).expect("read").is_empty());
+        assert!(store
+            .records(&"k0".to_string(), i64::MIN, i64::MAX)
+            .expect("read")
+            .is_empty());
     }
 
     #[test]
     fn a_window_per_distinct_set_of_records() {
         let windows = Windows::sliding(Duration::from_secs(10)).grace(Duration::from_secs(10));
         let mut ctx = context(windows);
-        let mut store = ctx.sliding_store::<String, u64>("s").expect("store");
+        let mut store = ctx.sliding_store::<String, u64>("w").expect("store");
         let k = "k".to_string();
         store.update(&k, 8_000, 1, |a, b| a + b).expect("update");
         store.update(&k, 12_000, 2, |a, b| a + b).expect("update");

@@ -366,29 +366,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{Context, ProductDescriptor};
-
-    fn context(windows: Windows) -> Context {
-        let descriptor = ProductDescriptor::builder("t", "w")
-            .version("1.0.0")
-            .owner("o")
-            .input("in", "a")
-            .output("out", "b")
-            .window_store("w", windows)
-            .build()
-            .expect("valid");
-        Context::with_memory_state(&descriptor)
-    }
+    use crate::stores::testkit::{context, numbers};
 
     /// Event times out of order by up to 9 s, some far later than that.
     fn events() -> Vec<i64> {
-        let mut x: u64 = 42;
+        let mut next = numbers(42);
         (0..2_000)
             .map(|i| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let jitter = (x >> 33) % 9_000;
+                let jitter = next(9_000);
                 let base = i * 100 + 5_000;
                 if i % 97 == 0 {
                     base - 40_000 // well past any grace
@@ -468,17 +453,37 @@ mod tests {
         let mut ctx = context(windows);
         let mut store = ctx.window_store::<String, u64>("w").expect("store");
         let k = "k".to_string();
-        let first = Window { start: 0, end: 10_000 };
+        let first = Window {
+            start: 0,
+            end: 10_000,
+        };
         store.update(&k, 1_000, |n| n.unwrap_or(0) + 1).expect("update");
         store.update(&k, 2_000, |n| n.unwrap_or(0) + 1).expect("update");
-        let closed = store.update(&k, 12_000, |n| n.unwrap_or(0) + 1).expect("update").closed;
+        let closed = store
+            .update(&k, 12_000, |n| n.unwrap_or(0) + 1)
+            .expect("update")
+            .closed;
         assert_eq!(closed, vec![(first, k.clone(), 2)]);
         // Closed, not updated by a late record, still readable.
-        assert!(store.update(&k, 3_000, |n| n.unwrap_or(0) + 1).expect("update").late);
+        assert!(
+            store
+                .update(&k, 3_000, |n| n.unwrap_or(0) + 1)
+                .expect("update")
+                .late
+        );
         assert_eq!(store.get(&k, first).expect("read"), Some(2));
         assert_eq!(
             store.fetch(&k, 0, 20_000).expect("read"),
-            vec![(first, 2), (Window { start: 10_000, end: 20_000 }, 1)]
+            vec![
+                (first, 2),
+                (
+                    Window {
+                        start: 10_000,
+                        end: 20_000
+                    },
+                    1
+                )
+            ]
         );
         // End + grace + retention = 42 s: gone after, and it closes only once.
         let closed = store.advance_to(41_999).expect("advance");

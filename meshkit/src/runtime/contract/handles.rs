@@ -12,104 +12,15 @@ use super::Context;
 use crate::product::ProductDescriptor;
 use crate::stores::{SessionStore, SlidingStore, StateError, StateManager, Store, WindowStore, WindowUpdate};
 
-/// The typed name of a plain store: opening it on the [`Context`] gives the
-/// partition's [`Store`]. It holds no borrow, so a transform can keep it
-/// beside `&mut Context` and open it only where it reads or writes.
-///
-/// # Examples
-///
-/// ```
-/// use meshkit::state::StoreRef;
-/// use meshkit::{Context, ProductDescriptor};
-///
-/// const TOTALS: StoreRef<String, i64> = StoreRef::new("totals");
-///
-/// let descriptor = ProductDescriptor::builder("sales", "totals")
-///     .version("1.0.0")
-///     .owner("team-sales")
-///     .input("orders", "sales.orders")
-///     .output("totals", "sales.totals")
-///     .store("totals")
-///     .build()?;
-/// let mut ctx = Context::with_memory_state(&descriptor);
-/// TOTALS.open(&mut ctx)?.put(&"c1".to_string(), &5)?;
-/// assert_eq!(TOTALS.open(&mut ctx)?.get(&"c1".to_string())?, Some(5));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct StoreRef<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn(K) -> V>,
-}
+/// A typed store name: the struct, with its docs, and what every kind shares.
+macro_rules! handle {
+    ($(#[$doc:meta])* $handle:ident) => {
+        $(#[$doc])*
+        pub struct $handle<K, V> {
+            name: &'static str,
+            _types: PhantomData<fn(K) -> V>,
+        }
 
-/// The typed name of a windowed store (tumbling or hopping windows); see
-/// [`StoreRef`].
-pub struct WindowStoreRef<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn(K) -> V>,
-}
-
-/// The typed name of a session-window store; see [`StoreRef`].
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use meshkit::state::{SessionStoreRef, Windows};
-/// use meshkit::{Context, ProductDescriptor};
-///
-/// const VISITS: SessionStoreRef<String, u64> = SessionStoreRef::new("visits");
-///
-/// let descriptor = ProductDescriptor::builder("web", "visits")
-///     .version("1.0.0")
-///     .owner("team-web")
-///     .input("clicks", "web.clicks")
-///     .output("visits", "web.visits")
-///     .window_store("visits", Windows::session(Duration::from_secs(60)))
-///     .build()?;
-/// let mut ctx = Context::with_memory_state(&descriptor);
-/// let u = "u-1".to_string();
-/// VISITS.update_at(&mut ctx, &u, 1_000, |n| n.unwrap_or(0) + 1, |a, b| a + b)?;
-/// let update = VISITS.update_at(&mut ctx, &u, 30_000, |n| n.unwrap_or(0) + 1, |a, b| a + b)?;
-/// assert_eq!(update.updated[0].1, 2);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct SessionStoreRef<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn(K) -> V>,
-}
-
-/// The typed name of a sliding-window store; see [`StoreRef`].
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use meshkit::state::{SlidingStoreRef, Windows};
-/// use meshkit::{Context, ProductDescriptor};
-///
-/// const SPEND: SlidingStoreRef<String, u64> = SlidingStoreRef::new("spend");
-///
-/// let descriptor = ProductDescriptor::builder("payments", "bursts")
-///     .version("1.0.0")
-///     .owner("team-risk")
-///     .input("payments", "payments.made")
-///     .output("bursts", "payments.bursts")
-///     .window_store("spend", Windows::sliding(Duration::from_secs(60)))
-///     .build()?;
-/// let mut ctx = Context::with_memory_state(&descriptor);
-/// let card = "c-1".to_string();
-/// SPEND.update_at(&mut ctx, &card, 1_000, 30, |a, b| a + b)?;
-/// let update = SPEND.update_at(&mut ctx, &card, 2_000, 20, |a, b| a + b)?;
-/// assert!(update.updated.iter().any(|(_, total)| *total == 50));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct SlidingStoreRef<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn(K) -> V>,
-}
-
-macro_rules! handle_common {
-    ($handle:ident) => {
         impl<K, V> Clone for $handle<K, V> {
             fn clone(&self) -> Self {
                 *self
@@ -144,10 +55,94 @@ macro_rules! handle_common {
     };
 }
 
-handle_common!(StoreRef);
-handle_common!(WindowStoreRef);
-handle_common!(SessionStoreRef);
-handle_common!(SlidingStoreRef);
+handle!(
+    /// The typed name of a plain store: opening it on the [`Context`] gives the
+    /// partition's [`Store`]. It holds no borrow, so a transform can keep it
+    /// beside `&mut Context` and open it only where it reads or writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::state::StoreRef;
+    /// use meshkit::{Context, ProductDescriptor};
+    ///
+    /// const TOTALS: StoreRef<String, i64> = StoreRef::new("totals");
+    ///
+    /// let descriptor = ProductDescriptor::builder("sales", "totals")
+    ///     .version("1.0.0")
+    ///     .owner("team-sales")
+    ///     .input("orders", "sales.orders")
+    ///     .output("totals", "sales.totals")
+    ///     .store("totals")
+    ///     .build()?;
+    /// let mut ctx = Context::with_memory_state(&descriptor);
+    /// TOTALS.open(&mut ctx)?.put(&"c1".to_string(), &5)?;
+    /// assert_eq!(TOTALS.open(&mut ctx)?.get(&"c1".to_string())?, Some(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    StoreRef
+);
+handle!(
+    /// The typed name of a windowed store (tumbling or hopping windows); see
+    /// [`StoreRef`].
+    WindowStoreRef
+);
+handle!(
+    /// The typed name of a session-window store; see [`StoreRef`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::state::{SessionStoreRef, Windows};
+    /// use meshkit::{Context, ProductDescriptor};
+    ///
+    /// const VISITS: SessionStoreRef<String, u64> = SessionStoreRef::new("visits");
+    ///
+    /// let descriptor = ProductDescriptor::builder("web", "visits")
+    ///     .version("1.0.0")
+    ///     .owner("team-web")
+    ///     .input("clicks", "web.clicks")
+    ///     .output("visits", "web.visits")
+    ///     .window_store("visits", Windows::session(Duration::from_secs(60)))
+    ///     .build()?;
+    /// let mut ctx = Context::with_memory_state(&descriptor);
+    /// let u = "u-1".to_string();
+    /// VISITS.update_at(&mut ctx, &u, 1_000, |n| n.unwrap_or(0) + 1, |a, b| a + b)?;
+    /// let update = VISITS.update_at(&mut ctx, &u, 30_000, |n| n.unwrap_or(0) + 1, |a, b| a + b)?;
+    /// assert_eq!(update.updated[0].1, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SessionStoreRef
+);
+handle!(
+    /// The typed name of a sliding-window store; see [`StoreRef`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use meshkit::state::{SlidingStoreRef, Windows};
+    /// use meshkit::{Context, ProductDescriptor};
+    ///
+    /// const SPEND: SlidingStoreRef<String, u64> = SlidingStoreRef::new("spend");
+    ///
+    /// let descriptor = ProductDescriptor::builder("payments", "bursts")
+    ///     .version("1.0.0")
+    ///     .owner("team-risk")
+    ///     .input("payments", "payments.made")
+    ///     .output("bursts", "payments.bursts")
+    ///     .window_store("spend", Windows::sliding(Duration::from_secs(60)))
+    ///     .build()?;
+    /// let mut ctx = Context::with_memory_state(&descriptor);
+    /// let card = "c-1".to_string();
+    /// SPEND.update_at(&mut ctx, &card, 1_000, 30, |a, b| a + b)?;
+    /// let update = SPEND.update_at(&mut ctx, &card, 2_000, 20, |a, b| a + b)?;
+    /// assert!(update.updated.iter().any(|(_, total)| *total == 50));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SlidingStoreRef
+);
 
 impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> StoreRef<K, V> {
     /// Opens the store of the partition being processed: exactly

@@ -140,7 +140,11 @@ impl Context {
     }
 
     /// Windowed store `name` as a typed store, checked to hold `kind` windows.
-    fn windowed<K, V>(&mut self, name: &str, kind: WindowKind) -> Result<(Store<'_, K, V>, Windows), StateError>
+    fn windowed<K, V>(
+        &mut self,
+        name: &str,
+        kind: WindowKind,
+    ) -> Result<(Store<'_, K, V>, Windows), StateError>
     where
         K: Serialize + DeserializeOwned,
         V: Serialize + DeserializeOwned,
