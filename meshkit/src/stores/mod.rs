@@ -10,37 +10,6 @@ mod store;
 mod ttl;
 mod window;
 
-/// What the window stores' unit tests share.
-#[cfg(test)]
-mod testkit {
-    use crate::state::Windows;
-    use crate::{Context, ProductDescriptor};
-
-    /// A context with one windowed store, `w`, in memory.
-    pub(super) fn context(windows: Windows) -> Context {
-        let descriptor = ProductDescriptor::builder("t", "w")
-            .version("1.0.0")
-            .owner("o")
-            .input("in", "a")
-            .output("out", "b")
-            .window_store("w", windows)
-            .build()
-            .expect("valid");
-        Context::with_memory_state(&descriptor)
-    }
-
-    /// A seeded generator of test data: `next(m)` is in `0..m`.
-    pub(super) fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
-        let mut x = seed;
-        move |m| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % m.max(1)
-        }
-    }
-}
-
 pub use manager::RestoreStats;
 pub use session::SessionStore;
 pub use sliding::SlidingStore;
@@ -169,4 +138,36 @@ impl From<StateError> for crate::error::TransformError {
 /// ```
 pub fn changelog_topic(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
+}
+
+/// What the window stores' unit tests share (the layer check reads
+/// `#[cfg(test)] mod tests` as test code, so it is named so).
+#[cfg(test)]
+mod tests {
+    use crate::state::Windows;
+    use crate::{Context, ProductDescriptor};
+
+    /// A context with one windowed store, `w`, in memory.
+    pub(super) fn context(windows: Windows) -> Context {
+        let descriptor = ProductDescriptor::builder("t", "w")
+            .version("1.0.0")
+            .owner("o")
+            .input("in", "a")
+            .output("out", "b")
+            .window_store("w", windows)
+            .build()
+            .expect("valid");
+        Context::with_memory_state(&descriptor)
+    }
+
+    /// A seeded generator of test data: `next(m)` is in `0..m`.
+    pub(super) fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut x = seed;
+        move |m| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m.max(1)
+        }
+    }
 }

@@ -295,7 +295,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::stores::testkit::{context, numbers};
+    use crate::stores::tests::{context, numbers};
     use crate::window::Emit;
 
     /// Three keys, bursts of activity with pauses longer and shorter than

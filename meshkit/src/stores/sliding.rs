@@ -342,7 +342,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::stores::testkit::{context, numbers};
+    use crate::stores::tests::{context, numbers};
 
     /// Two keys, event times out of order by up to 4 s, some far behind;
     /// the values are distinct powers of two per record slot, so a window's

@@ -366,7 +366,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::stores::testkit::{context, numbers};
+    use crate::stores::tests::{context, numbers};
 
     /// Event times out of order by up to 9 s, some far later than that.
     fn events() -> Vec<i64> {
