@@ -214,25 +214,27 @@ mod tests {
 
     #[test]
     fn sessions_merge_and_close_by_definition() {
-        let w = Windows::session(Duration::from_millis(10));
+        let w = Windows::session(Duration::from_millis(10)).grace(Duration::from_millis(20));
         let k = || "k".to_string();
         let events = vec![
             (k(), 0, 1),
-            (k(), 25, 2),
-            (k(), 12, 4),
+            (k(), 18, 2),
+            (k(), 9, 4),
             (k(), 100, 8),
             (k(), 30, 16),
         ];
         let out = expected(w, &events);
-        // 0 and 25 are more than the gap apart until 12 bridges them; 100
-        // closes that session (25 + 10 <= 100), so 30 is late.
+        // 0 and 18 are more than the gap apart until 9 bridges them; 100
+        // closes that session (18 + 10 + 20 <= 100), and 30's own session
+        // would be closed already (30 + 30 <= 100): late.
         assert_eq!(out.late, vec![false, false, false, false, true]);
+        assert_eq!(out.merges, 1);
         let finals: Vec<(i64, i64, u64)> = out
             .finals
             .iter()
             .map(|((_, w), s)| (w.start, w.end, *s))
             .collect();
-        assert_eq!(finals, vec![(0, 26, 7), (100, 101, 8)]);
+        assert_eq!(finals, vec![(0, 19, 7), (100, 101, 8)]);
     }
 
     #[test]
