@@ -252,8 +252,14 @@ async fn the_last_windows_of_idle_partitions_close_on_the_wall_clock() {
         .await
         .expect("input topic");
     const LAG: i64 = 30_000;
+    // Events come up to 300 ms out of order: a grace of 1 s (tumbling) and a
+    // gap of 2 s (sessions) keep every one in time, wherever the clock puts
+    // the window bounds.
     let specs = [
-        ("tumbling", Windows::tumbling(Duration::from_secs(10))),
+        (
+            "tumbling",
+            Windows::tumbling(Duration::from_secs(10)).grace(Duration::from_secs(1)),
+        ),
         ("session", Windows::session(Duration::from_secs(2))),
     ];
     let kinds = kinds(specs.to_vec(), &input_topic, "idle", Some(LAG));
