@@ -199,15 +199,22 @@ where
             key: key.clone(),
         };
         if !late {
-            let merged = Session {
-                first,
-                last,
-                value: (),
+            let window = Window {
+                start: first,
+                end: last.saturating_add(1),
             };
+            // A session ending where the merged one ends has its keys: they
+            // are overwritten below, not deleted first (a record inside a
+            // session, the usual case, writes one changelog record, not four).
+            let mut index_kept = false;
             let mut combined: Option<V> = None;
             for old in touched {
-                self.remove(key, &old)?;
-                if old.window() != merged.window() {
+                if old.last == last {
+                    index_kept = true;
+                } else {
+                    self.remove(key, &old)?;
+                }
+                if old.window() != window {
                     update.merged.push(old.window());
                 }
                 combined = Some(match combined {
@@ -223,11 +230,13 @@ where
                     value: value.clone(),
                 },
             )?;
-            self.store.put(
-                &SessionKey::Closing(last, Some(key.clone())),
-                &SessionSlot::Closing,
-            )?;
-            update.updated.push((merged.window(), value));
+            if !index_kept {
+                self.store.put(
+                    &SessionKey::Closing(last, Some(key.clone())),
+                    &SessionSlot::Closing,
+                )?;
+            }
+            update.updated.push((window, value));
         }
         update.closed = self.close(before, stream_time)?;
         Ok(update)
