@@ -6,3 +6,5 @@ pub mod demo;
 pub mod orders;
 #[cfg(feature = "state")]
 pub mod spend;
+#[cfg(feature = "state")]
+pub mod stats;

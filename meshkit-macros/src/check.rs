@@ -16,9 +16,12 @@ use crate::errors::Errors;
 use crate::keys;
 use crate::lit;
 use crate::model::{
-    Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, Window, WindowKind,
+    Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, TopologyMethod, Transform, Window,
+    WindowKind,
 };
-use crate::parse::{Bound, PortArgs, ProductArgs, StoreArgs, TimerFn, TransformFn, TtlArgs, WindowArgs};
+use crate::parse::{
+    Bound, PortArgs, ProductArgs, StoreArgs, TimerFn, TopologyFn, TransformFn, TtlArgs, WindowArgs,
+};
 
 /// The runtime's path when no `crate = "..."` is given.
 pub(crate) fn default_crate() -> syn::Path {
@@ -248,7 +251,15 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
     check_port_names(&inputs, &outputs, errors);
     check_topics(&inputs, &outputs, errors);
     let stores = stores(args.stores, errors);
-    let transforms = bind_transforms(bound.transforms, &inputs, &outputs, &stores, &declared, errors);
+    let topology = bind_topology(bound.topologies, &inputs, errors);
+    let transforms = bind_transforms(
+        bound.transforms,
+        (&inputs, &outputs),
+        &stores,
+        &declared,
+        topology.is_some(),
+        errors,
+    );
     let timers = bind_timers(bound.timers, &stores, &declared, errors);
 
     if !errors.is_empty() {
@@ -269,7 +280,77 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
         stores,
         transforms,
         timers,
+        topology,
         lifecycle: args.lifecycle.map(|flag| flag.span()),
+    })
+}
+
+/// The method marked `#[topology]`, if any: one, an associated function
+/// (the topology is built once per product type), not `async`, on a
+/// product whose inputs have value types (its streams are typed).
+fn bind_topology(
+    topologies: Vec<TopologyFn>,
+    inputs: &[Port],
+    errors: &mut Errors,
+) -> Option<TopologyMethod> {
+    let mut topologies = topologies.into_iter();
+    let TopologyFn { sig, .. } = topologies.next()?;
+    for extra in topologies {
+        errors.over(
+            &extra.attr,
+            format!(
+                "a product has one `#[topology]` method, and `{}` is already it: build every stream there",
+                sig.ident
+            ),
+        );
+    }
+    let method = &sig.ident;
+    if let Some(receiver) = sig.receiver() {
+        errors.over(
+            receiver,
+            format!(
+                "`{method}` builds the topology once for the product type, so it takes no `self`: \
+                 `fn {method}(t: &mut Topology)`"
+            ),
+        );
+    }
+    if let Some(asyncness) = &sig.asyncness {
+        errors.over(
+            asyncness,
+            format!("`{method}` only builds the topology: it cannot be `async`"),
+        );
+    }
+    if let Some(generic) = (sig.generics.params.iter()).find(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+    {
+        errors.over(
+            generic,
+            format!("`{method}` cannot be generic: it is called with the topology"),
+        );
+    }
+    let params: Vec<&syn::PatType> = (sig.inputs.iter())
+        .filter_map(|arg| match arg {
+            syn::FnArg::Typed(t) => Some(t),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+    if params.len() != 1 {
+        errors.over(
+            &sig.inputs,
+            format!("`{method}` takes the topology and nothing else: `fn {method}(t: &mut Topology)`"),
+        );
+    }
+    if let Some(raw) = inputs.iter().find(|p| p.value.is_none()) {
+        errors.at(
+            raw.name.span(),
+            format!(
+                "the topology reads typed streams: input port `{}` needs a value type, e.g. `value = Order`",
+                raw.name
+            ),
+        );
+    }
+    Some(TopologyMethod {
+        method: method.clone(),
+        param_span: params.first().map_or_else(|| method.span(), |p| p.ty.span()),
     })
 }
 
@@ -910,10 +991,10 @@ struct Declared {
 
 fn bind_transforms(
     transforms: Vec<TransformFn>,
-    inputs: &[Port],
-    outputs: &[Port],
+    (inputs, outputs): (&[Port], &[Port]),
     stores: &[Store],
     declared: &Declared,
+    topology: bool,
     errors: &mut Errors,
 ) -> Vec<Transform> {
     let input_names: Vec<String> = inputs.iter().map(|p| p.name.to_string()).collect();
@@ -971,7 +1052,8 @@ fn bind_transforms(
     // first message says it all.
     for (i, (port, transform)) in inputs.iter().zip(&bound).enumerate() {
         let repeated = inputs.iter().take(i).any(|p| p.name == port.name);
-        if transform.is_none() && !unresolved && !repeated {
+        // A port without a transform is the topology's to read.
+        if transform.is_none() && !unresolved && !repeated && !topology {
             errors.at(
                 port.name.span(),
                 format!(

@@ -18,7 +18,7 @@ use syn::LitStr;
 use crate::check;
 use crate::errors::Errors;
 use crate::model::{
-    Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, Transform, WindowKind,
+    Clock, Emit, Format, Millis, Port, Product, Receiver, Store, Timer, TopologyMethod, Transform, WindowKind,
 };
 use crate::parse;
 
@@ -71,6 +71,16 @@ pub(crate) fn stray_timer(item: TokenStream) -> TokenStream {
     let error = syn::Error::new(
         Span::call_site(),
         "`#[timer(...)]` only works on a method of an `impl` block marked `#[meshkit::product(...)]`, \
+         which reads it",
+    );
+    with_errors(item, error)
+}
+
+/// `#[topology]` outside a product: explains where it belongs.
+pub(crate) fn stray_topology(item: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
+        Span::call_site(),
+        "`#[topology]` only works on a method of an `impl` block marked `#[meshkit::product(...)]`, \
          which reads it",
     );
     with_errors(item, error)
@@ -295,10 +305,26 @@ fn feature_checks(product: &Product) -> TokenStream {
         .map(|value| quote_spanned!(value.span()=> __meshkit::requires_protobuf!();));
     let state = (product.stores.first())
         .map(|store| quote_spanned!(store.name.span()=> __meshkit::requires_state!();));
-    quote!(#avro #json_schema #protobuf #state)
+    let ops =
+        (product.topology.as_ref()).map(|t| quote_spanned!(t.method.span()=> __meshkit::requires_ops!();));
+    quote!(#avro #json_schema #protobuf #state #ops)
 }
 
 fn descriptor_body(product: &Product) -> TokenStream {
+    let checks = store_type_checks(&product.stores);
+    let needs = feature_checks(product);
+    let string_keys = string_key_checks(product);
+    let body = descriptor_chain(product);
+    quote! {
+        #needs
+        #checks
+        #string_keys
+        #body
+    }
+}
+
+/// The descriptor's builder chain, and the topology's stores added to it.
+fn descriptor_chain(product: &Product) -> TokenStream {
     let Product {
         domain,
         name,
@@ -325,13 +351,7 @@ fn descriptor_body(product: &Product) -> TokenStream {
         let clock = clock_path(t.clock);
         quote!(.timer(#name, #clock, #every))
     });
-    let checks = store_type_checks(&product.stores);
-    let needs = feature_checks(product);
-    let string_keys = string_key_checks(product);
-    quote! {
-        #needs
-        #checks
-        #string_keys
+    let ports = quote! {
         __meshkit::ProductDescriptor::builder(#domain, #name)
             .version(#version)
             .owner(#owner)
@@ -343,7 +363,13 @@ fn descriptor_body(product: &Product) -> TokenStream {
             #(#outputs)*
             #(#stores)*
             #(#timers)*
-            .build()
+    };
+    match &product.topology {
+        None => quote!(#ports.build()),
+        Some(_) => quote! {
+            let __ports = #ports;
+            Self::__meshkit_dataflow().declare(__ports)?.build()
+        },
     }
 }
 
@@ -527,6 +553,65 @@ fn outputs(outputs: &[OutputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
     }
 }
 
+/// For a product with a `#[topology]` method: `Self::IN`, one typed
+/// handle per input port (where streams start), and the built topology,
+/// once per product type.
+fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) -> TokenStream {
+    let syn::Type::Path(path) = item.self_ty.as_ref() else {
+        return TokenStream::new();
+    };
+    let Some(last) = path.path.segments.last() else {
+        return TokenStream::new();
+    };
+    let name = quote::format_ident!("{}Inputs", last.ident);
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let mut fields = Vec::new();
+    let mut values = Vec::new();
+    for port in &product.inputs {
+        let Some(value) = &port.value else { continue };
+        let field = &port.name;
+        let port_name = string(field);
+        let key = port
+            .key
+            .as_ref()
+            .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        let doc = format!(
+            "Input port `{}` (topic `{}`).",
+            port_name.value(),
+            port.topic.value()
+        );
+        fields.push(quote_spanned!(value.span()=> #[doc = #doc] pub #field: __meshkit::Input<#key, #value>));
+        values.push(quote!(#field: __meshkit::Input::new(#port_name)));
+    }
+    let doc = format!(
+        "The input ports of `{}`, typed: the topology starts a stream with `t.stream(Self::IN.<port>)`.",
+        last.ident
+    );
+    let method = &topology.method;
+    let build = quote_spanned!(topology.param_span=> Self::#method(__topology));
+    quote! {
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #[derive(Debug, Clone, Copy)]
+        pub struct #name {
+            #(#fields,)*
+        }
+
+        #[allow(dead_code)]
+        impl #impl_generics #self_ty #where_clause {
+            /// The product's input ports, one typed handle each.
+            const IN: #name = #name { #(#values,)* };
+
+            /// The product's topology, built on first use.
+            fn __meshkit_dataflow() -> &'static __meshkit::Dataflow {
+                static FLOW: ::std::sync::OnceLock<__meshkit::Dataflow> = ::std::sync::OnceLock::new();
+                FLOW.get_or_init(|| __meshkit::Dataflow::new(|__topology| #build))
+            }
+        }
+    }
+}
+
 fn checked_outputs(product: &Product) -> Vec<OutputDecl<'_>> {
     (product.outputs.iter())
         .map(|p| OutputDecl {
@@ -583,6 +668,15 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
     });
     let event_time = event_time(product);
     let outputs = outputs(&checked_outputs(product), item);
+    let unbound = match &product.topology {
+        None => quote! {
+            __port => ::core::result::Result::Err(__meshkit::TransformError::new(
+                ::std::format!("no transform for input port `{}`", __port),
+            )),
+        },
+        Some(_) => quote!(_ => Self::__meshkit_dataflow().process(record, ctx),),
+    };
+    let topology = product.topology.as_ref().map(|t| topology(product, t, item));
     quote! {
         #item
 
@@ -590,6 +684,8 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
             #import
 
             #outputs
+
+            #topology
 
             #[automatically_derived]
             impl #impl_generics __meshkit::DataProduct for #self_ty #where_clause {
@@ -606,9 +702,7 @@ fn full(product: &Product, item: &syn::ItemImpl) -> TokenStream {
                 ) -> ::core::result::Result<(), __meshkit::TransformError> {
                     match record.port() {
                         #(#arms)*
-                        __port => ::core::result::Result::Err(__meshkit::TransformError::new(
-                            ::std::format!("no transform for input port `{}`", __port),
-                        )),
+                        #unbound
                     }
                 }
 

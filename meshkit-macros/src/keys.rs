@@ -45,6 +45,8 @@ pub(crate) const CLOCK: &str = "clock";
 pub(crate) const TRANSFORM: &str = "transform";
 /// The helper attribute that makes a method a timer.
 pub(crate) const TIMER: &str = "timer";
+/// The helper attribute of the method that builds the stream operators.
+pub(crate) const TOPOLOGY: &str = "topology";
 
 /// A key and how it is written.
 #[derive(Debug, Clone, Copy)]

@@ -266,3 +266,13 @@ pub fn transform(_args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn timer(_args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray_timer(item.into()).into()
 }
+
+/// Marks the method of a `#[meshkit::product(...)]` block that builds the
+/// product's stream operators: `#[topology] fn flow(t: &mut Topology)`, an
+/// associated function run once per product type (see `meshkit::ops`).
+/// Input ports without a `#[transform]` are the topology's to read. Read by
+/// `product`; on its own it is an error.
+#[proc_macro_attribute]
+pub fn topology(_args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::stray_topology(item.into()).into()
+}

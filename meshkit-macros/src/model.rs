@@ -22,6 +22,8 @@ pub(crate) struct Product {
     pub(crate) stores: Vec<Store>,
     pub(crate) transforms: Vec<Transform>,
     pub(crate) timers: Vec<Timer>,
+    /// The method marked `#[topology]`, which builds the stream operators.
+    pub(crate) topology: Option<TopologyMethod>,
     /// `lifecycle`, where it is written: the generated `DataProduct` calls
     /// the product's `Lifecycle` hooks.
     pub(crate) lifecycle: Option<proc_macro2::Span>,
@@ -166,4 +168,12 @@ pub(crate) struct Timer {
     pub(crate) param_spans: Vec<Span>,
     /// The span of the return type (or of the name, if there is none).
     pub(crate) output_span: Span,
+}
+
+/// The method that builds the product's stream operators:
+/// `#[topology] fn flow(t: &mut Topology)`.
+pub(crate) struct TopologyMethod {
+    pub(crate) method: Ident,
+    /// The span of its parameter's type, where a wrong type is reported.
+    pub(crate) param_span: Span,
 }

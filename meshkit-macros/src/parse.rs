@@ -133,11 +133,21 @@ pub(crate) struct TimerFn {
     pub(crate) sig: syn::Signature,
 }
 
-/// The methods the product's attributes bind: transforms and timers.
+/// A method marked `#[topology]`: where the product's stream operators are
+/// built.
+pub(crate) struct TopologyFn {
+    /// The attribute, for errors about it.
+    pub(crate) attr: syn::Attribute,
+    pub(crate) sig: syn::Signature,
+}
+
+/// The methods the product's attributes bind: transforms, timers and the
+/// topology.
 #[derive(Default)]
 pub(crate) struct Bound {
     pub(crate) transforms: Vec<TransformFn>,
     pub(crate) timers: Vec<TimerFn>,
+    pub(crate) topologies: Vec<TopologyFn>,
 }
 
 /// One entry of a comma-separated list.
@@ -861,7 +871,36 @@ pub(crate) fn take_transforms(item: &mut syn::ItemImpl, errors: &mut Errors) -> 
             .into_iter()
             .partition(|a| is_attr(a, keys::TRANSFORM));
         let (timers, theirs): (Vec<_>, Vec<_>) = theirs.into_iter().partition(|a| is_attr(a, keys::TIMER));
+        let (topologies, theirs): (Vec<_>, Vec<_>) =
+            theirs.into_iter().partition(|a| is_attr(a, keys::TOPOLOGY));
         *attrs = theirs;
+        if let Some(topology) = topologies.first() {
+            let Some(sig) = sig else {
+                errors.over(
+                    topology,
+                    "`#[topology]` goes on a method (`fn flow(t: &mut Topology)` of the product's `impl` block)",
+                );
+                continue;
+            };
+            if let Some(other) = transforms.first().or(timers.first()) {
+                errors.over(
+                    other,
+                    "a `#[topology]` method only builds the topology: put the transform or timer in a method of its own",
+                );
+                continue;
+            }
+            for extra in &topologies[1..] {
+                errors.over(extra, "`#[topology]` is written once on a method");
+            }
+            if !matches!(topology.meta, syn::Meta::Path(_)) {
+                errors.over(topology, "`#[topology]` takes no arguments: write `#[topology]`");
+            }
+            bound.topologies.push(TopologyFn {
+                attr: topology.clone(),
+                sig: sig.clone(),
+            });
+            continue;
+        }
         let Some(sig) = sig else {
             for attr in &transforms {
                 errors.over(

@@ -100,6 +100,13 @@ pub enum DescriptorError {
         /// The shared topic.
         topic: String,
     },
+    /// A stream topology (`meshkit::ops`) combines steps that do not go
+    /// together.
+    #[error("the product's topology is invalid: {reason}")]
+    InvalidTopology {
+        /// What is wrong, naming the step.
+        reason: String,
+    },
 }
 
 impl DescriptorError {

@@ -101,9 +101,12 @@ pub use kafka::EmbeddedCluster;
 pub use metrics::Metrics;
 pub use policy::{ErrorPolicy, Guarantee};
 pub use product::{
-    DescriptorBuilder, InputPort, OutputPort, ProductDescriptor, ProductIdentity, Slo, StoreDescriptor,
+    repartition_port, repartition_topic, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor,
+    ProductIdentity, Slo, StoreDescriptor,
 };
 pub use record::{EventTime, OutputRecord, Record};
+#[cfg(feature = "ops")]
+pub use runtime::ops;
 #[cfg(feature = "avro")]
 pub use runtime::Output;
 pub use runtime::{
@@ -117,7 +120,7 @@ pub use state::{changelog_topic, StateError, Store};
 pub use timer::{Clock, TimerDescriptor, Ttl};
 
 pub use meshkit_macros as macros;
-pub use meshkit_macros::{product, timer, transform};
+pub use meshkit_macros::{product, timer, topology, transform};
 
 #[cfg(feature = "state")]
 #[cfg_attr(docsrs, doc(cfg(feature = "state")))]
@@ -194,6 +197,28 @@ pub mod __private {
         StoreDescriptor, TransformError, Ttl,
     };
     pub use serde;
+
+    pub use crate::__requires_ops as requires_ops;
+    #[cfg(feature = "ops")]
+    pub use crate::ops::{Dataflow, Input};
+}
+
+#[cfg(feature = "ops")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_ops {
+    () => {};
+}
+#[cfg(not(feature = "ops"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_ops {
+    () => {
+        ::core::compile_error!(
+            "this product builds a topology of stream operators, which needs meshkit's `ops` feature: \
+             `meshkit = { features = [\"ops\"] }` in Cargo.toml"
+        );
+    };
 }
 
 // What the DSL generates for a declaration that needs a feature: nothing

@@ -213,6 +213,37 @@ pub struct ProductDescriptor {
     pub stores: Vec<StoreDescriptor>,
     /// The timers it declares.
     pub timers: Vec<crate::timer::TimerDescriptor>,
+    /// The repartition topics it writes and reads back, by name: how records
+    /// re-keyed by another key reach the task that owns that key (see
+    /// [`DescriptorBuilder::repartition`]).
+    pub repartitions: Vec<String>,
+}
+
+/// The suffix of a repartition's topic and internal port names.
+const REPARTITION_SUFFIX: &str = "-repartition";
+
+/// The topic of repartition `name` for `application_id`:
+/// `<application id>-<name>-repartition`, as Kafka Streams names its own.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(meshkit::repartition_topic("sales.stats", "by-region"), "sales.stats-by-region-repartition");
+/// ```
+pub fn repartition_topic(application_id: &str, name: &str) -> String {
+    format!("{application_id}-{name}{REPARTITION_SUFFIX}")
+}
+
+/// The internal port (input and output) through which repartition `name`
+/// is written and read: `<name>-repartition`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(meshkit::repartition_port("by-region"), "by-region-repartition");
+/// ```
+pub fn repartition_port(name: &str) -> String {
+    format!("{name}{REPARTITION_SUFFIX}")
 }
 
 impl ProductDescriptor {
@@ -230,7 +261,63 @@ impl ProductDescriptor {
             outputs: Vec::new(),
             stores: Vec::new(),
             timers: Vec::new(),
+            repartitions: Vec::new(),
         }
+    }
+
+    /// This descriptor with each repartition's internal ports added, an
+    /// input and an output both named [`repartition_port`] on its topic
+    /// ([`repartition_topic`] for `application_id`): what the runtime
+    /// subscribes to and produces to. The declared ports come first, in
+    /// their order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::ProductDescriptor;
+    ///
+    /// let descriptor = ProductDescriptor::builder("web", "views")
+    ///     .version("1.0.0")
+    ///     .owner("team-web")
+    ///     .input("views", "web.views")
+    ///     .output("per-url", "web.views-per-url")
+    ///     .store("per-url")
+    ///     .repartition("per-url")
+    ///     .build()?;
+    /// let running = descriptor.with_internal_ports("web.views");
+    /// assert_eq!(running.inputs[1].name, "per-url-repartition");
+    /// assert_eq!(running.inputs[1].topic, "web.views-per-url-repartition");
+    /// assert_eq!(running.outputs[1].topic, running.inputs[1].topic);
+    /// # Ok::<(), meshkit::DescriptorError>(())
+    /// ```
+    pub fn with_internal_ports(&self, application_id: &str) -> ProductDescriptor {
+        let mut running = self.clone();
+        for name in &self.repartitions {
+            let (port, topic) = (repartition_port(name), repartition_topic(application_id, name));
+            if self.input(&port).is_some() {
+                continue;
+            }
+            running.inputs.push(InputPort {
+                name: port.clone(),
+                topic: topic.clone(),
+                #[cfg(feature = "avro")]
+                schema: None,
+            });
+            running.outputs.push(OutputPort {
+                name: port,
+                topic,
+                #[cfg(feature = "avro")]
+                schema: None,
+            });
+        }
+        running
+    }
+
+    /// Whether input or output port `port` is a repartition's internal one
+    /// (in a descriptor [`with_internal_ports`](Self::with_internal_ports)).
+    pub fn is_internal_port(&self, port: &str) -> bool {
+        port.strip_suffix(REPARTITION_SUFFIX)
+            .is_some_and(|name| self.repartitions.iter().any(|r| r == name))
     }
 
     /// The input port named `name`, if declared.
@@ -329,6 +416,27 @@ impl ProductDescriptor {
                 });
             }
         }
+        let mut repartitions = std::collections::HashSet::new();
+        for name in &self.repartitions {
+            let port = repartition_port(name);
+            let reason = if !repartitions.insert(name.as_str()) {
+                Some("two repartitions have this name")
+            } else if names.contains(port.as_str())
+                && !(self.input(&port)).is_some_and(|p| p.topic.ends_with(&format!("-{port}")))
+            {
+                Some("a port has its internal port's name")
+            } else if !stores.contains(name.as_str()) {
+                Some("a repartition feeds the store of its name, and the product declares no such store")
+            } else {
+                check_topic_name(&port).err()
+            };
+            if let Some(reason) = reason {
+                return Err(DescriptorError::InvalidStore {
+                    name: name.clone(),
+                    reason,
+                });
+            }
+        }
         for output in &self.outputs {
             if let Some(input) = self.input_for_topic(&output.topic) {
                 return Err(DescriptorError::OutputIsInput {
@@ -357,6 +465,7 @@ pub struct DescriptorBuilder {
     outputs: Vec<OutputPort>,
     stores: Vec<StoreDescriptor>,
     timers: Vec<crate::timer::TimerDescriptor>,
+    repartitions: Vec<String>,
 }
 
 impl DescriptorBuilder {
@@ -521,6 +630,17 @@ impl DescriptorBuilder {
         self
     }
 
+    /// Declares repartition `name`, feeding store `name`: records written to
+    /// its internal port ([`repartition_port`]) with a new key are read back
+    /// by the task that owns that key, so that a store keyed by it is whole
+    /// in one task. The runtime creates its topic ([`repartition_topic`]),
+    /// as wide as the inputs, and writes and reads it inside the product's
+    /// transactions. The stream operators declare their own.
+    pub fn repartition(mut self, name: impl Into<String>) -> Self {
+        self.repartitions.push(name.into());
+        self
+    }
+
     /// Declares timer `name`, on `clock`, every `every` (see
     /// [`TimerDescriptor`](crate::TimerDescriptor)): the runtime calls
     /// [`DataProduct::on_timer`](crate::DataProduct::on_timer) with it.
@@ -563,6 +683,7 @@ impl DescriptorBuilder {
             outputs: self.outputs,
             stores: self.stores,
             timers: self.timers,
+            repartitions: self.repartitions,
         };
         descriptor.validate()?;
         Ok(descriptor)

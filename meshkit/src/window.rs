@@ -208,6 +208,8 @@ impl Windows {
 /// milliseconds since the Unix epoch. A session's window runs from its first
 /// record's time to just after its last one's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "avro", derive(apache_avro::AvroSchema))]
+#[cfg_attr(feature = "avro", avro(namespace = "meshkit"))]
 pub struct Window {
     /// First millisecond in the window.
     pub start: i64,

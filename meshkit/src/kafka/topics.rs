@@ -24,6 +24,12 @@ pub(crate) enum TopicRole {
         store: String,
         partitions: i32,
     },
+    /// A repartition topic, as wide as the inputs. Internal like changelogs;
+    /// not compacted (every record is an event).
+    Repartition {
+        name: String,
+        partitions: i32,
+    },
     /// The compacted catalog topic, one partition (a small, ordered log of
     /// product descriptors). Internal like changelogs.
     Catalog,
@@ -32,7 +38,9 @@ pub(crate) enum TopicRole {
 impl TopicRole {
     fn partitions(&self, settings: &KafkaSettings) -> i32 {
         match self {
-            TopicRole::Changelog { partitions, .. } => *partitions,
+            TopicRole::Changelog { partitions, .. } | TopicRole::Repartition { partitions, .. } => {
+                *partitions
+            }
             TopicRole::Catalog => 1,
             _ => settings.topic_partitions,
         }
@@ -46,6 +54,7 @@ impl std::fmt::Display for TopicRole {
             TopicRole::Output(port) => write!(f, "output port `{port}`"),
             TopicRole::DeadLetter => write!(f, "dead-letter topic"),
             TopicRole::Changelog { store, .. } => write!(f, "changelog of store `{store}`"),
+            TopicRole::Repartition { name, .. } => write!(f, "repartition topic `{name}`"),
             TopicRole::Catalog => write!(f, "catalog topic"),
         }
     }
@@ -76,7 +85,11 @@ pub(crate) async fn ensure_topics(
         return Ok(existing);
     }
     if let Some((topic, role)) = missing.iter().find(|(_, role)| {
-        !settings.auto_create_topics && !matches!(role, TopicRole::Changelog { .. } | TopicRole::Catalog)
+        !settings.auto_create_topics
+            && !matches!(
+                role,
+                TopicRole::Changelog { .. } | TopicRole::Catalog | TopicRole::Repartition { .. }
+            )
     }) {
         return Err(ClusterError::UnknownTopic {
             topic: topic.clone(),

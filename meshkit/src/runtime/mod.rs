@@ -9,6 +9,9 @@ mod contract;
 mod endpoint;
 mod error;
 mod features;
+#[cfg(feature = "ops")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
+pub mod ops;
 mod poison;
 mod processor;
 #[cfg(feature = "catalog")]

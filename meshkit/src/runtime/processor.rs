@@ -216,17 +216,22 @@ async fn prepare(
     };
 
     let mut topics: Vec<(String, TopicRole)> = Vec::new();
-    for port in &descriptor.inputs {
+    let declared = |name: &String| !descriptor.is_internal_port(name);
+    for port in descriptor.inputs.iter().filter(|p| declared(&p.name)) {
         topics.push((port.topic.clone(), TopicRole::Input(port.name.clone())));
     }
-    for port in &descriptor.outputs {
+    for port in descriptor.outputs.iter().filter(|p| declared(&p.name)) {
         topics.push((port.topic.clone(), TopicRole::Output(port.name.clone())));
     }
     topics.push((dead_letter_topic.clone(), TopicRole::DeadLetter));
     if config.catalog {
         topics.push((config.catalog_topic.clone(), TopicRole::Catalog));
     }
-    let partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
+    let mut partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &topics).await?;
+    let repartitions = repartition_topics(descriptor, &partitions)?;
+    if !repartitions.is_empty() {
+        partitions = kafka::ensure_topics(&brokers, embedded.as_ref(), &config.kafka, &repartitions).await?;
+    }
 
     let schemas = settle_schemas(
         descriptor,
@@ -254,6 +259,45 @@ async fn prepare(
         _endpoint: endpoint,
         _embedded: embedded,
     })
+}
+
+/// The repartition topics `descriptor`'s internal ports name, each as wide
+/// as the declared inputs, so that its partition `n` belongs to task `n`.
+///
+/// # Errors
+///
+/// [`Error::InputsNotCoPartitioned`] when the declared inputs differ in width.
+fn repartition_topics(
+    descriptor: &ProductDescriptor,
+    partitions: &HashMap<String, usize>,
+) -> Result<Vec<(String, TopicRole)>, Error> {
+    #[cfg(not(feature = "state"))]
+    let _ = partitions;
+    // Without stores there is nothing to repartition into (the features check refuses stores).
+    if descriptor.repartitions.is_empty() || cfg!(not(feature = "state")) {
+        return Ok(Vec::new());
+    }
+    #[cfg(feature = "state")]
+    let (internal, declared): (Vec<_>, Vec<_>) =
+        (descriptor.inputs.iter()).partition(|p| descriptor.is_internal_port(&p.name));
+    #[cfg(feature = "state")]
+    let counts: Vec<(String, i32)> = (declared.iter())
+        .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
+        .collect();
+    #[cfg(feature = "state")]
+    let width = super::tasks::co_partitioned(&counts)?;
+    #[cfg(not(feature = "state"))]
+    let (internal, width): (Vec<&crate::InputPort>, i32) = (Vec::new(), 1);
+    Ok(internal
+        .into_iter()
+        .map(|p| {
+            let role = TopicRole::Repartition {
+                name: p.name.clone(),
+                partitions: width,
+            };
+            (p.topic.clone(), role)
+        })
+        .collect())
 }
 
 /// The names one processing loop's clients go by.
@@ -413,6 +457,10 @@ pub(crate) async fn run<P: DataProduct>(
     services: tokio::runtime::Handle,
 ) -> Result<(), Error> {
     let (application_id, span) = identity_of(&descriptor, &config);
+    // The catalog publishes the declared ports; the loops also run the
+    // repartitions' internal ones.
+    let declared = descriptor;
+    let descriptor = declared.with_internal_ports(&application_id);
     async move {
         let mut prepared = prepare(
             &descriptor,
@@ -455,7 +503,7 @@ pub(crate) async fn run<P: DataProduct>(
             let _services = services.enter();
             let settled = &prepared.schemas.settled;
             Registration::start(
-                &descriptor,
+                &declared,
                 settled,
                 &config,
                 brokers,
@@ -514,6 +562,8 @@ pub(crate) async fn run_threads<P: DataProduct>(
     services: tokio::runtime::Handle,
 ) -> Result<(), Error> {
     let (application_id, span) = identity_of(&descriptor, &config);
+    let declared = descriptor;
+    let descriptor = declared.with_internal_ports(&application_id);
     async move {
         let mut prepared =
             prepare(&descriptor, &config, application_id, &shared, &metrics, registry, &services).await?;
@@ -533,7 +583,7 @@ pub(crate) async fn run_threads<P: DataProduct>(
         #[cfg(feature = "catalog")]
         let registration = {
             let (settled, brokers) = (&prepared.schemas.settled, &prepared.brokers);
-            Registration::start(&descriptor, settled, &config, brokers, &instance_id, shared.clone())
+            Registration::start(&declared, settled, &config, brokers, &instance_id, shared.clone())
         };
         #[cfg(feature = "catalog")]
         let registration = match registration {

@@ -16,6 +16,7 @@ pub use sliding::SlidingStore;
 pub use store::Store;
 pub use window::{WindowStore, WindowUpdate};
 
+pub(crate) use codec::{decode_key, decode_value, encode_key, encode_value};
 pub(crate) use manager::{ChangelogWrite, StateManager};
 
 /// A store operation that failed.

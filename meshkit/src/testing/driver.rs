@@ -133,7 +133,8 @@ impl<P: DataProduct> TestDriver<P> {
         product: P,
         registry: Arc<dyn SchemaRegistry>,
     ) -> Result<Self, TestError> {
-        let descriptor = product.descriptor().map_err(TestError::Descriptor)?;
+        let declared = product.descriptor().map_err(TestError::Descriptor)?;
+        let descriptor = declared.with_internal_ports(&declared.identity.default_application_id());
         let inputs: Vec<GatePort<'_>> = (descriptor.inputs.iter())
             .map(|p| GatePort {
                 name: &p.name,
@@ -764,8 +765,34 @@ impl<P: DataProduct> TestDriver<P> {
     }
 
     /// One record through decode, the transform and the outputs, as the
-    /// processing loop handles it.
+    /// processing loop handles it; then what it wrote to repartition topics,
+    /// read back in the order it was written (the driver's one task owns
+    /// every key).
     async fn process(
+        &mut self,
+        port: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> Result<(), TestError> {
+        self.process_one(port, key, value, timestamp, headers).await?;
+        while let Some((port, record)) = self.next_repartitioned() {
+            let at = record.timestamp.unwrap_or(timestamp);
+            (self.process_one(&port, record.key.as_deref(), record.value.as_deref(), at, &[])).await?;
+        }
+        Ok(())
+    }
+
+    /// The first record written to a repartition topic and not yet read back.
+    fn next_repartitioned(&mut self) -> Option<(String, crate::OutputRecord)> {
+        let descriptor = &self.descriptor;
+        let (index, port) = (descriptor.outputs.iter().enumerate())
+            .find(|(i, p)| !self.sent[*i].is_empty() && descriptor.is_internal_port(&p.name))?;
+        Some((port.name.clone(), self.sent[index].remove(0)))
+    }
+
+    async fn process_one(
         &mut self,
         port: &str,
         key: Option<&[u8]>,

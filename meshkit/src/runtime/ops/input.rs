@@ -1,0 +1,76 @@
+//! The typed handle of an input port, where a stream starts.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::error::TransformError;
+use crate::record::Record;
+
+/// The typed handle of input port `name`, whose keys are `K` (`()` on a
+/// port without keys) and values `V`: [`Topology::stream`](super::Topology::stream)
+/// starts a stream from it. The DSL generates one per `input(...)` with a
+/// value type, as a field of `Self::IN`. That the port carries these types
+/// is checked on the first record (the runtime decodes it with the port's
+/// schema).
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::ops::Input;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Order {
+///     cents: i64,
+/// }
+///
+/// const ORDERS: Input<String, Order> = Input::new("orders");
+/// assert_eq!(ORDERS.name(), "orders");
+/// ```
+pub struct Input<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for Input<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for Input<K, V> {}
+
+impl<K, V> fmt::Debug for Input<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Input").field(&self.name).finish()
+    }
+}
+
+impl<K, V> Input<K, V> {
+    /// The handle of input port `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    /// The port's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The key of a port without keys.
+static NO_KEY: () = ();
+
+impl<K: Any, V: Any> Input<K, V> {
+    /// The record's decoded key and value.
+    pub(super) fn decode<'r>(&self, record: &Record<'r>) -> Result<(&'r K, &'r V), TransformError> {
+        let key = match (&NO_KEY as &dyn Any).downcast_ref::<K>() {
+            Some(none) => none,
+            None => record.key_as::<K>()?,
+        };
+        Ok((key, record.value_as::<V>()?))
+    }
+}
