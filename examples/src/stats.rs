@@ -111,11 +111,15 @@ mod tests {
         assert_eq!(latest, totals);
 
         let counts = driver.read(OrderStats::OUT.per_status)?;
-        let got: BTreeMap<(String, i64), i64> =
-            counts.iter().map(|r| ((r.key.key.clone(), r.key.window.start), r.value)).collect();
+        let got: BTreeMap<(String, i64), i64> = counts
+            .iter()
+            .map(|r| ((r.key.key.clone(), r.key.window.start), r.value))
+            .collect();
         assert_eq!(got.len(), counts.len(), "each minute's count is published once");
         assert_eq!(got, minutes);
-        assert!(counts.iter().all(|r| r.key.window.end - r.key.window.start == 60_000));
+        assert!(counts
+            .iter()
+            .all(|r| r.key.window.end - r.key.window.start == 60_000));
 
         let dead = driver.dead_letters();
         assert_eq!(dead.len(), orders.len() - kept.len());

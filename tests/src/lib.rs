@@ -5,6 +5,7 @@ pub mod broker;
 pub mod cluster;
 pub mod crash;
 pub mod lineage;
+pub mod ops;
 pub mod oracle;
 pub mod process;
 pub mod product;

@@ -56,7 +56,10 @@ impl<K: AvroSchemaComponent> AvroSchemaComponent for Windowed<K> {
         Schema::Record(RecordSchema::builder().name(name).fields(fields).build())
     }
 
-    fn get_record_fields_in_ctxt(named: &mut HashSet<Name>, enclosing: NamespaceRef) -> Option<Vec<RecordField>> {
+    fn get_record_fields_in_ctxt(
+        named: &mut HashSet<Name>,
+        enclosing: NamespaceRef,
+    ) -> Option<Vec<RecordField>> {
         let field = |name: &str, schema: Schema| RecordField {
             name: name.to_string(),
             doc: None,
