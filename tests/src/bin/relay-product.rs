@@ -6,12 +6,15 @@
 //! and `.windows`, stalled by `SOAK_STALL_FILE` for `SOAK_STALL_MS`), or
 //! `RELAY_PRODUCT=batcher` for the timer-flushed `batcher` (period
 //! `RELAY_FLUSH_MS`, default 1000), or `RELAY_PRODUCT=orders` for the Avro
-//! `orders-enricher` (topics `RELAY_INPUT.orders`, `.payments`, `.enriched`, `.paid`).
+//! `orders-enricher` (topics `RELAY_INPUT.orders`, `.payments`, `.enriched`, `.paid`),
+//! or `RELAY_PRODUCT=ops` for the stream-operator `page-views` product
+//! (outputs `RELAY_OUTPUT.<port>`).
 //!
 //! Exit codes: 0 after a clean stop (SIGTERM / Ctrl-C), 2 for a bad product
 //! or configuration, 3 when fenced, 1 for any other error.
 
 use meshkit::{Config, DataProduct, Error, Runtime};
+use meshkit_tests::ops::PageViews;
 use meshkit_tests::product::{Batcher, Relay, Soak, Totals};
 use meshkit_tests::typed::OrdersEnricher;
 
@@ -44,6 +47,9 @@ async fn run() -> Result<(), Error> {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("RELAY_PRODUCT") == "orders" {
         return run_product(OrdersEnricher::new(&var("RELAY_INPUT")), config).await;
+    }
+    if var("RELAY_PRODUCT") == "ops" {
+        return run_product(PageViews::new(&var("RELAY_INPUT"), &var("RELAY_OUTPUT")), config).await;
     }
     if var("RELAY_PRODUCT") == "soak" {
         let input = var("RELAY_INPUT");
