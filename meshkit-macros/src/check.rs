@@ -251,7 +251,7 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
     check_port_names(&inputs, &outputs, errors);
     check_topics(&inputs, &outputs, errors);
     let stores = stores(args.stores, errors);
-    let topology = bind_topology(bound.topologies, &inputs, errors);
+    let topology = bind_topology(bound.topologies, errors);
     let transforms = bind_transforms(
         bound.transforms,
         (&inputs, &outputs),
@@ -260,6 +260,9 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
         topology.is_some(),
         errors,
     );
+    if topology.is_some() {
+        check_topology_inputs(&inputs, &transforms, errors);
+    }
     let timers = bind_timers(bound.timers, &stores, &declared, errors);
 
     if !errors.is_empty() {
@@ -285,14 +288,26 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
     })
 }
 
+/// The topology reads the input ports no transform is bound to, as typed
+/// streams: each needs a value type.
+fn check_topology_inputs(inputs: &[Port], transforms: &[Transform], errors: &mut Errors) {
+    for (i, port) in inputs.iter().enumerate() {
+        if port.value.is_none() && !transforms.iter().any(|t| t.input == i) {
+            errors.at(
+                port.name.span(),
+                format!(
+                    "input port `{}` has no transform, so the topology reads it, and a topology reads typed \
+                     streams: give the port a value type (e.g. `value = Order`) or bind a `#[transform({})]` to it",
+                    port.name, port.name
+                ),
+            );
+        }
+    }
+}
+
 /// The method marked `#[topology]`, if any: one, an associated function
-/// (the topology is built once per product type), not `async`, on a
-/// product whose inputs have value types (its streams are typed).
-fn bind_topology(
-    topologies: Vec<TopologyFn>,
-    inputs: &[Port],
-    errors: &mut Errors,
-) -> Option<TopologyMethod> {
+/// (the topology is built once per product type), not `async`.
+fn bind_topology(topologies: Vec<TopologyFn>, errors: &mut Errors) -> Option<TopologyMethod> {
     let mut topologies = topologies.into_iter();
     let TopologyFn { sig, .. } = topologies.next()?;
     for extra in topologies {
@@ -337,15 +352,6 @@ fn bind_topology(
         errors.over(
             &sig.inputs,
             format!("`{method}` takes the topology and nothing else: `fn {method}(t: &mut Topology)`"),
-        );
-    }
-    if let Some(raw) = inputs.iter().find(|p| p.value.is_none()) {
-        errors.at(
-            raw.name.span(),
-            format!(
-                "the topology reads typed streams: input port `{}` needs a value type, e.g. `value = Order`",
-                raw.name
-            ),
         );
     }
     Some(TopologyMethod {

@@ -45,6 +45,15 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(item, error);
         }
     };
+    let has_topology = (item_impl.items.iter()).any(|item| match item {
+        syn::ImplItem::Fn(f) => f.attrs.iter().any(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == crate::keys::TOPOLOGY)
+        }),
+        _ => false,
+    });
     match analyze(args.clone(), &mut item_impl) {
         Ok(product) => full(&product, &item_impl),
         Err((error, krate)) => {
@@ -61,7 +70,23 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
                     })
                 })
                 .collect();
-            fallback(&krate, &item_impl, &error, &outputs(&decls, &item_impl))
+            let mut handles = outputs(&decls, &item_impl);
+            if has_topology {
+                // `Self::IN` still resolves in the topology method, so that
+                // the mistake is reported once.
+                let inputs: Vec<InputDecl<'_>> = (parsed.inputs.iter())
+                    .filter_map(|p| {
+                        Some(InputDecl {
+                            name: p.name.as_ref()?,
+                            topic: p.topic.as_ref().map(LitStr::value),
+                            value: p.value.as_ref()?,
+                            key: p.key.as_ref(),
+                        })
+                    })
+                    .collect();
+                handles.extend(inputs_struct(&inputs, &item_impl));
+            }
+            fallback(&krate, &item_impl, &error, &handles)
         }
     }
 }
@@ -553,10 +578,19 @@ fn outputs(outputs: &[OutputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
     }
 }
 
-/// For a product with a `#[topology]` method: `Self::IN`, one typed
-/// handle per input port (where streams start), and the built topology,
-/// once per product type.
-fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) -> TokenStream {
+/// An input port with a value type, as the inputs struct needs it.
+struct InputDecl<'a> {
+    name: &'a syn::Ident,
+    topic: Option<String>,
+    value: &'a syn::Type,
+    key: Option<&'a syn::Type>,
+}
+
+/// The product's inputs struct, one typed handle per input port with a
+/// value type, and `Self::IN`, its value: where the topology starts its
+/// streams. Generated beside the outputs struct, for a product with a
+/// `#[topology]` method.
+fn inputs_struct(inputs: &[InputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
     let syn::Type::Path(path) = item.self_ty.as_ref() else {
         return TokenStream::new();
     };
@@ -568,19 +602,14 @@ fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) 
     let self_ty = &item.self_ty;
     let mut fields = Vec::new();
     let mut values = Vec::new();
-    for port in &product.inputs {
-        let Some(value) = &port.value else { continue };
-        let field = &port.name;
+    for port in inputs {
+        let (field, value) = (port.name, port.value);
         let port_name = string(field);
-        let key = port
-            .key
-            .as_ref()
-            .map_or_else(|| quote!(()), ToTokens::to_token_stream);
-        let doc = format!(
-            "Input port `{}` (topic `{}`).",
-            port_name.value(),
-            port.topic.value()
-        );
+        let key = port.key.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        let doc = match &port.topic {
+            Some(topic) => format!("Input port `{}` (topic `{topic}`).", port_name.value()),
+            None => format!("Input port `{}`.", port_name.value()),
+        };
         fields.push(quote_spanned!(value.span()=> #[doc = #doc] pub #field: __meshkit::Input<#key, #value>));
         values.push(quote!(#field: __meshkit::Input::new(#port_name)));
     }
@@ -588,8 +617,6 @@ fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) 
         "The input ports of `{}`, typed: the topology starts a stream with `t.stream(Self::IN.<port>)`.",
         last.ident
     );
-    let method = &topology.method;
-    let build = quote_spanned!(topology.param_span=> Self::#method(__topology));
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -602,7 +629,33 @@ fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) 
         impl #impl_generics #self_ty #where_clause {
             /// The product's input ports, one typed handle each.
             const IN: #name = #name { #(#values,)* };
+        }
+    }
+}
 
+/// For a product with a `#[topology]` method: `Self::IN`, and the built
+/// topology, once per product type.
+fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) -> TokenStream {
+    let inputs: Vec<InputDecl<'_>> = (product.inputs.iter())
+        .filter_map(|p| {
+            Some(InputDecl {
+                name: &p.name,
+                topic: Some(p.topic.value()),
+                value: p.value.as_ref()?,
+                key: p.key.as_ref(),
+            })
+        })
+        .collect();
+    let handles = inputs_struct(&inputs, item);
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let method = &topology.method;
+    let build = quote_spanned!(topology.param_span=> Self::#method(__topology));
+    quote! {
+        #handles
+
+        #[allow(dead_code)]
+        impl #impl_generics #self_ty #where_clause {
             /// The product's topology, built on first use.
             fn __meshkit_dataflow() -> &'static __meshkit::Dataflow {
                 static FLOW: ::std::sync::OnceLock<__meshkit::Dataflow> = ::std::sync::OnceLock::new();

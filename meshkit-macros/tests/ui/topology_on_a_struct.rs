@@ -1,0 +1,4 @@
+#[meshkit::topology]
+pub struct NotAMethod;
+
+fn main() {}
