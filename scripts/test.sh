@@ -57,6 +57,7 @@ cargo test "${workspace[@]}"
 echo "== the example product, end to end on the embedded cluster"
 bash scripts/run-example.sh orders-enrich
 bash scripts/run-example.sh customer-spend
+bash scripts/run-example.sh order-stats
 echo "== meshkit new, for every template: the generated crate's tests and demo"
 bash scripts/test-templates.sh
 echo "== all checks passed"

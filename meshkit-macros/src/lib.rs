@@ -135,6 +135,46 @@
 //! and returns `Result<(), TransformError>`. It may be `async`. Its name is
 //! the timer's (`DataProduct::on_timer`).
 //!
+//! ## Topology
+//!
+//! One method marked `#[topology]`, `fn flow(t: &mut Topology)` (no
+//! `self`, not `async`), builds the product's logic as stream operators
+//! (`meshkit::ops`, feature `ops`): streams start from `Self::IN.<port>`,
+//! one typed handle per input port with a value type, and end in
+//! `Self::OUT.<port>`. It runs once per product type; the stores its
+//! aggregations name, and the repartition topics its re-keying needs, are
+//! added to the descriptor. Input ports without a `#[transform]` are the
+//! topology's to read, so they need a value type; a product can mix the
+//! two, a transform for some ports and the topology for the others. A step
+//! that does not fit the one before it, or an output of another type, is a
+//! type error on the step.
+//!
+//! ```
+//! use meshkit::ops::Topology;
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! pub struct View {
+//!     pub page: String,
+//! }
+//!
+//! pub struct ViewsPerPage;
+//!
+//! #[meshkit::product(
+//!     domain = "web", name = "views-per-page", version = "1.0.0", owner = "team-web",
+//!     input(views, topic = "web.views", key = String, value = View, format = json),
+//!     output(per_page, topic = "web.views-per-page", key = String, value = i64, format = json),
+//! )]
+//! impl ViewsPerPage {
+//!     #[topology]
+//!     fn flow(t: &mut Topology) {
+//!         t.stream(Self::IN.views)
+//!             .group_by(|_user, view| view.page.clone())
+//!             .count("per-page")
+//!             .to(Self::OUT.per_page);
+//!     }
+//! }
+//! ```
+//!
 //! ## What is checked at compile time
 //!
 //! By the macro, each with a message on your tokens, all at once: unknown

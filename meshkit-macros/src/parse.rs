@@ -889,7 +889,7 @@ pub(crate) fn take_transforms(item: &mut syn::ItemImpl, errors: &mut Errors) -> 
                 );
                 continue;
             }
-            for extra in &topologies[1..] {
+            for extra in topologies.iter().skip(1) {
                 errors.over(extra, "`#[topology]` is written once on a method");
             }
             if !matches!(topology.meta, syn::Meta::Path(_)) {

@@ -150,7 +150,7 @@ pub fn view(id: u64, users: u64, t0: i64) -> (String, View) {
         PAGES[((id * 7 + id / 5) % PAGES.len() as u64) as usize].to_string()
     };
     let mut tags = Vec::new();
-    if id % 3 == 0 {
+    if id.is_multiple_of(3) {
         tags.push("promo".to_string());
     }
     if id % 5 == 1 {
