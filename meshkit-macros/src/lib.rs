@@ -147,9 +147,10 @@
 //! topology's to read, so they need a value type; a product can mix the
 //! two, a transform for some ports and the topology for the others. A step
 //! that does not fit the one before it, or an output of another type, is a
-//! type error on the step.
+//! type error on the step. (`meshkit-macros/tests/pass/topology.rs` runs a
+//! product like this one.)
 //!
-//! ```
+//! ```ignore
 //! use meshkit::ops::Topology;
 //!
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
