@@ -3,6 +3,8 @@
 //! (the stateful one with `--features state --bin customer-spend`).
 
 pub mod demo;
+#[cfg(feature = "state")]
+pub mod enrich;
 pub mod orders;
 #[cfg(feature = "state")]
 pub mod spend;

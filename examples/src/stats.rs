@@ -83,7 +83,7 @@ mod tests {
         for i in 0..40i64 {
             let amount = if i % 13 == 5 { -100 } else { 100 + i };
             let o = order(i, &format!("c-{}", i % 3), amount, statuses[(i % 4) as usize]);
-            orders.push((o, MINUTE + 7_000 * i));
+            orders.push((o, MINUTE + 20_000 * i));
         }
         for (o, at) in &orders {
             let record = TestRecord::new(&o.customer, o).at(*at);
@@ -99,12 +99,14 @@ mod tests {
         let mut minutes: BTreeMap<(String, i64), i64> = BTreeMap::new();
         for (o, at) in &kept {
             let start = at - (at - MINUTE).rem_euclid(60_000);
-            // Only minutes that ended before the last order's time are closed.
-            if start + 60_000 <= last {
+            // Only minutes whose end and 5 minutes of grace passed before
+            // the last order's time are closed.
+            if start + 60_000 + 300_000 <= last {
                 *minutes.entry((o.status.clone(), start)).or_default() += 1;
             }
         }
 
+        assert!(!minutes.is_empty());
         let spend = driver.read(OrderStats::OUT.spend)?;
         assert_eq!(spend.len(), kept.len(), "one update per kept order");
         let mut latest: BTreeMap<String, i64> = BTreeMap::new();

@@ -262,6 +262,16 @@ pub(crate) fn product(args: ProductArgs, bound: Bound, errors: &mut Errors) -> O
     );
     if topology.is_some() {
         check_topology_inputs(&inputs, &transforms, errors);
+    } else if let Some(table) = inputs.iter().find(|p| p.table) {
+        let read = if table.global { "global_table" } else { "table" };
+        errors.at(
+            table.name.span(),
+            format!(
+                "table `{0}` is read by the product's topology: add a `#[topology]` method that reads it with \
+                 `t.{read}(Self::IN.{0})`",
+                table.name
+            ),
+        );
     }
     let timers = bind_timers(bound.timers, &stores, &declared, errors);
 
@@ -436,6 +446,13 @@ fn ports(args: Vec<PortArgs>, kind: &str, errors: &mut Errors) -> Vec<Port> {
                 ),
             );
         }
+        if port.table && (port.key.is_none() || port.value.is_none()) {
+            errors.over(
+                &port.tokens,
+                "a table holds the latest value of each key: declare both types, e.g. \
+                 `table(customers, topic = \"crm.customers\", key = String, value = Customer)`",
+            );
+        }
         if let (Some(name), Some(topic), Some(format), Some(key_format)) = (name, topic, format, key_format) {
             out.push(Port {
                 name,
@@ -445,6 +462,8 @@ fn ports(args: Vec<PortArgs>, kind: &str, errors: &mut Errors) -> Vec<Port> {
                 format,
                 key_format,
                 event_time: port.event_time,
+                table: port.table,
+                global: port.global,
             });
         }
     }
@@ -1034,6 +1053,19 @@ fn bind_transforms(
             continue;
         };
         let Some(port) = inputs.get(input) else { continue };
+        if port.table {
+            errors.over(
+                &args.tokens,
+                format!(
+                    "`{}` is a table, which the topology reads (`t.{}(Self::IN.{})`): a transform takes \
+                     stream ports",
+                    port.name,
+                    if port.global { "global_table" } else { "table" },
+                    port.name
+                ),
+            );
+            continue;
+        }
         let its_stores: Vec<&Store> = bound_stores.iter().filter_map(|i| stores.get(*i)).collect();
         let expected = expected_params(args.record, port, &its_stores);
         let what = format!("transform `{method}` for input port `{}`", port.name);

@@ -81,6 +81,8 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
                             topic: p.topic.as_ref().map(LitStr::value),
                             value: p.value.as_ref()?,
                             key: p.key.as_ref(),
+                            table: p.table,
+                            global: p.global,
                         })
                     })
                     .collect();
@@ -178,6 +180,15 @@ fn port_call(port: &Port, input: bool) -> TokenStream {
     } else {
         (quote!(output), quote!(output_avro), quote!(output_with))
     };
+    if port.table {
+        let schema = port.value.as_ref().map(|value| port_schema(port, value));
+        let declare = if port.global {
+            quote!(global_table_with)
+        } else {
+            quote!(table_with)
+        };
+        return quote!(.#declare(#name, #topic, #schema));
+    }
     match (&port.value, &port.key, port.format) {
         (None, _, _) => quote!(.#plain(#name, #topic)),
         (Some(value), None, Format::Avro) => quote_spanned!(value.span()=> .#avro::<#value>(#name, #topic)),
@@ -584,6 +595,10 @@ struct InputDecl<'a> {
     topic: Option<String>,
     value: &'a syn::Type,
     key: Option<&'a syn::Type>,
+    /// A table port, whose handle is a `TableInput`.
+    table: bool,
+    /// A global table port, whose handle is a `GlobalTableInput`.
+    global: bool,
 }
 
 /// The product's inputs struct, one typed handle per input port with a
@@ -610,8 +625,14 @@ fn inputs_struct(inputs: &[InputDecl<'_>], item: &syn::ItemImpl) -> TokenStream 
             Some(topic) => format!("Input port `{}` (topic `{topic}`).", port_name.value()),
             None => format!("Input port `{}`.", port_name.value()),
         };
-        fields.push(quote_spanned!(value.span()=> #[doc = #doc] pub #field: __meshkit::Input<#key, #value>));
-        values.push(quote!(#field: __meshkit::Input::new(#port_name)));
+        let handle = match (port.table, port.global) {
+            (_, true) => quote!(GlobalTableInput),
+            (true, false) => quote!(TableInput),
+            (false, false) => quote!(Input),
+        };
+        fields
+            .push(quote_spanned!(value.span()=> #[doc = #doc] pub #field: __meshkit::#handle<#key, #value>));
+        values.push(quote!(#field: __meshkit::#handle::new(#port_name)));
     }
     let doc = format!(
         "The input ports of `{}`, typed: the topology starts a stream with `t.stream(Self::IN.<port>)`.",
@@ -643,6 +664,8 @@ fn topology(product: &Product, topology: &TopologyMethod, item: &syn::ItemImpl) 
                 topic: Some(p.topic.value()),
                 value: p.value.as_ref()?,
                 key: p.key.as_ref(),
+                table: p.table,
+                global: p.global,
             })
         })
         .collect();

@@ -10,6 +10,8 @@ pub(crate) const DESCRIPTION: &str = "description";
 pub(crate) const TAGS: &str = "tags";
 pub(crate) const SLO: &str = "slo";
 pub(crate) const INPUT: &str = "input";
+pub(crate) const TABLE: &str = "table";
+pub(crate) const GLOBAL_TABLE: &str = "global_table";
 pub(crate) const OUTPUT: &str = "output";
 pub(crate) const STORE: &str = "store";
 pub(crate) const LIFECYCLE: &str = "lifecycle";
@@ -106,6 +108,14 @@ pub(crate) const PRODUCT: Place = Place {
             example: r#"input(orders, topic = "sales.orders", value = Order)"#,
         },
         Key {
+            name: TABLE,
+            example: r#"table(customers, topic = "crm.customers", key = String, value = Customer)"#,
+        },
+        Key {
+            name: GLOBAL_TABLE,
+            example: r#"global_table(countries, topic = "ref.countries", key = String, value = Country)"#,
+        },
+        Key {
             name: OUTPUT,
             example: r#"output(spend, topic = "sales.customer-spend", value = Spend)"#,
         },
@@ -157,6 +167,16 @@ pub(crate) const INPUT_PORT: Place = Place {
 pub(crate) const OUTPUT_PORT: Place = Place {
     shown: "`output(...)`",
     keys: INPUT_PORT.keys.split_at(INPUT_PORT.keys.len() - 1).0,
+};
+
+pub(crate) const TABLE_PORT: Place = Place {
+    shown: "`table(...)`",
+    keys: OUTPUT_PORT.keys,
+};
+
+pub(crate) const GLOBAL_TABLE_PORT: Place = Place {
+    shown: "`global_table(...)`",
+    keys: OUTPUT_PORT.keys,
 };
 
 pub(crate) const STORE_DECL: Place = Place {

@@ -82,6 +82,13 @@
 //!
 //! A product has at least one input and one output.
 //!
+//! `table(name, ...)` and `global_table(name, ...)` declare input ports read
+//! as tables, with the keys of an output port (no `event_time`); both need
+//! `key` and `value`. A table is kept per task and must be co-partitioned
+//! with the streams; a global table is read whole by every instance. The
+//! `#[topology]` reads them (`t.table(Self::IN.name)`,
+//! `t.global_table(Self::IN.name)`); no `#[transform]` takes them.
+//!
 //! ## Stores
 //!
 //! `store(name, ...)`, one entry per store, starting with its name (an ASCII

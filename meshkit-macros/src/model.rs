@@ -49,6 +49,10 @@ pub(crate) struct Port {
     pub(crate) key_format: Format,
     /// The value's field that holds the record's event time (input ports).
     pub(crate) event_time: Option<Ident>,
+    /// An input port read as a table (`table(...)` or `global_table(...)`).
+    pub(crate) table: bool,
+    /// A table every instance reads whole (`global_table(...)`).
+    pub(crate) global: bool,
 }
 
 /// How a part of a port's records travels.

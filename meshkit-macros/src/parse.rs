@@ -54,6 +54,11 @@ pub(crate) struct PortArgs {
     /// `event_time = field`: the value's field that holds its event time
     /// (input ports).
     pub(crate) event_time: Option<Ident>,
+    /// Declared with `table(...)` or `global_table(...)`: an input port
+    /// read as a table.
+    pub(crate) table: bool,
+    /// Declared with `global_table(...)`.
+    pub(crate) global: bool,
     /// Keys that unknown keys were reported as likely typos of.
     pub(crate) typos: Vec<&'static str>,
 }
@@ -471,6 +476,21 @@ pub(crate) fn product_args(tokens: TokenStream, errors: &mut Errors) -> ProductA
                         .push(port_args(entry.tokens(), t, &keys::INPUT_PORT, errors));
                 }
             }
+            keys::TABLE => {
+                if let Some(t) = group_tokens(&entry, place, errors) {
+                    let mut port = port_args(entry.tokens(), t, &keys::TABLE_PORT, errors);
+                    port.table = true;
+                    args.inputs.push(port);
+                }
+            }
+            keys::GLOBAL_TABLE => {
+                if let Some(t) = group_tokens(&entry, place, errors) {
+                    let mut port = port_args(entry.tokens(), t, &keys::GLOBAL_TABLE_PORT, errors);
+                    port.table = true;
+                    port.global = true;
+                    args.inputs.push(port);
+                }
+            }
             keys::OUTPUT => {
                 if let Some(t) = group_tokens(&entry, place, errors) {
                     args.outputs
@@ -511,6 +531,8 @@ fn port_args(whole: TokenStream, tokens: TokenStream, place: &Place, errors: &mu
         format: None,
         key_format: None,
         event_time: None,
+        table: false,
+        global: false,
         typos: Vec::new(),
     };
     let takes_event_time = place.keys.iter().any(|k| k.name == keys::EVENT_TIME);

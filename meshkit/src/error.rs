@@ -100,6 +100,16 @@ pub enum DescriptorError {
         /// The shared topic.
         topic: String,
     },
+    /// A table port whose records have no typed key: a table holds the
+    /// latest value per key.
+    #[error(
+        "table port `{port}` has no typed key: a table holds the latest value of each key, so its schema \
+         needs one (e.g. `PortSchema::value::<V>().with_string_key()`)"
+    )]
+    UnkeyedTable {
+        /// The port.
+        port: String,
+    },
     /// A stream topology (`meshkit::ops`) combines steps that do not go
     /// together.
     #[error("the product's topology is invalid: {reason}")]

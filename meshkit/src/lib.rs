@@ -101,8 +101,8 @@ pub use kafka::EmbeddedCluster;
 pub use metrics::Metrics;
 pub use policy::{ErrorPolicy, Guarantee};
 pub use product::{
-    repartition_port, repartition_topic, DescriptorBuilder, InputPort, OutputPort, ProductDescriptor,
-    ProductIdentity, Slo, StoreDescriptor,
+    repartition_port, repartition_topic, DescriptorBuilder, InputPort, OutputPort, PortKind,
+    ProductDescriptor, ProductIdentity, Slo, StoreDescriptor,
 };
 pub use record::{EventTime, OutputRecord, Record};
 #[cfg(feature = "ops")]
@@ -200,7 +200,7 @@ pub mod __private {
 
     pub use crate::__requires_ops as requires_ops;
     #[cfg(feature = "ops")]
-    pub use crate::ops::{Dataflow, Input};
+    pub use crate::ops::{Dataflow, GlobalTableInput, Input, TableInput};
 }
 
 #[cfg(feature = "ops")]

@@ -52,6 +52,27 @@ impl ProductIdentity {
     }
 }
 
+/// How an input port's records are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PortKind {
+    /// Every record is an event.
+    #[default]
+    Stream,
+    /// A changelog: each record is the latest value of its key, a record
+    /// without a value (a tombstone) deletes it. The stream operators
+    /// materialize it per task (`meshkit::ops::Topology::table`); it is
+    /// co-partitioned with the other inputs.
+    Table,
+    /// A table read in full by every instance, whatever tasks it owns, and
+    /// before it processes its first record; kept up to date as its topic
+    /// changes. For reference data: no co-partitioning needed. Not in the
+    /// consumer group: its offsets are never committed, and each start
+    /// reads it again.
+    GlobalTable,
+}
+
 /// A named input: a Kafka topic the product consumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -60,6 +81,8 @@ pub struct InputPort {
     pub name: String,
     /// The topic it reads.
     pub topic: String,
+    /// A stream of events, or a table.
+    pub kind: PortKind,
     /// The Avro type its records carry, if the runtime enforces one; `None`
     /// for a port of raw bytes.
     #[cfg(feature = "avro")]
@@ -300,6 +323,7 @@ impl ProductDescriptor {
             running.inputs.push(InputPort {
                 name: port.clone(),
                 topic: topic.clone(),
+                kind: PortKind::Stream,
                 #[cfg(feature = "avro")]
                 schema: None,
             });
@@ -328,6 +352,12 @@ impl ProductDescriptor {
     /// The output port named `name`, if declared.
     pub fn output(&self, name: &str) -> Option<&OutputPort> {
         self.outputs.iter().find(|p| p.name == name)
+    }
+
+    /// The input ports whose partitions make the tasks: all but global
+    /// tables, which every instance reads whole.
+    pub fn task_inputs(&self) -> impl Iterator<Item = &InputPort> {
+        self.inputs.iter().filter(|p| p.kind != PortKind::GlobalTable)
     }
 
     /// The input port that reads `topic`, if any.
@@ -416,6 +446,14 @@ impl ProductDescriptor {
                 });
             }
         }
+        #[cfg(feature = "avro")]
+        if let Some(port) = (self.inputs.iter())
+            .find(|p| p.kind != PortKind::Stream && p.schema.as_ref().is_none_or(|s| s.key_codec().is_none()))
+        {
+            return Err(DescriptorError::UnkeyedTable {
+                port: port.name.clone(),
+            });
+        }
         let mut repartitions = std::collections::HashSet::new();
         for name in &self.repartitions {
             let port = repartition_port(name);
@@ -425,8 +463,6 @@ impl ProductDescriptor {
                 && !(self.input(&port)).is_some_and(|p| p.topic.ends_with(&format!("-{port}")))
             {
                 Some("a port has its internal port's name")
-            } else if !stores.contains(name.as_str()) {
-                Some("a repartition feeds the store of its name, and the product declares no such store")
             } else {
                 check_topic_name(&port).err()
             };
@@ -510,6 +546,7 @@ impl DescriptorBuilder {
         self.inputs.push(InputPort {
             name: name.into(),
             topic: topic.into(),
+            kind: PortKind::Stream,
             #[cfg(feature = "avro")]
             schema: None,
         });
@@ -539,6 +576,74 @@ impl DescriptorBuilder {
         self.inputs.push(InputPort {
             name: name.into(),
             topic: topic.into(),
+            kind: PortKind::Stream,
+            schema: Some(schema),
+        });
+        self
+    }
+
+    /// Declares global table port `name` reading `topic` with the types in
+    /// `schema`, which must be keyed: read in full by every instance before
+    /// it processes a record, and kept up to date (see
+    /// [`PortKind::GlobalTable`]); `meshkit::ops::Topology::global_table`
+    /// keeps it in memory. Its topic may have any partition count.
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+    pub fn global_table_with(
+        mut self,
+        name: impl Into<String>,
+        topic: impl Into<String>,
+        schema: PortSchema,
+    ) -> Self {
+        self.inputs.push(InputPort {
+            name: name.into(),
+            topic: topic.into(),
+            kind: PortKind::GlobalTable,
+            schema: Some(schema),
+        });
+        self
+    }
+
+    /// Declares table port `name` reading `topic` with the types in
+    /// `schema`, which must be keyed: each record is the latest value of its
+    /// key, a record without a value (a tombstone) deletes it, and such
+    /// records are not dead-lettered. Read it with
+    /// `meshkit::ops::Topology::table`, which keeps it in a store named
+    /// after the port; its topic is co-partitioned with the other inputs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::{PortKind, ProductDescriptor};
+    /// use meshkit::schema::PortSchema;
+    ///
+    /// #[derive(apache_avro::AvroSchema, serde::Serialize, serde::Deserialize)]
+    /// struct Customer {
+    ///     name: String,
+    /// }
+    ///
+    /// let descriptor = ProductDescriptor::builder("sales", "orders-enriched")
+    ///     .version("1.0.0")
+    ///     .owner("team-sales")
+    ///     .input("orders", "sales.orders")
+    ///     .table_with("customers", "crm.customers", PortSchema::value::<Customer>().with_string_key())
+    ///     .output("enriched", "sales.orders-enriched")
+    ///     .build()?;
+    /// assert_eq!(descriptor.inputs[1].kind, PortKind::Table);
+    /// # Ok::<(), meshkit::DescriptorError>(())
+    /// ```
+    #[cfg(feature = "avro")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+    pub fn table_with(
+        mut self,
+        name: impl Into<String>,
+        topic: impl Into<String>,
+        schema: PortSchema,
+    ) -> Self {
+        self.inputs.push(InputPort {
+            name: name.into(),
+            topic: topic.into(),
+            kind: PortKind::Table,
             schema: Some(schema),
         });
         self
@@ -630,10 +735,9 @@ impl DescriptorBuilder {
         self
     }
 
-    /// Declares repartition `name`, feeding store `name`: records written to
-    /// its internal port ([`repartition_port`]) with a new key are read back
-    /// by the task that owns that key, so that a store keyed by it is whole
-    /// in one task. The runtime creates its topic ([`repartition_topic`]),
+    /// Declares repartition `name`: records written to its internal port
+    /// ([`repartition_port`]) with a new key are read back by the task that
+    /// owns that key, so that a store keyed by it is whole in one task. The runtime creates its topic ([`repartition_topic`]),
     /// as wide as the inputs, and writes and reads it inside the product's
     /// transactions. The stream operators declare their own.
     pub fn repartition(mut self, name: impl Into<String>) -> Self {

@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod cluster;
 pub mod crash;
+pub mod joins;
 pub mod lineage;
 pub mod ops;
 pub mod oracle;

@@ -337,3 +337,62 @@ async fn a_record_of_a_port_no_step_reads_is_an_error() {
     assert!(err.to_string().contains("input port `other`"), "{err}");
     assert_eq!(flow.inputs().collect::<Vec<_>>(), ["numbers"]);
 }
+
+/// A hand-written transform that counts per parity through a repartition
+/// it declares itself: what the operators do, without them.
+struct HandRepartition;
+
+impl DataProduct for HandRepartition {
+    fn descriptor(&self) -> Result<ProductDescriptor, DescriptorError> {
+        ProductDescriptor::builder("tests", "hand-repartition")
+            .version("0.1.0")
+            .owner("meshkit-tests")
+            .input_with(
+                "numbers",
+                "t.numbers",
+                PortSchema::json::<i64>().with_string_key(),
+            )
+            .output_with("out", "t.out", PortSchema::json::<i64>().with_string_key())
+            .store("parity")
+            .repartition("parity")
+            .build()
+    }
+
+    async fn process(&mut self, record: &Record<'_>, ctx: &mut Context) -> Result<(), TransformError> {
+        if record.port() == "numbers" {
+            let parity = if record.value_as::<i64>()? % 2 == 0 {
+                "even"
+            } else {
+                "odd"
+            };
+            ctx.emit(
+                &meshkit::repartition_port("parity"),
+                Some(parity.into()),
+                Vec::new(),
+            )?;
+            return Ok(());
+        }
+        // Read back, in the task that owns the parity.
+        let parity = String::from_utf8_lossy(record.key().unwrap_or_default()).into_owned();
+        let count = meshkit::state::StoreRef::<String, i64>::new("parity")
+            .update(ctx, &parity, |n| n.unwrap_or(0) + 1)?;
+        OUT.send(ctx, &parity, &count)?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_hand_written_transform_repartitions_through_its_internal_port() {
+    let mut driver = TestDriver::start(HandRepartition).await.expect("starts");
+    for (key, n) in [("a", 1i64), ("b", 2), ("c", 4), ("a", 5)] {
+        driver.pipe("numbers", &key.to_string(), &n).await.expect("piped");
+    }
+    let out: Vec<(String, i64)> = driver
+        .read(OUT)
+        .expect("out")
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    let want = [("odd", 1), ("even", 1), ("even", 2), ("odd", 2)];
+    assert_eq!(out, want.map(|(k, n)| (k.to_string(), n)));
+}

@@ -14,6 +14,8 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::Instrument;
 
+#[cfg(feature = "avro")]
+mod globals;
 mod hooks;
 #[cfg(not(feature = "avro"))]
 #[path = "processor/no_schemas.rs"]
@@ -279,7 +281,7 @@ fn repartition_topics(
     }
     #[cfg(feature = "state")]
     let (internal, declared): (Vec<_>, Vec<_>) =
-        (descriptor.inputs.iter()).partition(|p| descriptor.is_internal_port(&p.name));
+        (descriptor.task_inputs()).partition(|p| descriptor.is_internal_port(&p.name));
     #[cfg(feature = "state")]
     let counts: Vec<(String, i32)> = (declared.iter())
         .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
@@ -398,7 +400,7 @@ fn start_clients(
     let consumer: StreamConsumer<RebalanceContext> = consumer_config
         .create_with_context(RebalanceContext { txn: txn.clone() })
         .map_err(|e| Error::kafka("creating the consumer", e))?;
-    let inputs: Vec<&str> = descriptor.inputs.iter().map(|p| p.topic.as_str()).collect();
+    let inputs: Vec<&str> = descriptor.task_inputs().map(|p| p.topic.as_str()).collect();
     consumer
         .subscribe(&inputs)
         .map_err(|e| Error::kafka("subscribing to the input ports", e))?;
@@ -528,6 +530,10 @@ pub(crate) async fn run<P: DataProduct>(
             decoder,
             stores,
         );
+        #[cfg(feature = "avro")]
+        {
+            loop_state.globals = globals::Globals::open(&descriptor, &config, (application_id, brokers))?;
+        }
         let result = loop_state.run(&mut product, &consumer, &shared).await;
         shared.update_health(|h| h.status = Status::Stopping);
         let result = finish(result, &txn, &consumer);
@@ -857,6 +863,11 @@ impl ThreadPlan {
                 decoder,
                 stores,
             );
+            #[cfg(feature = "avro")]
+            {
+                loop_state.globals =
+                    globals::Globals::open(&descriptor, &config, (&application_id, &brokers))?;
+            }
             let result = loop_state.run(&mut product, &consumer, &shared).await;
             shared.update_health(|h| h.status = Status::Stopping);
             let finished = finish(result, &txn, &consumer);
@@ -907,6 +918,9 @@ struct Loop<'a> {
     timers: timers::LoopTimers,
     /// The tasks whose `on_assigned` ran, not yet revoked.
     started: std::collections::BTreeSet<i32>,
+    /// The product's global tables, read whole before the first record.
+    #[cfg(feature = "avro")]
+    globals: Option<globals::Globals>,
 }
 
 impl<'a> Loop<'a> {
@@ -936,6 +950,8 @@ impl<'a> Loop<'a> {
             resync_stores: false,
             timers: timers::LoopTimers::new(descriptor, timers::now_ms()),
             started: std::collections::BTreeSet::new(),
+            #[cfg(feature = "avro")]
+            globals: None,
         }
     }
 }
@@ -969,6 +985,8 @@ impl Loop<'_> {
             .enumerate()
             .map(|(i, p)| (p.topic.as_str(), (i, p.name.as_str())))
             .collect();
+        #[cfg(feature = "avro")]
+        self.load_globals(product).await?;
         loop {
             if let Some(err) = self.txn.take_fatal() {
                 return Err(err);
@@ -976,6 +994,8 @@ impl Loop<'_> {
             if *stop.borrow_and_update() {
                 return Ok(());
             }
+            #[cfg(feature = "avro")]
+            self.catch_up_globals(product).await?;
             if std::mem::take(&mut self.resync_stores) {
                 self.sync_state(consumer, shared)?;
             }

@@ -44,6 +44,9 @@ pub(crate) struct Decoder {
     /// id), whether the writer schema can be read as the port's type.
     checked_plans: HashMap<String, HashMap<(bool, u32), CheckedPlan>>,
     max_bytes: usize,
+    /// Topics of table ports, where a record without a value is a
+    /// tombstone, not a dead letter.
+    tombstones: std::collections::HashSet<String>,
 }
 
 /// A decoded record: its value and, on a keyed port, its key.
@@ -78,13 +81,22 @@ impl Decoder {
             plans: HashMap::new(),
             checked_plans: HashMap::new(),
             max_bytes,
+            tombstones: std::collections::HashSet::new(),
         }
+    }
+
+    /// Takes a record without a value on `topics` (table ports) for a
+    /// tombstone: decoded with its key and no value.
+    pub(crate) fn with_tombstones(mut self, topics: impl IntoIterator<Item = String>) -> Self {
+        self.tombstones.extend(topics);
+        self
     }
 
     /// A decoder of the same ports for another processing thread, with
     /// caches of its own (each thread fetches a new writer schema once).
     pub(crate) fn for_thread(&self) -> Self {
         Self::new(self.registry.clone(), self.ports.clone(), self.max_bytes)
+            .with_tombstones(self.tombstones.iter().cloned())
     }
 
     /// Whether records of `topic` are decoded.
@@ -132,6 +144,13 @@ impl Decoder {
             }
         };
         let Some(bytes) = value else {
+            if self.tombstones.contains(topic) {
+                return Ok(DecodedRecord {
+                    value: None,
+                    key: decoded_key,
+                    schema_id: None,
+                });
+            }
             return Err(DecodeFailure::Poison {
                 error: DecodeError::MissingValue,
                 key: false,

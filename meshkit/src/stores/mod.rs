@@ -16,6 +16,8 @@ pub use sliding::SlidingStore;
 pub use store::Store;
 pub use window::{WindowStore, WindowUpdate};
 
+// The stream operators' repartition topics carry keys and values as stores keep them.
+#[cfg(feature = "ops")]
 pub(crate) use codec::{decode_key, decode_value, encode_key, encode_value};
 pub(crate) use manager::{ChangelogWrite, StateManager};
 

@@ -162,7 +162,10 @@ impl<P: DataProduct> TestDriver<P> {
             .filter_map(|p| Some((p.topic.clone(), p.schema.clone()?)))
             .collect();
         let reader = Decoder::new(Some(registry.clone()), read_ports, usize::MAX);
-        let decoder = Decoder::new(Some(registry.clone()), plan.inputs, usize::MAX);
+        let tables = (descriptor.inputs.iter())
+            .filter(|p| p.kind != crate::PortKind::Stream)
+            .map(|p| p.topic.clone());
+        let decoder = Decoder::new(Some(registry.clone()), plan.inputs, usize::MAX).with_tombstones(tables);
         let application_id = descriptor.identity.default_application_id();
         let values = crate::runtime::settle_stores(
             &descriptor,
@@ -487,6 +490,28 @@ impl<P: DataProduct> TestDriver<P> {
         let timestamp = record.timestamp.unwrap_or(self.clock);
         self.process(port, key.as_deref(), Some(&value), timestamp, &headers)
             .await
+    }
+
+    /// Pipes a tombstone for `key` into table port `port` (a record with
+    /// the key and no value: the key's deletion), stamped with the driver's
+    /// clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`pipe`](Self::pipe); a port without typed keys cannot take one.
+    pub async fn pipe_tombstone<K: Any>(&mut self, port: &str, key: &K) -> Result<(), TestError> {
+        let schema = self.input_schema(port)?;
+        let Some(codec) = schema.as_ref().and_then(PortSchema::key_codec) else {
+            return Err(wrong_type::<K>(
+                "input",
+                port,
+                "key",
+                "a typed key (a table port)",
+            ));
+        };
+        let key = self.encode_input(port, codec, true, key).await?;
+        let timestamp = self.clock;
+        self.process(port, Some(&key), None, timestamp, &[]).await
     }
 
     /// Pipes a record of raw bytes, as any client could write it: to test

@@ -93,6 +93,18 @@ impl<K: Any, V: Any> Output<K, V> {
         ctx.send_at(index, self.name, Some(key), value, None)
     }
 
+    /// Sends a tombstone for `key` (the key, no value): on a compacted
+    /// topic, the key's deletion. The port must be keyed.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); [`EmitError::KeyMismatch`] on a port
+    /// without keys.
+    pub fn delete(&self, ctx: &mut Context, key: &K) -> Result<(), EmitError> {
+        let index = ctx.port_at(self.index, self.name)?;
+        ctx.send_tombstone_at(index, self.name, key)
+    }
+
     /// As [`send`](Self::send), with the record's timestamp (milliseconds
     /// since the Unix epoch), e.g. a window's end.
     ///

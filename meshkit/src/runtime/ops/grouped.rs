@@ -9,11 +9,11 @@ use apache_avro::AvroSchemaComponent;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Slot, Stream};
+use super::{repartitioned, Slot, Stream};
 use crate::error::TransformError;
-use crate::product::{repartition_port, StoreDescriptor};
+use crate::product::StoreDescriptor;
 use crate::runtime::contract::{Context, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
-use crate::stores::{decode_key, decode_value, encode_key, encode_value, WindowUpdate};
+use crate::stores::WindowUpdate;
 use crate::window::{Window, WindowKind, Windows};
 
 /// A windowed aggregate's key: the window and the group's key. An output
@@ -124,22 +124,8 @@ where
         let target = next.clone();
         let run = move |ctx: &mut Context, k: &K, v: &V| op(&target, ctx, k, v);
         if self.repartition {
-            let port = repartition_port(&name);
-            parts.repartitions.push(name.clone());
-            let (to, store) = (port.clone(), name.clone());
-            self.stream.slot.add(Box::new(move |ctx, k, v| {
-                let (key, value) = (encode_key(&store, k)?, encode_value(&store, v)?);
-                ctx.emit(&to, Some(key), value)?;
-                Ok(())
-            }));
-            parts.entries.push((
-                port,
-                Box::new(move |record, ctx| {
-                    let key: K = decode_key(&name, record.key().unwrap_or_default())?;
-                    let value: V = decode_value(&name, record.value().unwrap_or_default())?;
-                    run(ctx, &key, &value)
-                }),
-            ));
+            let read_back = repartitioned(&mut parts, &self.stream.slot, &name);
+            read_back.add(Box::new(run));
         } else {
             self.stream.slot.add(Box::new(run));
         }

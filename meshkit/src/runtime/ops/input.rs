@@ -74,3 +74,120 @@ impl<K: Any, V: Any> Input<K, V> {
         Ok((key, record.value_as::<V>()?))
     }
 }
+
+/// The typed handle of table port `name` (declared with
+/// [`DescriptorBuilder::table_with`](crate::DescriptorBuilder::table_with)),
+/// keyed by `K` with values `V`: [`Topology::table`](super::Topology::table)
+/// materializes it. The DSL generates one per `table(...)`, as a field of
+/// `Self::IN`; a table handle cannot start a stream, nor a stream's a table.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::ops::TableInput;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Customer {
+///     name: String,
+/// }
+///
+/// const CUSTOMERS: TableInput<String, Customer> = TableInput::new("customers");
+/// assert_eq!(CUSTOMERS.name(), "customers");
+/// ```
+pub struct TableInput<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for TableInput<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for TableInput<K, V> {}
+
+impl<K, V> fmt::Debug for TableInput<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TableInput").field(&self.name).finish()
+    }
+}
+
+impl<K, V> TableInput<K, V> {
+    /// The handle of table port `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    /// The port's name, which is also its store's.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<K: Any, V: Any> TableInput<K, V> {
+    /// The record's decoded key, and its value (`None` for a tombstone).
+    pub(super) fn decode<'r>(&self, record: &Record<'r>) -> Result<(&'r K, Option<&'r V>), TransformError> {
+        let key = record.key_as::<K>()?;
+        match record.value() {
+            None => Ok((key, None)),
+            Some(_) => Ok((key, Some(record.value_as::<V>()?))),
+        }
+    }
+}
+
+/// The typed handle of global table port `name` (declared with
+/// [`DescriptorBuilder::global_table_with`](crate::DescriptorBuilder::global_table_with)),
+/// keyed by `K` with values `V`: [`Topology::global_table`](super::Topology::global_table)
+/// keeps it. The DSL generates one per `global_table(...)`, as a field of
+/// `Self::IN`.
+///
+/// # Examples
+///
+/// ```
+/// use meshkit::ops::GlobalTableInput;
+///
+/// const COUNTRIES: GlobalTableInput<String, String> = GlobalTableInput::new("countries");
+/// assert_eq!(COUNTRIES.name(), "countries");
+/// ```
+pub struct GlobalTableInput<K, V> {
+    name: &'static str,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for GlobalTableInput<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for GlobalTableInput<K, V> {}
+
+impl<K, V> fmt::Debug for GlobalTableInput<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("GlobalTableInput").field(&self.name).finish()
+    }
+}
+
+impl<K, V> GlobalTableInput<K, V> {
+    /// The handle of global table port `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    /// The port's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// As a table port's handle, to decode with.
+    pub(super) const fn as_table(&self) -> TableInput<K, V> {
+        TableInput::new(self.name)
+    }
+}

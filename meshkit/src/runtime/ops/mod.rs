@@ -13,6 +13,13 @@
 //! their changelogs, and what the steps send goes into the record's
 //! transaction like any transform's output.
 //!
+//! Tables ([`Topology::table`]) keep a table port per task in a store;
+//! global tables ([`Topology::global_table`]) hold a global table port
+//! whole on every instance. Streams join them ([`Stream::join`],
+//! [`Stream::join_global`]), tables join tables ([`Table::join`] and its
+//! left and outer kinds), and streams join streams within a window
+//! ([`Stream::join_within`]).
+//!
 //! Re-keying ([`Stream::group_by`], or grouping a stream whose keys a
 //! [`map`](Stream::map) changed) goes through a repartition topic, as in
 //! Kafka Streams: the records are written with their new key to the
@@ -73,20 +80,30 @@
 //! # Ok::<(), meshkit::DescriptorError>(())
 //! ```
 
+mod global;
 mod grouped;
 mod input;
+mod join;
+mod table;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use global::GlobalTable;
 pub use grouped::{Grouped, Windowed, WindowedGrouped};
-pub use input::Input;
+pub use input::{GlobalTableInput, Input, TableInput};
+pub use join::JoinWindows;
+pub use table::Table;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::error::{DescriptorError, TransformError};
-use crate::product::{DescriptorBuilder, StoreDescriptor};
+use crate::product::{repartition_port, DescriptorBuilder, StoreDescriptor};
 use crate::record::Record;
 use crate::runtime::contract::{Context, DeadLetterReason, Output};
+use crate::stores::{decode_key, decode_value, encode_key, encode_value};
 
 /// One step: what it does with a record, given the steps after it.
 type Step<K, V> = Box<dyn Fn(&mut Context, &K, &V) -> Result<(), TransformError> + Send + Sync>;
@@ -159,6 +176,35 @@ impl Parts {
         self.slots.push(slot.clone());
         slot
     }
+}
+
+/// Routes what `from` gives through repartition `name`: each record is
+/// written with its key to the repartition's internal port, and read back
+/// by the task that owns the key into the slot returned.
+fn repartitioned<K, V>(parts: &mut Parts, from: &Slot<K, V>, name: &str) -> Arc<Slot<K, V>>
+where
+    K: Serialize + DeserializeOwned + 'static,
+    V: Serialize + DeserializeOwned + 'static,
+{
+    let port = repartition_port(name);
+    parts.repartitions.push(name.to_string());
+    let (to, what) = (port.clone(), name.to_string());
+    from.add(Box::new(move |ctx, k, v| {
+        let (key, value) = (encode_key(&what, k)?, encode_value(&what, v)?);
+        ctx.emit(&to, Some(key), value)?;
+        Ok(())
+    }));
+    let read_back = parts.slot::<K, V>();
+    let (target, what) = (read_back.clone(), name.to_string());
+    parts.entries.push((
+        port,
+        Box::new(move |record, ctx| {
+            let key: K = decode_key(&what, record.key().unwrap_or_default())?;
+            let value: V = decode_value(&what, record.value().unwrap_or_default())?;
+            target.push(ctx, &key, &value)
+        }),
+    ));
+    read_back
 }
 
 /// The topology being built: where streams start. Handed to the function
@@ -371,6 +417,27 @@ impl<K: 'static, V: 'static> Stream<K, V> {
             output.send(ctx, key, value)?;
             Ok(())
         }));
+    }
+
+    /// The same records, through repartition topic `name`: each reaches
+    /// the task that owns its key. What a join or an aggregation of a
+    /// re-keyed stream needs (an aggregation does it by itself).
+    pub fn repartition(&self, name: &str) -> Stream<K, V>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        let slot = repartitioned(&mut self.parts.borrow_mut(), &self.slot, name);
+        Stream {
+            parts: self.parts.clone(),
+            slot,
+            rekeyed: false,
+        }
+    }
+
+    /// Notes a mistake of the topology, reported by `Dataflow::declare`.
+    fn refuse(&self, reason: String) {
+        self.parts.borrow_mut().errors.push(reason);
     }
 
     /// Groups the records by their key, for an aggregation. If a step

@@ -139,7 +139,11 @@ pub(super) async fn settle_schemas(
     }
     #[cfg(not(feature = "state"))]
     let _ = application_id;
-    schemas.decoder = Some(Decoder::new(registry, plan.inputs, config.max_record_bytes));
+    let tables = (descriptor.inputs.iter())
+        .filter(|p| p.kind != crate::product::PortKind::Stream)
+        .map(|p| p.topic.clone());
+    schemas.decoder =
+        Some(Decoder::new(registry, plan.inputs, config.max_record_bytes).with_tombstones(tables));
     Ok(schemas)
 }
 
@@ -180,6 +184,11 @@ pub(super) struct LoopSchemas {
 }
 
 impl LoopSchemas {
+    /// The loop's decoder, if a port is typed.
+    pub(super) fn decoder_mut(&mut self) -> Option<&mut Decoder> {
+        self.decoder.as_mut()
+    }
+
     pub(super) fn new(decoder: Option<Decoder>) -> Self {
         Self {
             decoder,

@@ -87,7 +87,7 @@ pub(super) async fn open_stores(
             config.state_dir.join(application_id),
             application_id,
             descriptor.stores.iter().map(|s| s.name.clone()).collect(),
-            descriptor.inputs.iter().map(|p| p.topic.clone()).collect(),
+            descriptor.task_inputs().map(|p| p.topic.clone()).collect(),
         )
         .with_ttls(crate::runtime::contract::ttls(descriptor));
         #[cfg(feature = "avro")]
@@ -98,8 +98,7 @@ pub(super) async fn open_stores(
     });
     if let Some(stores) = &state {
         let counts: Vec<(String, i32)> = descriptor
-            .inputs
-            .iter()
+            .task_inputs()
             .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
             .collect();
         let width = super::super::tasks::co_partitioned(&counts)?;

@@ -170,6 +170,29 @@ impl Context {
         Ok(())
     }
 
+    /// Emits a tombstone for `key` to the keyed port at `index`.
+    pub(crate) fn send_tombstone_at<K: Any>(
+        &mut self,
+        index: usize,
+        port: &str,
+        key: &K,
+    ) -> Result<(), EmitError> {
+        let registered = self.registered(port, index)?;
+        let Some(codec) = registered
+            .schema
+            .key_codec()
+            .filter(|_| TypeId::of::<K>() != TypeId::of::<()>())
+        else {
+            return Err(EmitError::KeyMismatch {
+                port: port.to_string(),
+                keyed: false,
+            });
+        };
+        let key = encode_part(port, codec, registered.key_id.unwrap_or_default(), key, "key")?;
+        self.pending.push((index, OutputRecord::tombstone(key)));
+        Ok(())
+    }
+
     fn registered(&self, port: &str, index: usize) -> Result<&RegisteredPort, EmitError> {
         match self.encoders.get(index) {
             Some(Some(registered)) => Ok(registered),
