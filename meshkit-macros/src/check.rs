@@ -1091,7 +1091,7 @@ fn bind_transforms(
     for (i, (port, transform)) in inputs.iter().zip(&bound).enumerate() {
         let repeated = inputs.iter().take(i).any(|p| p.name == port.name);
         // A port without a transform is the topology's to read.
-        if transform.is_none() && !unresolved && !repeated && !topology {
+        if transform.is_none() && !unresolved && !repeated && !topology && !port.table {
             errors.at(
                 port.name.span(),
                 format!(

@@ -45,15 +45,22 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(item, error);
         }
     };
-    let has_topology = (item_impl.items.iter()).any(|item| match item {
-        syn::ImplItem::Fn(f) => f.attrs.iter().any(|a| {
-            a.path()
-                .segments
-                .last()
-                .is_some_and(|s| s.ident == crate::keys::TOPOLOGY)
-        }),
-        _ => false,
-    });
+    let topology_methods: Vec<syn::Ident> = (item_impl.items.iter())
+        .filter_map(|item| match item {
+            syn::ImplItem::Fn(f)
+                if f.attrs.iter().any(|a| {
+                    a.path()
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == crate::keys::TOPOLOGY)
+                }) =>
+            {
+                Some(f.sig.ident.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let has_topology = !topology_methods.is_empty();
     match analyze(args.clone(), &mut item_impl) {
         Ok(product) => full(&product, &item_impl),
         Err((error, krate)) => {
@@ -87,6 +94,20 @@ pub(crate) fn product(args: TokenStream, item: TokenStream) -> TokenStream {
                     })
                     .collect();
                 handles.extend(inputs_struct(&inputs, &item_impl));
+            }
+            // The topology is not built from a declaration that does not
+            // compile: its body would only add errors that follow from the
+            // declaration's.
+            for item in &mut item_impl.items {
+                if let syn::ImplItem::Fn(f) = item {
+                    if topology_methods.contains(&f.sig.ident) {
+                        f.attrs
+                            .push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
+                        f.block = syn::parse_quote!({
+                            ::core::unreachable!("this product's declaration does not compile")
+                        });
+                    }
+                }
             }
             fallback(&krate, &item_impl, &error, &handles)
         }

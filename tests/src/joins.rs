@@ -241,6 +241,50 @@ pub fn stream_stream(events: &[Event], distance: i64, retention: i64) -> Vec<(St
     out
 }
 
+/// The partition of key `k<n>` on every input of a test: its number modulo
+/// `partitions`, the same on each topic, as a shared partitioner would.
+pub fn partition_of(key: &str, partitions: i32) -> i32 {
+    let n: i32 = key.trim_start_matches('k').parse().unwrap_or(0);
+    n % partitions
+}
+
+/// Produces `events` to `<prefix>.<port>` (JSON values, tombstones without
+/// a value), each key to [`partition_of`] it, in order, and waits until
+/// every one is acknowledged.
+pub async fn produce_events(brokers: &str, prefix: &str, partitions: i32, events: &[Event]) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    let mut deliveries = Vec::new();
+    for e in events {
+        let topic = format!("{prefix}.{}", e.port);
+        let value = e.value.map(|v| v.to_string().into_bytes());
+        let mut record = FutureRecord::<str, Vec<u8>>::to(&topic)
+            .key(e.key.as_str())
+            .partition(partition_of(&e.key, partitions));
+        if let Some(value) = &value {
+            record = record.payload(value);
+        }
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(err, _)| err)
+                .expect("queued"),
+        );
+    }
+    for delivery in deliveries {
+        delivery
+            .await
+            .expect("delivery reported")
+            .map_err(|(err, _)| err)
+            .expect("record acknowledged");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,49 +360,5 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(got, want);
-    }
-}
-
-/// The partition of key `k<n>` on every input of a test: its number modulo
-/// `partitions`, the same on each topic, as a shared partitioner would.
-pub fn partition_of(key: &str, partitions: i32) -> i32 {
-    let n: i32 = key.trim_start_matches('k').parse().unwrap_or(0);
-    n % partitions
-}
-
-/// Produces `events` to `<prefix>.<port>` (JSON values, tombstones without
-/// a value), each key to [`partition_of`] it, in order, and waits until
-/// every one is acknowledged.
-pub async fn produce_events(brokers: &str, prefix: &str, partitions: i32, events: &[Event]) {
-    use rdkafka::config::ClientConfig;
-    use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
-    let mut deliveries = Vec::new();
-    for e in events {
-        let topic = format!("{prefix}.{}", e.port);
-        let value = e.value.map(|v| v.to_string().into_bytes());
-        let mut record = FutureRecord::<str, Vec<u8>>::to(&topic)
-            .key(e.key.as_str())
-            .partition(partition_of(&e.key, partitions));
-        if let Some(value) = &value {
-            record = record.payload(value);
-        }
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(err, _)| err)
-                .expect("queued"),
-        );
-    }
-    for delivery in deliveries {
-        delivery
-            .await
-            .expect("delivery reported")
-            .map_err(|(err, _)| err)
-            .expect("record acknowledged");
     }
 }

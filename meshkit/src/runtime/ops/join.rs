@@ -26,7 +26,7 @@ use crate::timer::{Clock, Ttl};
 ///
 /// // Payments within five minutes of their order, either way, a minute late at most.
 /// let windows = JoinWindows::within(Duration::from_secs(300)).grace(Duration::from_secs(60));
-/// assert_eq!(windows.retention(), Duration::from_secs(660));
+/// assert_eq!(windows.retention(), Duration::from_secs(360));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JoinWindows {
