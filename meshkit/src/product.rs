@@ -567,19 +567,8 @@ impl DescriptorBuilder {
     /// (e.g. a keyed port: `PortSchema::value::<V>().with_key::<K>()`).
     #[cfg(feature = "avro")]
     #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
-    pub fn input_with(
-        mut self,
-        name: impl Into<String>,
-        topic: impl Into<String>,
-        schema: PortSchema,
-    ) -> Self {
-        self.inputs.push(InputPort {
-            name: name.into(),
-            topic: topic.into(),
-            kind: PortKind::Stream,
-            schema: Some(schema),
-        });
-        self
+    pub fn input_with(self, name: impl Into<String>, topic: impl Into<String>, schema: PortSchema) -> Self {
+        self.typed_input(name.into(), topic.into(), PortKind::Stream, schema)
     }
 
     /// Declares global table port `name` reading `topic` with the types in
@@ -590,18 +579,12 @@ impl DescriptorBuilder {
     #[cfg(feature = "avro")]
     #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
     pub fn global_table_with(
-        mut self,
+        self,
         name: impl Into<String>,
         topic: impl Into<String>,
         schema: PortSchema,
     ) -> Self {
-        self.inputs.push(InputPort {
-            name: name.into(),
-            topic: topic.into(),
-            kind: PortKind::GlobalTable,
-            schema: Some(schema),
-        });
-        self
+        self.typed_input(name.into(), topic.into(), PortKind::GlobalTable, schema)
     }
 
     /// Declares table port `name` reading `topic` with the types in
@@ -634,16 +617,16 @@ impl DescriptorBuilder {
     /// ```
     #[cfg(feature = "avro")]
     #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
-    pub fn table_with(
-        mut self,
-        name: impl Into<String>,
-        topic: impl Into<String>,
-        schema: PortSchema,
-    ) -> Self {
+    pub fn table_with(self, name: impl Into<String>, topic: impl Into<String>, schema: PortSchema) -> Self {
+        self.typed_input(name.into(), topic.into(), PortKind::Table, schema)
+    }
+
+    #[cfg(feature = "avro")]
+    fn typed_input(mut self, name: String, topic: String, kind: PortKind, schema: PortSchema) -> Self {
         self.inputs.push(InputPort {
-            name: name.into(),
-            topic: topic.into(),
-            kind: PortKind::Table,
+            name,
+            topic,
+            kind,
             schema: Some(schema),
         });
         self

@@ -7,59 +7,71 @@ use std::marker::PhantomData;
 use crate::error::TransformError;
 use crate::record::Record;
 
-/// The typed handle of input port `name`, whose keys are `K` (`()` on a
-/// port without keys) and values `V`: [`Topology::stream`](super::Topology::stream)
-/// starts a stream from it. The DSL generates one per `input(...)` with a
-/// value type, as a field of `Self::IN`. That the port carries these types
-/// is checked on the first record (the runtime decodes it with the port's
-/// schema).
-///
-/// # Examples
-///
-/// ```
-/// use meshkit::ops::Input;
-///
-/// #[derive(serde::Deserialize)]
-/// struct Order {
-///     cents: i64,
-/// }
-///
-/// const ORDERS: Input<String, Order> = Input::new("orders");
-/// assert_eq!(ORDERS.name(), "orders");
-/// ```
-pub struct Input<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn() -> (K, V)>,
-}
-
-impl<K, V> Clone for Input<K, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<K, V> Copy for Input<K, V> {}
-
-impl<K, V> fmt::Debug for Input<K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Input").field(&self.name).finish()
-    }
-}
-
-impl<K, V> Input<K, V> {
-    /// The handle of input port `name`.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            _types: PhantomData,
+/// A typed port handle: the struct, with its docs, and what every kind
+/// shares (copying, `Debug`, `new` and `name`).
+macro_rules! port_handle {
+    ($(#[$doc:meta])* $handle:ident) => {
+        $(#[$doc])*
+        pub struct $handle<K, V> {
+            name: &'static str,
+            _types: PhantomData<fn() -> (K, V)>,
         }
-    }
 
-    /// The port's name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
+        impl<K, V> Clone for $handle<K, V> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl<K, V> Copy for $handle<K, V> {}
+
+        impl<K, V> fmt::Debug for $handle<K, V> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($handle)).field(&self.name).finish()
+            }
+        }
+
+        impl<K, V> $handle<K, V> {
+            /// The handle of the port named `name`. That the product declares
+            /// it, with these types, is checked on its first record.
+            pub const fn new(name: &'static str) -> Self {
+                Self {
+                    name,
+                    _types: PhantomData,
+                }
+            }
+
+            /// The port's name (a table's is also its store's).
+            pub const fn name(&self) -> &'static str {
+                self.name
+            }
+        }
+    };
 }
+
+port_handle!(
+    /// The typed handle of input port `name`, whose keys are `K` (`()` on a
+    /// port without keys) and values `V`: [`Topology::stream`](super::Topology::stream)
+    /// starts a stream from it. The DSL generates one per `input(...)` with a
+    /// value type, as a field of `Self::IN`. That the port carries these types
+    /// is checked on the first record (the runtime decodes it with the port's
+    /// schema).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::ops::Input;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Order {
+    ///     cents: i64,
+    /// }
+    ///
+    /// const ORDERS: Input<String, Order> = Input::new("orders");
+    /// assert_eq!(ORDERS.name(), "orders");
+    /// ```
+    Input
+);
 
 /// The key of a port without keys.
 static NO_KEY: () = ();
@@ -75,58 +87,28 @@ impl<K: Any, V: Any> Input<K, V> {
     }
 }
 
-/// The typed handle of table port `name` (declared with
-/// [`DescriptorBuilder::table_with`](crate::DescriptorBuilder::table_with)),
-/// keyed by `K` with values `V`: [`Topology::table`](super::Topology::table)
-/// materializes it. The DSL generates one per `table(...)`, as a field of
-/// `Self::IN`; a table handle cannot start a stream, nor a stream's a table.
-///
-/// # Examples
-///
-/// ```
-/// use meshkit::ops::TableInput;
-///
-/// #[derive(serde::Deserialize)]
-/// struct Customer {
-///     name: String,
-/// }
-///
-/// const CUSTOMERS: TableInput<String, Customer> = TableInput::new("customers");
-/// assert_eq!(CUSTOMERS.name(), "customers");
-/// ```
-pub struct TableInput<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn() -> (K, V)>,
-}
-
-impl<K, V> Clone for TableInput<K, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<K, V> Copy for TableInput<K, V> {}
-
-impl<K, V> fmt::Debug for TableInput<K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TableInput").field(&self.name).finish()
-    }
-}
-
-impl<K, V> TableInput<K, V> {
-    /// The handle of table port `name`.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            _types: PhantomData,
-        }
-    }
-
-    /// The port's name, which is also its store's.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-}
+port_handle!(
+    /// The typed handle of table port `name` (declared with
+    /// [`DescriptorBuilder::table_with`](crate::DescriptorBuilder::table_with)),
+    /// keyed by `K` with values `V`: [`Topology::table`](super::Topology::table)
+    /// materializes it. The DSL generates one per `table(...)`, as a field of
+    /// `Self::IN`; a table handle cannot start a stream, nor a stream's a table.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::ops::TableInput;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Customer {
+    ///     name: String,
+    /// }
+    ///
+    /// const CUSTOMERS: TableInput<String, Customer> = TableInput::new("customers");
+    /// assert_eq!(CUSTOMERS.name(), "customers");
+    /// ```
+    TableInput
+);
 
 impl<K: Any, V: Any> TableInput<K, V> {
     /// The record's decoded key, and its value (`None` for a tombstone).
@@ -139,53 +121,25 @@ impl<K: Any, V: Any> TableInput<K, V> {
     }
 }
 
-/// The typed handle of global table port `name` (declared with
-/// [`DescriptorBuilder::global_table_with`](crate::DescriptorBuilder::global_table_with)),
-/// keyed by `K` with values `V`: [`Topology::global_table`](super::Topology::global_table)
-/// keeps it. The DSL generates one per `global_table(...)`, as a field of
-/// `Self::IN`.
-///
-/// # Examples
-///
-/// ```
-/// use meshkit::ops::GlobalTableInput;
-///
-/// const COUNTRIES: GlobalTableInput<String, String> = GlobalTableInput::new("countries");
-/// assert_eq!(COUNTRIES.name(), "countries");
-/// ```
-pub struct GlobalTableInput<K, V> {
-    name: &'static str,
-    _types: PhantomData<fn() -> (K, V)>,
-}
-
-impl<K, V> Clone for GlobalTableInput<K, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<K, V> Copy for GlobalTableInput<K, V> {}
-
-impl<K, V> fmt::Debug for GlobalTableInput<K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("GlobalTableInput").field(&self.name).finish()
-    }
-}
+port_handle!(
+    /// The typed handle of global table port `name` (declared with
+    /// [`DescriptorBuilder::global_table_with`](crate::DescriptorBuilder::global_table_with)),
+    /// keyed by `K` with values `V`: [`Topology::global_table`](super::Topology::global_table)
+    /// keeps it. The DSL generates one per `global_table(...)`, as a field of
+    /// `Self::IN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::ops::GlobalTableInput;
+    ///
+    /// const COUNTRIES: GlobalTableInput<String, String> = GlobalTableInput::new("countries");
+    /// assert_eq!(COUNTRIES.name(), "countries");
+    /// ```
+    GlobalTableInput
+);
 
 impl<K, V> GlobalTableInput<K, V> {
-    /// The handle of global table port `name`.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            _types: PhantomData,
-        }
-    }
-
-    /// The port's name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// As a table port's handle, to decode with.
     pub(super) const fn as_table(&self) -> TableInput<K, V> {
         TableInput::new(self.name)
