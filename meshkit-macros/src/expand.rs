@@ -561,15 +561,6 @@ struct OutputDecl<'a> {
 /// struct cannot be named outside, but `Self::OUT.<port>` can be used
 /// wherever the product's private items can.
 fn outputs(outputs: &[OutputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
-    let syn::Type::Path(path) = item.self_ty.as_ref() else {
-        return TokenStream::new();
-    };
-    let Some(last) = path.path.segments.last() else {
-        return TokenStream::new();
-    };
-    let name = quote::format_ident!("{}Outputs", last.ident);
-    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
-    let self_ty = &item.self_ty;
     let mut fields = Vec::new();
     let mut values = Vec::new();
     for (index, port) in outputs.iter().enumerate() {
@@ -590,22 +581,53 @@ fn outputs(outputs: &[OutputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
         fields.push(quote!(#[doc = #doc] pub #field: #ty));
         values.push(quote!(#field: #ctor::at(#index, #port_name)));
     }
-    let doc = format!(
-        "The output ports of `{}`, typed: a transform sends through `Self::OUT.<port>`.",
-        last.ident
-    );
-    quote! {
-        #[doc = #doc]
-        #[allow(dead_code)]
-        #[derive(Debug, Clone, Copy)]
-        pub struct #name {
-            #(#fields,)*
-        }
+    let handles = Handles {
+        suffix: "Outputs",
+        konst: quote!(OUT),
+        doc: "The output ports of `{}`, typed: a transform sends through `Self::OUT.<port>`.",
+        konst_doc: "The product's output ports, one typed handle each.",
+    };
+    handles.expand(item, &fields, &values)
+}
 
-        #[allow(dead_code)]
-        impl #impl_generics #self_ty #where_clause {
-            /// The product's output ports, one typed handle each.
-            const OUT: #name = #name { #(#values,)* };
+/// A struct of typed port handles, `<Product><suffix>`, and the associated
+/// constant `konst` that holds its value (`Self::OUT`, `Self::IN`).
+struct Handles {
+    suffix: &'static str,
+    konst: TokenStream,
+    /// The struct's doc, `{}` standing for the product's name.
+    doc: &'static str,
+    konst_doc: &'static str,
+}
+
+impl Handles {
+    /// The struct of `fields` and the constant of `values`, for `item`'s
+    /// product; nothing for a product type that is not a plain path.
+    fn expand(&self, item: &syn::ItemImpl, fields: &[TokenStream], values: &[TokenStream]) -> TokenStream {
+        let syn::Type::Path(path) = item.self_ty.as_ref() else {
+            return TokenStream::new();
+        };
+        let Some(last) = path.path.segments.last() else {
+            return TokenStream::new();
+        };
+        let name = quote::format_ident!("{}{}", last.ident, self.suffix);
+        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+        let self_ty = &item.self_ty;
+        let doc = self.doc.replace("{}", &last.ident.to_string());
+        let (konst, konst_doc) = (&self.konst, self.konst_doc);
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #[derive(Debug, Clone, Copy)]
+            pub struct #name {
+                #(#fields,)*
+            }
+
+            #[allow(dead_code)]
+            impl #impl_generics #self_ty #where_clause {
+                #[doc = #konst_doc]
+                const #konst: #name = #name { #(#values,)* };
+            }
         }
     }
 }
@@ -627,15 +649,6 @@ struct InputDecl<'a> {
 /// streams. Generated beside the outputs struct, for a product with a
 /// `#[topology]` method.
 fn inputs_struct(inputs: &[InputDecl<'_>], item: &syn::ItemImpl) -> TokenStream {
-    let syn::Type::Path(path) = item.self_ty.as_ref() else {
-        return TokenStream::new();
-    };
-    let Some(last) = path.path.segments.last() else {
-        return TokenStream::new();
-    };
-    let name = quote::format_ident!("{}Inputs", last.ident);
-    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
-    let self_ty = &item.self_ty;
     let mut fields = Vec::new();
     let mut values = Vec::new();
     for port in inputs {
@@ -655,24 +668,13 @@ fn inputs_struct(inputs: &[InputDecl<'_>], item: &syn::ItemImpl) -> TokenStream 
             .push(quote_spanned!(value.span()=> #[doc = #doc] pub #field: __meshkit::#handle<#key, #value>));
         values.push(quote!(#field: __meshkit::#handle::new(#port_name)));
     }
-    let doc = format!(
-        "The input ports of `{}`, typed: the topology starts a stream with `t.stream(Self::IN.<port>)`.",
-        last.ident
-    );
-    quote! {
-        #[doc = #doc]
-        #[allow(dead_code)]
-        #[derive(Debug, Clone, Copy)]
-        pub struct #name {
-            #(#fields,)*
-        }
-
-        #[allow(dead_code)]
-        impl #impl_generics #self_ty #where_clause {
-            /// The product's input ports, one typed handle each.
-            const IN: #name = #name { #(#values,)* };
-        }
-    }
+    let handles = Handles {
+        suffix: "Inputs",
+        konst: quote!(IN),
+        doc: "The input ports of `{}`, typed: the topology starts a stream with `t.stream(Self::IN.<port>)`.",
+        konst_doc: "The product's input ports, one typed handle each.",
+    };
+    handles.expand(item, &fields, &values)
 }
 
 /// For a product with a `#[topology]` method: `Self::IN`, and the built

@@ -360,6 +360,14 @@ impl ProductDescriptor {
         self.inputs.iter().filter(|p| p.kind != PortKind::GlobalTable)
     }
 
+    /// The topics of the table and global table ports, where a record
+    /// without a value is a tombstone.
+    pub(crate) fn table_topics(&self) -> impl Iterator<Item = String> + '_ {
+        (self.inputs.iter())
+            .filter(|p| p.kind != PortKind::Stream)
+            .map(|p| p.topic.clone())
+    }
+
     /// The input port that reads `topic`, if any.
     pub fn input_for_topic(&self, topic: &str) -> Option<&InputPort> {
         self.inputs.iter().find(|p| p.topic == topic)

@@ -269,27 +269,17 @@ async fn prepare(
 /// # Errors
 ///
 /// [`Error::InputsNotCoPartitioned`] when the declared inputs differ in width.
+#[cfg(feature = "state")]
 fn repartition_topics(
     descriptor: &ProductDescriptor,
     partitions: &HashMap<String, usize>,
 ) -> Result<Vec<(String, TopicRole)>, Error> {
-    #[cfg(not(feature = "state"))]
-    let _ = partitions;
-    // Without stores there is nothing to repartition into (the features check refuses stores).
-    if descriptor.repartitions.is_empty() || cfg!(not(feature = "state")) {
+    if descriptor.repartitions.is_empty() {
         return Ok(Vec::new());
     }
-    #[cfg(feature = "state")]
     let (internal, declared): (Vec<_>, Vec<_>) =
         (descriptor.task_inputs()).partition(|p| descriptor.is_internal_port(&p.name));
-    #[cfg(feature = "state")]
-    let counts: Vec<(String, i32)> = (declared.iter())
-        .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
-        .collect();
-    #[cfg(feature = "state")]
-    let width = super::tasks::co_partitioned(&counts)?;
-    #[cfg(not(feature = "state"))]
-    let (internal, width): (Vec<&crate::InputPort>, i32) = (Vec::new(), 1);
+    let width = super::tasks::width(declared, partitions)?;
     Ok(internal
         .into_iter()
         .map(|p| {
@@ -300,6 +290,16 @@ fn repartition_topics(
             (p.topic.clone(), role)
         })
         .collect())
+}
+
+/// Without stores there is nothing to repartition into (the features check
+/// refuses a product with stores).
+#[cfg(not(feature = "state"))]
+fn repartition_topics(
+    _: &ProductDescriptor,
+    _: &HashMap<String, usize>,
+) -> Result<Vec<(String, TopicRole)>, Error> {
+    Ok(Vec::new())
 }
 
 /// The names one processing loop's clients go by.

@@ -8,11 +8,12 @@
 //! every input to one member (`range` does, for members that subscribe to
 //! the same topics; checked at every assignment).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Error;
 use crate::config::Config;
 use crate::error::ConfigError;
+use crate::product::InputPort;
 
 /// The assignor a stateful product's group uses.
 const ASSIGNOR: &str = "range";
@@ -31,6 +32,22 @@ pub(crate) fn co_partitioned(counts: &[(String, i32)]) -> Result<i32, Error> {
             counts: counts.to_vec(),
         }),
     }
+}
+
+/// The common partition count of `inputs`' topics, each topic's count
+/// read from `partitions`: the number of tasks.
+///
+/// # Errors
+///
+/// [`Error::InputsNotCoPartitioned`] when the counts differ.
+pub(crate) fn width<'a>(
+    inputs: impl IntoIterator<Item = &'a InputPort>,
+    partitions: &HashMap<String, usize>,
+) -> Result<i32, Error> {
+    let counts: Vec<(String, i32)> = (inputs.into_iter())
+        .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
+        .collect();
+    co_partitioned(&counts)
 }
 
 /// The assignor setting for a stateful product: `range`, unless the user

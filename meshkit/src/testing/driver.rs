@@ -134,7 +134,8 @@ impl<P: DataProduct> TestDriver<P> {
         registry: Arc<dyn SchemaRegistry>,
     ) -> Result<Self, TestError> {
         let declared = product.descriptor().map_err(TestError::Descriptor)?;
-        let descriptor = declared.with_internal_ports(&declared.identity.default_application_id());
+        let application_id = declared.identity.default_application_id();
+        let descriptor = declared.with_internal_ports(&application_id);
         let inputs: Vec<GatePort<'_>> = (descriptor.inputs.iter())
             .map(|p| GatePort {
                 name: &p.name,
@@ -162,11 +163,8 @@ impl<P: DataProduct> TestDriver<P> {
             .filter_map(|p| Some((p.topic.clone(), p.schema.clone()?)))
             .collect();
         let reader = Decoder::new(Some(registry.clone()), read_ports, usize::MAX);
-        let tables = (descriptor.inputs.iter())
-            .filter(|p| p.kind != crate::PortKind::Stream)
-            .map(|p| p.topic.clone());
-        let decoder = Decoder::new(Some(registry.clone()), plan.inputs, usize::MAX).with_tombstones(tables);
-        let application_id = descriptor.identity.default_application_id();
+        let decoder = Decoder::new(Some(registry.clone()), plan.inputs, usize::MAX)
+            .with_tombstones(descriptor.table_topics());
         let values = crate::runtime::settle_stores(
             &descriptor,
             (SubjectNameStrategy::default(), true),

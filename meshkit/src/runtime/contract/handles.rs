@@ -422,7 +422,7 @@ where
 }
 
 /// The timestamp of the record being processed, for a windowed store's update.
-fn record_time(ctx: &Context, store: &str) -> Result<i64, StateError> {
+pub(crate) fn record_time(ctx: &Context, store: &str) -> Result<i64, StateError> {
     ctx.timestamp().ok_or_else(|| StateError::NoTimestamp {
         store: store.to_string(),
     })

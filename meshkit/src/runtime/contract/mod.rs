@@ -20,6 +20,8 @@ pub(crate) use context::ttls;
 pub use context::{Context, DeadLetterReason};
 pub use emit::EmitError;
 #[cfg(feature = "state")]
+#[cfg(feature = "ops")]
+pub(crate) use handles::record_time;
 pub use handles::{LocalState, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
 #[cfg(feature = "avro")]
 pub use outputs::Output;

@@ -243,9 +243,9 @@ where
     /// Notes that `what` does not go with these windows.
     fn refuse<A: 'static>(&self, store: &'static str, what: &str) -> Stream<Windowed<K>, A> {
         let stream = &self.grouped.stream;
-        stream.parts.borrow_mut().errors.push(format!(
+        stream.refuse(format!(
             "`{what}` of store `{store}` does not work on {} windows",
-            kind_name(self.windows.kind)
+            self.windows.kind.name()
         ));
         let slot = stream.parts.borrow_mut().slot::<Windowed<K>, A>();
         Stream {
@@ -372,13 +372,5 @@ where
             WindowKind::Time => self.aggregate(store, init, add),
             _ => self.refuse(store, "aggregate_merging"),
         }
-    }
-}
-
-fn kind_name(kind: WindowKind) -> &'static str {
-    match kind {
-        WindowKind::Time => "tumbling or hopping",
-        WindowKind::Sliding => "sliding",
-        WindowKind::Session => "session",
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Slot, Stream, Table};
 use crate::error::TransformError;
 use crate::product::StoreDescriptor;
-use crate::runtime::contract::{Context, StoreRef};
+use crate::runtime::contract::{record_time, Context, StoreRef};
 use crate::timer::{Clock, Ttl};
 
 /// How far apart in event time two records of a stream-stream join may be:
@@ -104,13 +104,6 @@ impl Buffer {
     }
 }
 
-/// The event time of the record being processed.
-fn record_time(ctx: &Context) -> Result<i64, TransformError> {
-    ctx.timestamp().ok_or_else(|| {
-        TransformError::new("a stream-stream join needs the record's event time, and it has none")
-    })
-}
-
 impl<K: 'static, V: 'static> Stream<K, V> {
     /// The refusal of a join of a stream whose keys changed since the input.
     fn check_joinable(&self, what: &str) {
@@ -178,12 +171,8 @@ impl<K: 'static, V: 'static> Stream<K, V> {
         O: 'static,
     {
         self.check_joinable(what);
-        let store = table.store.unwrap_or_else(|| {
-            self.refuse(format!(
-                "`{what}` reads a table from a table port (`t.table(...)`): the result of a join has no store"
-            ));
-            ""
-        });
+        // Refused (by `store_for`) when the table has no store: never run.
+        let store = table.store_for(what).unwrap_or_default();
         let handle = StoreRef::<K, VT>::new(store);
         self.then(false, move |next, ctx, k, v| {
             let found = handle.get(ctx, k)?;
@@ -241,7 +230,7 @@ impl<K: 'static, V: 'static> Stream<K, V> {
             },
         );
         self.slot.add(Box::new(move |ctx, k, v| {
-            let at = record_time(ctx)?;
+            let at = record_time(ctx, &mine.name)?;
             mine.add(ctx, k, at, v)?;
             for partner in
                 theirs.between::<K, V2>(ctx, k, at.saturating_sub(before), at.saturating_add(after))?
@@ -252,7 +241,7 @@ impl<K: 'static, V: 'static> Stream<K, V> {
         }));
         let target = next.clone();
         other.slot.add(Box::new(move |ctx, k, v2| {
-            let at = record_time(ctx)?;
+            let at = record_time(ctx, &that.name)?;
             that.add(ctx, k, at, v2)?;
             for partner in
                 this.between::<K, V>(ctx, k, at.saturating_sub(after), at.saturating_add(before))?

@@ -129,10 +129,10 @@ impl<K: 'static, V: 'static> Table<K, V> {
     }
 
     /// The table's store, or a refusal naming `what` needed it.
-    fn store_for(&self, what: &str) -> Option<&'static str> {
+    pub(super) fn store_for(&self, what: &str) -> Option<&'static str> {
         if self.store.is_none() {
             self.refuse(format!(
-                "{what} reads a table from a table port (`t.table(...)`): the result of a join has no store to read"
+                "`{what}` reads a table from a table port (`t.table(...)`): the result of a join has no store to read"
             ));
         }
         self.store

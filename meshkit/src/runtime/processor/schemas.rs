@@ -139,11 +139,10 @@ pub(super) async fn settle_schemas(
     }
     #[cfg(not(feature = "state"))]
     let _ = application_id;
-    let tables = (descriptor.inputs.iter())
-        .filter(|p| p.kind != crate::product::PortKind::Stream)
-        .map(|p| p.topic.clone());
-    schemas.decoder =
-        Some(Decoder::new(registry, plan.inputs, config.max_record_bytes).with_tombstones(tables));
+    schemas.decoder = Some(
+        Decoder::new(registry, plan.inputs, config.max_record_bytes)
+            .with_tombstones(descriptor.table_topics()),
+    );
     Ok(schemas)
 }
 

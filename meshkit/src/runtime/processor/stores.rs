@@ -97,11 +97,7 @@ pub(super) async fn open_stores(
         Arc::new(manager)
     });
     if let Some(stores) = &state {
-        let counts: Vec<(String, i32)> = descriptor
-            .task_inputs()
-            .filter_map(|p| Some((p.topic.clone(), i32::try_from(*partitions.get(&p.topic)?).ok()?)))
-            .collect();
-        let width = super::super::tasks::co_partitioned(&counts)?;
+        let width = super::super::tasks::width(descriptor.task_inputs(), partitions)?;
         let changelogs: Vec<(String, TopicRole)> = stores
             .changelogs()
             .iter()
