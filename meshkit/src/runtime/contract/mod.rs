@@ -19,9 +19,9 @@ pub(crate) use context::memory_state;
 pub(crate) use context::ttls;
 pub use context::{Context, DeadLetterReason};
 pub use emit::EmitError;
-#[cfg(feature = "state")]
 #[cfg(feature = "ops")]
 pub(crate) use handles::record_time;
+#[cfg(feature = "state")]
 pub use handles::{LocalState, SessionStoreRef, SlidingStoreRef, StoreRef, WindowStoreRef};
 #[cfg(feature = "avro")]
 pub use outputs::Output;
