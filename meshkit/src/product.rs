@@ -362,6 +362,7 @@ impl ProductDescriptor {
 
     /// The topics of the table and global table ports, where a record
     /// without a value is a tombstone.
+    #[cfg(feature = "avro")]
     pub(crate) fn table_topics(&self) -> impl Iterator<Item = String> + '_ {
         (self.inputs.iter())
             .filter(|p| p.kind != PortKind::Stream)

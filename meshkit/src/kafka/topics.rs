@@ -26,6 +26,7 @@ pub(crate) enum TopicRole {
     },
     /// A repartition topic, as wide as the inputs. Internal like changelogs;
     /// not compacted (every record is an event).
+    #[cfg_attr(not(feature = "state"), allow(dead_code))]
     Repartition {
         name: String,
         partitions: i32,
