@@ -1007,7 +1007,7 @@ mod tests {
             // One typed handle per output port, at its index.
             "pub struct POutputs { #[doc = \"Output port `counts` (topic `sales.counts`).\"] pub counts: __meshkit::Output<String, Count>,",
             "pub audit: __meshkit::RawOutput,",
-            "impl<T: Send + 'static> P<T> { #[doc = r\"The product's output ports, one typed handle each.\"] const OUT: POutputs = POutputs {",
+            "impl<T: Send + 'static> P<T> { #[doc = \"The product's output ports, one typed handle each.\"] const OUT: POutputs = POutputs {",
             r#"counts: __meshkit::Output::at(0usize, "counts"), audit: __meshkit::RawOutput::at(1usize, "audit"),"#,
             r#".output("audit", "sales.audit")"#,
             r#".window_store("per_minute", __meshkit::Windows::hopping(::core::time::Duration::from_millis(60000u64),
