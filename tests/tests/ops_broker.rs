@@ -21,6 +21,8 @@ const PARTITIONS: i32 = 4;
 const USERS: u64 = 40;
 const FIRST: u64 = 20_000;
 const AHEAD: u64 = 10_000;
+/// The input left ahead of the committed offsets when an incarnation starts.
+const MARGIN: u64 = 50_000;
 
 /// A day ago: event times sit there (the Kafka timestamps are now).
 fn t0() -> i64 {
@@ -119,10 +121,13 @@ async fn operators_under_sigkills_publish_exactly_the_independent_computation() 
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_relay-product"));
     let group = (brokers.as_str(), app.as_str(), input.as_str());
     // Input is topped up before each incarnation, so that no kill lands
-    // after the end of the input.
+    // after the end of the input: an incarnation has been seen to get
+    // through 15,000 records before its kill, so a margin of several times
+    // that stays ahead.
     let before_each = |committed: i64| -> anyhow::Result<()> {
-        let n = views.len() as u64;
-        if n - u64::try_from(committed)? < AHEAD {
+        let committed = u64::try_from(committed)?;
+        while (views.len() as u64) - committed < MARGIN {
+            let n = views.len() as u64;
             let more: Vec<(String, View)> = (n..n + AHEAD).map(|id| view(id, USERS, t0)).collect();
             produce_blocking(&brokers, &input, &more);
             views.extend(more);
