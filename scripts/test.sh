@@ -26,6 +26,9 @@ bash scripts/install-python.sh
 # test), in a venv of its own: it pins an older confluent-kafka.
 bash scripts/install-quix.sh
 export MESHKIT_TEST_REQUIRE_PYTHON=1
+# Debian's Chromium and playwright-core, for the web catalog's browser test.
+bash scripts/install-browser.sh
+export MESHKIT_TEST_REQUIRE_BROWSER=1
 # promtool (Debian package prometheus, from install-deps.sh) lints a real /metrics scrape.
 export MESHKIT_TEST_REQUIRE_PROMTOOL=1
 # The test broker: Apache Kafka's jars, resolved once per machine.

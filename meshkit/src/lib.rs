@@ -62,6 +62,8 @@
 // 6. the catalog: records, contracts, lineage, the catalog reader;
 // 7. the runtime, with the user contract (`DataProduct`, `Context`, store
 //    handles) it serves;
+// 7b. what reads what the runtime writes: the dead-letter tools (`dlq`, the
+//    runtime's dead-letter header names) and the test driver;
 // 8. this file: the public paths, re-exported from the layers.
 mod error;
 mod policy;
@@ -84,6 +86,9 @@ mod metrics;
 #[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
 pub mod catalog;
 
+#[cfg(feature = "dlq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dlq")))]
+pub mod dlq;
 mod runtime;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

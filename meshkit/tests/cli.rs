@@ -523,3 +523,176 @@ fn an_unreachable_broker_exits_75_naming_it() {
     );
     assert!(run.stderr.contains("retry"), "{}", run.stderr);
 }
+
+// ---- `meshkit catalog graph` ----
+
+/// The tokens of a DOT text: quoted strings unescaped (`\"`, `\\`, `\n`),
+/// bare words, and punctuation (`->` as one token); a string is tagged
+/// `true` so that a quoted `->` is not taken for an arrow.
+fn graph_dot_tokens(text: &str) -> Vec<(bool, String)> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '"' => {
+                let mut s = String::new();
+                loop {
+                    match chars.next().expect("unterminated DOT string") {
+                        '"' => break,
+                        '\\' => match chars.next().expect("escape") {
+                            'n' => s.push('\n'),
+                            c @ ('"' | '\\') => s.push(c),
+                            other => panic!("unexpected DOT escape \\{other}"),
+                        },
+                        c => s.push(c),
+                    }
+                }
+                tokens.push((true, s));
+            }
+            '-' => {
+                assert_eq!(chars.next(), Some('>'), "a `-` outside `->`");
+                tokens.push((false, "->".into()));
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut s = c.to_string();
+                while let Some(&c) = chars.peek().filter(|c| c.is_alphanumeric() || **c == '_') {
+                    s.push(c);
+                    chars.next();
+                }
+                tokens.push((false, s));
+            }
+            c if "{}[]=;,".contains(c) => tokens.push((false, c.to_string())),
+            c => panic!("unexpected character {c:?} in DOT"),
+        }
+    }
+    tokens
+}
+
+/// The edges of a DOT text: `(from, to, label)` for every `A -> B [label=L]`.
+fn graph_dot_edges(text: &str) -> std::collections::BTreeSet<(String, String, String)> {
+    let tokens = graph_dot_tokens(text);
+    assert_eq!(tokens.first().map(|t| t.1.as_str()), Some("digraph"), "{text}");
+    assert_eq!(tokens.last().map(|t| t.1.as_str()), Some("}"), "{text}");
+    let mut edges = std::collections::BTreeSet::new();
+    for (i, window) in tokens.windows(3).enumerate() {
+        if window[1] == (false, "->".to_string()) {
+            let attrs = &tokens[i + 3..];
+            assert_eq!(attrs[0].1, "[", "{text}");
+            let end = attrs.iter().position(|t| t.1 == "]").expect("]");
+            let label = attrs[..end]
+                .windows(3)
+                .find(|w| w[0].1 == "label" && w[1].1 == "=")
+                .map(|w| w[2].1.clone())
+                .expect("an edge label");
+            assert!(edges.insert((window[0].1.clone(), window[2].1.clone(), label)));
+        }
+    }
+    edges
+}
+
+#[test]
+fn graph_prints_the_lineage_as_dot_svg_and_mermaid() {
+    let cluster = cluster_with(&products());
+    let brokers = cluster.bootstrap_servers();
+
+    let dot = ok(&["--brokers", brokers, "catalog", "graph", "--format", "dot"]).stdout;
+    let expected: std::collections::BTreeSet<(String, String, String)> = [
+        (
+            "topic:sales.orders",
+            "product:sales/orders-enriched",
+            "sales.orders",
+        ),
+        (
+            "product:sales/orders-enriched",
+            "product:finance/ledger",
+            "sales.orders.enriched",
+        ),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(graph_dot_edges(&dot), expected, "{dot}");
+    assert!(dot.contains("subgraph \"cluster_finance\""), "{dot}");
+    // dot is the default format.
+    assert_eq!(ok(&["--brokers", brokers, "catalog", "graph"]).stdout, dot);
+
+    let svg = ok(&["--brokers", brokers, "catalog", "graph", "--format", "svg"]).stdout;
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert_eq!(doc.root_element().attribute("role"), Some("img"));
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    for word in ["orders-enriched", "ledger", "running", "stopped", "sales.orders"] {
+        assert!(texts.contains(&word), "{word} in {texts:?}");
+    }
+
+    let mermaid = ok(&["--brokers", brokers, "catalog", "graph", "--format", "mermaid"]).stdout;
+    assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
+    assert!(
+        mermaid.contains("p1_sales_orders_enriched -->|\"sales.orders.enriched\"| p0_finance_ledger"),
+        "{mermaid}"
+    );
+
+    // One domain, to a file: the other domain's product is still there, as
+    // the reader of sales's output.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("sales.dot");
+    let file_arg = file.to_str().expect("UTF-8 path");
+    let run = ok(&[
+        "--brokers",
+        brokers,
+        "catalog",
+        "graph",
+        "--domain",
+        "sales",
+        "-o",
+        file_arg,
+    ]);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stderr.contains("wrote the dot graph"), "{}", run.stderr);
+    let written = std::fs::read_to_string(&file).expect("graph file");
+    assert_eq!(graph_dot_edges(&written), expected);
+    let finance = ok(&["--brokers", brokers, "catalog", "graph", "--domain", "finance"]).stdout;
+    assert_eq!(
+        graph_dot_edges(&finance).into_iter().collect::<Vec<_>>(),
+        [(
+            "product:sales/orders-enriched".to_string(),
+            "product:finance/ledger".to_string(),
+            "sales.orders.enriched".to_string()
+        )],
+        "the external topic feeds sales, not finance"
+    );
+}
+
+#[test]
+fn graph_of_an_unknown_domain_or_format_fails_naming_the_choices() {
+    let cluster = cluster_with(&products());
+    let brokers = cluster.bootstrap_servers();
+    let run = meshkit(&["--brokers", brokers, "catalog", "graph", "--domain", "nope"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stderr.contains("no domain `nope`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("known domains: finance, sales"),
+        "{}",
+        run.stderr
+    );
+
+    let run = meshkit(&[
+        "--brokers",
+        brokers,
+        "catalog",
+        "graph",
+        "--product",
+        "sales/nope",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("known products: finance/ledger"),
+        "{}",
+        run.stderr
+    );
+
+    let run = meshkit(&["--brokers", brokers, "catalog", "graph", "--format", "png"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("use dot, mermaid or svg"), "{}", run.stderr);
+}

@@ -27,6 +27,9 @@ const LAYERS: &[&str] = &[
     "catalog", //
     // the runtime and the user contract
     "runtime", //
+    // the dead-letter tools, which read what the runtime writes (its
+    // dead-letter header names)
+    "dlq", //
     // the test driver, which runs the runtime's contract in process
     "testing",
 ];

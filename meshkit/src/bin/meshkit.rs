@@ -17,12 +17,20 @@
 // itself, hence the paths.
 #[path = "meshkit/args.rs"]
 mod args;
+#[path = "meshkit/dlq.rs"]
+mod dlq;
+#[path = "meshkit/graph.rs"]
+mod graph;
 #[path = "meshkit/new.rs"]
 mod new;
+#[path = "meshkit/publish.rs"]
+mod publish;
 #[path = "meshkit/render.rs"]
 mod render;
 #[path = "meshkit/run.rs"]
 mod run;
+#[path = "meshkit/serve.rs"]
+mod serve;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,10 @@
 //! - [`reader`]: a [`CatalogReader`] that reads the whole catalog topic
 //!   into a [`Catalog`] snapshot, with the Kafka settings of a
 //!   [`Config`](crate::Config) (what the `meshkit` CLI runs).
+//! - [`follow`]: a [`CatalogFollower`] that keeps a [`Catalog`] current
+//!   by tailing the catalog topic (what `meshkit catalog serve` shows).
+//! - [`write`]: a [`CatalogWriter`] that publishes an existing stream as a
+//!   data product, or removes a product (`meshkit catalog publish/remove`).
 //! - [`lineage`]: OpenLineage run events (START, RUNNING, COMPLETE, FAIL) and
 //!   a [`LineageEmitter`] that posts them without ever blocking the product.
 //!
@@ -20,6 +24,9 @@
 //! which takes its Kafka settings from [`Config`](crate::Config)).
 
 pub mod contract;
+mod fields;
+pub mod follow;
+pub mod graph;
 mod input;
 #[cfg(feature = "lineage")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lineage")))]
@@ -27,8 +34,18 @@ pub mod lineage;
 pub mod reader;
 pub mod record;
 mod time;
+#[cfg(feature = "catalog-web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog-web")))]
+pub mod web;
+pub mod write;
 
 pub use contract::{export_contract, ContractError, ContractOptions, DataContract};
+pub use fields::SchemaField;
+pub use follow::{CatalogFollower, FollowStatus};
+pub use graph::{
+    GraphEdge, GraphFormat, GraphNode, GraphScope, LineageGraph, NodeId, NodeRole, ProductNode,
+    UnknownGraphFormat,
+};
 pub use input::{DescriptorInput, PortInput, SchemaInput, StoreInput};
 #[cfg(feature = "lineage")]
 pub use lineage::{
@@ -40,3 +57,4 @@ pub use record::{
     ProductStatus, CATALOG_TOPIC, DEFAULT_HEARTBEAT, MISSED_HEARTBEATS,
 };
 pub use time::{Timestamp, TimestampError};
+pub use write::{CatalogWriteError, CatalogWriter};

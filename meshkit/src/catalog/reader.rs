@@ -102,6 +102,14 @@ pub enum CatalogReadError {
         /// Partitions not read to their end.
         pending: usize,
     },
+    /// A [`CatalogFollower`](super::CatalogFollower)'s thread could not be
+    /// started.
+    #[error("cannot start the catalog follower's thread")]
+    Thread {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CatalogReadError {
@@ -439,7 +447,12 @@ impl CatalogReader {
         }
     }
 
-    fn consumer(&self) -> Result<BaseConsumer, CatalogReadError> {
+    /// The topic it reads.
+    pub(super) fn topic_name(&self) -> &str {
+        &self.topic
+    }
+
+    pub(super) fn consumer(&self) -> Result<BaseConsumer, CatalogReadError> {
         let mut client = rdkafka::ClientConfig::new();
         client.set("bootstrap.servers", &self.brokers);
         for (name, value) in &self.properties {

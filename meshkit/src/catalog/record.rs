@@ -17,12 +17,15 @@
 //! with `property: meshkit` whose `value` holds `status` (running / stopped /
 //! failed), `updatedAt`, `slo`, the ports with topic and key / value schema
 //! (subject, id, version, Avro text), `lineage` (upstream topics and, when
-//! known, products), `stores`, `instances` and `bootstrapServers`. The
+//! known, products), `stores`, `instances`, `bootstrapServers` and
+//! `deadLetterTopic`. The
 //! document validates against the ODPS v1.0.0 JSON schema (checked by hand
 //! with Python `jsonschema`; not part of the test suite).
 //!
 //! ODPS's own `status` is the product's *lifecycle* (`active`); whether it is
-//! running is [`CatalogRecord::status`].
+//! running is [`CatalogRecord::status`]. An existing stream published as a
+//! product (`meshkit catalog publish`), which meshkit does not run, has
+//! status `published` and no instances ([`CatalogRecord::published`]).
 //!
 //! # One record, several instances
 //!
@@ -46,7 +49,7 @@
 //! `delete.retention.ms`. A clean stop is **not** a tombstone: the record
 //! stays, with status `stopped`, so consumers still find the product, its
 //! owner and its contracts. The runtime never writes tombstones; an operator
-//! (or a future `meshkit catalog remove`) does.
+//! (`meshkit catalog remove`) does.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -218,6 +221,9 @@ pub enum ProductStatus {
     Stopped,
     /// No instance runs; the last one to end failed (or stopped heartbeating).
     Failed,
+    /// An existing stream published as a data product (a source-aligned
+    /// product): meshkit does not run it, so it has no instances.
+    Published,
 }
 
 impl fmt::Display for ProductStatus {
@@ -226,6 +232,7 @@ impl fmt::Display for ProductStatus {
             Self::Running => "running",
             Self::Stopped => "stopped",
             Self::Failed => "failed",
+            Self::Published => "published",
         })
     }
 }
@@ -464,6 +471,9 @@ pub struct CatalogRecord {
     /// The Kafka bootstrap servers it runs against, when published by a
     /// runtime (OpenLineage namespaces and ODCS servers come from it).
     pub bootstrap_servers: Option<String>,
+    /// The topic its undecodable and rejected records are dead-lettered to,
+    /// when published by a runtime (`meshkit dlq` reads it).
+    pub dead_letter_topic: Option<String>,
     /// Its instances: all running ones and the latest ended ones.
     pub instances: Vec<InstanceRecord>,
     /// Running, stopped or failed, over all instances.
@@ -502,6 +512,7 @@ impl CatalogRecord {
                 })
                 .collect(),
             bootstrap_servers: None,
+            dead_letter_topic: None,
             instances: Vec::new(),
             status: ProductStatus::Stopped,
             created_at: now,
@@ -514,6 +525,43 @@ impl CatalogRecord {
     pub fn with_bootstrap_servers(mut self, servers: impl Into<String>) -> Self {
         self.bootstrap_servers = Some(servers.into());
         self
+    }
+
+    /// Sets the topic the product dead-letters to.
+    #[must_use]
+    pub fn with_dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
+        self.dead_letter_topic = Some(topic.into());
+        self
+    }
+
+    /// The record of an existing stream published as a data product
+    /// (status [`ProductStatus::Published`], no instances): descriptor `d`
+    /// names its one output port, the stream's topic, with its schema.
+    /// Republishing keeps `previous`'s creation time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use meshkit::catalog::{CatalogRecord, DescriptorInput, PortInput, ProductStatus, Timestamp};
+    ///
+    /// let d = DescriptorInput::new("crm", "customers", "1.0.0", "team-crm@example.com")
+    ///     .output(PortInput::new("customers", "crm.customers"));
+    /// let record = CatalogRecord::published(None, &d, Timestamp::from_millis(5));
+    /// assert_eq!(record.status, ProductStatus::Published);
+    /// assert!(record.instances.is_empty());
+    /// ```
+    pub fn published(previous: Option<&CatalogRecord>, d: &DescriptorInput, now: Timestamp) -> Self {
+        let mut record = Self::from_descriptor(d, now);
+        record.status = ProductStatus::Published;
+        if let Some(previous) = previous.filter(|p| p.key() == record.key()) {
+            record.created_at = previous.created_at.min(now);
+        }
+        record
+    }
+
+    /// Whether it is a published stream that meshkit does not run.
+    pub fn is_published_stream(&self) -> bool {
+        self.status == ProductStatus::Published
     }
 
     /// What an instance publishes when it starts: `previous` (the record
@@ -573,11 +621,13 @@ impl CatalogRecord {
         let created_at = self.created_at.min(newer.created_at);
         let updated_at = self.updated_at.max(newer.updated_at);
         let bootstrap = self.bootstrap_servers.take();
+        let dead_letters = self.dead_letter_topic.take();
         *self = Self {
             instances,
             created_at,
             updated_at,
             bootstrap_servers: newer.bootstrap_servers.clone().or(bootstrap),
+            dead_letter_topic: newer.dead_letter_topic.clone().or(dead_letters),
             ..newer
         };
         self.refresh_status();
@@ -707,13 +757,17 @@ impl CatalogRecord {
     }
 
     /// Whether `text` occurs (case-insensitively) in the key, description,
-    /// owner, a tag, a port name or topic, or a schema's type or subject.
+    /// owner, a tag, a port name or topic, or a schema's type, subject or
+    /// field names ([`SchemaRecord::fields`]).
     pub fn matches(&self, text: &str) -> bool {
         let needle = text.to_lowercase();
         let hit = |s: &str| s.to_lowercase().contains(&needle);
         let schema_hit = |s: &Option<SchemaRecord>| {
-            s.as_ref()
-                .is_some_and(|s| hit(&s.type_name) || s.subject.as_deref().is_some_and(hit))
+            s.as_ref().is_some_and(|s| {
+                hit(&s.type_name)
+                    || s.subject.as_deref().is_some_and(hit)
+                    || s.fields().iter().any(|f| hit(&f.name))
+            })
         };
         hit(&self.key().to_string())
             || hit(&self.description)
@@ -808,6 +862,11 @@ impl CatalogRecord {
     }
 
     fn refresh_status(&mut self) {
+        // A published stream has no instances of its own; a product that
+        // later runs under its key (a first instance merged) is run by meshkit.
+        if self.status == ProductStatus::Published && self.instances.is_empty() {
+            return;
+        }
         self.status = if self.instances.iter().any(|i| i.status == InstanceStatus::Running) {
             ProductStatus::Running
         } else {
@@ -1056,6 +1115,8 @@ struct MeshkitSection {
     instances: Vec<InstanceRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bootstrap_servers: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dead_letter_topic: Option<String>,
 }
 
 impl From<CatalogRecord> for WireRecord {
@@ -1095,6 +1156,7 @@ impl From<CatalogRecord> for WireRecord {
             stores: r.stores,
             instances: r.instances,
             bootstrap_servers: r.bootstrap_servers,
+            dead_letter_topic: r.dead_letter_topic,
         };
         // Serializing plain data into a `Value` cannot fail; fall back to
         // null rather than panic.
@@ -1172,6 +1234,7 @@ impl TryFrom<WireRecord> for CatalogRecord {
             outputs: section.outputs,
             stores: section.stores,
             bootstrap_servers: section.bootstrap_servers,
+            dead_letter_topic: section.dead_letter_topic,
             instances: section.instances,
             status: section.status,
             created_at: w.product_created_ts.unwrap_or(section.updated_at),
@@ -1230,7 +1293,8 @@ mod tests {
             InstanceRecord::running("i-1", "host-a", t(1_000)),
             t(1_000),
         )
-        .with_bootstrap_servers("localhost:9092");
+        .with_bootstrap_servers("localhost:9092")
+        .with_dead_letter_topic("sales.orders-enriched.dlq");
         let bytes = record.encode().unwrap();
         let back = CatalogRecord::decode(b"sales/orders-enriched", &bytes).unwrap();
         assert_eq!(back, record);
@@ -1238,6 +1302,30 @@ mod tests {
         let via_serde: CatalogRecord =
             serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
         assert_eq!(via_serde, record);
+    }
+
+    #[test]
+    fn a_published_stream_stays_published_until_meshkit_runs_it() {
+        let mut record = CatalogRecord::published(None, &descriptor("1.0.0"), t(1_000));
+        assert_eq!(record.status, ProductStatus::Published);
+        assert_eq!(record.expire_stale(t(10_000_000)), 0);
+        let newer = CatalogRecord::from_descriptor(&descriptor("1.1.0"), t(2_000));
+        let mut republished = record.clone();
+        republished.adopt_descriptor(CatalogRecord::published(
+            Some(&record),
+            &descriptor("1.1.0"),
+            t(2_000),
+        ));
+        assert_eq!(republished.status, ProductStatus::Published);
+        assert_eq!(republished.created_at, t(1_000));
+        let back = CatalogRecord::decode(b"sales/orders-enriched", &republished.encode().unwrap()).unwrap();
+        assert_eq!(back.status, ProductStatus::Published);
+        // A product deployed under the same key is run by meshkit.
+        record.adopt_descriptor(newer);
+        record.merge_instance(InstanceRecord::running("i-1", "host", t(3_000)), t(3_000));
+        assert_eq!(record.status, ProductStatus::Running);
+        record.mark_stopped("i-1", t(4_000));
+        assert_eq!(record.status, ProductStatus::Stopped);
     }
 
     #[test]

@@ -508,7 +508,7 @@ pub(crate) async fn run<P: DataProduct>(
                 &declared,
                 settled,
                 &config,
-                brokers,
+                (brokers, &*prepared.dead_letter_topic),
                 &instance_id,
                 shared.clone(),
             )?
@@ -588,8 +588,9 @@ pub(crate) async fn run_threads<P: DataProduct>(
         }
         #[cfg(feature = "catalog")]
         let registration = {
-            let (settled, brokers) = (&prepared.schemas.settled, &prepared.brokers);
-            Registration::start(&declared, settled, &config, brokers, &instance_id, shared.clone())
+            let settled = &prepared.schemas.settled;
+            let topics = (&*prepared.brokers, &*prepared.dead_letter_topic);
+            Registration::start(&declared, settled, &config, topics, &instance_id, shared.clone())
         };
         #[cfg(feature = "catalog")]
         let registration = match registration {

@@ -12,7 +12,7 @@ use meshkit::Config;
 
 use crate::args::{CatalogCommand, Cli, Command, ContractCommand, NewArgs};
 use crate::new::{self, NewError, NewProduct};
-use crate::render;
+use crate::{publish, render, serve};
 
 /// How a command failed, which decides the exit code.
 #[derive(Debug)]
@@ -68,6 +68,7 @@ const NO_BROKERS: &str = "no Kafka brokers given: pass --brokers HOST:PORT or se
 pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::New(args) => new_product(args),
+        Command::Dlq(command) => crate::dlq::run(&cli, command),
         Command::Catalog(CatalogCommand::List(output)) => {
             let snapshot = read(&cli)?;
             let records: Vec<&CatalogRecord> = snapshot.catalog().list().collect();
@@ -97,6 +98,12 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             };
             print(&text)
         }
+        Command::Catalog(CatalogCommand::Publish(args)) => publish::publish(&cli, args),
+        Command::Catalog(CatalogCommand::Remove { product, yes, force }) => {
+            publish::remove(&cli, product, *yes, *force)
+        }
+        Command::Catalog(CatalogCommand::Serve { listen }) => serve::serve(&cli, *listen),
+        Command::Catalog(CatalogCommand::Graph(args)) => crate::graph::graph(&cli, args),
         Command::Contract(ContractCommand::Export {
             product,
             port,
@@ -134,25 +141,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
 
 /// Reads the catalog with the brokers from the command line (or
 /// MESHKIT_BROKERS) and the Kafka properties from MESHKIT_KAFKA_*.
-fn read(cli: &Cli) -> Result<CatalogSnapshot, Failure> {
-    let brokers = cli
-        .brokers
-        .as_deref()
-        .filter(|b| !b.trim().is_empty())
-        .ok_or_else(|| Failure::Usage(NO_BROKERS.to_string()))?;
-    // Only the Kafka connection settings: a product's other MESHKIT_*
-    // variables in the same shell are none of this tool's business, and a
-    // bad one must not stop it.
-    let kafka_vars = std::env::vars().filter(|(k, _)| k.starts_with("MESHKIT_KAFKA_"));
-    let config = Config::builder()
-        .env_iter(kafka_vars)
-        .brokers(brokers)
-        .build()
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let snapshot = CatalogReader::new(&config)?
-        .topic(&cli.catalog_topic)
-        .timeout(cli.timeout)
-        .read()?;
+pub(crate) fn read(cli: &Cli) -> Result<CatalogSnapshot, Failure> {
+    let snapshot = reader(cli)?.timeout(cli.timeout).read()?;
     if snapshot.skipped_count() > 0 {
         let first = snapshot
             .skipped()
@@ -173,7 +163,35 @@ fn read(cli: &Cli) -> Result<CatalogSnapshot, Failure> {
     Ok(snapshot)
 }
 
-fn find<'a>(snapshot: &'a CatalogSnapshot, key: &ProductKey) -> Result<&'a CatalogRecord, Failure> {
+/// A reader of the catalog topic the command line names.
+pub(crate) fn reader(cli: &Cli) -> Result<CatalogReader, Failure> {
+    Ok(CatalogReader::new(&config(cli)?)?.topic(&cli.catalog_topic))
+}
+
+/// The settings of the brokers from the command line (or MESHKIT_BROKERS),
+/// with the Kafka properties from MESHKIT_KAFKA_* and the catalog topic.
+pub(crate) fn config(cli: &Cli) -> Result<Config, Failure> {
+    let brokers = cli
+        .brokers
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .ok_or_else(|| Failure::Usage(NO_BROKERS.to_string()))?;
+    // Only the Kafka connection settings: a product's other MESHKIT_*
+    // variables in the same shell are none of this tool's business, and a
+    // bad one must not stop it.
+    let kafka_vars = std::env::vars().filter(|(k, _)| k.starts_with("MESHKIT_KAFKA_"));
+    Config::builder()
+        .env_iter(kafka_vars)
+        .brokers(brokers)
+        .catalog_topic(&cli.catalog_topic)
+        .build()
+        .map_err(|e| Failure::Usage(e.to_string()))
+}
+
+pub(crate) fn find<'a>(
+    snapshot: &'a CatalogSnapshot,
+    key: &ProductKey,
+) -> Result<&'a CatalogRecord, Failure> {
     snapshot.catalog().get(key).ok_or_else(|| {
         let known: Vec<String> = snapshot.catalog().list().map(|r| r.key().to_string()).collect();
         let known = if known.is_empty() {
@@ -220,7 +238,7 @@ fn json(value: &impl serde::Serialize) -> Result<String, Failure> {
 
 /// Writes to standard output; a closed pipe (`meshkit catalog list | head`)
 /// is not an error.
-fn print(text: &str) -> Result<(), Failure> {
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(

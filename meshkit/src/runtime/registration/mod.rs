@@ -74,6 +74,7 @@ struct Publisher {
     topic: String,
     descriptor: DescriptorInput,
     brokers: String,
+    dead_letter_topic: String,
     instance: InstanceRecord,
 }
 
@@ -96,7 +97,8 @@ impl Publisher {
         let mut instance = self.instance.clone();
         instance.last_seen = now;
         let mut record = CatalogRecord::register(previous, &self.descriptor, instance, now)
-            .with_bootstrap_servers(self.brokers.clone());
+            .with_bootstrap_servers(self.brokers.clone())
+            .with_dead_letter_topic(self.dead_letter_topic.clone());
         record.resolve_upstreams(catalog.list());
         change(&mut record, now);
         let value = record.encode().map_err(|e| e.to_string())?;
@@ -128,7 +130,7 @@ impl Registration {
         descriptor: &ProductDescriptor,
         settled: &[SettledSchema],
         config: &Config,
-        brokers: &str,
+        (brokers, dead_letter_topic): (&str, &str),
         instance_id: &str,
         shared: Arc<Shared>,
     ) -> Result<Self, Error> {
@@ -136,8 +138,9 @@ impl Registration {
         let now = Timestamp::now();
         let instance =
             InstanceRecord::running(instance_id, host_name(), now).with_heartbeat(config.catalog_heartbeat);
-        let local =
-            CatalogRecord::register(None, &input, instance.clone(), now).with_bootstrap_servers(brokers);
+        let local = CatalogRecord::register(None, &input, instance.clone(), now)
+            .with_bootstrap_servers(brokers)
+            .with_dead_letter_topic(dead_letter_topic);
         shared.set_product(local.clone());
 
         let publisher = if config.catalog {
@@ -162,6 +165,7 @@ impl Registration {
                 topic: config.catalog_topic.clone(),
                 descriptor: input,
                 brokers: brokers.to_string(),
+                dead_letter_topic: dead_letter_topic.to_string(),
                 instance,
             }))
         } else {
