@@ -160,7 +160,7 @@ pub enum GraphScope {
 /// assert!(dot.starts_with("digraph lineage {"));
 /// assert!(dot.contains(r#""product:sales/orders" -> "product:finance/ledger" [label="sales.orders"]"#));
 /// let svg = graph.to_svg(&|key: &ProductKey| Some(format!("/products/{key}")));
-/// assert!(svg.contains(r#"<a href="/products/sales/orders">"#));
+/// assert!(svg.contains(r#"<a href="/products/sales/orders""#));
 /// # Ok::<(), meshkit::catalog::CatalogError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
